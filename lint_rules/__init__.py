@@ -1,0 +1,91 @@
+"""The lint rule catalogue: one module per rule, each with its id, docs, check and tests beside it.
+
+A rule module defines ``RULE = Rule(...)``. Its ``check(statement, ctx)`` looks at one
+analyzed statement and at the migration so far (``ctx.migration``) and reports through
+``ctx.report(message, help)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable
+
+from migrator.analyzer import Statement
+from migrator.context import MigrationContext
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A lint rule: its public id, default severity and the doc `migrator explain` renders."""
+
+    id: str
+    severity: str
+    summary: str
+    what: str
+    why: str
+    instead: str
+    check: Callable[[Statement, "RuleContext"], None] | None = None
+    default_enabled: bool = True
+
+    def explain(self) -> str:
+        """The rule's documentation as Markdown."""
+        state = "" if self.default_enabled else "\n\n*Off by default: enable it with `--select`.*"
+        return (
+            f"# {self.id} ({self.severity})\n\n{self.summary}{state}\n\n"
+            f"## What it does\n{self.what}\n\n## Why is this bad?\n{self.why}\n\n"
+            f"## Use instead\n```sql\n{self.instead.strip()}\n```\n"
+        )
+
+
+@dataclass
+class Report:
+    rule: Rule
+    statement: Statement | None
+    message: str
+    help: str | None
+    severity: str
+
+
+@dataclass
+class RuleContext:
+    """What a rule sees besides the statement, and where it reports."""
+
+    migration: MigrationContext
+    max_timeout_ms: int
+    rule: Rule | None = None
+    statement: Statement | None = None
+    reports: list[Report] = field(default_factory=list)
+
+    @property
+    def pg_version(self) -> int:
+        return self.migration.pg_version
+
+    def report(self, message: str, help: str | None = None, severity: str | None = None) -> None:
+        """Report a finding on the current statement (at the rule's severity unless given)."""
+        self.reports.append(Report(self.rule, self.statement, message, help, severity or self.rule.severity))
+
+
+_REGISTRY: dict[str, Rule] | None = None
+
+
+def all_rules() -> dict[str, Rule]:
+    """Every rule, by id, in id order."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        rules = {}
+        for module_info in pkgutil.iter_modules(__path__):
+            name = module_info.name
+            if name.startswith("_") or name.endswith("_test"):
+                continue
+            rule = importlib.import_module(f"{__name__}.{name}").RULE
+            rules[rule.id] = rule
+        _REGISTRY = dict(sorted(rules.items()))
+    return _REGISTRY
+
+
+def get_rule(rule_id: str) -> Rule:
+    return all_rules()[rule_id]

@@ -1,0 +1,41 @@
+"""Small helpers shared by rule modules."""
+
+from __future__ import annotations
+
+import re
+
+from migrator.analyzer import Action, Statement
+
+
+def on_existing_table(statement: Statement, ctx) -> bool:
+    """The statement alters a table that existed before this migration."""
+    return statement.relation is not None and not ctx.migration.is_new(statement.relation)
+
+
+def actions(statement: Statement, ctx, kind: str) -> list[Action]:
+    """The ALTER TABLE actions of a kind, when the table existed before this migration."""
+    if statement.kind != "alter_table" or not on_existing_table(statement, ctx):
+        return []
+    return [action for action in statement.actions if action.kind == kind]
+
+
+def insert_after_keyword(sql: str, keyword: str, insertion: str) -> str:
+    """The statement with a word inserted after the first occurrence of keyword."""
+    return re.sub(rf"\b{keyword}\b", f"{keyword} {insertion}", sql, count=1, flags=re.IGNORECASE)
+
+
+def constraint_name(table: str, columns, suffix: str) -> str:
+    return "_".join([table, *[c for c in columns if c != "(expression)"], suffix])[:63]
+
+
+def blocking_locks_on_existing(statement: Statement, ctx) -> list:
+    """Locks of SHARE or stronger this statement takes on relations that existed before the migration."""
+    return [
+        target for target in statement.locks
+        if target.lock.blocks_writes and not ctx.migration.is_new(target.relation, "index" if target.kind == "index" else "table")
+    ]
+
+
+def describe_locks(targets) -> str:
+    strongest = max(targets, key=lambda target: target.lock)
+    return f"{strongest.lock.label} on {strongest.relation}"

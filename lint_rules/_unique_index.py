@@ -1,0 +1,20 @@
+"""The online recipe shared by add-unique-constraint and add-primary-key."""
+
+from lint_rules._helpers import actions, constraint_name
+
+
+def check_unique_index_constraint(statement, ctx, constraint_type: str, keyword: str) -> None:
+    table = statement.relation
+    suffix = "pkey" if constraint_type == "primary_key" else "key"
+    for action in actions(statement, ctx, "add_constraint") + actions(statement, ctx, "add_column"):
+        if action.constraint_type != constraint_type or action.using_index:
+            continue
+        columns = action.columns or (action.column,)
+        index = constraint_name(table.name, columns, suffix)
+        name = action.constraint or index
+        ctx.report(
+            f"ADD {keyword} on {table} builds a unique index while holding ACCESS EXCLUSIVE: no reads or writes "
+            "until the build ends (NOT VALID does not apply to it)",
+            f"CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({', '.join(columns)});  -- outside a transaction\n"
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} {keyword} USING INDEX {index};",
+        )

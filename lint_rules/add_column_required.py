@@ -1,0 +1,32 @@
+from lint_rules import Rule
+from lint_rules._helpers import actions
+
+
+def check(statement, ctx):
+    table = statement.relation
+    for action in actions(statement, ctx, "add_column"):
+        if action.not_null and action.default is None and action.generated is None:
+            ctx.report(
+                f"ADD COLUMN {action.column} NOT NULL without a DEFAULT fails on any non-empty {table}",
+                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.sql('postgres') if action.data_type else '...'};\n"
+                f"-- backfill it (migrator backfill), then add a validated CHECK ({action.column} IS NOT NULL) "
+                "and SET NOT NULL (see `migrator explain set-not-null`)",
+            )
+
+
+RULE = Rule(
+    id="add-column-required",
+    severity="error",
+    summary="ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows.",
+    what="Flags `ADD COLUMN ... NOT NULL` with no DEFAULT (and not generated) on a table that existed before this migration.",
+    why=(
+        "Existing rows would get NULL in a NOT NULL column, so PostgreSQL refuses the statement on "
+        "any non-empty table: it passes in development and fails in production. Either give it a "
+        "constant DEFAULT (instant on PostgreSQL 11+) or add it nullable, backfill, then enforce."
+    ),
+    instead=(
+        "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free';\n"
+        "-- or: add nullable, backfill, CHECK (plan IS NOT NULL) NOT VALID, VALIDATE, SET NOT NULL"
+    ),
+    check=check,
+)

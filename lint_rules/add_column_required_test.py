@@ -1,0 +1,29 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "add-column-required"
+
+
+def test_not_null_without_default_is_an_error():
+    [finding] = lint("ALTER TABLE users ADD COLUMN plan text NOT NULL;", RULE)
+    assert "fails on any non-empty" in finding.message
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free';",
+    "ALTER TABLE users ADD COLUMN plan text;",
+    "ALTER TABLE users ADD COLUMN n int NOT NULL GENERATED ALWAYS AS IDENTITY;",
+])
+def test_safe_forms_pass(sql):
+    assert hits(sql, RULE) == 0
+
+
+def test_new_table_passes():
+    assert hits("CREATE TABLE users (id int);\nALTER TABLE users ADD COLUMN plan text NOT NULL;", RULE) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [10, 18])
+def test_every_model_and_version(transaction, pg_version):
+    assert hits("ALTER TABLE u ADD COLUMN p text NOT NULL;", RULE, transaction=transaction, pg_version=pg_version) == 1

@@ -1,0 +1,57 @@
+from sqlglot import exp
+
+from lint_rules import Rule
+from lint_rules._helpers import actions
+from migrator.analyzer import volatile_functions
+
+
+def check(statement, ctx):
+    table = statement.relation
+    for action in actions(statement, ctx, "add_column"):
+        default = action.default
+        if default is None or isinstance(default, exp.Null):
+            continue
+        column_type = action.data_type.sql("postgres") if action.data_type else "..."
+        alternative = (
+            f"ALTER TABLE {table} ADD COLUMN {action.column} {column_type};\n"
+            f"ALTER TABLE {table} ALTER COLUMN {action.column} SET DEFAULT {default.sql('postgres')};\n"
+            f"-- then fill existing rows in batches: migrator backfill run ... --table {table} --set \"{action.column} = ...\""
+        )
+        if ctx.pg_version < 11:
+            ctx.report(
+                f"before PostgreSQL 11, ADD COLUMN {action.column} with a DEFAULT rewrites all of {table} under ACCESS EXCLUSIVE",
+                alternative,
+            )
+            continue
+        volatile = volatile_functions(default)
+        if volatile:
+            ctx.report(
+                f"ADD COLUMN {action.column} with a volatile DEFAULT ({', '.join(sorted(set(volatile)))}) rewrites all "
+                f"of {table} under ACCESS EXCLUSIVE (unknown functions count as volatile)",
+                alternative,
+            )
+
+
+RULE = Rule(
+    id="add-column-volatile-default",
+    severity="error",
+    summary="ADD COLUMN with a volatile DEFAULT (any DEFAULT before PostgreSQL 11) rewrites the table.",
+    what=(
+        "Flags `ADD COLUMN ... DEFAULT expr` on an existing table when the expression calls a volatile "
+        "function (`random()`, `clock_timestamp()`, `gen_random_uuid()`, `nextval()`, or any function "
+        "migrator does not know), and any non-NULL DEFAULT before PostgreSQL 11. `now()` is stable: "
+        "safe on 11+."
+    ),
+    why=(
+        "From PostgreSQL 11 a non-volatile default is stored once in the catalog and the ADD is "
+        "instant. A volatile default must be computed for every existing row, so PostgreSQL rewrites "
+        "the whole table (and its indexes) under ACCESS EXCLUSIVE."
+    ),
+    instead=(
+        "ALTER TABLE users ADD COLUMN token uuid;\n"
+        "ALTER TABLE users ALTER COLUMN token SET DEFAULT gen_random_uuid();\n"
+        "-- existing rows, in throttled batches:\n"
+        "-- migrator backfill run fill-token --table users --set \"token = gen_random_uuid()\""
+    ),
+    check=check,
+)

@@ -1,0 +1,41 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "add-column-volatile-default"
+
+
+@pytest.mark.parametrize("default, name", [
+    ("random()", "random"),
+    ("clock_timestamp()", "clock_timestamp"),
+    ("gen_random_uuid()", "gen_random_uuid"),
+    ("nextval('s')", "nextval"),
+    ("my_function()", "my_function"),
+])
+def test_volatile_or_unknown_default_is_an_error(default, name):
+    [finding] = lint(f"ALTER TABLE users ADD COLUMN x text DEFAULT {default};", RULE)
+    assert name in finding.message
+    assert "SET DEFAULT" in finding.help
+
+
+@pytest.mark.parametrize("default", ["0", "'free'", "now()", "CURRENT_TIMESTAMP", "'{}'::jsonb", "NULL", "timezone('utc', now())"])
+def test_non_volatile_default_passes_from_pg11(default):
+    assert hits(f"ALTER TABLE users ADD COLUMN x text DEFAULT {default};", RULE, pg_version=11) == 0
+
+
+def test_any_default_rewrites_before_pg11():
+    [finding] = lint("ALTER TABLE users ADD COLUMN x int DEFAULT 0;", RULE, pg_version=10)
+    assert "before PostgreSQL 11" in finding.message
+
+
+def test_no_default_passes():
+    assert hits("ALTER TABLE users ADD COLUMN x uuid;", RULE) == 0
+
+
+def test_new_table_passes():
+    assert hits("CREATE TABLE users (id int);\nALTER TABLE users ADD COLUMN x uuid DEFAULT gen_random_uuid();", RULE) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+def test_every_model(transaction):
+    assert hits("ALTER TABLE u ADD COLUMN x float DEFAULT random();", RULE, transaction=transaction) == 1

@@ -1,0 +1,51 @@
+from lint_rules import Rule
+from lint_rules._helpers import actions, constraint_name
+
+
+def check(statement, ctx):
+    table = statement.relation
+    for action in actions(statement, ctx, "add_constraint"):
+        if action.constraint_type == "foreign_key" and not action.not_valid:
+            name = action.constraint or constraint_name(table.name, action.columns, "fkey")
+            ctx.report(
+                f"adding foreign key {name} validates every row of {table} while holding SHARE ROW EXCLUSIVE "
+                f"on {table} and {action.references} (writes to both wait)",
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({', '.join(action.columns)}) "
+                f"REFERENCES {action.references} NOT VALID;\n"
+                f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+            )
+    for action in actions(statement, ctx, "add_column"):
+        if action.constraint_type == "foreign_key":
+            name = constraint_name(table.name, [action.column], "fkey")
+            ctx.report(
+                f"ADD COLUMN {action.column} ... REFERENCES adds a validated foreign key: it locks {table} and "
+                f"{action.references} and scans {table}",
+                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.sql('postgres') if action.data_type else '...'};\n"
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({action.column}) REFERENCES {action.references} NOT VALID;\n"
+                f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+            )
+
+
+RULE = Rule(
+    id="add-foreign-key",
+    severity="error",
+    summary="A foreign key added without NOT VALID scans the table under a write-blocking lock.",
+    what=(
+        "Flags `ADD FOREIGN KEY` / `ADD CONSTRAINT ... FOREIGN KEY` without `NOT VALID`, and "
+        "`ADD COLUMN ... REFERENCES`, on a table that existed before this migration."
+    ),
+    why=(
+        "Adding a foreign key checks every existing row while holding SHARE ROW EXCLUSIVE on both "
+        "the table and the referenced table: writes to both wait for the whole scan. Adding it "
+        "`NOT VALID` is instant; `VALIDATE CONSTRAINT` later checks the rows under SHARE UPDATE "
+        "EXCLUSIVE, which blocks no reads or writes. Validate in a separate transaction, or the "
+        "first lock is held through the scan."
+    ),
+    instead=(
+        "ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey\n"
+        "    FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\n"
+        "-- next migration (or after COMMIT):\n"
+        "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;"
+    ),
+    check=check,
+)

@@ -1,0 +1,43 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "add-foreign-key"
+
+
+def test_validated_foreign_key_is_an_error_with_not_valid_recipe():
+    [finding] = lint("ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);", RULE)
+    assert "SHARE ROW EXCLUSIVE" in finding.message
+    assert "NOT VALID" in finding.help and "VALIDATE CONSTRAINT orders_user_fk" in finding.help
+
+
+def test_unnamed_foreign_key_gets_a_generated_name():
+    [finding] = lint("ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users;", RULE)
+    assert "orders_user_id_fkey" in finding.help
+
+
+def test_add_column_references_is_flagged():
+    [finding] = lint("ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users (id);", RULE)
+    assert "REFERENCES" in finding.message
+    assert "ADD COLUMN user_id BIGINT" in finding.help
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;",
+    "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID, VALIDATE CONSTRAINT other;",
+    "ALTER TABLE orders VALIDATE CONSTRAINT fk;",
+])
+def test_safe_forms_pass(sql):
+    assert hits(sql, RULE) == 0
+
+
+def test_new_table_passes():
+    sql = "CREATE TABLE orders (id int, user_id int);\nALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);"
+    assert hits(sql, RULE) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [11, 18])
+def test_every_model_and_version(transaction, pg_version):
+    sql = "ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id);"
+    assert hits(sql, RULE, transaction=transaction, pg_version=pg_version) == 1

@@ -1,0 +1,31 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "add-unique-constraint"
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+    "ALTER TABLE users ADD UNIQUE (email);",
+    "ALTER TABLE users ADD COLUMN handle text UNIQUE;",
+])
+def test_unique_built_under_lock_is_an_error(sql):
+    [finding] = lint(sql, RULE)
+    assert "ACCESS EXCLUSIVE" in finding.message
+    assert "CREATE UNIQUE INDEX CONCURRENTLY" in finding.help and "UNIQUE USING INDEX" in finding.help
+    assert "NOT VALID" not in finding.help
+
+
+def test_using_index_passes():
+    assert hits("ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;", RULE) == 0
+
+
+def test_new_table_passes():
+    assert hits("CREATE TABLE users (email text);\nALTER TABLE users ADD UNIQUE (email);", RULE) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [10, 18])
+def test_every_model_and_version(transaction, pg_version):
+    assert hits("ALTER TABLE u ADD UNIQUE (e);", RULE, transaction=transaction, pg_version=pg_version) == 1

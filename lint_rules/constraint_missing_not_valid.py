@@ -1,0 +1,33 @@
+from lint_rules import Rule
+from lint_rules._helpers import actions, constraint_name
+
+
+def check(statement, ctx):
+    table = statement.relation
+    for action in actions(statement, ctx, "add_constraint"):
+        if action.constraint_type == "check" and not action.not_valid:
+            name = action.constraint or constraint_name(table.name, [], "check")
+            body = action.sql
+            ctx.report(
+                f"adding CHECK constraint {name} scans all of {table} under ACCESS EXCLUSIVE: no reads or writes meanwhile",
+                f"ALTER TABLE {table} {body} NOT VALID;\n-- then, in a separate transaction:\n"
+                f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+            )
+
+
+RULE = Rule(
+    id="constraint-missing-not-valid",
+    severity="error",
+    summary="A CHECK constraint added without NOT VALID scans the table under ACCESS EXCLUSIVE.",
+    what="Flags `ADD CHECK` / `ADD CONSTRAINT ... CHECK` without `NOT VALID` on a table that existed before this migration.",
+    why=(
+        "PostgreSQL verifies every row while it holds ACCESS EXCLUSIVE: the table is unreadable and "
+        "unwritable for the whole scan. `NOT VALID` adds the constraint instantly (new rows are checked); "
+        "`VALIDATE CONSTRAINT` then checks old rows under SHARE UPDATE EXCLUSIVE, which blocks nobody."
+    ),
+    instead=(
+        "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;\n"
+        "-- in a separate transaction:\nALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;"
+    ),
+    check=check,
+)

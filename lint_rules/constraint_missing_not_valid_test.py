@@ -1,0 +1,34 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "constraint-missing-not-valid"
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE orders ADD CONSTRAINT total_positive CHECK (total >= 0);",
+    "ALTER TABLE orders ADD CHECK (total >= 0);",
+])
+def test_validated_check_is_an_error(sql):
+    [finding] = lint(sql, RULE)
+    assert "ACCESS EXCLUSIVE" in finding.message
+    assert "NOT VALID" in finding.help and "VALIDATE CONSTRAINT" in finding.help
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE orders ADD CONSTRAINT total_positive CHECK (total >= 0) NOT VALID;",
+    "ALTER TABLE orders ADD CHECK (total IS NOT NULL) NOT VALID;",
+    "ALTER TABLE orders ADD CONSTRAINT c CHECK (total > 0) NOT VALID, ADD COLUMN x int;",
+])
+def test_not_valid_passes(sql):
+    assert hits(sql, RULE) == 0
+
+
+def test_new_table_passes():
+    assert hits("CREATE TABLE orders (total int);\nALTER TABLE orders ADD CHECK (total >= 0);", RULE) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [11, 18])
+def test_every_model_and_version(transaction, pg_version):
+    assert hits("ALTER TABLE o ADD CHECK (a > 0);", RULE, transaction=transaction, pg_version=pg_version) == 1

@@ -1,0 +1,71 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "require-lock-timeout"
+ALTER = "ALTER TABLE users ADD COLUMN nickname text;\n"
+
+
+def test_lock_taking_statement_without_timeout_is_an_error():
+    [finding] = lint(ALTER, RULE)
+    assert "ACCESS EXCLUSIVE on users" in finding.message
+    assert finding.help.startswith("SET LOCAL lock_timeout = '5s'")
+
+
+@pytest.mark.parametrize("setting", [
+    "SET LOCAL lock_timeout = '5s';",
+    "SET lock_timeout TO 2000;",
+    "SET lock_timeout = '1s';",
+    "SELECT set_config('lock_timeout', '3s', true);",
+])
+def test_timeout_set_before_passes(setting):
+    assert hits(setting + "\n" + ALTER, RULE) == 0
+
+
+def test_timeout_set_after_does_not_count():
+    assert hits(ALTER + "SET LOCAL lock_timeout = '5s';", RULE) == 1
+
+
+def test_reset_removes_it():
+    assert hits("SET lock_timeout = '5s';\nRESET lock_timeout;\n" + ALTER, RULE) == 1
+
+
+def test_set_local_ends_with_its_transaction():
+    sql = "BEGIN;\nSET LOCAL lock_timeout = '5s';\nCOMMIT;\nBEGIN;\n" + ALTER + "COMMIT;"
+    assert hits(sql, RULE, transaction="none") == 1
+
+
+def test_session_set_survives_commit():
+    sql = "SET lock_timeout = '5s';\nBEGIN;\n" + ALTER + "COMMIT;\n" + ALTER
+    assert hits(sql, RULE, transaction="none") == 0
+
+
+def test_set_local_in_autocommit_file_has_no_effect():
+    [finding] = lint("SET LOCAL lock_timeout = '5s';\n" + ALTER, RULE, transaction="none")
+    assert finding.help.startswith("SET lock_timeout")
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE INDEX CONCURRENTLY i ON users (a);",
+    "ALTER TABLE users VALIDATE CONSTRAINT c;",
+    "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b int;",
+    "INSERT INTO users (id) VALUES (1);",
+])
+def test_weak_locks_and_new_tables_pass(sql):
+    assert hits(sql, RULE, transaction="none") == 0
+
+
+def test_new_table_referencing_an_existing_one_needs_it():
+    [finding] = lint("CREATE TABLE orders (user_id int REFERENCES users (id));", RULE)
+    assert "SHARE ROW EXCLUSIVE on users" in finding.message
+
+
+def test_statements_inside_do_blocks_count():
+    sql = "DO $$\nBEGIN\n  ALTER TABLE users ADD COLUMN x int;\nEND $$;"
+    [finding] = lint(sql, RULE)
+    assert (finding.line, finding.column) == (3, 3)
+
+
+@pytest.mark.parametrize("pg_version", [10, 18])
+def test_every_version(pg_version):
+    assert hits(ALTER, RULE, pg_version=pg_version) == 1

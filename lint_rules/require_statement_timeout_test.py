@@ -1,0 +1,34 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "require-statement-timeout"
+ALTER = "ALTER TABLE users DROP COLUMN legacy;\n"
+
+
+def test_lock_taking_statement_without_timeout_is_an_error():
+    [finding] = lint(ALTER, RULE)
+    assert "statement_timeout" in finding.message
+
+
+@pytest.mark.parametrize("setting", ["SET LOCAL statement_timeout = '5s';", "SET statement_timeout = 5000;"])
+def test_timeout_set_before_passes(setting):
+    assert hits(setting + "\n" + ALTER, RULE) == 0
+
+
+def test_lock_timeout_alone_is_not_enough():
+    assert hits("SET LOCAL lock_timeout = '5s';\n" + ALTER, RULE) == 1
+
+
+def test_online_statements_need_none():
+    assert hits("-- migrator:no-transaction\nCREATE INDEX CONCURRENTLY i ON users (a);", RULE) == 0
+
+
+def test_new_table_passes():
+    assert hits("CREATE TABLE users (legacy int);\n" + ALTER, RULE) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [10, 18])
+def test_every_model_and_version(transaction, pg_version):
+    assert hits(ALTER, RULE, transaction=transaction, pg_version=pg_version) == 1

@@ -1,0 +1,55 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "set-not-null"
+SET = "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n"
+CHECK = "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n"
+VALIDATE = "ALTER TABLE users VALIDATE CONSTRAINT email_nn;\n"
+
+
+def test_bare_set_not_null_is_an_error_with_the_recipe():
+    [finding] = lint(SET, RULE)
+    assert "scans the whole table" in finding.message
+    assert "CHECK (email IS NOT NULL) NOT VALID" in finding.help and "DROP CONSTRAINT" in finding.help
+
+
+def test_validated_check_on_that_column_makes_it_safe():
+    assert hits(CHECK + "COMMIT;\n" + VALIDATE + SET, RULE) == 0
+
+
+def test_check_added_validated_makes_it_safe():
+    assert hits("ALTER TABLE users ADD CONSTRAINT c CHECK ((email IS NOT NULL));\n" + SET, RULE) == 0
+
+
+def test_unvalidated_check_proves_nothing():
+    assert hits(CHECK + SET, RULE) == 1
+
+
+def test_validated_check_on_another_column_proves_nothing():
+    other = "ALTER TABLE users ADD CONSTRAINT n CHECK (name IS NOT NULL) NOT VALID;\nALTER TABLE users VALIDATE CONSTRAINT n;\n"
+    assert hits(other + SET, RULE) == 1
+
+
+def test_validate_of_unrelated_constraint_proves_nothing():
+    assert hits("ALTER TABLE users VALIDATE CONSTRAINT something;\n" + SET, RULE) == 1
+
+
+def test_before_pg12_even_a_validated_check_does_not_help():
+    [finding] = lint(CHECK + VALIDATE + SET, RULE, pg_version=11)
+    assert "before PostgreSQL 12" in finding.message
+
+
+def test_new_table_passes():
+    assert hits("CREATE TABLE users (email text);\n" + SET, RULE) == 0
+
+
+def test_check_from_earlier_migration_is_asserted_with_ignore():
+    sql = "-- migrator:ignore set-not-null -- validated in 0042\n" + SET
+    assert hits(sql, RULE) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+def test_every_model(transaction):
+    assert hits(SET, RULE, transaction=transaction) == 1
+    assert hits(CHECK + VALIDATE + SET, RULE, transaction=transaction) == 0

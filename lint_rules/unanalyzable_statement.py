@@ -1,0 +1,24 @@
+from lint_rules import Rule
+
+
+def check(statement, ctx):
+    if statement.unanalyzable:
+        ctx.report(
+            f"migrator cannot tell what this statement locks or rewrites: {statement.unanalyzable}",
+            "Review it by hand; if it is safe, say so with `-- migrator:ignore unanalyzable-statement -- <why>`.",
+        )
+
+
+RULE = Rule(
+    id="unanalyzable-statement",
+    severity="error",
+    summary="A statement migrator could not classify: never assumed safe.",
+    what=(
+        "Flags every statement the analyzer could not classify: unknown statement kinds, forms it "
+        "does not parse, dynamic SQL (`EXECUTE`) inside DO blocks, DO blocks in other languages, "
+        "procedure calls."
+    ),
+    why="A linter that passes what it did not understand gives false confidence exactly where it matters.",
+    instead="-- migrator:ignore unanalyzable-statement -- reviewed: only touches a 10-row table\nCALL refresh_lookup();",
+    check=check,
+)

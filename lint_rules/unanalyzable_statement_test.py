@@ -1,0 +1,51 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "unanalyzable-statement"
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("FROBNICATE t;", "not understood"),
+    ("CALL do_things();", "not understood"),
+    ("DO $$ BEGIN EXECUTE 'ALTER TABLE ' || tbl || ' ADD c int'; END $$;", "dynamic SQL"),
+    ("DO LANGUAGE plpython3u $$ plpy.execute('x') $$;", "language"),
+    ("ALTER TABLE t FROB x;", "cannot analyze"),
+    ("ALTER TABLE ALL IN TABLESPACE a SET TABLESPACE b;", "ALL IN TABLESPACE"),
+    ("WITH x AS (DELETE FROM t RETURNING *) SELECT 1;", "WITH"),
+])
+def test_unclassifiable_statements_are_reported(sql, reason):
+    [finding] = lint(sql, RULE)
+    assert finding.severity == "error"
+    assert reason in finding.message
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TYPE mood ADD VALUE 'sad';",
+    "ALTER TYPE mood RENAME VALUE 'a' TO 'b';",
+    "ALTER TABLE t VALIDATE CONSTRAINT c;",
+    "ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX i;",
+    "ALTER TABLE t RENAME CONSTRAINT a TO b;",
+    "ALTER TABLE t DISABLE TRIGGER ALL;",
+    "ALTER TABLE t ALTER CONSTRAINT fk DEFERRABLE INITIALLY DEFERRED;",
+    "REINDEX INDEX i;",
+    "LOCK TABLE t IN SHARE MODE;",
+    "ALTER SEQUENCE s RESTART WITH 10;",
+    "CREATE EXTENSION IF NOT EXISTS pgcrypto;",
+    "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql;",
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1) THEN CREATE TYPE m AS ENUM ('a'); END IF; END $$;",
+    "DROP INDEX a, b;",
+    "DROP FUNCTION f(a integer);",
+    "DROP FUNCTION a, b;",
+    "CREATE INDEX i ON ONLY parent (a);",
+    "COMMENT ON TABLE t IS 'x';",
+    "GRANT SELECT ON t TO reader;",
+    "CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (1) TO (10);",
+    "START TRANSACTION;",
+])
+def test_real_migration_forms_are_understood(sql):
+    assert hits(sql, RULE) == 0
+
+
+def test_ignore_with_reason_accepts_it():
+    assert hits("-- migrator:ignore unanalyzable-statement -- reviewed\nCALL do_things();", RULE) == 0

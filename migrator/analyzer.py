@@ -1,0 +1,1081 @@
+"""The shared statement analyzer: SQL text -> one typed fact record per statement.
+
+Used alike by the linter, the planner and the executor. For every statement it says what kind
+of statement it is, which relations it locks and how strongly (per the PostgreSQL docs), whether
+it rewrites or scans a table, whether it may not run inside a transaction block, and which
+timeouts it sets. A statement it cannot classify carries ``unanalyzable`` with the reason: it is
+never assumed safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from sqlglot import exp
+from sqlglot.tokens import Token, TokenType
+
+from migrator.durations import parse_pg_duration
+from migrator.sqltext import (
+    STRING_TOKENS,
+    Cursor,
+    RawStatement,
+    Relation,
+    Source,
+    parse_one,
+    quote_identifier,
+    split_statements,
+    split_top_level,
+)
+
+
+class Lock(IntEnum):
+    """PostgreSQL table-level lock modes, weakest first."""
+
+    ACCESS_SHARE = 1
+    ROW_SHARE = 2
+    ROW_EXCLUSIVE = 3
+    SHARE_UPDATE_EXCLUSIVE = 4
+    SHARE = 5
+    SHARE_ROW_EXCLUSIVE = 6
+    EXCLUSIVE = 7
+    ACCESS_EXCLUSIVE = 8
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+    @property
+    def blocks_writes(self) -> bool:
+        """SHARE and stronger: queued or held, it stops writers (and, from EXCLUSIVE, readers)."""
+        return self >= Lock.SHARE
+
+
+@dataclass
+class LockTarget:
+    relation: Relation
+    lock: Lock
+    kind: str = "table"
+
+
+@dataclass
+class Setting:
+    """A run-time parameter set by SET, SET LOCAL, RESET or set_config()."""
+
+    name: str
+    raw: str | None
+    milliseconds: int | None  # None: DEFAULT/RESET, or not a duration
+    local: bool
+
+
+@dataclass
+class Action:
+    """One sub-command of an ALTER (or the single action of another statement)."""
+
+    kind: str
+    sql: str = ""
+    column: str | None = None
+    new_name: str | None = None
+    constraint: str | None = None
+    constraint_type: str | None = None  # check | foreign_key | unique | primary_key | exclude
+    not_valid: bool = False
+    using_index: str | None = None
+    columns: tuple[str, ...] = ()
+    references: Relation | None = None
+    data_type: exp.DataType | None = None
+    default: exp.Expr | None = None
+    not_null: bool = False
+    check_not_null_column: str | None = None
+    generated: str | None = None  # serial | identity | stored | virtual
+    concurrently: bool = False
+    value: str | None = None
+    partition: Relation | None = None
+    node: exp.Expr | None = None
+
+
+@dataclass
+class Statement:
+    """Facts about one SQL statement."""
+
+    sql: str
+    line: int
+    column: int
+    end_line: int
+    kind: str
+    relation: Relation | None = None
+    locks: list[LockTarget] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    rewrites: bool = False
+    scans: bool = False
+    concurrently: bool = False
+    no_transaction: str | None = None
+    if_not_exists: bool = False
+    settings: list[Setting] = field(default_factory=list)
+    unanalyzable: str | None = None
+    children: list["Statement"] = field(default_factory=list)
+    parent: "Statement | None" = None
+    ast: exp.Expr | None = None
+    index: int = 0
+
+    @property
+    def max_lock(self) -> Lock | None:
+        return max((target.lock for target in self.locks), default=None)
+
+    def lock_on(self, relation: Relation) -> Lock | None:
+        return max((t.lock for t in self.locks if t.relation.matches(relation)), default=None)
+
+    def add_lock(self, relation: Relation | None, lock: Lock, kind: str = "table") -> None:
+        if relation is not None:
+            self.locks.append(LockTarget(relation, lock, kind))
+
+    @property
+    def lines(self) -> range:
+        return range(self.line, self.end_line + 1)
+
+    def walk(self):
+        """This statement, then the statements inside it (a DO body), in order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+# --- volatility of DEFAULT expressions -----------------------------------------------------
+VOLATILE_FUNCTIONS = {
+    "random", "clock_timestamp", "timeofday", "gen_random_uuid", "uuid", "uuid_generate_v1",
+    "uuid_generate_v1mc", "uuid_generate_v4", "uuidv4", "uuidv7", "nextval", "setval",
+    "txid_current", "pg_current_xact_id", "random_normal", "rand", "gen_random_bytes",
+}
+NON_VOLATILE_FUNCTIONS = {
+    "now", "current_timestamp", "current_date", "current_time", "localtimestamp", "localtime",
+    "transaction_timestamp", "statement_timestamp", "timezone", "cast", "coalesce", "lower",
+    "upper", "concat", "to_json", "to_jsonb", "jsonb_build_object", "json_build_object",
+    "jsonb_build_array", "json_build_array", "array", "length", "abs", "round", "trim",
+    "make_interval", "date_trunc", "to_char", "to_timestamp", "current_user", "session_user",
+    "current_schema", "greatest", "least", "nullif", "substring", "replace", "md5",
+    "current_setting", "interval", "jsonb", "json", "if", "case", "tsordered",
+}
+
+
+_SQLGLOT_FUNCTION_NAMES = {"rand": "random", "uuid": "gen_random_uuid", "currenttimestamp": "now"}
+
+
+def function_names(expression: exp.Expr) -> list[str]:
+    """PostgreSQL names of the functions an expression calls."""
+    names = []
+    for node in expression.find_all(exp.Func):
+        if isinstance(node, exp.Anonymous):
+            names.append(str(node.this).lower())
+        elif not isinstance(node, (exp.Cast, exp.Array)):
+            name = node.sql_name().lower()
+            names.append(_SQLGLOT_FUNCTION_NAMES.get(name, name))
+    return names
+
+
+def volatile_functions(expression: exp.Expr | None) -> list[str]:
+    """Functions in an expression that are volatile, or unknown and so assumed volatile."""
+    if expression is None:
+        return []
+    return [n for n in function_names(expression) if n in VOLATILE_FUNCTIONS or n not in NON_VOLATILE_FUNCTIONS]
+
+
+SERIAL_TYPES = {exp.DType.SERIAL, exp.DType.BIGSERIAL, exp.DType.SMALLSERIAL}
+
+
+# --- the analyzer ---------------------------------------------------------------------------
+class Analyzer:
+    """Turns SQL text into Statement facts for one PostgreSQL major version."""
+
+    def __init__(self, pg_version: int = 15):
+        self.pg_version = pg_version
+
+    def analyze(self, text: str) -> list[Statement]:
+        """Analyze a whole file. Raises SqlSyntaxError if it cannot even be tokenized."""
+        source = Source(text)
+        return self.analyze_source(source, source.tokenize())
+
+    def analyze_source(self, source: Source, tokens: list[Token]) -> list[Statement]:
+        statements = []
+        for index, raw in enumerate(split_statements(source, tokens)):
+            statement = self.analyze_statement(raw)
+            statement.index = index
+            statements.append(statement)
+        return statements
+
+    def analyze_statement(self, raw: RawStatement) -> Statement:
+        line, column = raw.source.position(raw.start)
+        end_line = raw.source.line_of(raw.end - 1)
+        statement = Statement(sql=raw.sql, line=line, column=column, end_line=end_line, kind="unknown")
+        cursor = Cursor(raw)
+        head = cursor.word()
+        handler = _HANDLERS.get(head)
+        if handler is None:
+            statement.unanalyzable = f"statement kind {head or raw.tokens[0].text!r} is not understood"
+            return statement
+        try:
+            handler(self, cursor, statement)
+        except _Unanalyzable as reason:
+            statement.unanalyzable = str(reason)
+        for target_action in statement.actions:
+            if target_action.kind == "unanalyzable":
+                statement.unanalyzable = f"cannot analyze {target_action.sql!r}"
+        return statement
+
+    # -- ALTER ---------------------------------------------------------------------------
+    def _alter(self, cursor: Cursor, statement: Statement) -> None:
+        cursor.accept("ALTER")
+        if cursor.accept("TABLE") or cursor.accept("FOREIGN", "TABLE"):
+            self._alter_table(cursor, statement)
+        elif cursor.accept("TYPE"):
+            self._alter_type(cursor, statement)
+        elif cursor.accept("INDEX"):
+            self._alter_index(cursor, statement)
+        elif cursor.accept("SEQUENCE"):
+            statement.kind = "alter_sequence"
+            cursor.accept("IF", "EXISTS")
+            statement.relation = cursor.relation()
+            statement.add_lock(statement.relation, Lock.ROW_EXCLUSIVE, "sequence")
+        elif cursor.accept("TRIGGER") or cursor.accept("POLICY") or cursor.accept("RULE"):
+            statement.kind = "alter_" + cursor.tokens[1].text.lower()
+            cursor.identifier()
+            if not cursor.accept("ON"):
+                raise _Unanalyzable("expected ON table")
+            statement.relation = cursor.relation()
+            statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE)
+        elif cursor.accept("SYSTEM"):
+            statement.kind = "alter_system"
+            statement.no_transaction = "ALTER SYSTEM cannot run inside a transaction block"
+        elif cursor.word() in _HARMLESS_ALTER_OBJECTS or cursor.has_words("MATERIALIZED", "VIEW") or cursor.has_words("DEFAULT", "PRIVILEGES"):
+            statement.kind = "alter_" + cursor.word().lower()
+        else:
+            raise _Unanalyzable(f"ALTER {cursor.word() or '?'} is not understood")
+
+    def _alter_table(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "alter_table"
+        if cursor.has_words("ALL", "IN", "TABLESPACE"):
+            raise _Unanalyzable("ALTER TABLE ALL IN TABLESPACE moves every table: not analyzable per table")
+        cursor.accept("IF", "EXISTS")
+        cursor.accept("ONLY")
+        table = cursor.relation()
+        if table is None:
+            raise _Unanalyzable("expected a table name")
+        if cursor.is_type(TokenType.STAR):
+            cursor.advance()
+        statement.relation = table
+        for part in split_top_level(cursor.rest()):
+            action = self._table_action(Cursor(cursor.statement, part), table)
+            statement.actions.append(action)
+            self._apply_action_facts(statement, action, table)
+
+    def _table_action(self, cursor: Cursor, table: Relation) -> Action:
+        sql = cursor.rest_sql()
+        action = Action(kind="unanalyzable", sql=sql)
+        word = cursor.word()
+        if word == "ADD":
+            cursor.advance()
+            if cursor.word() in ("CONSTRAINT", "CHECK", "UNIQUE", "PRIMARY KEY", "FOREIGN KEY", "EXCLUDE"):
+                return self._add_constraint(cursor, action)
+            return self._add_column(cursor, action, table)
+        if word == "ALTER":
+            cursor.advance()
+            if cursor.accept("CONSTRAINT"):
+                action.kind = "alter_constraint"
+                action.constraint = cursor.identifier()
+                return action
+            return self._alter_column(cursor, action, table)
+        if word == "DROP":
+            cursor.advance()
+            if cursor.accept("CONSTRAINT"):
+                action.kind = "drop_constraint"
+                cursor.accept("IF", "EXISTS")
+                action.constraint = cursor.identifier()
+                return action
+            cursor.accept("COLUMN")
+            cursor.accept("IF", "EXISTS")
+            action.kind = "drop_column"
+            action.column = cursor.identifier()
+            return action
+        if word == "RENAME":
+            cursor.advance()
+            if cursor.accept("TO"):
+                action.kind = "rename_table"
+                action.new_name = cursor.identifier()
+            elif cursor.accept("CONSTRAINT"):
+                action.kind = "rename_constraint"
+                action.constraint = cursor.identifier()
+                cursor.accept("TO")
+                action.new_name = cursor.identifier()
+            else:  # RENAME [COLUMN] a TO b: the COLUMN keyword is optional
+                cursor.accept("COLUMN")
+                action.kind = "rename_column"
+                action.column = cursor.identifier()
+                if not cursor.accept("TO"):
+                    return Action(kind="unanalyzable", sql=sql)
+                action.new_name = cursor.identifier()
+            return action
+        if word == "VALIDATE" and cursor.accept("VALIDATE", "CONSTRAINT"):
+            action.kind = "validate_constraint"
+            action.constraint = cursor.identifier()
+            return action
+        if word in ("ENABLE", "DISABLE", "FORCE", "NO"):
+            cursor.accept("NO")
+            cursor.advance()
+            cursor.accept_any("ALWAYS", "REPLICA")
+            thing = cursor.accept_any("TRIGGER", "RULE", "ROW")
+            action.kind = {"TRIGGER": "toggle_trigger", "RULE": "toggle_rule", "ROW": "row_level_security"}.get(thing or "", "unanalyzable")
+            return action
+        if word == "SET":
+            cursor.advance()
+            option = cursor.accept_any("LOGGED", "UNLOGGED", "TABLESPACE", "ACCESS", "SCHEMA", "WITHOUT")
+            if option in ("LOGGED", "UNLOGGED", "TABLESPACE", "ACCESS"):
+                action.kind = "set_" + {"ACCESS": "access_method"}.get(option, option.lower())
+            elif option == "SCHEMA":
+                action.kind = "set_schema"
+            elif option == "WITHOUT":
+                action.kind = "set_without_" + (cursor.word() or "").lower()
+            elif cursor.is_type(TokenType.L_PAREN):
+                action.kind = "set_storage_parameters"
+            return action
+        if word == "RESET" and cursor.is_type(TokenType.L_PAREN, 1):
+            action.kind = "set_storage_parameters"
+            return action
+        if word == "CLUSTER" and cursor.has_words("CLUSTER", "ON"):
+            action.kind = "cluster_on"
+            return action
+        if word in ("ATTACH", "DETACH") and cursor.word(1) == "PARTITION":
+            cursor.advance(2)
+            action.kind = word.lower() + "_partition"
+            action.partition = cursor.relation()
+            rest = {cursor.word(i) for i in range(len(cursor.rest()))}
+            action.concurrently = "CONCURRENTLY" in rest
+            if "FINALIZE" in rest:
+                action.kind = "detach_partition_finalize"
+            return action
+        if word in ("OWNER", "INHERIT", "REPLICA", "OF", "NOT") or cursor.has_words("NO", "INHERIT"):
+            action.kind = "alter_table_metadata"
+            return action
+        return action
+
+    def _add_column(self, cursor: Cursor, action: Action, table: Relation) -> Action:
+        cursor.accept("COLUMN")
+        parsed = parse_one(f"ALTER TABLE {table} ADD COLUMN {cursor.rest_sql()}")
+        column_def = _single_action(parsed, exp.ColumnDef)
+        if column_def is None:
+            return action
+        action.kind = "add_column"
+        action.node = column_def
+        action.column = _identifier_name(column_def.this)
+        action.data_type = column_def.args.get("kind")
+        words = {cursor.word(i) for i in range(len(cursor.rest()))}
+        action.not_valid = _has_not_valid(cursor)
+        if action.data_type is not None and action.data_type.this in SERIAL_TYPES:
+            action.generated = "serial"
+        for constraint in column_def.args.get("constraints") or []:
+            kind = constraint.args.get("kind")
+            if isinstance(kind, exp.DefaultColumnConstraint):
+                action.default = kind.this
+            elif isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"):
+                action.not_null = True
+            elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+                action.constraint_type = "primary_key"
+                action.not_null = True
+            elif isinstance(kind, exp.UniqueColumnConstraint):
+                action.constraint_type = "unique"
+            elif isinstance(kind, exp.Reference):
+                action.constraint_type = "foreign_key"
+                action.references = _relation_of(kind.this)
+            elif isinstance(kind, exp.CheckColumnConstraint):
+                action.constraint_type = action.constraint_type or "check"
+            elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+                action.generated = "identity"
+            elif isinstance(kind, exp.ComputedColumnConstraint):
+                stored = "STORED" in words or ("VIRTUAL" not in words and self.pg_version < 18)
+                action.generated = "stored" if stored else "virtual"
+        return action
+
+    def _alter_column(self, cursor: Cursor, action: Action, table: Relation) -> Action:
+        cursor.accept("COLUMN")
+        action.column = cursor.identifier()
+        if cursor.accept("SET", "NOT", "NULL"):
+            action.kind = "set_not_null"
+        elif cursor.accept("DROP", "NOT", "NULL"):
+            action.kind = "drop_not_null"
+        elif cursor.accept("DROP", "DEFAULT"):
+            action.kind = "drop_default"
+        elif cursor.has_words("SET", "DEFAULT"):
+            parsed = parse_one(f"ALTER TABLE {table} ALTER COLUMN {quote_identifier(action.column or '')} {cursor.rest_sql()}")
+            node = _single_action(parsed, exp.AlterColumn)
+            if node is not None:
+                action.kind = "set_default"
+                action.default = node.args.get("default")
+        elif cursor.has_words("TYPE") or cursor.has_words("SET", "DATA", "TYPE"):
+            parsed = parse_one(f"ALTER TABLE {table} ALTER COLUMN {quote_identifier(action.column or '')} {cursor.rest_sql()}")
+            node = _single_action(parsed, exp.AlterColumn)
+            if node is not None and node.args.get("dtype") is not None:
+                action.kind = "alter_column_type"
+                action.data_type = node.args["dtype"]
+                action.node = node
+        elif cursor.accept("SET", "STATISTICS"):
+            action.kind = "set_statistics"
+        elif cursor.has_words("SET") and cursor.is_type(TokenType.L_PAREN, 1) or cursor.has_words("RESET"):
+            action.kind = "set_attribute_options"
+        elif cursor.accept("SET", "STORAGE") or cursor.accept("SET", "COMPRESSION"):
+            action.kind = "set_storage"
+        elif cursor.has_words("ADD", "GENERATED"):
+            action.kind = "add_identity"
+        elif cursor.word() in ("SET", "RESTART") or cursor.has_words("DROP", "IDENTITY") or cursor.has_words("DROP", "EXPRESSION"):
+            action.kind = "alter_identity"
+        return action
+
+    def _add_constraint(self, cursor: Cursor, action: Action) -> Action:
+        if cursor.accept("CONSTRAINT"):
+            action.constraint = cursor.identifier()
+        action.not_valid = _has_not_valid(cursor)
+        kind = cursor.accept_any("CHECK", "UNIQUE", "PRIMARY KEY", "FOREIGN KEY", "EXCLUDE")
+        if kind is None:
+            return action
+        action.kind = "add_constraint"
+        if kind == "CHECK":
+            action.constraint_type = "check"
+            inner = cursor.skip_group()
+            action.check_not_null_column = _is_not_null_check(Cursor(cursor.statement, inner))
+        elif kind == "EXCLUDE":
+            action.constraint_type = "exclude"
+        elif kind == "FOREIGN KEY":
+            action.constraint_type = "foreign_key"
+            action.columns = _column_list(cursor)
+            if cursor.accept("REFERENCES"):
+                action.references = cursor.relation()
+        else:
+            action.constraint_type = "unique" if kind == "UNIQUE" else "primary_key"
+            cursor.accept("NULLS", "NOT", "DISTINCT") or cursor.accept("NULLS", "DISTINCT")
+            if cursor.accept("USING", "INDEX"):
+                action.using_index = cursor.identifier()
+            else:
+                action.columns = _column_list(cursor)
+        return action
+
+    def _apply_action_facts(self, statement: Statement, action: Action, table: Relation) -> None:
+        """Locks, rewrites and scans of one ALTER TABLE action."""
+        kind = action.kind
+        lock = Lock.ACCESS_EXCLUSIVE
+        if kind == "add_column":
+            if action.generated in ("serial", "identity", "stored") or volatile_functions(action.default):
+                statement.rewrites = True
+            elif action.default is not None and not isinstance(action.default, exp.Null) and self.pg_version < 11:
+                statement.rewrites = True
+            if action.constraint_type in ("primary_key", "unique", "foreign_key"):
+                statement.scans = True
+            if action.constraint_type == "foreign_key":
+                statement.add_lock(action.references, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
+        elif kind == "add_constraint":
+            if action.constraint_type == "foreign_key":
+                lock = Lock.SHARE_ROW_EXCLUSIVE
+                statement.add_lock(action.references, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
+            statement.scans |= not action.not_valid and not action.using_index
+        elif kind in ("set_not_null", "validate_constraint"):
+            statement.scans = True
+            if kind == "validate_constraint":
+                lock = Lock.SHARE_UPDATE_EXCLUSIVE
+        elif kind == "alter_column_type":
+            statement.rewrites = True
+        elif kind in ("set_logged", "set_unlogged", "set_tablespace", "set_access_method"):
+            statement.rewrites = True
+        elif kind in ("toggle_trigger",):
+            lock = Lock.SHARE_ROW_EXCLUSIVE
+        elif kind in ("set_statistics", "set_storage_parameters", "cluster_on", "set_without_cluster", "set_attribute_options"):
+            lock = Lock.SHARE_UPDATE_EXCLUSIVE
+        elif kind == "attach_partition":
+            lock = Lock.SHARE_UPDATE_EXCLUSIVE if self.pg_version >= 12 else Lock.ACCESS_EXCLUSIVE
+            statement.scans = True
+            statement.add_lock(action.partition, Lock.ACCESS_EXCLUSIVE, "partition")
+        elif kind in ("detach_partition", "detach_partition_finalize"):
+            if action.concurrently:
+                lock = Lock.SHARE_UPDATE_EXCLUSIVE
+                statement.concurrently = True
+                statement.no_transaction = "DETACH PARTITION ... CONCURRENTLY cannot run inside a transaction block"
+            statement.add_lock(action.partition, Lock.ACCESS_EXCLUSIVE if not action.concurrently else Lock.SHARE_UPDATE_EXCLUSIVE, "partition")
+        statement.add_lock(table, lock)
+
+    def _alter_type(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "alter_type"
+        statement.relation = cursor.relation()
+        action = Action(kind="alter_type", sql=cursor.rest_sql())
+        if cursor.accept("ADD", "VALUE"):
+            action.kind = "add_enum_value"
+            statement.if_not_exists = cursor.accept("IF", "NOT", "EXISTS")
+            action.value = cursor.string()
+            if self.pg_version < 12:
+                statement.no_transaction = "ALTER TYPE ... ADD VALUE cannot run inside a transaction block before PostgreSQL 12"
+        elif cursor.accept("RENAME", "VALUE"):
+            action.kind = "rename_enum_value"
+            action.value = cursor.string()
+            cursor.accept("TO")
+            action.new_name = cursor.string()
+        elif cursor.accept("RENAME", "TO"):
+            action.kind = "rename_type"
+            action.new_name = cursor.identifier()
+        elif cursor.word() in ("RENAME", "OWNER", "SET", "ADD", "DROP", "ALTER"):
+            action.kind = "alter_type_" + cursor.word().lower()
+        else:
+            raise _Unanalyzable("ALTER TYPE form is not understood")
+        statement.actions.append(action)
+
+    def _alter_index(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "alter_index"
+        if cursor.has_words("ALL", "IN", "TABLESPACE"):
+            raise _Unanalyzable("ALTER INDEX ALL IN TABLESPACE is not analyzable per index")
+        cursor.accept("IF", "EXISTS")
+        statement.relation = cursor.relation()
+        action = Action(kind="alter_index", sql=cursor.rest_sql())
+        if cursor.accept("SET", "TABLESPACE"):
+            action.kind = "set_tablespace"
+            statement.rewrites = True
+            statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE, "index")
+        elif cursor.accept("ATTACH", "PARTITION"):
+            action.kind = "attach_partition"
+            action.partition = cursor.relation()
+            statement.add_lock(statement.relation, Lock.SHARE_UPDATE_EXCLUSIVE, "index")
+        elif cursor.word() in ("RENAME", "SET", "RESET", "ALTER", "DEPENDS", "NO"):
+            action.kind = "alter_index_" + cursor.word().lower()
+            lock = Lock.SHARE_UPDATE_EXCLUSIVE if self.pg_version >= 12 or action.kind != "alter_index_rename" else Lock.ACCESS_EXCLUSIVE
+            statement.add_lock(statement.relation, lock, "index")
+        else:
+            raise _Unanalyzable("ALTER INDEX form is not understood")
+        statement.actions.append(action)
+
+    # -- CREATE --------------------------------------------------------------------------
+    def _create(self, cursor: Cursor, statement: Statement) -> None:
+        cursor.accept("CREATE")
+        cursor.accept("OR", "REPLACE")
+        unique = bool(cursor.accept("UNIQUE"))
+        if cursor.accept("INDEX"):
+            self._create_index(cursor, statement, unique)
+            return
+        cursor.accept_any("GLOBAL", "LOCAL")
+        cursor.accept_any("TEMPORARY", "TEMP", "UNLOGGED")
+        if cursor.accept("TABLE"):
+            self._create_table(cursor, statement)
+            return
+        cursor.accept("CONSTRAINT")
+        if cursor.accept("TRIGGER") or cursor.accept("POLICY") or cursor.accept("RULE"):
+            statement.kind = "create_" + cursor.tokens[cursor.index - 1].text.lower()
+            cursor.identifier()
+            on = cursor.find_word("ON")
+            if on is None:
+                raise _Unanalyzable("expected ON table")
+            cursor.advance(on + 1)
+            statement.relation = cursor.relation()
+            lock = Lock.SHARE_ROW_EXCLUSIVE if statement.kind == "create_trigger" else Lock.ACCESS_EXCLUSIVE
+            statement.add_lock(statement.relation, lock)
+            return
+        if cursor.accept("MATERIALIZED", "VIEW"):
+            statement.kind = "create_materialized_view"
+            cursor.accept("IF", "NOT", "EXISTS")
+            statement.relation = cursor.relation()
+            statement.scans = True
+            return
+        if cursor.accept("STATISTICS"):
+            statement.kind = "create_statistics"
+            on = cursor.find_word("FROM")
+            if on is not None:
+                cursor.advance(on + 1)
+                statement.relation = cursor.relation()
+                statement.add_lock(statement.relation, Lock.SHARE_UPDATE_EXCLUSIVE)
+            return
+        if cursor.accept("DATABASE") or cursor.accept("TABLESPACE"):
+            statement.kind = "create_" + cursor.tokens[cursor.index - 1].text.lower()
+            statement.no_transaction = f"CREATE {cursor.tokens[cursor.index - 1].text.upper()} cannot run inside a transaction block"
+            return
+        word = cursor.word()
+        if word in _HARMLESS_CREATE_OBJECTS:
+            statement.kind = "create_" + word.lower()
+            cursor.advance()
+            cursor.accept("IF", "NOT", "EXISTS")
+            statement.relation = cursor.relation()
+            return
+        raise _Unanalyzable(f"CREATE {word or '?'} is not understood")
+
+    def _create_index(self, cursor: Cursor, statement: Statement, unique: bool) -> None:
+        statement.kind = "create_index"
+        statement.concurrently = bool(cursor.accept("CONCURRENTLY"))
+        statement.if_not_exists = bool(cursor.accept("IF", "NOT", "EXISTS"))
+        index_name = None if cursor.word() == "ON" else cursor.relation()
+        if not cursor.accept("ON"):
+            raise _Unanalyzable("expected ON table")
+        only = bool(cursor.accept("ONLY"))
+        table = cursor.relation()
+        if table is None:
+            raise _Unanalyzable("expected a table name")
+        if cursor.accept("USING"):
+            cursor.identifier()
+        columns = tuple(_first_identifier(part) for part in split_top_level(cursor.skip_group()))
+        statement.relation = table
+        statement.actions.append(
+            Action(
+                kind="create_index",
+                sql=statement.sql,
+                constraint=index_name.name if index_name else None,
+                constraint_type="unique" if unique else None,
+                columns=columns,
+                concurrently=statement.concurrently,
+                value="only" if only else None,
+            )
+        )
+        if statement.concurrently:
+            statement.no_transaction = "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"
+            statement.add_lock(table, Lock.SHARE_UPDATE_EXCLUSIVE)
+        else:
+            statement.add_lock(table, Lock.SHARE)
+        statement.scans = not only
+
+    def _create_table(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "create_table"
+        statement.if_not_exists = bool(cursor.accept("IF", "NOT", "EXISTS"))
+        statement.relation = cursor.relation()
+        if statement.relation is None:
+            raise _Unanalyzable("expected a table name")
+        if cursor.accept("PARTITION", "OF"):
+            parent = cursor.relation()
+            statement.add_lock(parent, Lock.ACCESS_EXCLUSIVE, "parent")
+        if cursor.word() == "AS" or cursor.find_word("AS") is not None and not cursor.is_type(TokenType.L_PAREN):
+            statement.kind = "create_table_as"
+            return
+        parsed = parse_one(statement.sql) if cursor.is_type(TokenType.L_PAREN) else None
+        if isinstance(parsed, exp.Create) and isinstance(parsed.this, exp.Schema):
+            statement.ast = parsed
+            for column_def in parsed.this.expressions:
+                if isinstance(column_def, exp.ColumnDef):
+                    statement.actions.append(
+                        Action(kind="column", column=_identifier_name(column_def.this), data_type=column_def.args.get("kind"), node=column_def)
+                    )
+            for reference in parsed.find_all(exp.Reference):
+                statement.add_lock(_relation_of(reference.this), Lock.SHARE_ROW_EXCLUSIVE, "referenced")
+        else:  # a new, empty table: only the tables it references matter
+            body = cursor.skip_group()
+            inner = Cursor(cursor.statement, body)
+            while not inner.at_end:
+                if inner.accept("REFERENCES"):
+                    statement.add_lock(inner.relation(), Lock.SHARE_ROW_EXCLUSIVE, "referenced")
+                else:
+                    inner.advance()
+
+    # -- DROP ----------------------------------------------------------------------------
+    def _drop(self, cursor: Cursor, statement: Statement) -> None:
+        cursor.accept("DROP")
+        if cursor.accept("INDEX"):
+            statement.kind = "drop_index"
+            statement.concurrently = bool(cursor.accept("CONCURRENTLY"))
+            cursor.accept("IF", "EXISTS")
+            names = [Cursor(cursor.statement, part).relation() for part in split_top_level(_without_words(cursor, "CASCADE", "RESTRICT"))]
+            lock = Lock.SHARE_UPDATE_EXCLUSIVE if statement.concurrently else Lock.ACCESS_EXCLUSIVE
+            for name in names:
+                statement.add_lock(name, lock, "index")
+                statement.actions.append(Action(kind="drop_index", constraint=name.name if name else None, sql=statement.sql))
+            statement.relation = names[0] if names else None
+            if statement.concurrently:
+                statement.no_transaction = "DROP INDEX CONCURRENTLY cannot run inside a transaction block"
+            return
+        if cursor.accept("TABLE") or cursor.accept("FOREIGN", "TABLE"):
+            statement.kind = "drop_table"
+            cursor.accept("IF", "EXISTS")
+            for part in split_top_level(_without_words(cursor, "CASCADE", "RESTRICT")):
+                name = Cursor(cursor.statement, part).relation()
+                statement.add_lock(name, Lock.ACCESS_EXCLUSIVE)
+                statement.relation = statement.relation or name
+            return
+        if cursor.accept("TRIGGER") or cursor.accept("POLICY") or cursor.accept("RULE"):
+            statement.kind = "drop_" + cursor.tokens[cursor.index - 1].text.lower()
+            cursor.accept("IF", "EXISTS")
+            cursor.identifier()
+            if cursor.accept("ON"):
+                statement.relation = cursor.relation()
+                statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE)
+            return
+        if cursor.accept("DATABASE") or cursor.accept("TABLESPACE"):
+            statement.kind = "drop_" + cursor.tokens[cursor.index - 1].text.lower()
+            statement.no_transaction = f"DROP {cursor.tokens[cursor.index - 1].text.upper()} cannot run inside a transaction block"
+            return
+        if cursor.accept("MATERIALIZED", "VIEW"):
+            statement.kind = "drop_materialized_view"
+            return
+        word = cursor.word()
+        if word in _HARMLESS_CREATE_OBJECTS or word in ("OWNED", "ROLE", "USER", "GROUP"):
+            statement.kind = "drop_" + word.lower()
+            return
+        raise _Unanalyzable(f"DROP {word or '?'} is not understood")
+
+    # -- other statements ------------------------------------------------------------------
+    def _reindex(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "reindex"
+        cursor.accept("REINDEX")
+        options = cursor.skip_group()
+        target = cursor.accept_any("INDEX", "TABLE", "SCHEMA", "DATABASE", "SYSTEM")
+        if target is None:
+            raise _Unanalyzable("REINDEX target is not understood")
+        concurrently = cursor.accept("CONCURRENTLY") or any(
+            token.text.upper() == "CONCURRENTLY" for token in options
+        )
+        statement.concurrently = bool(concurrently)
+        statement.relation = cursor.relation()
+        statement.scans = True
+        statement.actions.append(Action(kind="reindex_" + target.lower(), sql=statement.sql, concurrently=statement.concurrently))
+        if statement.concurrently:
+            statement.no_transaction = "REINDEX CONCURRENTLY cannot run inside a transaction block"
+            statement.add_lock(statement.relation, Lock.SHARE_UPDATE_EXCLUSIVE, target.lower())
+        elif target in ("INDEX", "TABLE"):
+            statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE if target == "INDEX" else Lock.SHARE, target.lower())
+        else:
+            statement.no_transaction = f"REINDEX {target} cannot run inside a transaction block"
+            statement.add_lock(statement.relation, Lock.SHARE, target.lower())
+
+    def _lock(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "lock_table"
+        cursor.accept("LOCK")
+        cursor.accept("TABLE")
+        cursor.accept("ONLY")
+        in_at = cursor.find_word("IN")
+        tables = cursor.rest() if in_at is None else cursor.rest()[:in_at]
+        lock = Lock.ACCESS_EXCLUSIVE
+        if in_at is not None:
+            cursor.advance(in_at + 1)
+            mode_words = []
+            while not cursor.at_end and cursor.word() != "MODE":
+                mode_words.append(cursor.word())
+                cursor.advance()
+            try:
+                lock = Lock["_".join(mode_words)]
+            except KeyError:
+                raise _Unanalyzable(f"unknown lock mode {' '.join(mode_words)!r}") from None
+        for part in split_top_level(tables):
+            name = Cursor(cursor.statement, [t for t in part if t.token_type != TokenType.STAR]).relation()
+            statement.add_lock(name, lock)
+            statement.relation = statement.relation or name
+
+    def _vacuum(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "vacuum"
+        cursor.advance()
+        options = cursor.skip_group()
+        words = {token.text.upper() for token in options}
+        while cursor.accept_any("FULL", "FREEZE", "VERBOSE", "ANALYZE", "ANALYSE"):
+            words.add(cursor.tokens[cursor.index - 1].text.upper())
+        full = "FULL" in words
+        statement.no_transaction = "VACUUM cannot run inside a transaction block"
+        for part in split_top_level(cursor.rest()):
+            name = Cursor(cursor.statement, part).relation()
+            statement.add_lock(name, Lock.ACCESS_EXCLUSIVE if full else Lock.SHARE_UPDATE_EXCLUSIVE)
+            statement.relation = statement.relation or name
+        statement.rewrites = full
+        statement.scans = True
+        statement.actions.append(Action(kind="vacuum_full" if full else "vacuum", sql=statement.sql))
+
+    def _analyze_stmt(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "analyze"
+        cursor.advance()
+        cursor.skip_group()
+        cursor.accept("VERBOSE")
+        for part in split_top_level(cursor.rest()):
+            statement.add_lock(Cursor(cursor.statement, part).relation(), Lock.SHARE_UPDATE_EXCLUSIVE)
+
+    def _cluster(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "cluster"
+        cursor.advance()
+        cursor.skip_group()
+        cursor.accept("VERBOSE")
+        statement.relation = cursor.relation()
+        statement.rewrites = True
+        statement.actions.append(Action(kind="cluster", sql=statement.sql))
+        if statement.relation is None:
+            statement.no_transaction = "CLUSTER without a table cannot run inside a transaction block"
+        statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE)
+
+    def _refresh(self, cursor: Cursor, statement: Statement) -> None:
+        cursor.advance()
+        if not cursor.accept("MATERIALIZED", "VIEW"):
+            raise _Unanalyzable("REFRESH form is not understood")
+        statement.kind = "refresh_materialized_view"
+        statement.concurrently = bool(cursor.accept("CONCURRENTLY"))
+        statement.relation = cursor.relation()
+        statement.scans = True
+        statement.add_lock(statement.relation, Lock.EXCLUSIVE if statement.concurrently else Lock.ACCESS_EXCLUSIVE, "materialized_view")
+
+    def _set(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "set"
+        cursor.advance()
+        local = cursor.accept_any("LOCAL", "SESSION") == "LOCAL"
+        if cursor.word() in ("TIME", "ROLE", "CONSTRAINTS", "TRANSACTION", "SESSION"):
+            return
+        name = cursor.relation()
+        if name is None:
+            raise _Unanalyzable("SET of what is not understood")
+        cursor.accept_any("TO") or (cursor.is_type(TokenType.EQ) and cursor.advance())
+        self._record_setting(statement, str(name), cursor.rest(), local)
+
+    def _reset(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "set"
+        cursor.advance()
+        if cursor.accept("ALL"):
+            for name in ("lock_timeout", "statement_timeout"):
+                statement.settings.append(Setting(name, None, None, False))
+            return
+        name = cursor.relation()
+        if name is not None:
+            statement.settings.append(Setting(str(name), None, None, False))
+
+    def _record_setting(self, statement: Statement, name: str, value: list[Token], local: bool) -> None:
+        raw = " ".join(token.text for token in value)
+        milliseconds = None
+        if len(value) == 1 and value[0].token_type != TokenType.DEFAULT and raw.upper() != "DEFAULT":
+            milliseconds = parse_pg_duration(value[0].text)
+        statement.settings.append(Setting(name, raw, milliseconds, local))
+
+    def _select(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "select"
+        tokens = cursor.rest()
+        for position, token in enumerate(tokens[:-5]):
+            if token.text.lower() == "set_config" and tokens[position + 1].token_type == TokenType.L_PAREN:
+                inner = Cursor(cursor.statement, tokens[position + 1 :])
+                arguments = split_top_level(inner.skip_group())
+                if len(arguments) == 3 and arguments[0][0].token_type in STRING_TOKENS:
+                    local = arguments[2][0].text.lower() in ("true", "t", "on", "yes")
+                    self._record_setting(statement, arguments[0][0].text.lower(), arguments[1], local)
+
+    def _transaction(self, cursor: Cursor, statement: Statement) -> None:
+        word = cursor.word()
+        if word in ("BEGIN", "START"):
+            statement.kind = "begin"
+        elif word in ("COMMIT", "END"):
+            statement.kind = "commit"
+        elif word in ("ROLLBACK", "ABORT"):
+            statement.kind = "savepoint" if cursor.find_word("TO") is not None else "rollback"
+        else:
+            statement.kind = "savepoint"
+        if word == "START" and cursor.word(1) != "TRANSACTION":
+            raise _Unanalyzable("START must be START TRANSACTION")
+        if word == "ROLLBACK" and cursor.has_words("ROLLBACK", "PREPARED") or word == "COMMIT" and cursor.has_words("COMMIT", "PREPARED"):
+            raise _Unanalyzable("two-phase commit statements are not supported in migrations")
+
+    def _dml(self, cursor: Cursor, statement: Statement) -> None:
+        word = cursor.word()
+        statement.kind = word.lower()
+        if word == "WITH":
+            raise _Unanalyzable("a WITH query may write to any table: not analyzable")
+        cursor.advance()
+        cursor.accept_any("INTO", "FROM")
+        cursor.accept("ONLY")
+        statement.relation = cursor.relation()
+        statement.add_lock(statement.relation, Lock.ROW_EXCLUSIVE)
+        statement.scans = word in ("UPDATE", "DELETE", "MERGE")
+
+    def _truncate(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "truncate"
+        cursor.advance()
+        cursor.accept("TABLE")
+        cursor.accept("ONLY")
+        for part in split_top_level(_without_words(cursor, "CASCADE", "RESTRICT", "RESTART", "CONTINUE", "IDENTITY")):
+            name = Cursor(cursor.statement, [t for t in part if t.token_type != TokenType.STAR]).relation()
+            statement.add_lock(name, Lock.ACCESS_EXCLUSIVE)
+            statement.relation = statement.relation or name
+
+    def _copy(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "copy"
+        cursor.advance()
+        statement.relation = cursor.relation()
+        cursor.skip_group()
+        lock = Lock.ROW_EXCLUSIVE if cursor.word() == "FROM" else Lock.ACCESS_SHARE
+        statement.add_lock(statement.relation, lock)
+
+    def _harmless(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = cursor.word().lower()
+
+    def _do(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "do"
+        cursor.advance()
+        language = "plpgsql"
+        body_token = None
+        while not cursor.at_end:
+            if cursor.accept("LANGUAGE"):
+                language = (cursor.identifier() or cursor.string() or "").lower()
+            elif cursor.peek().token_type in STRING_TOKENS:
+                body_token = cursor.advance()
+            else:
+                raise _Unanalyzable("DO form is not understood")
+        if body_token is None:
+            raise _Unanalyzable("DO without a body")
+        if language != "plpgsql":
+            raise _Unanalyzable(f"DO block in language {language!r} cannot be analyzed")
+        outer = cursor.statement.source
+        offset = outer.text.find(body_token.text, body_token.start)
+        if offset < 0 or body_token.token_type != TokenType.HEREDOC_STRING:
+            offset = body_token.start + 1  # quoted body: positions stay approximate
+        body = Source(body_token.text, base=outer, base_offset=offset)
+        for child in self._plpgsql_statements(body):
+            child.parent = statement
+            statement.children.append(child)
+
+    def _plpgsql_statements(self, body: Source) -> list[Statement]:
+        """Static SQL statements of a PL/pgSQL block; dynamic EXECUTE is unanalyzable."""
+        statements = []
+        declaring = False
+        for raw in split_statements(body, body.tokenize()):
+            cursor = Cursor(raw)
+            while not cursor.at_end:
+                word = cursor.word()
+                if cursor.is_type(TokenType.LT) and cursor.is_type(TokenType.LT, 1):  # <<label>>
+                    cursor.advance(5)
+                elif word == "DECLARE":
+                    declaring = True
+                    cursor.advance()
+                elif word == "BEGIN":
+                    declaring = False
+                    cursor.advance()
+                elif declaring:
+                    cursor.advance()
+                elif word in ("IF", "ELSIF", "WHILE", "FOR", "FOREACH", "WHEN", "CASE"):
+                    stop = [cursor.find_word(w) for w in ("THEN", "LOOP")]
+                    stop = [s for s in stop if s is not None]
+                    cursor.advance(min(stop) + 1 if stop else len(cursor.rest()))
+                elif word in ("END", "ELSE", "LOOP", "EXCEPTION", "THEN"):
+                    cursor.advance()
+                    cursor.accept_any("IF", "LOOP", "CASE")
+                else:
+                    break
+            if cursor.at_end:
+                continue
+            word = cursor.word()
+            if word in _PLPGSQL_PROCEDURAL or cursor.is_type(TokenType.COLON, 1) or cursor.is_type(TokenType.EQ, 1) or cursor.is_type(TokenType.COLON_EQ, 1):
+                continue
+            inner = RawStatement(body, cursor.rest())
+            if word == "EXECUTE":
+                line, column = body.position(inner.start)
+                statements.append(
+                    Statement(sql=inner.sql, line=line, column=column, end_line=body.line_of(inner.end - 1), kind="execute",
+                              unanalyzable="dynamic SQL (EXECUTE) inside a DO block cannot be analyzed")
+                )
+                continue
+            statements.append(self.analyze_statement(inner))
+        return statements
+
+
+class _Unanalyzable(Exception):
+    pass
+
+
+_HARMLESS_CREATE_OBJECTS = {
+    "VIEW", "FUNCTION", "PROCEDURE", "TYPE", "DOMAIN", "SCHEMA", "SEQUENCE", "EXTENSION",
+    "AGGREGATE", "COLLATION", "CAST", "OPERATOR", "ROLE", "USER", "GROUP", "SERVER",
+    "PUBLICATION", "SUBSCRIPTION", "LANGUAGE", "TEXT", "CONVERSION", "EVENT", "FOREIGN",
+    "ACCESS", "TRANSFORM", "STATISTICS", "PROCEDURAL", "TRUSTED",
+}
+_HARMLESS_ALTER_OBJECTS = {
+    "VIEW", "FUNCTION", "PROCEDURE", "DOMAIN", "SCHEMA", "EXTENSION", "AGGREGATE", "COLLATION",
+    "OPERATOR", "ROLE", "USER", "GROUP", "SERVER", "PUBLICATION", "SUBSCRIPTION", "LANGUAGE",
+    "DATABASE", "TEXT", "CONVERSION", "EVENT", "STATISTICS", "ROUTINE", "TABLESPACE", "LARGE",
+}
+_PLPGSQL_PROCEDURAL = {
+    "RAISE", "RETURN", "NULL", "GET", "PERFORM", "OPEN", "FETCH", "CLOSE", "EXIT", "CONTINUE",
+    "ASSERT", "MOVE", "SELECT",
+}
+
+
+_HANDLERS = {
+    "ALTER": Analyzer._alter,
+    "CREATE": Analyzer._create,
+    "DROP": Analyzer._drop,
+    "REINDEX": Analyzer._reindex,
+    "LOCK": Analyzer._lock,
+    "VACUUM": Analyzer._vacuum,
+    "ANALYZE": Analyzer._analyze_stmt,
+    "ANALYSE": Analyzer._analyze_stmt,
+    "CLUSTER": Analyzer._cluster,
+    "REFRESH": Analyzer._refresh,
+    "SET": Analyzer._set,
+    "RESET": Analyzer._reset,
+    "SELECT": Analyzer._select,
+    "VALUES": Analyzer._harmless,
+    "BEGIN": Analyzer._transaction,
+    "START": Analyzer._transaction,
+    "COMMIT": Analyzer._transaction,
+    "END": Analyzer._transaction,
+    "ROLLBACK": Analyzer._transaction,
+    "ABORT": Analyzer._transaction,
+    "SAVEPOINT": Analyzer._transaction,
+    "RELEASE": Analyzer._transaction,
+    "INSERT": Analyzer._dml,
+    "UPDATE": Analyzer._dml,
+    "DELETE": Analyzer._dml,
+    "MERGE": Analyzer._dml,
+    "WITH": Analyzer._dml,
+    "TRUNCATE": Analyzer._truncate,
+    "COPY": Analyzer._copy,
+    "COMMENT": Analyzer._harmless,
+    "GRANT": Analyzer._harmless,
+    "REVOKE": Analyzer._harmless,
+    "NOTIFY": Analyzer._harmless,
+    "DISCARD": Analyzer._harmless,
+    "SHOW": Analyzer._harmless,
+    "SECURITY": Analyzer._harmless,
+    "DO": Analyzer._do,
+}
+
+
+# --- small helpers over sqlglot trees and tokens ------------------------------------------
+def _identifier_name(node: exp.Expr | None) -> str | None:
+    if node is None:
+        return None
+    if isinstance(node, exp.Identifier):
+        return node.this if node.quoted else node.this.lower()
+    return _identifier_name(node.this) if isinstance(node.this, exp.Expr) else str(node.this).lower()
+
+
+def _relation_of(node: exp.Expr | None) -> Relation | None:
+    table = node.this if isinstance(node, exp.Schema) else node
+    if not isinstance(table, exp.Table):
+        return None
+    schema = table.args.get("db")
+    return Relation(_identifier_name(table.this), _identifier_name(schema) if schema else None)
+
+
+def _single_action(parsed: exp.Expr | None, kind: type) -> exp.Expr | None:
+    if not isinstance(parsed, exp.Alter):
+        return None
+    actions = parsed.args.get("actions") or []
+    if len(actions) == 1 and isinstance(actions[0], kind):
+        return actions[0]
+    return None
+
+
+def _first_identifier(tokens: list[Token]) -> str:
+    if len(tokens) == 1 or tokens and tokens[1].text.upper() in ("ASC", "DESC", "NULLS", "COLLATE") or (len(tokens) > 1 and tokens[1].token_type not in (TokenType.L_PAREN, TokenType.DOT) and tokens[0].token_type != TokenType.L_PAREN):
+        first = tokens[0]
+        return first.text if first.token_type == TokenType.IDENTIFIER else first.text.lower()
+    return "(expression)"
+
+
+def _column_list(cursor: Cursor) -> tuple[str, ...]:
+    inner = cursor.skip_group()
+    return tuple(_first_identifier(part) for part in split_top_level(inner))
+
+
+def _is_not_null_check(cursor: Cursor) -> str | None:
+    """The column of a `CHECK (col IS NOT NULL)`, else None."""
+    tokens = cursor.tokens
+    while len(tokens) >= 2 and tokens[0].token_type == TokenType.L_PAREN and tokens[-1].token_type == TokenType.R_PAREN:
+        tokens = tokens[1:-1]
+    inner = Cursor(cursor.statement, tokens)
+    column = inner.identifier()
+    if column and inner.accept("IS", "NOT", "NULL") and inner.at_end:
+        return column
+    return None
+
+
+def _has_not_valid(cursor: Cursor) -> bool:
+    """NOT VALID anywhere at the top level of the rest of an action."""
+    words = [cursor.word(offset) for offset in range(len(cursor.rest()))]
+    return any(a == "NOT" and b == "VALID" for a, b in zip(words, words[1:]))
+
+
+def _without_words(cursor: Cursor, *words: str) -> list[Token]:
+    rest = cursor.rest()
+    while rest and rest[-1].text.upper() in words:
+        rest = rest[:-1]
+    return rest

@@ -1,0 +1,168 @@
+"""What a migration has done so far, statement by statement: the state rules look at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from migrator.analyzer import Lock, Statement
+from migrator.sqltext import Relation
+
+TIMEOUT_SETTINGS = ("lock_timeout", "statement_timeout")
+
+
+@dataclass
+class TimeoutInForce:
+    milliseconds: int
+    line: int
+    local: bool
+
+
+@dataclass
+class ConstraintState:
+    constraint_type: str | None
+    not_null_column: str | None
+    validated: bool
+    added_in_transaction: int | None  # None: not added in this migration
+
+
+@dataclass
+class HeldLock:
+    relation: Relation
+    lock: Lock
+    line: int
+
+
+@dataclass
+class MigrationContext:
+    """Tracks tables created, constraints added and validated, enum values, transactions and timeouts.
+
+    ``wrapped`` is the transaction model: True when the runner wraps the whole file in one
+    transaction (Alembic, goose, diesel, Flyway), False when statements run one by one in
+    autocommit (``-- migrator:no-transaction``). Explicit BEGIN/COMMIT are honoured either way.
+    """
+
+    pg_version: int = 15
+    wrapped: bool = True
+    in_transaction: bool = False
+    explicit_transaction: bool = False
+    transaction_id: int = 0
+    created_tables: set[str] = field(default_factory=set)
+    created_indexes: dict[str, str] = field(default_factory=dict)
+    column_types: dict[tuple[str, str], exp.DataType] = field(default_factory=dict)
+    constraints: dict[tuple[str, str], ConstraintState] = field(default_factory=dict)
+    validated_not_null: set[tuple[str, str]] = field(default_factory=set)
+    enum_values_added: dict[tuple[str, str], int] = field(default_factory=dict)
+    session_timeouts: dict[str, TimeoutInForce] = field(default_factory=dict)
+    local_timeouts: dict[str, TimeoutInForce] = field(default_factory=dict)
+    held_locks: list[HeldLock] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.wrapped:
+            self.in_transaction = True
+            self.transaction_id = 1
+
+    # -- questions rules ask ---------------------------------------------------------------
+    def is_new(self, relation: Relation | None, kind: str = "table") -> bool:
+        """Was this relation created earlier in this migration (so nobody else uses it yet)?"""
+        if relation is None:
+            return False
+        if kind == "index":
+            return relation.name in self.created_indexes
+        return relation.name in self.created_tables
+
+    def timeout(self, name: str) -> TimeoutInForce | None:
+        """The lock_timeout / statement_timeout in force for the next statement, if one was set."""
+        if self.in_transaction and name in self.local_timeouts:
+            return self.local_timeouts[name]
+        return self.session_timeouts.get(name)
+
+    def column_type(self, table: Relation, column: str) -> exp.DataType | None:
+        return self.column_types.get((table.name, column))
+
+    # -- moving forward ------------------------------------------------------------------
+    def enter(self, statement: Statement) -> None:
+        """Called before rules look at a statement: autocommit gives each its own transaction."""
+        if not self.in_transaction and statement.kind != "begin":
+            self.transaction_id += 1
+            self.local_timeouts.clear()
+            self.held_locks.clear()
+
+    def apply(self, statement: Statement) -> None:
+        """Record what a statement did, after the rules have looked at it."""
+        kind = statement.kind
+        if kind == "begin":
+            if not self.in_transaction:
+                self.transaction_id += 1
+                self.held_locks.clear()
+            self.in_transaction = True
+            self.explicit_transaction = True
+            return
+        if kind in ("commit", "rollback"):
+            self.in_transaction = False
+            self.explicit_transaction = False
+            self.local_timeouts.clear()
+            self.held_locks.clear()
+            return
+        for setting in statement.settings:
+            self._apply_setting(setting, statement.line)
+        if self.in_transaction:
+            for target in statement.locks:
+                self.held_locks.append(HeldLock(target.relation, target.lock, statement.line))
+        table = statement.relation
+        if kind == "create_table" and table is not None:
+            self.created_tables.add(table.name)
+            for action in statement.actions:
+                if action.data_type is not None and action.column:
+                    self.column_types[(table.name, action.column)] = action.data_type
+        elif kind == "create_index":
+            action = statement.actions[0]
+            if action.constraint:
+                self.created_indexes[action.constraint] = table.name if table else ""
+        elif kind == "alter_table" and table is not None:
+            for action in statement.actions:
+                self._apply_table_action(table, action)
+        elif kind == "alter_type" and table is not None:
+            for action in statement.actions:
+                if action.kind == "add_enum_value" and action.value is not None:
+                    self.enum_values_added[(table.name, action.value)] = self.transaction_id
+
+    def _apply_setting(self, setting, line: int) -> None:
+        if setting.name not in TIMEOUT_SETTINGS:
+            return
+        if setting.milliseconds is None:  # RESET / DEFAULT: back to the server's value
+            self.session_timeouts.pop(setting.name, None)
+            self.local_timeouts.pop(setting.name, None)
+            return
+        value = TimeoutInForce(setting.milliseconds, line, setting.local)
+        if setting.local:
+            if self.in_transaction:  # SET LOCAL outside a transaction block has no effect
+                self.local_timeouts[setting.name] = value
+        else:
+            self.session_timeouts[setting.name] = value
+            self.local_timeouts.pop(setting.name, None)
+
+    def _apply_table_action(self, table: Relation, action) -> None:
+        key = table.name
+        if action.kind in ("add_column", "alter_column_type") and action.column and action.data_type is not None:
+            self.column_types[(key, action.column)] = action.data_type
+        elif action.kind == "add_constraint" and action.constraint_type == "check":
+            validated = not action.not_valid
+            if action.constraint:
+                self.constraints[(key, action.constraint)] = ConstraintState(
+                    "check", action.check_not_null_column, validated, self.transaction_id
+                )
+            if validated and action.check_not_null_column:
+                self.validated_not_null.add((key, action.check_not_null_column))
+        elif action.kind == "add_constraint" and action.constraint:
+            self.constraints[(key, action.constraint)] = ConstraintState(
+                action.constraint_type, None, not action.not_valid, self.transaction_id
+            )
+        elif action.kind == "validate_constraint" and action.constraint:
+            state = self.constraints.setdefault((key, action.constraint), ConstraintState(None, None, True, None))
+            state.validated = True
+            if state.not_null_column:
+                self.validated_not_null.add((key, state.not_null_column))
+        elif action.kind == "rename_table" and action.new_name and key in self.created_tables:
+            self.created_tables.add(action.new_name)

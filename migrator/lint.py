@@ -1,0 +1,234 @@
+"""The lint engine: analyze a migration in order, run the rules, honour ignore directives."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lint_rules import Report, RuleContext, all_rules
+from migrator.analyzer import Analyzer, Statement
+from migrator.config import Config
+from migrator.context import MigrationContext
+from migrator.sqltext import Source, SqlSyntaxError, gaps
+
+DIRECTIVE = re.compile(r"^\s*(?:--|/\*)\s*migrator:\s*([a-z-]*)(.*?)(?:\*/)?\s*$", re.IGNORECASE | re.DOTALL)
+RULE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+META_RULES = ("invalid-directive", "unused-ignore")
+
+
+@dataclass
+class Finding:
+    path: str
+    line: int
+    column: int
+    rule: str
+    severity: str
+    message: str
+    help: str | None = None
+    statement: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path, "line": self.line, "column": self.column, "rule": self.rule,
+            "severity": self.severity, "message": self.message, "help": self.help, "statement": self.statement,
+        }
+
+
+@dataclass
+class FileResult:
+    """Findings of one input, or the reason it could not be read (then `error` is set)."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+    statements: int = 0
+
+
+@dataclass
+class Directive:
+    verb: str  # ignore | ignore-file | no-transaction
+    rules: list[str]
+    line: int
+    used: set[str] = field(default_factory=set)
+
+
+class InputError(Exception):
+    """An input that cannot be linted at all (unreadable, binary, too large)."""
+
+
+def read_sql_file(path: Path, max_size: int) -> str:
+    """A migration file's text, or InputError saying plainly why not."""
+    try:
+        size = path.stat().st_size
+        if size > max_size:
+            raise InputError(f"file is {size / 1048576:.1f} MB, above the {max_size / 1048576:.1f} MB limit (max-file-size)")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file") from None
+    except IsADirectoryError:
+        raise InputError("is a directory") from None
+    except PermissionError:
+        raise InputError("permission denied") from None
+    except OSError as error:
+        raise InputError(error.strerror or str(error)) from None
+    return decode_sql(data)
+
+
+def decode_sql(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise InputError("binary file (contains NUL bytes), not SQL")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(f"line {line}: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})") from None
+    return text.removeprefix("\ufeff")
+
+
+class Linter:
+    """Lints SQL migrations with the rules the configuration enables."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        rules = all_rules()
+        if config.select is not None:
+            enabled = [rules[rule_id] for rule_id in config.select if rule_id in rules]
+        else:
+            enabled = [rule for rule in rules.values() if rule.default_enabled]
+        self.rules = [rule for rule in enabled if rule.id not in config.ignore and rule.check is not None]
+        self.meta_enabled = {rule_id for rule_id in META_RULES if rule_id not in config.ignore and (config.select is None or rule_id in config.select)}
+        self.analyzer = Analyzer(config.pg_version)
+
+    def lint_file(self, path: Path, display: str | None = None) -> FileResult:
+        display = display or str(path)
+        try:
+            text = read_sql_file(path, self.config.max_file_size)
+        except InputError as error:
+            return FileResult(display, error=str(error))
+        return self.lint_text(text, display)
+
+    def lint_text(self, text: str, path: str) -> FileResult:
+        result = FileResult(path)
+        if not text.strip():
+            result.note = "empty file, nothing to lint"
+            return result
+        source = Source(text)
+        try:
+            tokens = source.tokenize()
+        except SqlSyntaxError as error:
+            result.findings.append(Finding(path, error.line or 1, 1, "syntax-error", "error", str(error)))
+            return result
+        statements = self.analyzer.analyze_source(source, tokens)
+        directives, directive_findings = self._directives(source, tokens, path)
+        result.statements = len(statements)
+        no_transaction = any(d.verb == "no-transaction" for d in directives)
+        wrapped = self.config.transaction == "wrapped" and not no_transaction
+        reports = self.run_rules(statements, MigrationContext(self.config.pg_version, wrapped))
+        result.findings = directive_findings + self._suppress(reports, statements, directives, path)
+        result.findings.sort(key=lambda f: (f.line, f.column, f.rule))
+        return result
+
+    def run_rules(self, statements: list[Statement], migration: MigrationContext) -> list[Report]:
+        """Every enabled rule on every statement (DO bodies included), in order."""
+        context = RuleContext(migration, self.config.max_timeout_ms)
+        for top in statements:
+            for statement in top.walk():
+                migration.enter(statement)
+                context.statement = statement
+                for rule in self.rules:
+                    context.rule = rule
+                    rule.check(statement, context)
+                migration.apply(statement)
+        return context.reports
+
+    def _directives(self, source: Source, tokens, path: str) -> tuple[list[Directive], list[Finding]]:
+        known = all_rules()
+        directives, findings = [], []
+        for offset, text in gaps(source, tokens):
+            for match in re.finditer(r"--[^\n]*|/\*.*?\*/", text, re.DOTALL):
+                parsed = DIRECTIVE.match(match.group(0))
+                if not parsed:
+                    continue
+                line = source.line_of(offset + match.start())
+                verb, rest = parsed.group(1).lower(), parsed.group(2)
+                problem = None
+                rules: list[str] = []
+                if verb in ("ignore", "ignore-file"):
+                    listed = rest.split(" -- ", 1)[0].split("--", 1)[0]
+                    rules = [item.strip() for item in listed.split(",") if item.strip()]
+                    if not rules:
+                        problem = f"migrator:{verb} names no rule (write the rule ids it silences)"
+                    for rule_id in rules:
+                        if not RULE_ID.match(rule_id) or rule_id not in known:
+                            problem = f"migrator:{verb} names unknown rule {rule_id!r} (see `migrator rules`)"
+                elif verb != "no-transaction":
+                    problem = f"unknown directive migrator:{verb or '?'} (known: ignore, ignore-file, no-transaction)"
+                if problem:
+                    if "invalid-directive" in self.meta_enabled:
+                        findings.append(Finding(path, line, 1, "invalid-directive", known["invalid-directive"].severity, problem))
+                    continue
+                directives.append(Directive(verb, rules, line))
+        return directives, findings
+
+    def _suppress(self, reports: list[Report], statements: list[Statement], directives: list[Directive], path: str) -> list[Finding]:
+        known = all_rules()
+        targets = self._directive_targets(statements, directives)
+        findings = []
+        for report in reports:
+            statement = report.statement
+            suppressed = False
+            for directive in directives:
+                if report.rule.id not in directive.rules:
+                    continue
+                applies = directive.verb == "ignore-file" or any(
+                    targets.get(id(directive)) is candidate for candidate in _self_and_parents(statement)
+                )
+                if applies:
+                    directive.used.add(report.rule.id)
+                    suppressed = True
+            if suppressed:
+                continue
+            line = statement.line if statement else 1
+            column = statement.column if statement else 1
+            findings.append(
+                Finding(path, line, column, report.rule.id, report.severity, report.message, report.help,
+                        statement.sql if statement else None)
+            )
+        if "unused-ignore" in self.meta_enabled:
+            for directive in directives:
+                for rule_id in directive.rules:
+                    if rule_id not in directive.used and rule_id in {r.id for r in self.rules}:
+                        findings.append(
+                            Finding(path, directive.line, 1, "unused-ignore", known["unused-ignore"].severity,
+                                    f"migrator:{directive.verb} {rule_id} suppressed nothing: remove it")
+                        )
+        return findings
+
+    @staticmethod
+    def _directive_targets(statements: list[Statement], directives: list[Directive]) -> dict[int, Statement]:
+        """The statement each `ignore` directive belongs to.
+
+        A directive on a line a statement spans (a trailing comment included) belongs to it;
+        otherwise to the next statement below it.
+        """
+        flat = [s for top in statements for s in top.walk()]
+        targets = {}
+        for directive in directives:
+            if directive.verb != "ignore":
+                continue
+            spanning = [s for s in flat if directive.line in s.lines]
+            if spanning:
+                targets[id(directive)] = spanning[-1]
+                continue
+            below = [s for s in flat if s.line > directive.line]
+            if below:
+                targets[id(directive)] = min(below, key=lambda s: s.line)
+        return targets
+
+
+def _self_and_parents(statement: Statement | None):
+    while statement is not None:
+        yield statement
+        statement = statement.parent

@@ -1,0 +1,325 @@
+"""SQL text handling on top of sqlglot's PostgreSQL tokenizer: statements, positions, cursors.
+
+sqlglot's compiled parser (``sqlglot[c]``) cannot be subclassed, but its tokenizer can. We
+tokenize with a PostgreSQL tokenizer that never swallows the rest of a statement as one opaque
+string (``DO``, ``REINDEX``, ``LOCK``, ``VACUUM`` ...), split on top-level semicolons, and hand
+statement fragments to sqlglot's parser where an expression tree is needed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+
+class MigratorPostgres(Postgres):
+    """PostgreSQL dialect whose tokenizer keeps every statement fully tokenized."""
+
+    class Tokenizer(Postgres.Tokenizer):
+        COMMANDS: set = set()
+
+
+DIALECT = MigratorPostgres()
+
+
+class _CommandFallbackFilter(logging.Filter):
+    """We never accept sqlglot's opaque Command fallback, so its warning is noise to our users."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Falling back to parsing as a 'Command'" not in record.getMessage()
+
+
+logging.getLogger("sqlglot").addFilter(_CommandFallbackFilter())
+
+QUOTED_TOKENS = {
+    TokenType.IDENTIFIER,
+    TokenType.STRING,
+    TokenType.HEREDOC_STRING,
+    TokenType.BYTE_STRING,
+    TokenType.BIT_STRING,
+    TokenType.HEX_STRING,
+    TokenType.NATIONAL_STRING,
+    TokenType.UNICODE_STRING,
+    TokenType.RAW_STRING,
+}
+STRING_TOKENS = QUOTED_TOKENS - {TokenType.IDENTIFIER}
+
+
+class SqlSyntaxError(Exception):
+    """SQL that sqlglot could not tokenize or parse; carries a 1-based line when known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
+_PLAIN_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
+
+
+def quote_identifier(name: str) -> str:
+    """An identifier as SQL text: quoted only when PostgreSQL would otherwise fold or reject it."""
+    return name if _PLAIN_IDENTIFIER.match(name) else '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A schema-qualified relation name, folded as PostgreSQL folds identifiers."""
+
+    name: str
+    schema: str | None = None
+
+    def __str__(self) -> str:
+        return ".".join(quote_identifier(part) for part in (self.schema, self.name) if part)
+
+    def matches(self, other: "Relation") -> bool:
+        """Same relation, treating a missing schema as 'whatever search_path finds'."""
+        if self.name != other.name:
+            return False
+        return self.schema is None or other.schema is None or self.schema == other.schema
+
+
+class Source:
+    """A SQL text with offset -> (line, column) mapping."""
+
+    def __init__(self, text: str, base: "Source | None" = None, base_offset: int = 0):
+        self.text = text
+        self._line_starts = [0]
+        for index, char in enumerate(text):
+            if char == "\n":
+                self._line_starts.append(index + 1)
+        self.base = base
+        self.base_offset = base_offset
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset, in the outermost source."""
+        if self.base is not None:
+            return self.base.position(self.base_offset + offset)
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    def line_of(self, offset: int) -> int:
+        return self.position(offset)[0]
+
+    def tokenize(self) -> list[Token]:
+        try:
+            return DIALECT.tokenize(self.text)
+        except TokenError as error:
+            start = getattr(error, "start", 0) or 0
+            line = self.line_of(start + 50 if start else 0)
+            raise SqlSyntaxError(
+                "cannot tokenize: unterminated string, quoted identifier, comment or $$ body", line
+            ) from None
+
+
+@dataclass
+class RawStatement:
+    """The tokens of one statement and where it sits in its source."""
+
+    source: Source
+    tokens: list[Token]
+
+    @property
+    def start(self) -> int:
+        return self.tokens[0].start
+
+    @property
+    def end(self) -> int:
+        return self.tokens[-1].end + 1
+
+    @property
+    def sql(self) -> str:
+        return self.source.text[self.start : self.end]
+
+
+def split_statements(source: Source, tokens: list[Token]) -> list[RawStatement]:
+    """Split a token stream on top-level semicolons."""
+    statements: list[RawStatement] = []
+    current: list[Token] = []
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            if current:
+                statements.append(RawStatement(source, current))
+            current = []
+        else:
+            current.append(token)
+    if current:
+        statements.append(RawStatement(source, current))
+    return statements
+
+
+def gaps(source: Source, tokens: list[Token]):
+    """Yield (offset, text) of the stretches between tokens: only comments and whitespace."""
+    previous_end = 0
+    for token in tokens:
+        if token.start > previous_end:
+            yield previous_end, source.text[previous_end : token.start]
+        previous_end = token.end + 1
+    if previous_end < len(source.text):
+        yield previous_end, source.text[previous_end:]
+
+
+def fold(token: Token) -> str:
+    """An identifier as PostgreSQL stores it: unquoted names fold to lower case."""
+    return token.text if token.token_type == TokenType.IDENTIFIER else token.text.lower()
+
+
+class Cursor:
+    """A position in a statement's tokens, with the small matching helpers our parser needs."""
+
+    def __init__(self, statement: RawStatement, tokens: list[Token] | None = None):
+        self.statement = statement
+        self.tokens = statement.tokens if tokens is None else tokens
+        self.index = 0
+
+    # -- looking -------------------------------------------------------------------------
+    def peek(self, ahead: int = 0) -> Token | None:
+        position = self.index + ahead
+        return self.tokens[position] if position < len(self.tokens) else None
+
+    def word(self, ahead: int = 0) -> str:
+        """The upper-case text of an unquoted word token, else ''."""
+        token = self.peek(ahead)
+        if token is None or token.token_type in QUOTED_TOKENS:
+            return ""
+        text = token.text
+        if not (text[:1].isalpha() or text[:1] == "_"):
+            return ""
+        return " ".join(text.upper().split())  # multi-word keywords: "PRIMARY KEY", "FOREIGN KEY"
+
+    def is_type(self, token_type: TokenType, ahead: int = 0) -> bool:
+        token = self.peek(ahead)
+        return token is not None and token.token_type == token_type
+
+    @property
+    def at_end(self) -> bool:
+        return self.index >= len(self.tokens)
+
+    def has_words(self, *words: str) -> bool:
+        return all(self.word(position) == word for position, word in enumerate(words))
+
+    # -- consuming -----------------------------------------------------------------------
+    def advance(self, count: int = 1) -> Token | None:
+        token = self.peek()
+        self.index += count
+        return token
+
+    def accept(self, *words: str) -> bool:
+        """Consume the words if they come next, in order."""
+        if self.has_words(*words):
+            self.index += len(words)
+            return True
+        return False
+
+    def accept_any(self, *words: str) -> str | None:
+        word = self.word()
+        if word and word in words:
+            self.index += 1
+            return word
+        return None
+
+    def identifier(self) -> str | None:
+        token = self.peek()
+        if token is None or token.token_type in STRING_TOKENS:
+            return None
+        if token.token_type != TokenType.IDENTIFIER and not self.word():
+            return None
+        self.index += 1
+        return fold(token)
+
+    def relation(self) -> Relation | None:
+        """A possibly schema-qualified name (a database prefix is dropped)."""
+        parts = []
+        name = self.identifier()
+        if name is None:
+            return None
+        parts.append(name)
+        while self.is_type(TokenType.DOT):
+            self.index += 1
+            name = self.identifier()
+            if name is None:
+                return None
+            parts.append(name)
+        if len(parts) == 1:
+            return Relation(parts[0])
+        return Relation(parts[-1], parts[-2])
+
+    def string(self) -> str | None:
+        token = self.peek()
+        if token is not None and token.token_type in STRING_TOKENS:
+            self.index += 1
+            return token.text
+        return None
+
+    def skip_group(self) -> list[Token]:
+        """Consume a parenthesised group; return the tokens inside it."""
+        if not self.is_type(TokenType.L_PAREN):
+            return []
+        depth, start = 0, self.index
+        while not self.at_end:
+            token_type = self.tokens[self.index].token_type
+            if token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+                depth += 1
+            elif token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+                depth -= 1
+                if depth == 0:
+                    self.index += 1
+                    return self.tokens[start + 1 : self.index - 1]
+            self.index += 1
+        return self.tokens[start + 1 :]
+
+    def rest(self) -> list[Token]:
+        return self.tokens[self.index :]
+
+    def sql_of(self, tokens: list[Token]) -> str:
+        if not tokens:
+            return ""
+        return self.statement.source.text[tokens[0].start : tokens[-1].end + 1]
+
+    def rest_sql(self) -> str:
+        return self.sql_of(self.rest())
+
+    def find_word(self, word: str) -> int | None:
+        """Index (relative to here) of a top-level occurrence of a word, else None."""
+        depth = 0
+        for offset, token in enumerate(self.rest()):
+            if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+                depth += 1
+            elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+                depth -= 1
+            elif depth == 0 and self.word(offset) == word:
+                return offset
+        return None
+
+
+def split_top_level(tokens: list[Token], separator: TokenType = TokenType.COMMA) -> list[list[Token]]:
+    """Split tokens on a separator that is not inside parentheses or brackets."""
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for token in tokens:
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            depth += 1
+        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+            depth -= 1
+        if depth == 0 and token.token_type == separator:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return [part for part in parts if part]
+
+
+def parse_one(sql: str):
+    """Parse one statement with sqlglot's PostgreSQL parser; None when it cannot."""
+    try:
+        expressions = DIALECT.parse(sql)
+    except (ParseError, TokenError):
+        return None
+    if len(expressions) != 1 or isinstance(expressions[0], exp.Command):
+        return None
+    return expressions[0]
