@@ -215,6 +215,8 @@ class Analyzer:
             handler(self, cursor, statement)
         except _Unanalyzable as reason:
             statement.unanalyzable = str(reason)
+        except (IndexError, AttributeError, TypeError, ValueError) as error:  # malformed input we did not foresee
+            statement.unanalyzable = f"malformed or unsupported statement ({type(error).__name__})"
         for target_action in statement.actions:
             if target_action.kind == "unanalyzable":
                 statement.unanalyzable = f"cannot analyze {target_action.sql!r}"
@@ -385,9 +387,9 @@ class Analyzer:
                 action.references = _relation_of(kind.this)
             elif isinstance(kind, exp.CheckColumnConstraint):
                 action.constraint_type = action.constraint_type or "check"
-            elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+            elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.args.get("expression") is None:
                 action.generated = "identity"
-            elif isinstance(kind, exp.ComputedColumnConstraint):
+            elif isinstance(kind, (exp.ComputedColumnConstraint, exp.GeneratedAsIdentityColumnConstraint)):
                 stored = "STORED" in words or ("VIRTUAL" not in words and self.pg_version < 18)
                 action.generated = "stored" if stored else "virtual"
         return action

@@ -98,6 +98,7 @@ class Linter:
         else:
             enabled = [rule for rule in rules.values() if rule.default_enabled]
         self.rules = [rule for rule in enabled if rule.id not in config.ignore and rule.check is not None]
+        self.unanalyzable_rules = [rule for rule in self.rules if rule.id == "unanalyzable-statement"]
         self.meta_enabled = {rule_id for rule_id in META_RULES if rule_id not in config.ignore and (config.select is None or rule_id in config.select)}
         self.analyzer = Analyzer(config.pg_version)
 
@@ -137,10 +138,12 @@ class Linter:
             for statement in top.walk():
                 migration.enter(statement)
                 context.statement = statement
-                for rule in self.rules:
+                # Facts of an unanalyzable statement cannot be trusted: it gets that one finding.
+                for rule in self.unanalyzable_rules if statement.unanalyzable else self.rules:
                     context.rule = rule
                     rule.check(statement, context)
-                migration.apply(statement)
+                if not statement.unanalyzable:
+                    migration.apply(statement)
         return context.reports
 
     def _directives(self, source: Source, tokens, path: str) -> tuple[list[Directive], list[Finding]]:

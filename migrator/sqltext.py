@@ -110,12 +110,23 @@ class Source:
     def tokenize(self) -> list[Token]:
         try:
             return DIALECT.tokenize(self.text)
-        except TokenError as error:
-            start = getattr(error, "start", 0) or 0
-            line = self.line_of(start + 50 if start else 0)
+        except TokenError:
             raise SqlSyntaxError(
-                "cannot tokenize: unterminated string, quoted identifier, comment or $$ body", line
+                "cannot tokenize: unterminated string, quoted identifier, comment or $$ body",
+                self._first_untokenizable_line(),
             ) from None
+
+    def _first_untokenizable_line(self) -> int:
+        """The line where tokenizing starts to fail: the longest prefix of whole lines that tokenizes, plus one."""
+        good, bad = 0, len(self._line_starts)
+        while bad - good > 1:
+            middle = (good + bad) // 2
+            try:
+                DIALECT.tokenize(self.text[: self._line_starts[middle]])
+                good = middle
+            except TokenError:
+                bad = middle
+        return self.position(self._line_starts[good])[0]
 
 
 @dataclass

@@ -1,0 +1,150 @@
+"""The shared analyzer: statement facts (kind, targets, locks, rewrite/scan, transaction needs)."""
+
+import pytest
+
+from migrator.analyzer import Analyzer, Lock
+from migrator.sqltext import Relation, SqlSyntaxError
+
+
+def one(sql, pg_version=15):
+    [statement] = Analyzer(pg_version).analyze(sql)
+    return statement
+
+
+def test_identifiers_fold_as_postgres_folds_them():
+    assert one("ALTER TABLE Users ADD COLUMN a int").relation == Relation("users")
+    assert one('ALTER TABLE "Users" ADD COLUMN a int').relation == Relation("Users")
+    assert one("ALTER TABLE App.Users ADD COLUMN a int").relation == Relation("users", "app")
+
+
+def test_positions_are_one_based_lines_and_columns():
+    statements = Analyzer().analyze("-- header\n\nSELECT 1;\n  CREATE INDEX i\n  ON t (a);")
+    assert [(s.line, s.column, s.end_line) for s in statements] == [(3, 1, 3), (4, 3, 5)]
+
+
+@pytest.mark.parametrize("sql, relation, lock", [
+    ("CREATE INDEX i ON t (a)", "t", Lock.SHARE),
+    ("CREATE INDEX CONCURRENTLY i ON t (a)", "t", Lock.SHARE_UPDATE_EXCLUSIVE),
+    ("ALTER TABLE t ADD COLUMN a int", "t", Lock.ACCESS_EXCLUSIVE),
+    ("ALTER TABLE t VALIDATE CONSTRAINT c", "t", Lock.SHARE_UPDATE_EXCLUSIVE),
+    ("ALTER TABLE t ENABLE TRIGGER x", "t", Lock.SHARE_ROW_EXCLUSIVE),
+    ("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES u (id) NOT VALID", "u", Lock.SHARE_ROW_EXCLUSIVE),
+    ("ALTER TABLE t SET (fillfactor = 70)", "t", Lock.SHARE_UPDATE_EXCLUSIVE),
+    ("ALTER TABLE t ATTACH PARTITION p FOR VALUES IN (1)", "p", Lock.ACCESS_EXCLUSIVE),
+    ("CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()", "t", Lock.SHARE_ROW_EXCLUSIVE),
+    ("LOCK TABLE t", "t", Lock.ACCESS_EXCLUSIVE),
+    ("LOCK t IN ROW EXCLUSIVE MODE NOWAIT", "t", Lock.ROW_EXCLUSIVE),
+    ("REFRESH MATERIALIZED VIEW CONCURRENTLY mv", "mv", Lock.EXCLUSIVE),
+    ("VACUUM (ANALYZE) t", "t", Lock.SHARE_UPDATE_EXCLUSIVE),
+    ("TRUNCATE ONLY t", "t", Lock.ACCESS_EXCLUSIVE),
+    ("UPDATE ONLY t SET a = 1", "t", Lock.ROW_EXCLUSIVE),
+    ("DROP TRIGGER IF EXISTS x ON t", "t", Lock.ACCESS_EXCLUSIVE),
+    ("CREATE TABLE c (p int REFERENCES parent (id))", "parent", Lock.SHARE_ROW_EXCLUSIVE),
+])
+def test_lock_levels_follow_the_postgres_docs(sql, relation, lock):
+    statement = one(sql)
+    assert statement.unanalyzable is None
+    assert statement.lock_on(Relation(relation)) == lock
+
+
+def test_attach_partition_locks_parent_strongly_before_pg12():
+    assert one("ALTER TABLE t ATTACH PARTITION p DEFAULT", 11).lock_on(Relation("t")) == Lock.ACCESS_EXCLUSIVE
+    assert one("ALTER TABLE t ATTACH PARTITION p DEFAULT", 12).lock_on(Relation("t")) == Lock.SHARE_UPDATE_EXCLUSIVE
+
+
+@pytest.mark.parametrize("sql, rewrites, scans", [
+    ("ALTER TABLE t ADD COLUMN a int", False, False),
+    ("ALTER TABLE t ADD COLUMN a int DEFAULT 0", False, False),
+    ("ALTER TABLE t ADD COLUMN a float DEFAULT random()", True, False),
+    ("ALTER TABLE t ADD COLUMN a bigserial", True, False),
+    ("ALTER TABLE t ADD COLUMN a int GENERATED ALWAYS AS IDENTITY", True, False),
+    ("ALTER TABLE t ADD COLUMN a int GENERATED ALWAYS AS (b + 1) STORED", True, False),
+    ("ALTER TABLE t ALTER COLUMN a SET NOT NULL", False, True),
+    ("ALTER TABLE t ADD CHECK (a > 0)", False, True),
+    ("ALTER TABLE t ADD CHECK (a > 0) NOT VALID", False, False),
+    ("ALTER TABLE t SET LOGGED", True, False),
+    ("ALTER TABLE t SET TABLESPACE fast", True, False),
+    ("VACUUM FULL t", True, True),
+    ("CLUSTER t USING t_pkey", True, False),
+    ("CREATE INDEX i ON t (a)", False, True),
+])
+def test_rewrite_and_scan(sql, rewrites, scans):
+    statement = one(sql)
+    assert (statement.rewrites, statement.scans) == (rewrites, scans)
+
+
+def test_default_rewrites_before_pg11_only():
+    assert one("ALTER TABLE t ADD COLUMN a int DEFAULT 0", 10).rewrites
+    assert not one("ALTER TABLE t ADD COLUMN a int DEFAULT 0", 11).rewrites
+
+
+def test_pg18_generated_columns_default_to_virtual():
+    assert not one("ALTER TABLE t ADD COLUMN a int GENERATED ALWAYS AS (b + 1)", 18).rewrites
+    assert one("ALTER TABLE t ADD COLUMN a int GENERATED ALWAYS AS (b + 1)", 17).rewrites
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE INDEX CONCURRENTLY i ON t (a)",
+    "DROP INDEX CONCURRENTLY i",
+    "REINDEX TABLE CONCURRENTLY t",
+    "ALTER TABLE t DETACH PARTITION p CONCURRENTLY",
+    "VACUUM t",
+    "CREATE DATABASE x",
+])
+def test_statements_that_may_not_run_in_a_transaction(sql):
+    assert one(sql).no_transaction
+
+
+def test_enum_add_value_needs_autocommit_only_before_pg12():
+    assert one("ALTER TYPE mood ADD VALUE 'sad'", 11).no_transaction
+    assert one("ALTER TYPE mood ADD VALUE 'sad'", 12).no_transaction is None
+
+
+def test_rename_without_column_keyword_is_a_column_rename():
+    [action] = one("ALTER TABLE t RENAME a TO b").actions
+    assert (action.kind, action.column, action.new_name) == ("rename_column", "a", "b")
+    [action] = one("ALTER TABLE t RENAME TO u").actions
+    assert (action.kind, action.new_name) == ("rename_table", "u")
+
+
+def test_alter_table_actions_keep_not_valid_anywhere():
+    actions = one("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID, ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES u NOT VALID").actions
+    assert [(a.kind, a.constraint, a.not_valid) for a in actions] == [
+        ("add_constraint", "c", True), ("add_constraint", "f", True)]
+
+
+def test_using_index_and_unnamed_check():
+    [using] = one("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_idx").actions
+    assert (using.constraint_type, using.using_index) == ("primary_key", "t_idx")
+    [check] = one("ALTER TABLE t ADD CHECK ((email IS NOT NULL))").actions
+    assert (check.constraint, check.check_not_null_column) == (None, "email")
+
+
+def test_timeouts_set_are_recorded_in_milliseconds():
+    statements = Analyzer().analyze(
+        "SET LOCAL lock_timeout = '5s'; SET statement_timeout TO 250; SET lock_timeout = '1min';"
+        "SELECT set_config('statement_timeout', '2s', false); RESET lock_timeout; SET lock_timeout = DEFAULT"
+    )
+    assert [(s.name, s.milliseconds, s.local) for st in statements for s in st.settings] == [
+        ("lock_timeout", 5000, True), ("statement_timeout", 250, False), ("lock_timeout", 60000, False),
+        ("statement_timeout", 2000, False), ("lock_timeout", None, False), ("lock_timeout", None, False)]
+
+
+def test_do_block_statements_are_analyzed_with_file_positions():
+    [do] = Analyzer().analyze("SELECT 1;\nDO $body$\nDECLARE n int := 0;\nBEGIN\n  PERFORM 1;\n  ALTER TABLE t ADD COLUMN c int;\n  EXECUTE format('DROP TABLE %I', n);\nEND\n$body$;")[1:]
+    kinds = [(child.kind, child.line, child.column, bool(child.unanalyzable)) for child in do.children]
+    assert kinds == [("alter_table", 6, 3, False), ("execute", 7, 3, True)]
+
+
+def test_start_transaction_is_a_transaction_not_a_select():
+    assert one("START TRANSACTION ISOLATION LEVEL SERIALIZABLE").kind == "begin"
+
+
+def test_unknown_statement_is_unanalyzable_never_safe():
+    assert "FROBNICATE" in one("FROBNICATE everything").unanalyzable
+
+
+def test_unterminated_string_is_a_syntax_error_with_a_line():
+    with pytest.raises(SqlSyntaxError) as error:
+        Analyzer().analyze("SELECT 1;\nSELECT 'oops;\n")
+    assert error.value.line >= 1

@@ -1,0 +1,189 @@
+"""`migrator lint`, `rules` and `explain` as users run them, bad input included."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from migrator.cli import main
+
+UNSAFE = "CREATE INDEX users_email_idx ON users (email);\n"
+SAFE = "-- migrator:no-transaction\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n"
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(main, list(args), input=input)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "unsafe.sql").write_text(UNSAFE)
+    (tmp_path / "safe.sql").write_text(SAFE)
+    return tmp_path
+
+
+def test_text_output_groups_by_file_with_location_rule_statement_and_help(files):
+    result = run("lint", str(files / "unsafe.sql"))
+    assert result.exit_code == 1
+    assert f"{files / 'unsafe.sql'}:1:1  require-concurrent-index  CREATE INDEX on existing table users" in result.output
+    assert "| CREATE INDEX users_email_idx ON users (email)" in result.output
+    assert "help: CREATE INDEX CONCURRENTLY users_email_idx" in result.output
+
+
+def test_safe_file_exits_zero(files):
+    result = run("lint", str(files / "safe.sql"))
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output
+
+
+def test_json_output_fields(files):
+    result = run("lint", "--format", "json", str(files))
+    findings = json.loads(result.stdout)
+    assert result.exit_code == 1
+    first = findings[0]
+    assert {"path", "line", "column", "rule", "severity", "message", "help"} <= set(first)
+    assert first["path"].endswith("unsafe.sql") and first["line"] == 1 and first["column"] == 1
+    assert {f["severity"] for f in findings} <= {"error", "warning", "info"}
+
+
+def test_warnings_alone_exit_zero(tmp_path):
+    (tmp_path / "w.sql").write_text("SET LOCAL lock_timeout = '5s';\nSET LOCAL statement_timeout = '5s';\nALTER TABLE t ALTER COLUMN c TYPE text;\n")
+    result = run("lint", "--format", "json", str(tmp_path / "w.sql"))
+    assert [f["severity"] for f in json.loads(result.stdout)] == ["warning"]
+    assert result.exit_code == 0
+
+
+def test_stdin(files):
+    result = run("lint", "-", input=UNSAFE)
+    assert result.exit_code == 1 and "<stdin>:1:1" in result.output
+
+
+def test_select_and_ignore(files):
+    assert run("lint", "--ignore", "require-concurrent-index,require-lock-timeout,require-statement-timeout",
+               str(files / "unsafe.sql")).exit_code == 0
+    result = run("lint", "--select", "require-lock-timeout", "--format", "json", str(files / "unsafe.sql"))
+    assert {f["rule"] for f in json.loads(result.stdout)} == {"require-lock-timeout"}
+
+
+def test_pg_version_and_max_timeout_options(tmp_path):
+    path = tmp_path / "m.sql"
+    path.write_text("SET LOCAL lock_timeout = '8s';\nSET LOCAL statement_timeout = '8s';\nALTER TABLE t ADD COLUMN a int DEFAULT 0;\n")
+    assert run("lint", str(path)).exit_code == 1
+    assert run("lint", "--max-timeout", "10s", str(path)).exit_code == 0
+    assert run("lint", "--max-timeout", "10s", "--pg-version", "10", str(path)).exit_code == 1
+
+
+def test_config_from_pyproject_found_upward(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[tool.migrator]\nignore = ["require-concurrent-index", "require-lock-timeout", "require-statement-timeout"]\n')
+    sub = tmp_path / "db" / "migrations"
+    sub.mkdir(parents=True)
+    (sub / "1.sql").write_text(UNSAFE)
+    monkeypatch.chdir(sub)
+    assert run("lint", "1.sql").exit_code == 0
+
+
+def test_migrator_toml_and_explicit_config(tmp_path):
+    config = tmp_path / "migrator.toml"
+    config.write_text('pg-version = 11\nmax-timeout = "2s"\n')
+    path = tmp_path / "m.sql"
+    path.write_text("SET LOCAL lock_timeout = '3s';\nSET LOCAL statement_timeout = '1s';\nALTER TABLE t ADD COLUMN a int;\n")
+    result = run("lint", "--config", str(config), "--format", "json", str(path))
+    assert [f["rule"] for f in json.loads(result.stdout)] == ["timeout-exceeds-limit"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('pg-version = 9\n', "pg-version"),
+    ('colour = "red"\n', "unknown setting 'colour'"),
+    ('max-timeout = "soon"\n', "max-timeout"),
+    ('not toml', "not valid TOML"),
+])
+def test_bad_config_is_a_usage_error_naming_the_file(tmp_path, content, message):
+    config = tmp_path / "migrator.toml"
+    config.write_text(content)
+    (tmp_path / "m.sql").write_text("SELECT 1;")
+    result = run("lint", "--config", str(config), str(tmp_path / "m.sql"))
+    assert result.exit_code == 2
+    assert message in result.output and "migrator.toml" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pg-version", "9"], "--pg-version"),
+    (["--select", "no-such-rule"], "no-such-rule"),
+    (["--max-timeout", "fast"], "not a duration"),
+    (["--format", "xml"], "--format"),
+])
+def test_bad_options_are_usage_errors(files, args, message):
+    result = run("lint", *args, str(files / "safe.sql"))
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_bad_inputs_are_reported_and_the_rest_still_linted(tmp_path):
+    (tmp_path / "good.sql").write_text(UNSAFE)
+    (tmp_path / "latin1.sql").write_bytes("SELECT 'caf\xe9';\n".encode("latin-1"))
+    (tmp_path / "binary.sql").write_bytes(b"\x00\x01\x02PK\x03\x04")
+    (tmp_path / "empty.sql").write_text("")
+    (tmp_path / "broken.sql").write_text("SELECT 1;\nSELECT 'unterminated;\n")
+    (tmp_path / "nonsense.sql").write_text("CREATE INDEX ON;\n")
+    big = tmp_path / "big.sql"
+    big.write_text("SELECT 1;\n" * 2_100_000)  # about 20 MB
+    paths = [str(tmp_path / name) for name in ("latin1.sql", "binary.sql", "empty.sql", "broken.sql", "nonsense.sql", "big.sql", "missing.sql", "good.sql")]
+    result = run("lint", "--format", "json", *paths)
+    assert result.exit_code == 2
+    errors = result.stderr
+    assert "latin1.sql: error: line 1: not valid UTF-8" in errors
+    assert "binary.sql: error: binary file" in errors
+    assert "empty.sql: empty file, nothing to lint" in errors
+    assert "big.sql: error: file is 20.0 MB, above the 5.0 MB limit" in errors
+    assert "missing.sql: error: no such file or directory" in errors
+    assert "Traceback" not in result.output
+    findings = json.loads(result.stdout)
+    by_file = {(f["path"].rsplit("/", 1)[-1], f["rule"]) for f in findings}
+    assert ("good.sql", "require-concurrent-index") in by_file
+    assert ("broken.sql", "syntax-error") in by_file
+    assert ("nonsense.sql", "unanalyzable-statement") in by_file
+    [syntax] = [f for f in findings if f["rule"] == "syntax-error"]
+    assert syntax["line"] == 2
+
+
+def test_large_file_within_a_raised_limit_is_linted(tmp_path):
+    (tmp_path / "migrator.toml").write_text("max-file-size = 30_000_000\n")
+    big = tmp_path / "big.sql"
+    big.write_text("-- a generated data migration\n" + "COMMENT ON TABLE t IS '" + "x" * 20_000_000 + "';\n")
+    result = run("lint", "--config", str(tmp_path / "migrator.toml"), str(big))
+    assert result.exit_code == 0, result.output
+
+
+def test_directory_without_sql_is_an_error(tmp_path):
+    (tmp_path / "README.md").write_text("nothing here")
+    result = run("lint", str(tmp_path))
+    assert result.exit_code == 2 and "no .sql files" in result.stderr
+
+
+def test_directories_are_searched_recursively(files):
+    (files / "nested").mkdir()
+    (files / "nested" / "x.sql").write_text(UNSAFE)
+    result = run("lint", "--format", "json", str(files))
+    assert {f["path"].rsplit("/", 1)[-1] for f in json.loads(result.stdout)} == {"unsafe.sql", "x.sql"}
+
+
+def test_rules_lists_every_rule_and_explain_renders_docs():
+    result = run("rules")
+    assert result.exit_code == 0
+    for rule_id in ("require-concurrent-index", "set-not-null", "unanalyzable-statement", "unused-ignore"):
+        assert rule_id in result.output
+    doc = run("explain", "add-foreign-key").output
+    assert "## What it does" in doc and "## Why is this bad?" in doc and "## Use instead" in doc and "NOT VALID" in doc
+    bad = run("explain", "nope")
+    assert bad.exit_code == 2 and "unknown rule 'nope'" in bad.output
+
+
+def test_console_script_runs_without_traceback(tmp_path):
+    path = tmp_path / "x.sql"
+    path.write_bytes(b"\xff\xfe")
+    result = subprocess.run([sys.executable, "-m", "migrator", "lint", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "not valid UTF-8" in result.stderr and "Traceback" not in result.stderr
