@@ -70,7 +70,7 @@ def lint(paths, pg_version, output_format, select, ignore, max_timeout, config_p
     """
     from lint_rules import all_rules
     from migrator.config import ConfigError, load_config
-    from migrator.lint import Linter
+    from migrator.lint import Linter, lint_files
     from migrator.output import print_json, print_text
 
     try:
@@ -89,16 +89,15 @@ def lint(paths, pg_version, output_format, select, ignore, max_timeout, config_p
 
     linter = Linter(config)
     results, input_errors = [], []
-    for display, path in _expand_paths(paths, input_errors):
-        if path is None:
-            from migrator.lint import FileResult, InputError, decode_sql
+    inputs = list(_expand_paths(paths, input_errors))
+    if any(path is None for _, path in inputs):
+        from migrator.lint import FileResult, InputError, decode_sql
 
-            try:
-                results.append(linter.lint_text(decode_sql(sys.stdin.buffer.read()), display))
-            except InputError as error:
-                results.append(FileResult(display, error=str(error)))
-        else:
-            results.append(linter.lint_file(path, display))
+        try:
+            results.append(linter.lint_text(decode_sql(sys.stdin.buffer.read()), "<stdin>"))
+        except InputError as error:
+            results.append(FileResult("<stdin>", error=str(error)))
+    results += lint_files(linter, [(display, path) for display, path in inputs if path is not None])
     input_errors += [f"{r.path}: error: {r.error}" for r in results if r.error]
     for message in input_errors:
         click.echo(message, err=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +15,10 @@ from migrator.context import MigrationContext
 from migrator.sqltext import Source, SqlSyntaxError, gaps
 
 DIRECTIVE = re.compile(r"^\s*(?:--|/\*)\s*migrator:\s*([a-z-]*)(.*?)(?:\*/)?\s*$", re.IGNORECASE | re.DOTALL)
+COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 RULE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 META_RULES = ("invalid-directive", "unused-ignore")
+PARALLEL_THRESHOLD = 64  # files; below this, starting workers costs more than it saves
 
 
 @dataclass
@@ -150,7 +154,9 @@ class Linter:
         known = all_rules()
         directives, findings = [], []
         for offset, text in gaps(source, tokens):
-            for match in re.finditer(r"--[^\n]*|/\*.*?\*/", text, re.DOTALL):
+            if "migrator:" not in text:
+                continue
+            for match in COMMENT.finditer(text):
                 parsed = DIRECTIVE.match(match.group(0))
                 if not parsed:
                     continue
@@ -235,3 +241,24 @@ def _self_and_parents(statement: Statement | None):
     while statement is not None:
         yield statement
         statement = statement.parent
+
+
+_WORKER_LINTER: Linter | None = None
+
+
+def _lint_in_worker(item: tuple[str, Path]) -> FileResult:
+    return _WORKER_LINTER.lint_file(item[1], item[0])
+
+
+def lint_files(linter: Linter, files: list[tuple[str, Path]], jobs: int | None = None) -> list[FileResult]:
+    """Lint many files, in parallel worker processes when there are enough to pay for them."""
+    global _WORKER_LINTER
+    jobs = jobs or min(os.cpu_count() or 1, 8)
+    if jobs < 2 or len(files) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
+        return [linter.lint_file(path, display) for display, path in files]
+    _WORKER_LINTER = linter  # inherited by the forked workers: nothing to re-import or pickle
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            return pool.map(_lint_in_worker, files, chunksize=max(1, len(files) // (jobs * 8)))
+    finally:
+        _WORKER_LINTER = None

@@ -6,8 +6,6 @@ import json
 import sys
 
 from rich.console import Console
-from rich.markdown import Markdown
-from rich.table import Table
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -17,43 +15,63 @@ def console() -> Console:
 
 
 def print_text(results) -> None:
-    """Findings grouped by file: `path:line:col  rule-id  message`, the statement, the safe alternative."""
+    """Findings grouped by file: `path:line:col  rule-id  message`, the statement, the safe alternative.
+
+    Styled by rich on a terminal; written as plain lines (fast, greppable) to pipes and log files.
+    """
+    lines = list(_text_lines(results))
     out = console()
+    if not out.is_terminal:
+        sys.stdout.write("".join("".join(text for text, _ in line) + "\n" for line in lines))
+        return
+    from rich.text import Text
+
+    for line in lines:
+        out.print(Text.assemble(*line))
+
+
+def _text_lines(results):
+    """Each output line as (text, style) segments."""
     counts = {"error": 0, "warning": 0, "info": 0}
     for result in results:
         if not result.findings:
             continue
-        out.print(f"[bold]{result.path}[/bold]")
+        yield [(result.path, "bold")]
         for finding in result.findings:
             counts[finding.severity] += 1
-            style = SEVERITY_STYLE[finding.severity]
-            out.print(
-                f"{finding.path}:{finding.line}:{finding.column}  [{style}]{finding.rule}[/{style}]  {finding.message}",
-                markup=True,
-            )
+            yield [
+                (f"{finding.path}:{finding.line}:{finding.column}  ", ""),
+                (finding.rule, SEVERITY_STYLE[finding.severity]),
+                (f"  {finding.message}", ""),
+            ]
             if finding.statement:
-                lines = finding.statement.splitlines()
-                shown = lines[:4] + (["..."] if len(lines) > 4 else [])
-                for line in shown:
-                    out.print(f"    | {line}", style="dim", markup=False)
+                statement_lines = finding.statement.splitlines()
+                for text in statement_lines[:4] + (["..."] if len(statement_lines) > 4 else []):
+                    yield [(f"    | {text}", "dim")]
             if finding.help:
-                for index, line in enumerate(finding.help.splitlines()):
-                    out.print(("    help: " if index == 0 else "          ") + line, style="green", markup=False)
-        out.print()
+                for index, text in enumerate(finding.help.splitlines()):
+                    yield [(("    help: " if index == 0 else "          ") + text, "green")]
+        yield []
     files = len(results)
-    summary = f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos in {files} file{'s' if files != 1 else ''}"
-    out.print(summary, style="bold" if counts["error"] else None)
+    summary = (
+        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos "
+        f"in {files} file{'s' if files != 1 else ''}"
+    )
+    yield [(summary, "bold" if counts["error"] else "")]
 
 
 def print_json(findings) -> None:
-    json.dump([finding.as_dict() for finding in findings], sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    """A JSON array of findings, one finding per line."""
+    body = ",\n".join(json.dumps(finding.as_dict()) for finding in findings)
+    sys.stdout.write(f"[\n{body}\n]\n" if findings else "[]\n")
 
 
 def print_rules(rules, output_format: str) -> None:
     if output_format == "markdown":
         sys.stdout.write(rules_markdown(rules))
         return
+    from rich.table import Table
+
     table = Table(show_edge=False, pad_edge=False)
     for column in ("rule", "severity", "default", "summary"):
         table.add_column(column, overflow="fold")
@@ -76,6 +94,8 @@ def rules_markdown(rules) -> str:
 def print_markdown(text: str) -> None:
     out = console()
     if out.is_terminal:
+        from rich.markdown import Markdown
+
         out.print(Markdown(text))
     else:
         sys.stdout.write(text)

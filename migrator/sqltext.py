@@ -27,6 +27,12 @@ class MigratorPostgres(Postgres):
 
 
 DIALECT = MigratorPostgres()
+_TOKENIZER = DIALECT.tokenizer()  # one instance: building a tokenizer core per call is measurable
+_PARSER = DIALECT.parser()
+
+
+def tokenize(sql: str) -> list[Token]:
+    return _TOKENIZER.tokenize(sql)
 
 
 class _CommandFallbackFilter(logging.Filter):
@@ -60,6 +66,7 @@ class SqlSyntaxError(Exception):
         self.line = line
 
 
+_NEWLINE = re.compile("\n")
 _PLAIN_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
 
 
@@ -90,10 +97,7 @@ class Source:
 
     def __init__(self, text: str, base: "Source | None" = None, base_offset: int = 0):
         self.text = text
-        self._line_starts = [0]
-        for index, char in enumerate(text):
-            if char == "\n":
-                self._line_starts.append(index + 1)
+        self._line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text)]
         self.base = base
         self.base_offset = base_offset
 
@@ -109,7 +113,7 @@ class Source:
 
     def tokenize(self) -> list[Token]:
         try:
-            return DIALECT.tokenize(self.text)
+            return tokenize(self.text)
         except TokenError:
             raise SqlSyntaxError(
                 "cannot tokenize: unterminated string, quoted identifier, comment or $$ body",
@@ -122,11 +126,22 @@ class Source:
         while bad - good > 1:
             middle = (good + bad) // 2
             try:
-                DIALECT.tokenize(self.text[: self._line_starts[middle]])
+                tokenize(self.text[: self._line_starts[middle]])
                 good = middle
             except TokenError:
                 bad = middle
         return self.position(self._line_starts[good])[0]
+
+
+def word_of(token: Token) -> str:
+    """The upper-case text of an unquoted word token ("PRIMARY KEY" for multi-word keywords), else ''."""
+    if token.token_type in QUOTED_TOKENS:
+        return ""
+    text = token.text
+    first = text[:1]
+    if not (first.isalpha() or first == "_"):
+        return ""
+    return " ".join(text.upper().split()) if " " in text else text.upper()
 
 
 @dataclass
@@ -135,6 +150,9 @@ class RawStatement:
 
     source: Source
     tokens: list[Token]
+
+    def __post_init__(self) -> None:
+        self.words = {id(token): word_of(token) for token in self.tokens}
 
     @property
     def start(self) -> int:
@@ -196,13 +214,12 @@ class Cursor:
 
     def word(self, ahead: int = 0) -> str:
         """The upper-case text of an unquoted word token, else ''."""
-        token = self.peek(ahead)
-        if token is None or token.token_type in QUOTED_TOKENS:
+        position = self.index + ahead
+        if position >= len(self.tokens):
             return ""
-        text = token.text
-        if not (text[:1].isalpha() or text[:1] == "_"):
-            return ""
-        return " ".join(text.upper().split())  # multi-word keywords: "PRIMARY KEY", "FOREIGN KEY"
+        token = self.tokens[position]
+        word = self.statement.words.get(id(token))
+        return word_of(token) if word is None else word
 
     def is_type(self, token_type: TokenType, ahead: int = 0) -> bool:
         token = self.peek(ahead)
@@ -213,7 +230,10 @@ class Cursor:
         return self.index >= len(self.tokens)
 
     def has_words(self, *words: str) -> bool:
-        return all(self.word(position) == word for position, word in enumerate(words))
+        for position, word in enumerate(words):
+            if self.word(position) != word:
+                return False
+        return True
 
     # -- consuming -----------------------------------------------------------------------
     def advance(self, count: int = 1) -> Token | None:
@@ -328,7 +348,7 @@ def split_top_level(tokens: list[Token], separator: TokenType = TokenType.COMMA)
 def parse_one(sql: str):
     """Parse one statement with sqlglot's PostgreSQL parser; None when it cannot."""
     try:
-        expressions = DIALECT.parse(sql)
+        expressions = _PARSER.parse(tokenize(sql), sql)
     except (ParseError, TokenError):
         return None
     if len(expressions) != 1 or isinstance(expressions[0], exp.Command):

@@ -1,0 +1,116 @@
+"""Benchmark: `migrator lint` against the squawk CLI, side by side in one run.
+
+Generates a corpus shaped like real migrations (>= 2,000 files, >= 10,000 statements), then
+times both linters over the whole corpus and on one small file (cold start), alternating runs
+so machine noise hits both alike. Prints the figures and appends them to bench/RESULTS.md.
+
+    python bench/lint_bench.py [--files 2000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BIN = Path(sys.executable).parent
+
+TEMPLATES = [
+    "CREATE TABLE {t} (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    {c} text NOT NULL,\n"
+    "    created_at timestamptz NOT NULL DEFAULT now(),\n    owner_id bigint REFERENCES users (id)\n);",
+    "CREATE INDEX {t}_{c}_idx ON {t} ({c});",
+    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {t}_{c}_key ON {t} USING btree ({c}) WHERE deleted_at IS NULL;",
+    "ALTER TABLE {t} ADD COLUMN {c} varchar(255);",
+    "ALTER TABLE {t} ADD COLUMN {c} integer NOT NULL DEFAULT 0;",
+    "ALTER TABLE {t} ADD CONSTRAINT {t}_{c}_fkey FOREIGN KEY ({c}) REFERENCES accounts (id) ON DELETE CASCADE;",
+    "ALTER TABLE {t} ADD CONSTRAINT {t}_{c}_check CHECK ({c} > 0) NOT VALID;",
+    "ALTER TABLE {t} VALIDATE CONSTRAINT {t}_{c}_check;",
+    "ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;",
+    "ALTER TABLE {t} ALTER COLUMN {c} TYPE text;",
+    "ALTER TABLE {t} DROP COLUMN IF EXISTS {c};",
+    "ALTER TABLE {t} RENAME COLUMN {c} TO {c}_old;",
+    "DROP INDEX IF EXISTS {t}_{c}_idx;",
+    "UPDATE {t} SET {c} = lower({c}) WHERE {c} IS NOT NULL;",
+    "INSERT INTO {t} ({c}) VALUES ('a'), ('b');",
+    "CREATE TYPE {t}_status AS ENUM ('active', 'inactive');",
+    "ALTER TYPE {t}_status ADD VALUE IF NOT EXISTS 'archived';",
+    "COMMENT ON COLUMN {t}.{c} IS 'generated';",
+    "CREATE OR REPLACE FUNCTION {t}_touch() RETURNS trigger AS $$\nBEGIN\n  NEW.updated_at = now();\n  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;",
+    "DO $$\nBEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = '{t}_kind') THEN\n"
+    "    CREATE TYPE {t}_kind AS ENUM ('a', 'b');\n  END IF;\nEND$$;",
+]
+
+
+def make_corpus(folder: Path, files: int, seed: int = 7) -> int:
+    rng = random.Random(seed)
+    statements = 0
+    for index in range(files):
+        count = rng.randint(2, 8)
+        parts = ["-- generated migration", "SET lock_timeout = '5s';"] if rng.random() < 0.5 else []
+        for _ in range(count):
+            template = rng.choice(TEMPLATES)
+            parts.append(template.format(t=f"table_{rng.randint(1, 300)}", c=f"col_{rng.randint(1, 40)}"))
+        statements += count + (1 if len(parts) > count else 0)
+        (folder / f"{index:05d}_migration.sql").write_text("\n\n".join(parts) + "\n")
+    return statements
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def side_by_side(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Median wall time of each command, runs interleaved."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            samples[name].append(timed(command))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    args = parser.parse_args()
+    migrator = str(BIN / "migrator")
+    squawk = shutil.which("squawk", path=str(BIN)) or shutil.which("squawk")
+    if squawk is None:
+        sys.exit("squawk not found: pip install -e '.[dev]' installs squawk-cli")
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        statements = make_corpus(corpus, args.files)
+        files = sorted(str(p) for p in corpus.glob("*.sql"))
+        small = Path(tmp) / "one.sql"
+        small.write_text("SET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN nickname text;\n")
+        # warm the OS file cache and Python's bytecode cache once for both
+        side_by_side({"migrator": [migrator, "lint", str(corpus)], "squawk": [squawk, *files]}, 1)
+        whole = side_by_side({"migrator": [migrator, "lint", str(corpus)], "squawk": [squawk, *files]}, args.runs)
+        cold = side_by_side({"migrator": [migrator, "lint", str(small)], "squawk": [squawk, str(small)]}, args.runs * 4)
+    ratio = whole["migrator"] / whole["squawk"]
+    lines = [
+        f"corpus: {len(files)} files, {statements} statements",
+        f"whole corpus: migrator {whole['migrator']:.3f} s, squawk {whole['squawk']:.3f} s, ratio {ratio:.2f}x (target <= 3x)",
+        f"one small file, cold: migrator {cold['migrator'] * 1000:.0f} ms, squawk {cold['squawk'] * 1000:.0f} ms (target <= 250 ms)",
+        f"migrator throughput: {statements / whole['migrator']:,.0f} statements/s",
+    ]
+    print("\n".join(lines))
+    if not args.no_record:
+        with RESULTS.open("a") as out:
+            out.write(f"\n## lint_bench, {datetime.date.today().isoformat()}\n\n" + "".join(f"- {line}\n" for line in lines))
+
+
+if __name__ == "__main__":
+    main()
