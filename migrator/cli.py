@@ -167,5 +167,126 @@ def explain(rule_id):
     print_markdown(rule.explain())
 
 
+@main.group()
+def sandbox():
+    """Throwaway PostgreSQL: a primary plus streaming replicas on this machine.
+
+    \b
+    Examples:
+      migrator sandbox up --replicas 2
+      migrator sandbox up --detach && migrator sandbox status
+      migrator sandbox down
+    """
+
+
+def _sandbox_errors(function):
+    """Turn SandboxError into a one-line error and exit status 1."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from migrator.sandbox import SandboxError
+
+        try:
+            return function(*args, **kwargs)
+        except SandboxError as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper
+
+
+@sandbox.command("up")
+@click.option("--replicas", type=click.IntRange(0, 8), default=1, show_default=True, help="Streaming replicas to start.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Primary's loopback port [default: a free one].")
+@click.option("--detach", is_flag=True, help="Return once the cluster is ready; stop it with `migrator sandbox down`.")
+@_sandbox_errors
+def sandbox_up(replicas, port, detach):
+    """Start a sandbox and print one postgresql:// DSN per line, the primary's first.
+
+    Without --detach it runs until interrupted (Ctrl-C), then removes everything.
+
+    \b
+    Example:
+      DATABASE_URL=$(migrator sandbox up --detach | head -1)
+    """
+    import signal
+    import threading
+
+    from migrator.sandbox import Cluster
+
+    cluster = Cluster(replicas=replicas, port=port, detached=detach).start()
+    for dsn in cluster.dsns():
+        click.echo(dsn)
+    if detach:
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo("sandbox running; press Ctrl-C to stop it", err=True)
+    stop.wait()
+    cluster.stop()
+    click.echo("sandbox stopped and removed", err=True)
+
+
+@sandbox.command("down")
+@_sandbox_errors
+def sandbox_down():
+    """Stop and remove every detached sandbox (and any left behind by a killed process).
+
+    \b
+    Example:
+      migrator sandbox down
+    """
+    from migrator.sandbox import read_state, sandbox_roots, stop_root, sweep_stale
+
+    stopped = [root for root in sweep_stale()]
+    for root in sandbox_roots():
+        state = read_state(root)
+        if state and state.get("detached"):
+            stop_root(root)
+            stopped.append(root)
+    click.echo(f"stopped {len(stopped)} sandbox{'es' if len(stopped) != 1 else ''}")
+
+
+@sandbox.command("status")
+@_sandbox_errors
+def sandbox_status():
+    """Show the sandboxes on this machine, their servers and the replicas' lag.
+
+    \b
+    Example:
+      migrator sandbox status
+    """
+    import psycopg
+
+    from migrator.sandbox import SUPERUSER, read_state, sandbox_roots
+
+    roots = [(root, read_state(root)) for root in sandbox_roots()]
+    if not roots:
+        click.echo("no sandbox running")
+        return
+    for root, state in roots:
+        if state is None:
+            continue
+        mode = "detached" if state.get("detached") else f"owned by pid {state.get('owner_pid')}"
+        click.echo(f"{root} ({mode})")
+        lag = {}
+        primary = next((n for n in state["nodes"] if n["role"] == "primary"), None)
+        if primary:
+            try:
+                with psycopg.connect(f"postgresql://{SUPERUSER}@127.0.0.1:{primary['port']}/postgres", connect_timeout=3) as connection:
+                    for name, bytes_behind, seconds in connection.execute(
+                        "SELECT application_name, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), "
+                        "EXTRACT(epoch FROM replay_lag) FROM pg_stat_replication"
+                    ):
+                        lag[name] = f"lag {float(seconds or 0):.2f} s, {int(bytes_behind or 0)} bytes"
+            except psycopg.Error:
+                pass
+        for node in state["nodes"]:
+            running = (Path(node["datadir"]) / "postmaster.pid").exists()
+            detail = lag.get(node["name"], "not streaming" if node["role"] == "replica" else "")
+            click.echo(f"  {node['name']:<10} {node['role']:<8} port {node['port']:<6} {'running' if running else 'stopped':<8} {detail}")
+
+
 if __name__ == "__main__":
     main()
