@@ -158,7 +158,9 @@ def free_port() -> int:
 
 
 def port_in_use(port: int) -> bool:
+    """Is something listening on this loopback port? (TIME_WAIT leftovers do not count, as for postgres.)"""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
