@@ -288,5 +288,284 @@ def sandbox_status():
             click.echo(f"  {node['name']:<10} {node['role']:<8} port {node['port']:<6} {'running' if running else 'stopped':<8} {detail}")
 
 
+# --- backfill --------------------------------------------------------------------------------
+DSN_OPTION = click.option("--dsn", envvar="DATABASE_URL", help="Target database [default: $DATABASE_URL].")
+
+
+def _require_dsn(dsn):
+    if not dsn:
+        raise click.UsageError("no database: pass --dsn or set DATABASE_URL")
+    return dsn
+
+
+def _backfill_errors(function):
+    """BackfillError and connection errors become one-line errors (passwords masked), exit 1."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        import psycopg
+
+        from backfill.spec import BackfillError
+        from migrator.dsn import mask_password
+
+        try:
+            return function(*args, **kwargs)
+        except BackfillError as error:
+            raise click.ClickException(mask_password(str(error))) from None
+        except psycopg.Error as error:
+            raise click.ClickException(mask_password(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)) from None
+
+    return wrapper
+
+
+@main.group()
+def backfill():
+    """Fill a column over a big table in small, throttled, resumable batches.
+
+    \b
+    Examples:
+      migrator backfill run fill-handle --table users --set "handle = lower(email)" --max-lag 1s
+      migrator backfill status fill-handle
+      migrator backfill set fill-handle batch_size=5000
+      migrator backfill pause fill-handle && migrator backfill resume fill-handle
+    """
+
+
+def _load_function(reference: str):
+    import importlib
+
+    from backfill.spec import BackfillError
+
+    module_name, _, attribute = reference.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise BackfillError(f"--function {reference}: cannot load it ({error})") from None
+    if not callable(function):
+        raise BackfillError(f"--function {reference}: not callable")
+    return function
+
+
+@backfill.command("run")
+@click.argument("name")
+@DSN_OPTION
+@click.option("--table", required=True, help="Table to fill (optionally schema-qualified).")
+@click.option("--set", "sets", multiple=True, metavar='"COL = EXPR"', help="Assignment; repeatable.")
+@click.option("--where", help="Only rows matching this SQL condition.")
+@click.option("--key", help="Key column(s), comma-separated [default: the primary key].")
+@click.option("--function", "function_ref", metavar="MODULE:FUNC",
+              help="Python backfill: FUNC(connection, low_key, high_key) -> rows changed, run in each batch's transaction.")
+@click.option("--batch-size", type=int, help="Fixed rows per batch (turns adaptive sizing off).")
+@click.option("--target-batch-time", type=DURATION, help="Adaptive sizing target [default: 200ms].")
+@click.option("--max-lag", type=DURATION, help="Stop new batches above this replica lag [default: 1s]; resume below half.")
+@click.option("--replica", "replicas", multiple=True, help="Read lag from this replica directly (repeatable).")
+@click.option("--max-wal-rate", type=float, help="Cap on WAL generation, MB/s.")
+@click.option("--max-rows-per-sec", type=float, help="Cap on rows per second.")
+@click.option("--throttle-query", help="SQL run on the primary before batches; true pauses.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker threads on this machine.")
+@click.option("--join", is_flag=True, help="Join a backfill already running elsewhere as extra workers.")
+@click.option("--dry-run", is_flag=True, help="Print the key, range, batch estimate and first batch's SQL; write nothing.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="json: one event per line [default: json when not a terminal].")
+@_backfill_errors
+def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, target_batch_time, max_lag, replicas,
+                 max_wal_rate, max_rows_per_sec, throttle_query, workers, join, dry_run, log_format):
+    """Run (or resume) the backfill NAME. Re-running the same command resumes where it stopped.
+
+    SIGINT or SIGTERM finishes the current batch, checkpoints and exits 0.
+
+    \b
+    Examples:
+      migrator backfill run fill-handle --table users --set "handle = lower(email)" --where "handle IS NULL"
+      migrator backfill run fill-handle --table users --set "handle = lower(email)" --workers 4 --replica "$REPLICA_URL"
+      migrator backfill run fill-handle --table users --set "handle = lower(email)" --dry-run
+    """
+    import signal
+
+    from backfill.progress import JsonLog, ProgressBar
+    from backfill.runner import Runner
+    from backfill.spec import BackfillSpec, parse_assignment
+    from migrator.dsn import mask_password
+
+    dsn = _require_dsn(dsn)
+    assignments = dict(parse_assignment(item) for item in sets)
+    spec = BackfillSpec(name, table, assignments, where, [k.strip() for k in key.split(",")] if key else None,
+                        _load_function(function_ref) if function_ref else None)
+    settings = {"batch_size": batch_size, "target_batch_time": target_batch_time, "max_lag": max_lag,
+                "max_wal_rate": max_wal_rate, "max_rows_per_sec": max_rows_per_sec, "throttle_query": throttle_query}
+    json_log = log_format == "json" or (log_format is None and not sys.stdout.isatty())
+    runner = Runner(spec, dsn, settings=settings, replica_dsns=list(replicas), workers=workers, join=join, dry_run=dry_run)
+    if dry_run:
+        click.echo(runner.run().message)
+        return
+    reporter = JsonLog() if json_log else ProgressBar(dsn, name)
+    runner.emit = reporter
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: runner.stop())
+    try:
+        result = runner.run(progress=reporter.tick)
+    finally:
+        reporter.close()
+    summary = {"event": "summary", "backfill": name, "status": result.status, "rows_processed": result.rows_processed,
+               "rows_changed": result.rows_changed, "batches": result.batches, "seconds": round(result.elapsed, 2),
+               "throttled_seconds": round(result.throttled_seconds, 1), "retries": result.retries}
+    if json_log:
+        reporter(summary)
+    else:
+        click.echo(f"{name}: {result.status}: {result.rows_processed:,} rows processed, {result.rows_changed:,} changed "
+                   f"in {result.batches:,} batches, {result.elapsed:.1f} s ({result.throttled_seconds:.1f} s throttled, "
+                   f"{result.retries} retries)")
+    if result.message:
+        click.echo(result.message, err=True)
+    if result.status == "stopped":
+        click.echo(f"stopped after checkpointing; resume with the same command: "
+                   f"migrator backfill run {name} --dsn '{mask_password(dsn)}' ...", err=True)
+    if result.status == "paused":
+        click.echo(f"{name} is paused: migrator backfill resume {name}", err=True)
+    if result.status == "cancelled":
+        raise click.ClickException(f"backfill {name} was cancelled")
+
+
+@backfill.command("list")
+@DSN_OPTION
+@_backfill_errors
+def backfill_list(dsn):
+    """List the backfills recorded in the database.
+
+    \b
+    Example:
+      migrator backfill list --dsn "$DATABASE_URL"
+    """
+    from backfill import state
+    from backfill.runner import connect
+
+    with connect(_require_dsn(dsn)) as connection:
+        if not state.exists_schema(connection):
+            click.echo("no backfills in this database")
+            return
+        rows = connection.execute(
+            "SELECT b.name, b.table_name, b.status, coalesce(sum(c.rows_processed), 0), b.estimated_rows, b.updated_at "
+            "FROM migrator.backfills b LEFT JOIN migrator.backfill_chunks c ON c.backfill = b.name "
+            "GROUP BY b.name ORDER BY b.created_at").fetchall()
+    if not rows:
+        click.echo("no backfills in this database")
+    for name, table, status, done, estimate, updated in rows:
+        click.echo(f"{name:<24} {table:<28} {status:<10} {int(done):>12,} / ~{estimate:,} rows   updated {updated:%Y-%m-%d %H:%M:%S}")
+
+
+@backfill.command("status")
+@click.argument("name")
+@DSN_OPTION
+@_backfill_errors
+def backfill_status(name, dsn):
+    """Show one backfill: definition, status, settings in force, progress and workers.
+
+    \b
+    Example:
+      migrator backfill status fill-handle
+    """
+    from backfill import state
+    from backfill.runner import connect
+    from backfill.spec import BackfillError
+
+    with connect(_require_dsn(dsn)) as connection:
+        record = state.load(connection, name) if state.exists_schema(connection) else None
+        if record is None:
+            raise BackfillError(f"no backfill named {name!r} in this database (see `migrator backfill list`)")
+        totals = state.progress(connection, name)
+    settings = {**state.DEFAULTS, **record["settings"]}
+    click.echo(f"backfill {name}: {record['status']}")
+    click.echo(f"  table {record['table']}, key {', '.join(k for k, _ in record['key_columns'])}, "
+               f"range up to {tuple(record['range_high']) if record['range_high'] else '(empty)'}")
+    click.echo(f"  set {record['definition']['sets']}" + (f" where {record['definition']['where']}" if record['definition']['where'] else ""))
+    click.echo(f"  progress {totals['rows_processed']:,} of ~{record['estimated_rows']:,} rows processed, "
+               f"{totals['rows_changed']:,} changed, {totals['batches']:,} batches, chunks {totals['chunks'] - totals['open_chunks']}/{totals['chunks']} done")
+    click.echo("  settings in force: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k in state.SETTINGS))
+    for worker in totals["workers"]:
+        detail = worker["state"] or {}
+        click.echo(f"  worker {worker['worker']} (seen {worker['seen_s_ago']:.1f}s ago): batch {detail.get('batch_size')}, "
+                   f"lag {detail.get('lag')}, {('throttled: ' + detail['throttle']) if detail.get('throttle') else 'running'}")
+
+
+def _change_status(name, dsn, status, allowed):
+    from backfill import state
+    from backfill.runner import connect
+
+    with connect(_require_dsn(dsn)) as connection:
+        with connection.transaction():
+            previous = state.set_status(connection, name, status, allowed)
+    click.echo(f"{name}: {previous} -> {status}")
+
+
+@backfill.command("pause")
+@click.argument("name")
+@DSN_OPTION
+@_backfill_errors
+def backfill_pause(name, dsn):
+    """Pause: running workers stop starting batches within a second.
+
+    \b
+    Example:
+      migrator backfill pause fill-handle
+    """
+    _change_status(name, dsn, "paused", ("running",))
+
+
+@backfill.command("resume")
+@click.argument("name")
+@DSN_OPTION
+@_backfill_errors
+def backfill_resume(name, dsn):
+    """Resume a paused backfill.
+
+    \b
+    Example:
+      migrator backfill resume fill-handle
+    """
+    _change_status(name, dsn, "running", ("paused",))
+
+
+@backfill.command("cancel")
+@click.argument("name")
+@DSN_OPTION
+@_backfill_errors
+def backfill_cancel(name, dsn):
+    """Cancel: workers stop after their current batch; the backfill is not resumed.
+
+    \b
+    Example:
+      migrator backfill cancel fill-handle
+    """
+    _change_status(name, dsn, "cancelled", ("running", "paused"))
+
+
+@backfill.command("set")
+@click.argument("name")
+@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@DSN_OPTION
+@_backfill_errors
+def backfill_set(name, assignments, dsn):
+    """Change settings of a backfill while it runs (batch_size, max_lag, max_rows_per_sec, ...).
+
+    \b
+    Examples:
+      migrator backfill set fill-handle batch_size=2000 max_lag=500ms
+      migrator backfill set fill-handle batch_size=0   # back to adaptive sizing
+    """
+    from backfill import state
+    from backfill.runner import connect
+    from backfill.spec import BackfillError
+
+    changes = {}
+    for item in assignments:
+        key, separator, value = item.partition("=")
+        if not separator:
+            raise BackfillError(f"{item!r}: expected KEY=VALUE (known keys: {', '.join(state.SETTINGS)})")
+        changes[key.strip()] = state.parse_setting(key.strip(), value.strip())
+    with connect(_require_dsn(dsn)) as connection:
+        settings = state.update_settings(connection, name, changes)
+    click.echo(f"{name}: " + ", ".join(f"{k}={settings[k]}" for k in changes))
+
+
 if __name__ == "__main__":
     main()

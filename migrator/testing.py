@@ -53,5 +53,7 @@ def pg_db(pg_cluster) -> Database:
     """A fresh database (CREATE DATABASE ... TEMPLATE), dropped after the test."""
     name = f"test_{next(_numbers)}"
     pg_cluster.query(pg_cluster.primary, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    for replica in pg_cluster.replica_nodes:
+        pg_cluster.wait_for_replay(replica)
     yield Database(name, pg_cluster)
     pg_cluster.query(pg_cluster.primary, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -1,0 +1,163 @@
+"""Backfill state in the target database (schema `migrator`): definitions, chunks, workers, settings.
+
+Living in the database, it is what operators change from any machine (`pause`, `set`, ...), what
+workers coordinate through, and what a restarted runner resumes from.
+"""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+
+from backfill.spec import BackfillError
+
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS migrator;
+CREATE TABLE IF NOT EXISTS migrator.backfills (
+    name text PRIMARY KEY,
+    fingerprint text NOT NULL,
+    definition jsonb NOT NULL,
+    table_name text NOT NULL,
+    key_columns jsonb NOT NULL,
+    range_high text[],
+    frontier text[],
+    frontier_done boolean NOT NULL DEFAULT false,
+    estimated_rows bigint NOT NULL DEFAULT 0,
+    status text NOT NULL DEFAULT 'running',
+    settings jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS migrator.backfill_chunks (
+    backfill text NOT NULL REFERENCES migrator.backfills (name) ON DELETE CASCADE,
+    id integer NOT NULL,
+    low text[],
+    high text[] NOT NULL,
+    last_key text[],
+    rows_processed bigint NOT NULL DEFAULT 0,
+    rows_changed bigint NOT NULL DEFAULT 0,
+    batches integer NOT NULL DEFAULT 0,
+    done boolean NOT NULL DEFAULT false,
+    worker text,
+    heartbeat timestamptz,
+    PRIMARY KEY (backfill, id)
+);
+CREATE TABLE IF NOT EXISTS migrator.backfill_workers (
+    backfill text NOT NULL REFERENCES migrator.backfills (name) ON DELETE CASCADE,
+    worker text NOT NULL,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    heartbeat timestamptz NOT NULL DEFAULT now(),
+    state jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (backfill, worker)
+);
+"""
+
+# Settings an operator may change while a backfill runs (`migrator backfill set NAME key=value`).
+SETTINGS = {
+    "batch_size": "fixed rows per batch (0 or empty: adaptive)",
+    "target_batch_time": "adaptive sizing aims at this batch duration, e.g. 200ms",
+    "min_batch_size": "smallest adaptive batch",
+    "max_batch_size": "largest adaptive batch",
+    "max_lag": "replication lag that stops new batches, e.g. 1s (resumes below half)",
+    "max_wal_rate": "WAL generation cap in MB/s (0: none)",
+    "max_rows_per_sec": "row rate cap (0: none)",
+    "throttle_query": "SQL returning true to pause",
+    "lock_timeout": "per batch, e.g. 2s",
+    "statement_timeout": "per batch, e.g. 30s",
+}
+DEFAULTS = {
+    "batch_size": 0, "target_batch_time": 200, "min_batch_size": 100, "max_batch_size": 100_000,
+    "max_lag": 1000, "max_wal_rate": 0.0, "max_rows_per_sec": 0.0, "throttle_query": None,
+    "lock_timeout": 2000, "statement_timeout": 30_000, "chunk_rows": 200_000,
+}
+DURATION_SETTINGS = {"target_batch_time", "max_lag", "lock_timeout", "statement_timeout"}
+STATUSES = ("running", "paused", "cancelled", "done")
+_SCHEMA_LOCK = 7_326_001  # advisory lock id serialising the CREATE ... IF NOT EXISTS above
+
+
+def runner_lock_key(name: str) -> str:
+    return f"migrator.backfill.runner:{name}"
+
+
+def chunk_lock_key(name: str) -> str:
+    return f"migrator.backfill.chunk:{name}"
+
+
+def ensure_schema(connection: psycopg.Connection) -> None:
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        connection.execute(SCHEMA_SQL)
+
+
+def parse_setting(key: str, value: str):
+    """A setting's value from text, validated; BackfillError names the bad key or value."""
+    from migrator.durations import parse_duration
+
+    if key not in SETTINGS:
+        raise BackfillError(f"unknown setting {key!r} (known: {', '.join(SETTINGS)})")
+    if key == "throttle_query":
+        return value or None
+    try:
+        if key in DURATION_SETTINGS:
+            number = parse_duration(value)
+        elif key in ("max_wal_rate", "max_rows_per_sec"):
+            number = float(value)
+        else:
+            number = int(value)
+    except ValueError:
+        raise BackfillError(f"{key}={value!r}: not a valid {'duration' if key in DURATION_SETTINGS else 'number'}") from None
+    if number < 0 or (key in ("target_batch_time", "min_batch_size", "max_batch_size", "max_lag") and number == 0):
+        raise BackfillError(f"{key}={value!r}: must be positive")
+    return number
+
+
+def load(connection: psycopg.Connection, name: str) -> dict | None:
+    row = connection.execute(
+        "SELECT name, fingerprint, definition, table_name, key_columns, range_high, frontier, frontier_done, "
+        "estimated_rows, status, settings, created_at, finished_at FROM migrator.backfills WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        return None
+    keys = ("name", "fingerprint", "definition", "table", "key_columns", "range_high", "frontier", "frontier_done",
+            "estimated_rows", "status", "settings", "created_at", "finished_at")
+    return dict(zip(keys, row))
+
+
+def exists_schema(connection: psycopg.Connection) -> bool:
+    return connection.execute("SELECT to_regclass('migrator.backfills') IS NOT NULL").fetchone()[0]
+
+
+def progress(connection: psycopg.Connection, name: str) -> dict:
+    rows_processed, rows_changed, batches, chunks, open_chunks = connection.execute(
+        "SELECT coalesce(sum(rows_processed), 0), coalesce(sum(rows_changed), 0), coalesce(sum(batches), 0), count(*), "
+        "count(*) FILTER (WHERE NOT done) FROM migrator.backfill_chunks WHERE backfill = %s", (name,)).fetchone()
+    workers = connection.execute(
+        "SELECT worker, host, pid, state, extract(epoch FROM now() - heartbeat) FROM migrator.backfill_workers "
+        "WHERE backfill = %s ORDER BY worker", (name,)).fetchall()
+    return {"rows_processed": int(rows_processed), "rows_changed": int(rows_changed), "batches": int(batches),
+            "chunks": chunks, "open_chunks": open_chunks,
+            "workers": [{"worker": w, "host": h, "pid": p, "state": s, "seen_s_ago": float(a)} for w, h, p, s, a in workers]}
+
+
+def set_status(connection: psycopg.Connection, name: str, status: str, allowed_from: tuple[str, ...]) -> str:
+    """Change a backfill's status if it is in one of allowed_from; returns the status it had."""
+    row = connection.execute("SELECT status FROM migrator.backfills WHERE name = %s FOR UPDATE", (name,)).fetchone() \
+        if exists_schema(connection) else None
+    if row is None:
+        raise BackfillError(f"no backfill named {name!r} in this database (see `migrator backfill list`)")
+    if row[0] not in allowed_from:
+        raise BackfillError(f"backfill {name} is {row[0]}: cannot make it {status}")
+    connection.execute("UPDATE migrator.backfills SET status = %s, updated_at = now() WHERE name = %s", (status, name))
+    return row[0]
+
+
+def update_settings(connection: psycopg.Connection, name: str, changes: dict) -> dict:
+    if not exists_schema(connection) or load(connection, name) is None:
+        raise BackfillError(f"no backfill named {name!r} in this database (see `migrator backfill list`)")
+    row = connection.execute(
+        "UPDATE migrator.backfills SET settings = settings || %s::jsonb, updated_at = now() WHERE name = %s RETURNING settings",
+        (json.dumps(changes), name)).fetchone()
+    return row[0]

@@ -1,0 +1,28 @@
+"""Connection strings in output: never with their password."""
+
+from __future__ import annotations
+
+import re
+
+from psycopg.conninfo import conninfo_to_dict
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>postgres(?:ql)?://[^:/@?#]*):(?P<password>[^@/?#]*)@")
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def mask_password(text: str) -> str:
+    """The text with any password in a postgresql:// URL or key=value DSN replaced by ***."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}:***@", text)
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group(1) + "***", text)
+
+
+def describe_dsn(dsn: str) -> str:
+    """host:port/dbname of a DSN, for messages."""
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return mask_password(dsn)
+    host = parts.get("host") or "localhost"
+    if host.startswith("/"):
+        host = "socket"
+    return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}".rstrip("/")
