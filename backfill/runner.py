@@ -28,7 +28,7 @@ from migrator.dsn import describe_dsn
 
 RETRYABLE = (pg_errors.LockNotAvailable, pg_errors.QueryCanceled, pg_errors.DeadlockDetected,
              pg_errors.SerializationFailure)
-INITIAL_BATCH = 1000
+INITIAL_BATCH = 5000
 MAX_CONSECUTIVE_FAILURES = 20
 POLL = 0.1
 
@@ -126,12 +126,11 @@ class Runner:
                        for i in range(self.workers)]
             for thread in threads:
                 thread.start()
-            while any(thread.is_alive() for thread in threads):
-                if progress:
-                    progress(self)
-                self.stop_event.wait(0.25)
             for thread in threads:
-                thread.join()
+                while thread.is_alive():
+                    if progress:
+                        progress(self)
+                    thread.join(0.25)
             self.throttle.close()
             if self.shared.error:
                 raise BackfillError(self.shared.error)
@@ -194,9 +193,9 @@ class Runner:
                  + (f"{size:,} (fixed)" if self.overrides.get("batch_size") else f"adaptive from {size:,}")
                  + f"; about {batches:,} batches"]
         if plan.range_high and self.spec.sets:
-            row = control.execute(plan.next_upper_sql(False), [*plan.range_high, size]).fetchone()
+            row = control.execute(plan.next_upper_sql(False), [*plan.range_high, size - 1]).fetchone()
             cursor = psycopg.ClientCursor(control)
-            lines.append("first batch:\n  " + cursor.mogrify(plan.update_sql(False), [*row[1:]]))
+            lines.append("first batch:\n  " + cursor.mogrify(plan.update_sql(False), list(row or plan.range_high)))
         return RunResult("dry-run", message="\n".join(lines))
 
     def _result(self, control, status: str, started: float, message: str = "") -> RunResult:
@@ -260,10 +259,7 @@ class Runner:
                 "WHERE name = %s FOR UPDATE", (self.spec.name,)).fetchone()
             if frontier_done or range_high is None:
                 return None
-            plan = self.plan
-            row = connection.execute(plan.next_upper_sql(frontier is not None),
-                                     [*(frontier or []), *range_high, chunk_rows or state.DEFAULTS["chunk_rows"]]).fetchone()
-            high = list(row[1:]) if row else range_high
+            high = self._chunk_high(connection, frontier, range_high, chunk_rows or state.DEFAULTS["chunk_rows"])
             chunk_id = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM migrator.backfill_chunks WHERE backfill = %s",
                                           (self.spec.name,)).fetchone()[0]
             connection.execute("INSERT INTO migrator.backfill_chunks (backfill, id, low, high, worker, heartbeat) "
@@ -272,6 +268,26 @@ class Runner:
                                "WHERE name = %s", (high, high == range_high, self.spec.name))
             connection.execute("SELECT pg_advisory_lock(hashtext(%s), %s)", (key, chunk_id))
             return Chunk(chunk_id, frontier, high, None)
+
+    def _chunk_high(self, connection, frontier, range_high, chunk_rows: int) -> list[str]:
+        """The high key of the next chunk of about chunk_rows rows.
+
+        From the planner's histogram of the key when there is one (no scan), else by walking
+        chunk_rows keys of the index.
+        """
+        plan = self.plan
+        if plan.histogram:
+            step = max(1, round(chunk_rows / max(1, plan.estimated_rows / len(plan.histogram))))
+            key = plan.key[0]
+            row = connection.execute(sql.SQL(
+                "SELECT bound FROM unnest(%s::text[]) WITH ORDINALITY AS h(bound, position) "
+                "WHERE (%s::text IS NULL OR bound::{type} > %s::{type}) AND bound::{type} < %s::{type} "
+                "ORDER BY position OFFSET %s LIMIT 1").format(type=sql.SQL(key.type)),
+                (plan.histogram, (frontier or [None])[0], (frontier or [None])[0], range_high[0], step - 1)).fetchone()
+            return [row[0]] if row else range_high
+        row = connection.execute(plan.next_upper_sql(frontier is not None),
+                                 [*(frontier or []), *range_high, chunk_rows - 1]).fetchone()
+        return list(row) if row else range_high
 
     def _finish_if_complete(self, connection) -> bool:
         done = connection.execute(
@@ -343,16 +359,19 @@ class Runner:
         with connection.transaction():
             connection.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
                                (f"{int(self.settings['lock_timeout'])}ms", f"{int(self.settings['statement_timeout'])}ms"))
-            row = connection.execute(plan.next_upper_sql(low is not None), [*(low or []), *chunk.high, size]).fetchone()
-            if row is None:
-                processed, changed, high = 0, 0, chunk.high
+            row = connection.execute(plan.next_upper_sql(low is not None), [*(low or []), *chunk.high, size - 1]).fetchone()
+            if row is None:  # fewer than `size` rows left in the chunk: this batch ends it
+                high = chunk.high
+                processed = connection.execute(plan.count_sql(low is not None), [*(low or []), *high]).fetchone()[0]
             else:
-                processed, high = row[0], list(row[1:])
+                processed, high = size, list(row)
+            changed = 0
+            if processed:
                 if self.spec.function is not None:
                     changed = self.spec.function(connection, low, high) or 0
                 else:
                     changed = connection.execute(plan.update_sql(low is not None), [*(low or []), *high]).rowcount
-            finished = row is None or high == chunk.high
+            finished = high == chunk.high
             connection.execute(
                 "UPDATE migrator.backfill_chunks SET last_key = %s, rows_processed = rows_processed + %s, "
                 "rows_changed = rows_changed + %s, batches = batches + 1, done = %s, heartbeat = now() "

@@ -95,6 +95,7 @@ class Plan:
     range_low: list[str] | None  # None: below the first key
     range_high: list[str] | None  # None: empty table
     estimated_rows: int
+    histogram: list[str] | None = None  # the planner's histogram bounds of a single-column key
 
     @property
     def table_sql(self) -> sql.Composable:
@@ -119,14 +120,20 @@ class Plan:
         return sql.SQL(" AND ({})").format(user_sql(self.spec.where)) if self.spec.where else sql.SQL("")
 
     def next_upper_sql(self, has_low: bool) -> sql.Composable:
-        """The key of the n-th next row after `low` (keyset, never OFFSET), bounded by the chunk's high key."""
+        """The key of the n-th next row after `low`, bounded by the chunk's high key.
+
+        A keyset position plus a bounded skip along the key index: it reads n index entries
+        and no more, never paginating the table from its start. Parameters: low..., high..., n - 1.
+        """
         lower = sql.SQL("{} AND ").format(self.compare(">")) if has_low else sql.SQL("")
-        descending = sql.SQL(", ").join(sql.SQL("{} DESC").format(sql.Identifier(k.name)) for k in self.key)
-        return sql.SQL(
-            "SELECT count(*) OVER (), {key_text} FROM (SELECT {key} FROM {table} WHERE {lower}{upper} ORDER BY {key} LIMIT %s) AS batch "
-            "ORDER BY {descending} LIMIT 1"
-        ).format(key_text=self.key_text(), key=self.key_row(), table=self.table_sql, lower=lower,
-                 upper=self.compare("<="), descending=descending)
+        return sql.SQL("SELECT {key_text} FROM {table} WHERE {lower}{upper} ORDER BY {key} OFFSET %s LIMIT 1").format(
+            key_text=self.key_text(), key=self.key_row(), table=self.table_sql, lower=lower, upper=self.compare("<="))
+
+    def count_sql(self, has_low: bool) -> sql.Composable:
+        """Rows left between low and high (for the last, short batch of a chunk)."""
+        lower = sql.SQL("{} AND ").format(self.compare(">")) if has_low else sql.SQL("")
+        return sql.SQL("SELECT count(*) FROM {table} WHERE {lower}{upper}").format(
+            table=self.table_sql, lower=lower, upper=self.compare("<="))
 
     def update_sql(self, has_low: bool) -> sql.Composable:
         columns = list(self.spec.sets)
@@ -184,6 +191,10 @@ def plan_backfill(connection: psycopg.Connection, spec: BackfillSpec) -> Plan:
     if estimate is None or estimate < 0:
         estimate = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(plan.table_sql)).fetchone()[0]
     plan.estimated_rows = max(int(estimate), 0)
+    if len(key) == 1:
+        row = connection.execute("SELECT histogram_bounds::text::text[] FROM pg_stats WHERE schemaname = %s AND tablename = %s "
+                                 "AND attname = %s", (schema, table, key[0].name)).fetchone()
+        plan.histogram = row[0] if row and row[0] else None
     return plan
 
 

@@ -72,7 +72,7 @@ SETTINGS = {
 DEFAULTS = {
     "batch_size": 0, "target_batch_time": 200, "min_batch_size": 100, "max_batch_size": 100_000,
     "max_lag": 1000, "max_wal_rate": 0.0, "max_rows_per_sec": 0.0, "throttle_query": None,
-    "lock_timeout": 2000, "statement_timeout": 30_000, "chunk_rows": 200_000,
+    "lock_timeout": 2000, "statement_timeout": 30_000, "chunk_rows": 500_000,
 }
 DURATION_SETTINGS = {"target_batch_time", "max_lag", "lock_timeout", "statement_timeout"}
 STATUSES = ("running", "paused", "cancelled", "done")

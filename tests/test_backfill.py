@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from backfill import BackfillError, BackfillSpec, Runner
+from backfill.runner import INITIAL_BATCH
 from backfill.throttle import Throttle
 from migrator.loadgen import LoadGenerator
 from tests.test_sandbox import poll
@@ -75,11 +76,11 @@ def test_repeated_batch_changes_nothing(pg_db):
 
 
 def test_adaptive_batches_grow_toward_the_target_time(pg_db):
-    make_table(pg_db, 60_000)
+    make_table(pg_db, 150_000)
     events = Events()
     Runner(spec(), pg_db.dsn, emit=events).run()
     sizes = [event["batch_size"] for event in events.of("batch")]
-    assert sizes[0] == 1000 and max(sizes) > 4000
+    assert sizes[0] == INITIAL_BATCH and max(sizes) > 2 * INITIAL_BATCH
     assert all(later <= 2 * earlier for earlier, later in zip(sizes, sizes[1:]))
 
 

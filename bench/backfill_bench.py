@@ -1,0 +1,166 @@
+"""Benchmark: `migrator backfill` against one UPDATE and the hand-written `WHERE col IS NULL LIMIT n` loop.
+
+Side by side in one run on a sandbox primary plus one streaming replica:
+  1. one `UPDATE t SET len = length(body)` over the whole table (the speed ceiling);
+  2. the common loop `UPDATE ... WHERE id IN (SELECT id ... WHERE len IS NULL LIMIT 10000)`;
+  3. `migrator backfill` with throttling off.
+Targets: backfill >= 90% of the single UPDATE's rows/s, >= 10x the loop, peak memory under 150 MB
+and flat as rows grow. A second scenario slows the replica's replay (recovery_min_apply_delay)
+and reports the lag kept with `--max-lag 1s` (target: never above 1.5 s).
+
+    python bench/backfill_bench.py            # 1M rows
+    python bench/backfill_bench.py --rows 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from backfill import BackfillSpec, Runner
+from migrator.sandbox import Cluster
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+MEMORY_PROBE = """
+import resource, sys
+from migrator.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def make_table(dsn: str, name: str, rows: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f"DROP TABLE IF EXISTS {name}")
+        connection.execute(f"CREATE TABLE {name} (id bigint PRIMARY KEY, body text NOT NULL, len int)")
+        connection.execute(f"INSERT INTO {name} SELECT g, md5(g::text), NULL FROM generate_series(1, %s) g", (rows,))
+        connection.execute(f"VACUUM ANALYZE {name}")
+        connection.execute("CHECKPOINT")  # every method starts from the same clean state
+
+
+def single_update(dsn: str, table: str) -> float:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        start = time.perf_counter()
+        connection.execute(f"UPDATE {table} SET len = length(body)")
+        return time.perf_counter() - start
+
+
+def handwritten_loop(dsn: str, table: str, batch: int = 5_000) -> float:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        start = time.perf_counter()
+        while connection.execute(
+                f"UPDATE {table} SET len = length(body) WHERE id IN (SELECT id FROM {table} WHERE len IS NULL LIMIT %s)",
+                (batch,)).rowcount:
+            pass
+        return time.perf_counter() - start
+
+
+def migrator_backfill(dsn: str, table: str, **settings) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = Runner(BackfillSpec(f"bench_{table}", table, {"len": "length(body)"}), dsn,
+                    settings={"max_lag": 3_600_000, **settings}).run()
+    return time.perf_counter() - start, result
+
+
+def peak_memory_mb(dsn: str, table: str) -> float:
+    """Peak RSS of a `migrator backfill run` process."""
+    result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, "backfill", "run", f"mem_{table}", "--dsn", dsn,
+                             "--table", table, "--set", "len = length(body)", "--max-lag", "1h", "--log-format", "json"],
+                            capture_output=True, text=True)
+    line = [l for l in result.stderr.splitlines() if l.startswith("MAXRSS_KB")][-1]
+    return int(line.split()[1]) / 1024
+
+
+def lag_scenario(cluster: Cluster, dsn: str, table: str, delay_ms: int = 1200) -> tuple[float, float]:
+    """Backfill with replay delayed; the largest replay_lag PostgreSQL reports while it runs."""
+    replica = cluster.replica_nodes[0]
+    cluster.set_apply_delay(replica, delay_ms)
+    observed = []
+    done = threading.Event()
+
+    def observe():
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            while not done.is_set():
+                row = connection.execute("SELECT EXTRACT(epoch FROM replay_lag), pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) "
+                                         "FROM pg_stat_replication").fetchone()
+                if row and row[0] is not None and row[1] and row[1] > 0:
+                    observed.append(float(row[0]))
+                time.sleep(0.05)
+
+    watcher = threading.Thread(target=observe, daemon=True)
+    watcher.start()
+    try:
+        start = time.perf_counter()
+        Runner(BackfillSpec(f"lag_{table}", table, {"len": "length(body)"}), dsn,
+               settings={"max_lag": 1000, "target_batch_time": 100}).run()
+        elapsed = time.perf_counter() - start
+    finally:
+        done.set()
+        watcher.join()
+        cluster.set_apply_delay(replica, 0)
+    return max(observed, default=0.0), elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    rows = args.rows
+    with Cluster(replicas=1) as cluster:
+        dsn = cluster.primary.dsn()
+        samples: dict[str, list[float]] = {"single UPDATE": [], "migrator backfill": [], "hand-written loop": []}
+        for round_number in range(args.runs):  # interleaved, so machine noise hits every method alike
+            for method in samples:
+                if method == "hand-written loop" and round_number:
+                    continue  # quadratic and slow: once is enough to compare
+                table = f"t_{round_number}_" + method.split()[0].replace("-", "_")
+                make_table(dsn, table, rows)
+                cluster.wait_for_replay(cluster.replica_nodes[0])
+                if method == "single UPDATE":
+                    samples[method].append(single_update(dsn, table))
+                elif method == "migrator backfill":
+                    samples[method].append(migrator_backfill(dsn, table)[0])
+                else:
+                    samples[method].append(handwritten_loop(dsn, table))
+                with psycopg.connect(dsn, autocommit=True) as connection:
+                    connection.execute(f"DROP TABLE {table}")
+        timings = {method: statistics.median(values) for method, values in samples.items()}
+        small = max(rows // 4, 1000)
+        make_table(dsn, "t_mem_small", small)
+        make_table(dsn, "t_mem_large", rows)
+        memory_small, memory_large = peak_memory_mb(dsn, "t_mem_small"), peak_memory_mb(dsn, "t_mem_large")
+        lag_rows = min(rows, 1_000_000)
+        make_table(dsn, "t_lag", lag_rows)
+        cluster.wait_for_replay(cluster.replica_nodes[0])
+        max_lag_seen, lag_elapsed = lag_scenario(cluster, dsn, "t_lag")
+    rate = {method: rows / seconds for method, seconds in timings.items()}
+    lines = [
+        f"{rows:,} rows, median of {args.runs} interleaved runs; rows/s: "
+        + ", ".join(f"{m} {r:,.0f} ({timings[m]:.2f} s)" for m, r in rate.items()),
+        f"backfill vs single UPDATE: {rate['migrator backfill'] / rate['single UPDATE']:.0%} (target >= 90%)",
+        f"backfill vs hand-written loop (LIMIT 5000 per batch): {rate['migrator backfill'] / rate['hand-written loop']:.1f}x (target >= 10x)",
+        f"peak memory of `migrator backfill run`: {memory_small:.0f} MB at {small:,} rows, {memory_large:.0f} MB at {rows:,} rows (target < 150 MB, flat)",
+        f"replay delayed 1.2 s, --max-lag 1s: largest replay_lag seen {max_lag_seen:.2f} s (target <= 1.5 s); "
+        f"{lag_rows:,} rows in {lag_elapsed:.1f} s",
+    ]
+    print("\n".join(lines))
+    if not args.no_record:
+        with RESULTS.open("a") as out:
+            out.write(f"\n## backfill_bench, {datetime.date.today().isoformat()}\n\n" + "".join(f"- {line}\n" for line in lines))
+
+
+if __name__ == "__main__":
+    main()
