@@ -15,20 +15,18 @@ and reports the lag kept with `--max-lag 1s` (target: never above 1.5 s).
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 
 from backfill import BackfillSpec, Runner
 from migrator.sandbox import Cluster
+from results import report
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 MEMORY_PROBE = """
 import resource, sys
 from migrator.cli import main
@@ -156,10 +154,7 @@ def main() -> None:
         f"replay delayed 1.2 s, --max-lag 1s: largest replay_lag seen {max_lag_seen:.2f} s (target <= 1.5 s); "
         f"{lag_rows:,} rows in {lag_elapsed:.1f} s",
     ]
-    print("\n".join(lines))
-    if not args.no_record:
-        with RESULTS.open("a") as out:
-            out.write(f"\n## backfill_bench, {datetime.date.today().isoformat()}\n\n" + "".join(f"- {line}\n" for line in lines))
+    report("backfill_bench", lines, record=not args.no_record)
 
 
 if __name__ == "__main__":

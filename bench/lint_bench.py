@@ -10,7 +10,6 @@ so machine noise hits both alike. Prints the figures and appends them to bench/R
 from __future__ import annotations
 
 import argparse
-import datetime
 import random
 import shutil
 import statistics
@@ -20,7 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from results import report
+
+
 BIN = Path(sys.executable).parent
 
 TEMPLATES = [
@@ -106,10 +107,7 @@ def main() -> None:
         f"one small file, cold: migrator {cold['migrator'] * 1000:.0f} ms, squawk {cold['squawk'] * 1000:.0f} ms (target <= 250 ms)",
         f"migrator throughput: {statements / whole['migrator']:,.0f} statements/s",
     ]
-    print("\n".join(lines))
-    if not args.no_record:
-        with RESULTS.open("a") as out:
-            out.write(f"\n## lint_bench, {datetime.date.today().isoformat()}\n\n" + "".join(f"- {line}\n" for line in lines))
+    report("lint_bench", lines, record=not args.no_record)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,11 @@ session cluster up in under 10 s. Prints the figures and appends them to bench/R
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import time
-from pathlib import Path
 
 from migrator.sandbox import Cluster, find_pg_bin, pg_major_version
-
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from results import report
 
 
 def cycle(replicas: int) -> tuple[float, float]:
@@ -45,10 +42,7 @@ def main() -> None:
         f"primary + 1 replica up: {pair_up:.2f} s (target < 10 s); torn down in {pair_down:.2f} s",
         f"single server up (baseline): {single_up:.2f} s; replica overhead {pair_up / single_up:.2f}x",
     ]
-    print("\n".join(lines))
-    if not args.no_record:
-        with RESULTS.open("a") as out:
-            out.write(f"\n## sandbox_bench, {datetime.date.today().isoformat()}\n\n" + "".join(f"- {line}\n" for line in lines))
+    report("sandbox_bench", lines, record=not args.no_record)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 
-import psycopg
 import pytest
 
 from backfill import BackfillError, BackfillSpec, Runner
