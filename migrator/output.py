@@ -52,12 +52,13 @@ def _text_lines(results):
                 for index, text in enumerate(finding.help.splitlines()):
                     yield [(("    help: " if index == 0 else "          ") + text, "green")]
         yield []
-    files = len(results)
-    summary = (
-        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos "
-        f"in {files} file{'s' if files != 1 else ''}"
-    )
+    summary = ", ".join(_plural(counts[severity], severity) for severity in ("error", "warning", "info"))
+    summary += f" in {_plural(len(results), 'file')}"
     yield [(summary, "bold" if counts["error"] else "")]
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def print_json(findings) -> None:
