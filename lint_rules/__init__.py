@@ -30,6 +30,7 @@ class Rule:
     instead: str
     check: Callable[[Statement, "RuleContext"], None] | None = None
     default_enabled: bool = True
+    finish: Callable[["RuleContext"], None] | None = None  # called once after the file's last statement
 
     def explain(self) -> str:
         """The rule's documentation as Markdown."""
@@ -59,14 +60,20 @@ class RuleContext:
     rule: Rule | None = None
     statement: Statement | None = None
     reports: list[Report] = field(default_factory=list)
+    scratch: dict = field(default_factory=dict)  # per-file notes a rule keeps for its finish()
 
     @property
     def pg_version(self) -> int:
         return self.migration.pg_version
 
-    def report(self, message: str, help: str | None = None, severity: str | None = None) -> None:
-        """Report a finding on the current statement (at the rule's severity unless given)."""
-        self.reports.append(Report(self.rule, self.statement, message, help, severity or self.rule.severity))
+    def report(self, message: str, help: str | None = None, severity: str | None = None,
+               statement: Statement | None = None) -> None:
+        """Report a finding on the current statement, or the one given (at the rule's severity unless given)."""
+        self.reports.append(Report(self.rule, statement or self.statement, message, help, severity or self.rule.severity))
+
+    def notes(self) -> dict:
+        """This rule's own notes for the current file."""
+        return self.scratch.setdefault(self.rule.id, {})
 
 
 _REGISTRY: dict[str, Rule] | None = None

@@ -39,3 +39,19 @@ def blocking_locks_on_existing(statement: Statement, ctx) -> list:
 def describe_locks(targets) -> str:
     strongest = max(targets, key=lambda target: target.lock)
     return f"{strongest.lock.label} on {strongest.relation}"
+
+
+def existing_table_actions(statement: Statement, ctx, predicate) -> list[Action]:
+    """ALTER TABLE actions on a pre-existing table for which predicate(action) holds."""
+    if statement.kind != "alter_table" or not on_existing_table(statement, ctx):
+        return []
+    return [action for action in statement.actions if predicate(action)]
+
+
+def column_types(statement: Statement) -> list[tuple[str, object, Action]]:
+    """(column, sqlglot DataType, action) for every column a CREATE TABLE or ADD COLUMN defines."""
+    if statement.kind == "create_table":
+        return [(a.column, a.data_type, a) for a in statement.actions if a.kind == "column" and a.data_type is not None]
+    if statement.kind == "alter_table":
+        return [(a.column, a.data_type, a) for a in statement.actions if a.kind == "add_column" and a.data_type is not None]
+    return []

@@ -57,6 +57,7 @@ class MigrationContext:
     session_timeouts: dict[str, TimeoutInForce] = field(default_factory=dict)
     local_timeouts: dict[str, TimeoutInForce] = field(default_factory=dict)
     held_locks: list[HeldLock] = field(default_factory=list)
+    open_begin: Statement | None = None  # the explicit BEGIN of the transaction in progress
 
     def __post_init__(self) -> None:
         if self.wrapped:
@@ -98,10 +99,12 @@ class MigrationContext:
                 self.held_locks.clear()
             self.in_transaction = True
             self.explicit_transaction = True
+            self.open_begin = self.open_begin or statement
             return
         if kind in ("commit", "rollback"):
             self.in_transaction = False
             self.explicit_transaction = False
+            self.open_begin = None
             self.local_timeouts.clear()
             self.held_locks.clear()
             return

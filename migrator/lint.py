@@ -148,6 +148,10 @@ class Linter:
                     rule.check(statement, context)
                 if not statement.unanalyzable:
                     migration.apply(statement)
+        for rule in self.rules:
+            if rule.finish is not None:
+                context.rule = rule
+                rule.finish(context)
         return context.reports
 
     def _directives(self, source: Source, tokens, path: str) -> tuple[list[Directive], list[Finding]]:

@@ -1,0 +1,22 @@
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "add-column-serial"
+
+
+@pytest.mark.parametrize("column_type", ["serial", "bigserial", "smallserial"])
+def test_serial_column_on_existing_table_rewrites(column_type):
+    [finding] = lint(f"ALTER TABLE events ADD COLUMN seq {column_type};", RULE)
+    assert "rewrites all of events" in finding.message and "CREATE SEQUENCE" in finding.help
+
+
+def test_safe_alternative_and_new_table_pass():
+    assert hits("ALTER TABLE events ADD COLUMN seq bigint;", RULE) == 0
+    assert hits("CREATE TABLE events (id int);\nALTER TABLE events ADD COLUMN seq bigserial;", RULE) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [11, 18])
+def test_every_model_and_version(transaction, pg_version):
+    assert hits("ALTER TABLE e ADD COLUMN s bigserial;", RULE, transaction=transaction, pg_version=pg_version) == 1

@@ -1,0 +1,33 @@
+"""rename-column, rename-table, drop-column, drop-table and ban-truncate."""
+
+import pytest
+
+from lint_rules._testing import hits, lint
+
+CASES = [
+    ("rename-column", "ALTER TABLE users RENAME COLUMN name TO full_name;", "renaming users.name to full_name"),
+    ("rename-column", "ALTER TABLE users RENAME name TO full_name;", "renaming users.name to full_name"),
+    ("rename-table", "ALTER TABLE users RENAME TO accounts;", "renaming table users to accounts"),
+    ("drop-column", "ALTER TABLE users DROP COLUMN legacy;", "dropping column users.legacy"),
+    ("drop-table", "DROP TABLE IF EXISTS sessions, tokens;", "dropping table sessions"),
+    ("ban-truncate", "TRUNCATE sessions;", "TRUNCATE sessions"),
+]
+
+
+@pytest.mark.parametrize("rule, sql, message", CASES)
+def test_breaking_change_on_existing_objects(rule, sql, message):
+    findings = lint(sql, rule)
+    assert findings and message in findings[0].message
+
+
+@pytest.mark.parametrize("rule, sql, message", CASES)
+def test_fine_on_objects_created_in_the_same_migration(rule, sql, message):
+    create = "CREATE TABLE users (name text, legacy int);\nCREATE TABLE sessions (id int);\nCREATE TABLE tokens (id int);\n"
+    assert hits(create + sql, rule) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [11, 18])
+@pytest.mark.parametrize("rule, sql, message", CASES)
+def test_every_model_and_version(rule, sql, message, transaction, pg_version):
+    assert hits(sql, rule, transaction=transaction, pg_version=pg_version) >= 1

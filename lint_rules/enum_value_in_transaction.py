@@ -1,0 +1,41 @@
+from lint_rules import Rule
+from migrator.sqltext import STRING_TOKENS, tokenize
+
+
+def check(statement, ctx):
+    migration = ctx.migration
+    if statement.kind == "alter_type" and any(a.kind == "add_enum_value" for a in statement.actions):
+        if ctx.pg_version < 12 and migration.in_transaction:
+            ctx.report("before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block",
+                       "Put it in its own migration marked -- migrator:no-transaction.")
+        return
+    if not migration.in_transaction:
+        return
+    added = {value for (_, value), transaction in migration.enum_values_added.items() if transaction == migration.transaction_id}
+    if not added:
+        return
+    used = sorted({t.text for t in tokenize(statement.sql) if t.token_type in STRING_TOKENS and t.text in added})
+    if used:
+        ctx.report(
+            f"uses enum value {', '.join(repr(v) for v in used)} in the transaction that added it: PostgreSQL refuses "
+            "(unsafe use of new value) until that transaction commits",
+            "COMMIT after ALTER TYPE ... ADD VALUE, and use the value in a later transaction or migration.",
+        )
+
+
+RULE = Rule(
+    id="enum-value-in-transaction",
+    severity="error",
+    summary="A new enum value used in the transaction that added it (and, before PG 12, ADD VALUE in any transaction).",
+    what=(
+        "Flags statements that mention a value added by `ALTER TYPE ... ADD VALUE` earlier in the same "
+        "transaction, and ADD VALUE inside a transaction block before PostgreSQL 12."
+    ),
+    why=(
+        "PostgreSQL rejects a new enum value until the transaction that added it has committed (`unsafe "
+        "use of new value`), so the migration fails at deploy time; before version 12 ADD VALUE cannot run "
+        "in a transaction block at all."
+    ),
+    instead="ALTER TYPE status ADD VALUE 'archived';\nCOMMIT;\n-- next migration:\nUPDATE jobs SET status = 'archived' WHERE ...;",
+    check=check,
+)

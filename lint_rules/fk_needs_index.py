@@ -1,0 +1,50 @@
+from lint_rules import Rule
+
+
+def check(statement, ctx):
+    notes = ctx.notes()
+    indexes = notes.setdefault("indexes", [])
+    foreign_keys = notes.setdefault("foreign_keys", [])
+    table = statement.relation
+    if statement.kind == "create_index" and table is not None:
+        indexes.append((table.name, statement.actions[0].columns))
+    for action in statement.actions:
+        if action.kind in ("add_constraint", "add_column") and action.constraint_type in ("primary_key", "unique"):
+            indexes.append((table.name, action.columns or (action.column,)))
+        if action.kind in ("add_constraint", "add_column") and action.constraint_type == "foreign_key":
+            foreign_keys.append((statement, table, action.columns or (action.column,), action.references))
+        if action.kind == "column" and action.node is not None:
+            for constraint in action.node.args.get("constraints") or []:
+                kind = type(constraint.args.get("kind")).__name__
+                if kind in ("PrimaryKeyColumnConstraint", "UniqueColumnConstraint"):
+                    indexes.append((table.name, (action.column,)))
+                elif kind == "Reference":
+                    foreign_keys.append((statement, table, (action.column,), None))
+
+
+def finish(ctx):
+    notes = ctx.notes()
+    for statement, table, columns, references in notes.get("foreign_keys", []):
+        covered = any(name == table.name and tuple(cols[: len(columns)]) == tuple(columns) for name, cols in notes.get("indexes", []))
+        if not covered:
+            ctx.report(
+                f"foreign key on {table}({', '.join(columns)}) has no index leading with those columns in this migration: "
+                "deletes and key updates on the referenced table scan all of it (ignore this if an index already exists)",
+                f"CREATE INDEX CONCURRENTLY {table.name}_{'_'.join(columns)}_idx ON {table} ({', '.join(columns)});",
+                statement=statement,
+            )
+
+
+RULE = Rule(
+    id="fk-needs-index",
+    severity="warning",
+    summary="A foreign key whose referencing columns have no index.",
+    what="Warns when a foreign key's columns are not the leading columns of an index created in the same migration.",
+    why=(
+        "PostgreSQL indexes the referenced side (it must be unique) but not the referencing side. Without "
+        "that index every DELETE or key UPDATE on the parent scans the whole child table, holding locks."
+    ),
+    instead="CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);",
+    check=check,
+    finish=finish,
+)

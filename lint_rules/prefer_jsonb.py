@@ -1,0 +1,22 @@
+from sqlglot import exp
+
+from lint_rules import Rule
+from lint_rules._column_types import check_column_type
+
+
+def check(statement, ctx):
+    check_column_type(statement, ctx, lambda t: t.this == exp.DType.JSON,
+                      "column {column} is json: stored as text, re-parsed on every use, no indexing or equality",
+                      "{column} jsonb")
+
+
+RULE = Rule(
+    id="prefer-jsonb",
+    severity="warning",
+    summary="Policy: json instead of jsonb.",
+    what="Flags json columns. Off by default.",
+    why="jsonb is parsed once, supports GIN indexes and equality; json only keeps whitespace and key order.",
+    instead="CREATE TABLE events (payload jsonb NOT NULL);",
+    check=check,
+    default_enabled=False,
+)

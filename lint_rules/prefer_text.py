@@ -1,0 +1,22 @@
+from sqlglot import exp
+
+from lint_rules import Rule
+from lint_rules._column_types import check_column_type
+
+
+def check(statement, ctx):
+    check_column_type(statement, ctx, lambda t: t.this in (exp.DType.VARCHAR, exp.DType.CHAR) and bool(t.expressions),
+                      "column {column} is {type}: widening the limit later needs an ALTER, and char(n) pads",
+                      "{column} text  -- with a CHECK (length({column}) <= n) if a limit matters")
+
+
+RULE = Rule(
+    id="prefer-text",
+    severity="warning",
+    summary="Policy: varchar(n) and char(n) instead of text.",
+    what="Flags varchar(n) and char(n) columns. Off by default.",
+    why="In PostgreSQL text is as fast; a CHECK on the length can be changed without touching the column type.",
+    instead="CREATE TABLE users (handle text CHECK (length(handle) <= 40));",
+    check=check,
+    default_enabled=False,
+)

@@ -1,0 +1,22 @@
+from sqlglot import exp
+
+from lint_rules import Rule
+from lint_rules._column_types import check_column_type
+
+
+def check(statement, ctx):
+    check_column_type(statement, ctx, lambda t: t.this == exp.DType.TIMESTAMP,
+                      "column {column} is timestamp without time zone: values are ambiguous across time zones",
+                      "{column} timestamptz")
+
+
+RULE = Rule(
+    id="prefer-timestamptz",
+    severity="warning",
+    summary="Policy: timestamp without time zone instead of timestamptz.",
+    what="Flags timestamp (without time zone) columns. Off by default.",
+    why="timestamptz stores an instant; timestamp stores a wall-clock reading whose meaning depends on the writer.",
+    instead="CREATE TABLE events (at timestamptz NOT NULL DEFAULT now());",
+    check=check,
+    default_enabled=False,
+)

@@ -1,0 +1,28 @@
+from lint_rules._testing import hits, lint
+
+RULE = "unbalanced-transaction"
+
+
+def test_begin_without_commit():
+    [finding] = lint("SELECT 1;\nBEGIN;\nALTER TABLE t ADD COLUMN a int;", RULE, transaction="none")
+    assert "BEGIN without COMMIT" in finding.message and finding.line == 2
+
+
+def test_nested_begin():
+    [finding] = lint("BEGIN;\nBEGIN;\nCOMMIT;", RULE, transaction="none")
+    assert "already open" in finding.message and finding.line == 2
+
+
+def test_begin_in_a_file_the_runner_wraps():
+    [finding] = lint("BEGIN;\nALTER TABLE t ADD COLUMN a int;\nCOMMIT;", RULE)
+    assert "already wraps" in finding.message
+
+
+def test_commit_without_begin_is_a_warning():
+    [finding] = lint("COMMIT;", RULE, transaction="none")
+    assert finding.severity == "warning"
+
+
+def test_balanced_transactions_pass():
+    assert hits("BEGIN;\nSELECT 1;\nCOMMIT;\nSTART TRANSACTION;\nSELECT 2;\nROLLBACK;", RULE, transaction="none") == 0
+    assert hits("ALTER TABLE t ADD COLUMN a int;", RULE) == 0
