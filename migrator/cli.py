@@ -50,13 +50,15 @@ def main():
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--pg-version", type=click.IntRange(10, 18), help="Target PostgreSQL major version [default: 15].")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github", "sarif"]), default="text", show_default=True,
+              help="text for people, json for tools, github for Actions annotations, sarif for code scanning.")
+@click.option("--changed-since", metavar="GIT_REF", help="Only files added or modified since this git ref (and uncommitted ones).")
 @click.option("--select", help="Only these rules (comma-separated ids); can enable off-by-default rules.")
 @click.option("--ignore", help="Skip these rules (comma-separated ids).")
 @click.option("--max-timeout", type=DURATION, help="Largest lock/statement timeout allowed [default: 5s].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Config file (default: migrator.toml or [tool.migrator] in pyproject.toml, searched upward).")
-def lint(paths, pg_version, output_format, select, ignore, max_timeout, config_path):
+def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path):
     """Lint SQL migration files for locking and rewriting hazards.
 
     PATHS are files, directories (searched for *.sql) or - for standard input.
@@ -66,12 +68,12 @@ def lint(paths, pg_version, output_format, select, ignore, max_timeout, config_p
     Examples:
       migrator lint migrations/
       migrator lint --pg-version 12 --format json db/0042_add_index.sql
-      git diff --name-only | grep '\\.sql$' | xargs migrator lint
+      migrator lint --changed-since origin/main --format github migrations/
     """
     from lint_rules import all_rules
     from migrator.config import ConfigError, load_config
     from migrator.lint import Linter, lint_files
-    from migrator.output import print_json, print_text
+    from migrator.output import print_github, print_json, print_sarif, print_text
 
     try:
         config = load_config(config_path)
@@ -90,6 +92,9 @@ def lint(paths, pg_version, output_format, select, ignore, max_timeout, config_p
     linter = Linter(config)
     results, input_errors = [], []
     inputs = list(_expand_paths(paths, input_errors))
+    if changed_since:
+        changed = _changed_files(changed_since)
+        inputs = [(display, path) for display, path in inputs if path is None or path.resolve() in changed]
     if any(path is None for _, path in inputs):
         from migrator.lint import FileResult, InputError, decode_sql
 
@@ -107,11 +112,36 @@ def lint(paths, pg_version, output_format, select, ignore, max_timeout, config_p
     findings = [finding for result in results for finding in result.findings]
     if output_format == "json":
         print_json(findings)
+    elif output_format == "github":
+        print_github(findings)
+    elif output_format == "sarif":
+        print_sarif(findings, known.values())
     else:
         print_text(results)
     if input_errors:
         sys.exit(2)
     sys.exit(1 if any(f.severity == "error" for f in findings) else 0)
+
+
+def _changed_files(ref: str) -> set[Path]:
+    """Files added or modified since ref, committed or not, plus untracked ones (absolute paths)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        try:
+            result = subprocess.run(["git", *args], capture_output=True, text=True)
+        except FileNotFoundError:
+            raise click.UsageError("--changed-since needs git, which is not installed") from None
+        if result.returncode != 0:
+            raise click.BadParameter(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "git failed",
+                                     param_hint="--changed-since")
+        return result.stdout
+
+    top = Path(git("rev-parse", "--show-toplevel").strip())
+    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    names = git("diff", "--name-only", "--diff-filter=AMR", ref, "--").splitlines()
+    names += git("ls-files", "--others", "--exclude-standard").splitlines()
+    return {(top / name).resolve() for name in names if name}
 
 
 def _expand_paths(paths, errors: list[str]):

@@ -67,6 +67,67 @@ def print_json(findings) -> None:
     sys.stdout.write(f"[\n{body}\n]\n" if findings else "[]\n")
 
 
+GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def _github_escape(text: str, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def print_github(findings) -> None:
+    """GitHub Actions workflow commands: one annotation per finding."""
+    for f in findings:
+        message = f.message + (f"\n{f.help}" if f.help else "")
+        sys.stdout.write(
+            f"::{GITHUB_LEVEL[f.severity]} file={_github_escape(f.path, True)},line={f.line},col={f.column},"
+            f"title={_github_escape(f.rule, True)}::{_github_escape(message)}\n"
+        )
+
+
+SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def sarif_log(findings, rules) -> dict:
+    """A SARIF 2.1.0 log for code scanning."""
+    from migrator import __version__
+
+    rule_list = list(rules)
+    index = {rule.id: position for position, rule in enumerate(rule_list)}
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "migrator",
+                "version": __version__,
+                "rules": [{
+                    "id": rule.id,
+                    "name": "".join(part.title() for part in rule.id.split("-")),
+                    "shortDescription": {"text": rule.summary},
+                    "fullDescription": {"text": rule.what},
+                    "help": {"text": f"{rule.why}\n\nUse instead:\n{rule.instead}", "markdown": rule.explain()},
+                    "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity], "enabled": rule.default_enabled},
+                } for rule in rule_list],
+            }},
+            "results": [{
+                "ruleId": f.rule,
+                "ruleIndex": index[f.rule],
+                "level": SARIF_LEVEL[f.severity],
+                "message": {"text": f.message + (f"\nUse instead: {f.help}" if f.help else "")},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": f.path.replace("\\", "/")},
+                    "region": {"startLine": f.line, "startColumn": f.column},
+                }}],
+            } for f in findings],
+        }],
+    }
+
+
+def print_sarif(findings, rules) -> None:
+    sys.stdout.write(json.dumps(sarif_log(findings, rules), indent=2) + "\n")
+
+
 def print_rules(rules, output_format: str) -> None:
     if output_format == "markdown":
         sys.stdout.write(rules_markdown(rules))
