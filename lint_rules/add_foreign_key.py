@@ -11,7 +11,7 @@ def check(statement, ctx):
                 f"adding foreign key {name} validates every row of {table} while holding SHARE ROW EXCLUSIVE "
                 f"on {table} and {action.references} (writes to both wait)",
                 f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({', '.join(action.columns)}) "
-                f"REFERENCES {action.references} NOT VALID;\n"
+                f"REFERENCES {action.references}{_columns(action.referenced_columns)} NOT VALID;\n"
                 f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
             )
     for action in actions(statement, ctx, "add_column"):
@@ -24,6 +24,10 @@ def check(statement, ctx):
                 f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({action.column}) REFERENCES {action.references} NOT VALID;\n"
                 f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
             )
+
+
+def _columns(columns) -> str:
+    return f" ({', '.join(columns)})" if columns else ""
 
 
 RULE = Rule(

@@ -82,6 +82,7 @@ class Action:
     using_index: str | None = None
     columns: tuple[str, ...] = ()
     references: Relation | None = None
+    referenced_columns: tuple[str, ...] = ()
     data_type: exp.DataType | None = None
     default: exp.Expr | None = None
     not_null: bool = False
@@ -447,6 +448,7 @@ class Analyzer:
             action.columns = _column_list(cursor)
             if cursor.accept("REFERENCES"):
                 action.references = cursor.relation()
+                action.referenced_columns = _column_list(cursor)
         else:
             action.constraint_type = "unique" if kind == "UNIQUE" else "primary_key"
             cursor.accept("NULLS", "NOT", "DISTINCT") or cursor.accept("NULLS", "DISTINCT")

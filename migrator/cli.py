@@ -61,7 +61,8 @@ def main():
 def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path):
     """Lint SQL migration files for locking and rewriting hazards.
 
-    PATHS are files, directories (searched for *.sql) or - for standard input.
+    PATHS are SQL files, Alembic revisions (.py), Alembic projects (alembic.ini or its folder),
+    directories (searched for *.sql) or - for standard input.
     Exit status: 0 no errors, 1 error findings, 2 usage error or unreadable input.
 
     \b
@@ -145,13 +146,28 @@ def _changed_files(ref: str) -> set[Path]:
 
 
 def _expand_paths(paths, errors: list[str]):
-    """(display name, Path or None for stdin) for each input; problems go to errors."""
+    """(display name, Path or None for stdin) for each input; problems go to errors.
+
+    A folder (or alembic.ini) of an Alembic project gives its revision files; another folder its *.sql files.
+    """
+    from migrator.revisions import revision_files
+
     for raw in paths:
         if raw == "-":
             yield "<stdin>", None
             continue
         path = Path(raw)
-        if path.is_dir():
+        try:
+            revisions = revision_files(path)
+        except ValueError as error:
+            errors.append(f"{raw}: error: {error}")
+            continue
+        if revisions is not None:
+            if not revisions:
+                errors.append(f"{raw}: error: Alembic project without revisions")
+            for file in revisions:
+                yield str(file), file
+        elif path.is_dir():
             files = sorted(p for p in path.rglob("*.sql") if p.is_file())
             if not files:
                 errors.append(f"{raw}: error: no .sql files in this directory")

@@ -112,7 +112,32 @@ class Linter:
             text = read_sql_file(path, self.config.max_file_size)
         except InputError as error:
             return FileResult(display, error=str(error))
+        if path.suffix == ".py":
+            return self.lint_revision(path, display)
         return self.lint_text(text, display)
+
+    def lint_revision(self, path: Path, display: str) -> FileResult:
+        """An Alembic revision: its upgrade() rendered offline, findings at the op call's line."""
+        from migrator.revisions import render_revision, to_sql
+
+        rendered = render_revision(path)
+        sql, origin = to_sql(rendered)
+        result = self.lint_text(sql, display) if sql.strip() else FileResult(display)
+        source_lines = path.read_text(encoding="utf-8").splitlines()
+        def revision_line(line: int) -> int:
+            return origin[min(line, len(origin)) - 1] if origin else 1
+
+        for finding in result.findings:
+            finding.line = revision_line(finding.line)
+            finding.message = re.sub(r"\bline (\d+)", lambda m: f"line {revision_line(int(m.group(1)))}", finding.message)
+            text = source_lines[finding.line - 1] if finding.line <= len(source_lines) else ""
+            finding.column = text.find("op.") + 1 if "op." in text else len(text) - len(text.lstrip()) + 1
+        if rendered.error is not None and "unrenderable-revision" not in self.config.ignore:
+            line, message = rendered.error
+            result.findings.append(Finding(display, line, 1, "unrenderable-revision", "error", message))
+        result.note = None if rendered.statements or rendered.error else "revision renders no SQL"
+        result.findings.sort(key=lambda f: (f.line, f.column, f.rule))
+        return result
 
     def lint_text(self, text: str, path: str) -> FileResult:
         result = FileResult(path)

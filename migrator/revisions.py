@@ -1,0 +1,163 @@
+"""Alembic revisions as SQL: `upgrade()` rendered offline with Alembic's own as_sql mode.
+
+Nothing connects to a database. Each rendered statement remembers the line of the `op.` call
+in the revision that produced it, so findings point there. `# migrator:` comments in the
+revision work like the SQL directives.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import io
+import sys
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class RenderedRevision:
+    path: Path
+    statements: list[tuple[int, str]] = field(default_factory=list)  # (revision line, SQL)
+    directives: list[tuple[int, str]] = field(default_factory=list)  # (revision line, "-- migrator:...")
+    error: tuple[int, str] | None = None  # (revision line, why it could not be rendered)
+
+
+class _Capture:
+    """Alembic's output buffer: records each statement with the revision line that emitted it."""
+
+    def __init__(self, filename: str, rendered: RenderedRevision):
+        self.filename = filename
+        self.rendered = rendered
+
+    def write(self, text: str) -> None:
+        text = text.strip()
+        if text:
+            self.rendered.statements.append((_revision_line(sys._getframe(1), self.filename), text))
+
+    def flush(self) -> None:
+        pass
+
+
+def _revision_line(frame, filename: str) -> int:
+    while frame is not None:
+        if frame.f_code.co_filename == filename:
+            return frame.f_lineno
+        frame = frame.f_back
+    return 1
+
+
+def is_revision(source: str) -> bool:
+    return "def upgrade" in source and "revision" in source
+
+
+def render_revision(path: Path) -> RenderedRevision:
+    """Render a revision's upgrade() to SQL for PostgreSQL, offline."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    rendered = RenderedRevision(path)
+    filename = str(path.resolve())
+    source = path.read_text(encoding="utf-8")
+    rendered.directives = _directives(source)
+    try:
+        spec = importlib.util.spec_from_file_location(f"migrator_revision_{abs(hash(filename))}", filename)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        upgrade = getattr(module, "upgrade", None)
+        if not callable(upgrade):
+            rendered.error = (1, "no upgrade() function: not an Alembic revision")
+            return rendered
+        context = MigrationContext.configure(
+            dialect_name="postgresql", opts={"as_sql": True, "output_buffer": _Capture(filename, rendered)})
+        with Operations.context(context):
+            upgrade()
+    except SyntaxError as error:
+        rendered.error = (error.lineno or 1, f"syntax error: {error.msg}")
+    except Exception as error:  # the revision's own code: anything can fail offline
+        line = _failing_line(error.__traceback__, filename)
+        rendered.error = (line, f"cannot render offline ({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
+                                "revisions that read from the database (op.get_bind()) need a live one")
+    return rendered
+
+
+def _failing_line(traceback, filename: str) -> int:
+    line = 1
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == filename:
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+def _directives(source: str) -> list[tuple[int, str]]:
+    found = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT and token.string.lstrip("# ").startswith("migrator:"):
+                found.append((token.start[0], "-- " + token.string.lstrip("# ")))
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return found
+
+
+def to_sql(rendered: RenderedRevision) -> tuple[str, list[int]]:
+    """The rendered SQL text and, per line of it, the revision line it stands for.
+
+    An `ignore` directive is placed before the statement it applies to: one on the same
+    revision line, else the first one below it.
+    """
+    lines: list[str] = []
+    origin: list[int] = []
+    pending = sorted(rendered.directives)
+    for line, text in pending:
+        if not text.startswith("-- migrator:ignore ") and not text.startswith("-- migrator:ignore\t"):
+            lines.append(text)
+            origin.append(line)
+    ignores = [(line, text) for line, text in pending if text.startswith("-- migrator:ignore ") or text.startswith("-- migrator:ignore\t")]
+    for statement_line, sql in rendered.statements:
+        for directive in [d for d in ignores if d[0] <= statement_line]:
+            lines.append(directive[1])
+            origin.append(directive[0])
+            ignores.remove(directive)
+        for text in sql.splitlines():
+            lines.append(text)
+            origin.append(statement_line)
+    for line, text in ignores:  # applies to nothing: reported as unused at its own line
+        lines.append(text)
+        origin.append(line)
+    return "\n".join(lines) + "\n", origin
+
+
+def revision_files(target: Path) -> list[Path] | None:
+    """The revision files of an Alembic project (alembic.ini, or a folder holding it or env.py); None if not one."""
+    if target.is_file() and target.name.endswith(".ini"):
+        return _versions_of_ini(target)
+    if target.is_dir():
+        if (target / "alembic.ini").is_file():
+            return _versions_of_ini(target / "alembic.ini")
+        if (target / "env.py").is_file() and (target / "versions").is_dir():
+            return sorted((target / "versions").rglob("*.py"))
+    return None
+
+
+def _versions_of_ini(ini: Path) -> list[Path]:
+    parser = configparser.ConfigParser(defaults={"here": str(ini.parent.resolve())})
+    parser.read(ini)
+    section = "alembic"
+    script_location = parser.get(section, "script_location", fallback=None) if parser.has_section(section) else None
+    if not script_location:
+        raise ValueError(f"{ini}: no script_location in [alembic]")
+    script = Path(script_location)
+    if not script.is_absolute():
+        script = ini.parent / script
+    locations = parser.get(section, "version_locations", fallback=None)
+    folders = [Path(p) if Path(p).is_absolute() else ini.parent / p for p in (locations or "").replace(",", " ").split()] \
+        or [script / "versions"]
+    files = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise ValueError(f"{ini}: versions folder {folder} does not exist")
+        files += sorted(p for p in folder.rglob("*.py") if p.name != "__init__.py")
+    return files
