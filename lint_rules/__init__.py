@@ -31,6 +31,7 @@ class Rule:
     check: Callable[[Statement, "RuleContext"], None] | None = None
     default_enabled: bool = True
     finish: Callable[["RuleContext"], None] | None = None  # called once after the file's last statement
+    kinds: frozenset[str] | None = None  # statement kinds check() looks at; None: every statement
 
     def explain(self) -> str:
         """The rule's documentation as Markdown."""

@@ -29,4 +29,5 @@ RULE = Rule(
         "-- or: add nullable, backfill, CHECK (plan IS NOT NULL) NOT VALID, VALIDATE, SET NOT NULL"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -25,4 +25,5 @@ RULE = Rule(
         "ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq_seq');\n-- backfill existing rows in batches"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -23,4 +23,5 @@ RULE = Rule(
     why="The expression is evaluated and stored for every existing row: a full rewrite under ACCESS EXCLUSIVE.",
     instead="ALTER TABLE users ADD COLUMN email_domain text GENERATED ALWAYS AS (split_part(email, '@', 2)) VIRTUAL;  -- PG 18",
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -54,4 +54,5 @@ RULE = Rule(
         "-- migrator backfill run fill-token --table users --set \"token = gen_random_uuid()\""
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -52,4 +52,5 @@ RULE = Rule(
         "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -22,4 +22,5 @@ RULE = Rule(
         "ALTER TABLE items ADD CONSTRAINT items_pkey PRIMARY KEY USING INDEX items_pkey;"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

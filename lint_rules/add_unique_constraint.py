@@ -21,4 +21,5 @@ RULE = Rule(
         "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -15,5 +15,6 @@ RULE = Rule(
     why="Some teams provision tables through a separate review (capacity, ownership, partitioning) rather than in app migrations.",
     instead="-- request the table through your database review process",
     check=check,
+    kinds=frozenset({"create_table", "create_table_as"}),
     default_enabled=False,
 )

@@ -18,4 +18,5 @@ RULE = Rule(
     why="It deletes all data irreversibly (it is not MVCC-safe) and takes ACCESS EXCLUSIVE.",
     instead="-- migrator backfill with a DELETE-style Python backfill, or drop the table in a later release",
     check=check,
+    kinds=frozenset({"truncate"}),
 )

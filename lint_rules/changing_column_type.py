@@ -104,4 +104,5 @@ RULE = Rule(
         "-- short transaction and drop the old column later"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -24,4 +24,5 @@ RULE = Rule(
     ),
     instead="DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);",
     check=check,
+    kinds=frozenset({"create_index"}),
 )

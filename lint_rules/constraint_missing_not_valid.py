@@ -30,4 +30,5 @@ RULE = Rule(
         "-- in a separate transaction:\nALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

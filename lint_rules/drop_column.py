@@ -17,4 +17,5 @@ RULE = Rule(
     why="Running code (and ORM SELECT lists naming every column) fails until it is redeployed; the data is gone for good.",
     instead="-- release N: stop using the column (ORM: ignore it)\n-- release N+1:\nALTER TABLE users DROP COLUMN legacy_flag;",
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

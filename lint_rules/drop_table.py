@@ -18,4 +18,5 @@ RULE = Rule(
     why="The running application fails on it until redeployed, and the drop cannot be undone.",
     instead="-- release N: stop using the table\n-- release N+1:\nDROP TABLE legacy_sessions;",
     check=check,
+    kinds=frozenset({"drop_table"}),
 )

@@ -46,5 +46,6 @@ RULE = Rule(
     ),
     instead="CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);",
     check=check,
+    kinds=frozenset({"create_index", "alter_table", "create_table"}),
     finish=finish,
 )

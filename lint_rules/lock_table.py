@@ -18,4 +18,5 @@ RULE = Rule(
     why="The lock lasts until COMMIT, so everything the migration does afterwards runs while the table is blocked.",
     instead="SET LOCAL lock_timeout = '5s';\nALTER TABLE users ADD COLUMN nickname text;  -- takes what it needs, briefly",
     check=check,
+    kinds=frozenset({"lock_table"}),
 )

@@ -20,5 +20,6 @@ RULE = Rule(
     why="Integer ids overflow at 2.1 billion, and changing the type of a busy key column later rewrites the table.",
     instead="CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);",
     check=check,
+    kinds=frozenset({"create_table", "alter_table"}),
     default_enabled=False,
 )

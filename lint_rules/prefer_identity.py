@@ -17,5 +17,6 @@ RULE = Rule(
     why="Identity columns are the SQL-standard form: the sequence belongs to the column, grants and copies behave.",
     instead="CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);",
     check=check,
+    kinds=frozenset({"create_table", "alter_table"}),
     default_enabled=False,
 )

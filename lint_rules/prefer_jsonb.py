@@ -18,5 +18,6 @@ RULE = Rule(
     why="jsonb is parsed once, supports GIN indexes and equality; json only keeps whitespace and key order.",
     instead="CREATE TABLE events (payload jsonb NOT NULL);",
     check=check,
+    kinds=frozenset({"create_table", "alter_table"}),
     default_enabled=False,
 )

@@ -18,5 +18,6 @@ RULE = Rule(
     why="In PostgreSQL text is as fast; a CHECK on the length can be changed without touching the column type.",
     instead="CREATE TABLE users (handle text CHECK (length(handle) <= 40));",
     check=check,
+    kinds=frozenset({"create_table", "alter_table"}),
     default_enabled=False,
 )

@@ -18,5 +18,6 @@ RULE = Rule(
     why="timestamptz stores an instant; timestamp stores a wall-clock reading whose meaning depends on the writer.",
     instead="CREATE TABLE events (at timestamptz NOT NULL DEFAULT now());",
     check=check,
+    kinds=frozenset({"create_table", "alter_table"}),
     default_enabled=False,
 )

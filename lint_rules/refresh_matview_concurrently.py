@@ -18,4 +18,5 @@ RULE = Rule(
     why="A plain refresh takes ACCESS EXCLUSIVE: every SELECT on the view waits until the query behind it finishes.",
     instead="CREATE UNIQUE INDEX CONCURRENTLY ON daily_totals (day);\nREFRESH MATERIALIZED VIEW CONCURRENTLY daily_totals;",
     check=check,
+    kinds=frozenset({"refresh_materialized_view"}),
 )

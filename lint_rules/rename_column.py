@@ -17,4 +17,5 @@ RULE = Rule(
     why="During a deploy the old code keeps querying the old name and fails until every instance is replaced.",
     instead="ALTER TABLE users ADD COLUMN full_name text;\n-- dual-write, backfill, switch reads, then in a later release:\nALTER TABLE users DROP COLUMN name;",
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -17,4 +17,5 @@ RULE = Rule(
     why="The old code keeps using the old name during the deploy and fails.",
     instead="ALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT * FROM accounts;  -- drop it once no code uses it",
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

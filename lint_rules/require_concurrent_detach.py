@@ -24,4 +24,5 @@ RULE = Rule(
     ),
     instead="-- migrator:no-transaction\nALTER TABLE events DETACH PARTITION events_2023 CONCURRENTLY;",
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

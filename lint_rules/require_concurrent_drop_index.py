@@ -29,4 +29,5 @@ RULE = Rule(
     ),
     instead="-- migrator:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS users_email_idx;",
     check=check,
+    kinds=frozenset({"drop_index"}),
 )

@@ -29,4 +29,5 @@ RULE = Rule(
     ),
     instead="-- migrator:no-transaction\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);",
     check=check,
+    kinds=frozenset({"create_index"}),
 )

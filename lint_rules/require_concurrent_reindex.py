@@ -25,4 +25,5 @@ RULE = Rule(
     ),
     instead="-- migrator:no-transaction\nREINDEX INDEX CONCURRENTLY users_email_idx;",
     check=check,
+    kinds=frozenset({"reindex"}),
 )

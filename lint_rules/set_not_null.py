@@ -51,4 +51,5 @@ RULE = Rule(
         "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\nALTER TABLE users DROP CONSTRAINT users_email_not_null;"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -28,4 +28,5 @@ RULE = Rule(
     why="Each copies every row into new files while holding ACCESS EXCLUSIVE: no reads or writes until it ends.",
     instead="-- pg_repack --table=events --tablespace=fast   (online)\nVACUUM (ANALYZE) events;  -- instead of VACUUM FULL",
     check=check,
+    kinds=frozenset({"alter_table", "vacuum", "cluster"}),
 )

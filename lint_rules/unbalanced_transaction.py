@@ -34,5 +34,6 @@ RULE = Rule(
     ),
     instead="-- migrator:no-transaction\nBEGIN;\nALTER TABLE users ADD COLUMN plan text;\nCOMMIT;",
     check=check,
+    kinds=frozenset({"begin", "commit", "rollback"}),
     finish=finish,
 )

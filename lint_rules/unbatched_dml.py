@@ -23,4 +23,5 @@ RULE = Rule(
     ),
     instead="-- migrator backfill run fill-plan --table users --set \"plan = 'free'\" --where \"plan IS NULL\"",
     check=check,
+    kinds=frozenset({"update", "delete"}),
 )

@@ -31,4 +31,5 @@ RULE = Rule(
         "BEGIN;\nALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;\nCOMMIT;"
     ),
     check=check,
+    kinds=frozenset({"alter_table"}),
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 from dataclasses import dataclass, field
@@ -103,6 +102,7 @@ class Linter:
             enabled = [rule for rule in rules.values() if rule.default_enabled]
         self.rules = [rule for rule in enabled if rule.id not in config.ignore and rule.check is not None]
         self.unanalyzable_rules = [rule for rule in self.rules if rule.id == "unanalyzable-statement"]
+        self._by_kind: dict[str, list] = {}
         self.meta_enabled = {rule_id for rule_id in META_RULES if rule_id not in config.ignore and (config.select is None or rule_id in config.select)}
         self.analyzer = Analyzer(config.pg_version)
 
@@ -168,7 +168,7 @@ class Linter:
                 migration.enter(statement)
                 context.statement = statement
                 # Facts of an unanalyzable statement cannot be trusted: it gets that one finding.
-                for rule in self.unanalyzable_rules if statement.unanalyzable else self.rules:
+                for rule in self.unanalyzable_rules if statement.unanalyzable else self._rules_for(statement.kind):
                     context.rule = rule
                     rule.check(statement, context)
                 if not statement.unanalyzable:
@@ -178,6 +178,13 @@ class Linter:
                 context.rule = rule
                 rule.finish(context)
         return context.reports
+
+    def _rules_for(self, kind: str) -> list:
+        """The enabled rules that look at this statement kind, in id order."""
+        rules = self._by_kind.get(kind)
+        if rules is None:
+            rules = self._by_kind[kind] = [r for r in self.rules if r.kinds is None or kind in r.kinds]
+        return rules
 
     def _directives(self, source: Source, tokens, path: str) -> tuple[list[Directive], list[Finding]]:
         known = all_rules()
@@ -281,6 +288,8 @@ def _lint_in_worker(item: tuple[str, Path]) -> FileResult:
 
 def lint_files(linter: Linter, files: list[tuple[str, Path]], jobs: int | None = None) -> list[FileResult]:
     """Lint many files, in parallel worker processes when there are enough to pay for them."""
+    import multiprocessing
+
     global _WORKER_LINTER
     jobs = jobs or min(os.cpu_count() or 1, 8)
     if jobs < 2 or len(files) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
