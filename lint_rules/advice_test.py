@@ -34,3 +34,11 @@ def test_concurrent_if_not_exists_is_info():
     [finding] = lint("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);", "concurrent-index-if-not-exists", transaction="none")
     assert finding.severity == "info" and "INVALID" in finding.message
     assert hits("CREATE INDEX CONCURRENTLY i ON t (a);", "concurrent-index-if-not-exists", transaction="none") == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [11, 18])
+def test_every_model_and_version(transaction, pg_version):
+    assert hits(FK, "fk-needs-index", transaction=transaction, pg_version=pg_version) == 1
+    sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);"
+    assert hits(sql, "concurrent-index-if-not-exists", transaction=transaction, pg_version=pg_version) == 1

@@ -24,3 +24,9 @@ def test_before_pg12_add_value_cannot_run_in_a_transaction():
     assert "before PostgreSQL 12" in finding.message
     assert hits(ADD, RULE, pg_version=11, transaction="none") == 0
     assert hits(ADD, RULE, pg_version=12) == 0
+
+
+def test_every_version_and_explicit_transactions():
+    for pg_version in (12, 18):
+        assert hits(ADD + USE, RULE, pg_version=pg_version) == 1
+        assert hits("BEGIN;\n" + ADD + USE + "COMMIT;", RULE, transaction="none", pg_version=pg_version) == 1

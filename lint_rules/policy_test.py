@@ -27,3 +27,11 @@ def test_policy_rules_are_off_by_default(rule):
 def test_selected_policy_rule(rule, bad, good):
     assert hits(bad, rule) == 1
     assert hits(good, rule) == 0
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [11, 18])
+@pytest.mark.parametrize("rule", POLICY)
+def test_every_model_and_version(rule, transaction, pg_version):
+    sql = "CREATE TABLE t (id serial, a varchar(5), b timestamp, c json);"
+    assert hits(sql, rule, transaction=transaction, pg_version=pg_version) == 1

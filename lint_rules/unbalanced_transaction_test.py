@@ -26,3 +26,8 @@ def test_commit_without_begin_is_a_warning():
 def test_balanced_transactions_pass():
     assert hits("BEGIN;\nSELECT 1;\nCOMMIT;\nSTART TRANSACTION;\nSELECT 2;\nROLLBACK;", RULE, transaction="none") == 0
     assert hits("ALTER TABLE t ADD COLUMN a int;", RULE) == 0
+
+
+def test_every_version():
+    for pg_version in (11, 18):
+        assert hits("BEGIN;\nBEGIN;\nCOMMIT;", RULE, transaction="none", pg_version=pg_version) == 1

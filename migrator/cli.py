@@ -62,7 +62,8 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
     """Lint SQL migration files for locking and rewriting hazards.
 
     PATHS are SQL files, Alembic revisions (.py), Alembic projects (alembic.ini or its folder),
-    directories (searched for *.sql) or - for standard input.
+    directories (searched for *.sql, leaving out down migrations) or - for standard input.
+    In goose and dbmate files only the up section is linted.
     Exit status: 0 no errors, 1 error findings, 2 usage error or unreadable input.
 
     \b
@@ -145,6 +146,11 @@ def _changed_files(ref: str) -> set[Path]:
     return {(top / name).resolve() for name in names if name}
 
 
+def _is_down_migration(path: Path) -> bool:
+    """golang-migrate's NAME.down.sql and diesel's down.sql: run only to roll back, not on deploy."""
+    return path.name == "down.sql" or path.name.endswith(".down.sql")
+
+
 def _expand_paths(paths, errors: list[str]):
     """(display name, Path or None for stdin) for each input; problems go to errors.
 
@@ -168,7 +174,7 @@ def _expand_paths(paths, errors: list[str]):
             for file in revisions:
                 yield str(file), file
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*.sql") if p.is_file())
+            files = sorted(p for p in path.rglob("*.sql") if p.is_file() and not _is_down_migration(p))
             if not files:
                 errors.append(f"{raw}: error: no .sql files in this directory")
             for file in files:

@@ -151,9 +151,12 @@ class Linter:
             result.findings.append(Finding(path, error.line or 1, 1, "syntax-error", "error", str(error)))
             return result
         statements = self.analyzer.analyze_source(source, tokens)
+        down_line, tool_no_transaction = migration_tool_markers(source, tokens)
+        if down_line is not None:  # goose / dbmate files: only the up section runs on deploy
+            statements = [s for s in statements if s.line < down_line]
         directives, directive_findings = self._directives(source, tokens, path)
         result.statements = len(statements)
-        no_transaction = any(d.verb == "no-transaction" for d in directives)
+        no_transaction = tool_no_transaction or any(d.verb == "no-transaction" for d in directives)
         wrapped = self.config.transaction == "wrapped" and not no_transaction
         reports = self.run_rules(statements, MigrationContext(self.config.pg_version, wrapped))
         result.findings = directive_findings + self._suppress(reports, statements, directives, path)
@@ -271,6 +274,25 @@ class Linter:
             if below:
                 targets[id(directive)] = min(below, key=lambda s: s.line)
         return targets
+
+
+TOOL_DOWN = re.compile(r"^--\s*(\+goose\s+down|migrate:down)\b", re.IGNORECASE)
+TOOL_NO_TRANSACTION = re.compile(r"^--\s*(\+goose\s+no\s+transaction|migrate:up\b.*\btransaction:false)", re.IGNORECASE)
+
+
+def migration_tool_markers(source: Source, tokens) -> tuple[int | None, bool]:
+    """Markers of goose and dbmate files: the line where the down section starts, and 'no transaction'."""
+    down_line, no_transaction = None, False
+    for offset, text in gaps(source, tokens):
+        if "goose" not in text and "migrate:" not in text:
+            continue
+        for match in re.finditer(r"--[^\n]*", text):
+            comment = match.group(0)
+            if down_line is None and TOOL_DOWN.match(comment):
+                down_line = source.line_of(offset + match.start())
+            elif TOOL_NO_TRANSACTION.match(comment):
+                no_transaction = True
+    return down_line, no_transaction
 
 
 def _self_and_parents(statement: Statement | None):

@@ -1,0 +1,69 @@
+"""Migration files as generators and tools write them: Prisma, goose, dbmate, golang-migrate, diesel."""
+
+import json
+
+from click.testing import CliRunner
+
+from lint_rules._testing import lint, rules_hit
+from migrator.cli import main
+
+PRISMA = '''-- CreateEnum
+CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
+
+-- CreateTable
+CREATE TABLE "User" (
+    "id" SERIAL NOT NULL,
+    "email" TEXT NOT NULL,
+    "role" "Role" NOT NULL DEFAULT 'USER',
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "User_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "User_email_key" ON "User"("email");
+
+-- AddForeignKey
+ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+'''
+
+GOOSE = '''-- +goose Up
+-- +goose StatementBegin
+ALTER TABLE users ADD COLUMN nickname text;
+-- +goose StatementEnd
+
+-- +goose Down
+DROP TABLE users;
+'''
+
+
+def test_prisma_migration_is_fully_understood():
+    findings = lint(PRISMA)
+    rules = {f.rule for f in findings}
+    assert "unanalyzable-statement" not in rules
+    assert "add-foreign-key" in rules  # Post existed before: validated FK
+    assert "require-concurrent-index" not in rules  # "User" is created in this migration
+
+
+def test_goose_down_section_is_not_linted():
+    assert "drop-table" not in rules_hit(GOOSE)
+    assert "require-lock-timeout" in rules_hit(GOOSE)
+
+
+def test_goose_and_dbmate_no_transaction_markers():
+    concurrently = "CREATE INDEX CONCURRENTLY i ON t (a);\n"
+    assert "concurrently-in-transaction" in rules_hit("-- +goose Up\n" + concurrently)
+    assert "concurrently-in-transaction" not in rules_hit("-- +goose NO TRANSACTION\n-- +goose Up\n" + concurrently)
+    assert "concurrently-in-transaction" not in rules_hit("-- migrate:up transaction:false\n" + concurrently)
+    assert "drop-table" not in rules_hit("-- migrate:up\nSELECT 1;\n-- migrate:down\nDROP TABLE t;\n")
+
+
+def test_down_migrations_are_left_out_of_directories(tmp_path):
+    (tmp_path / "000001_add.up.sql").write_text("ALTER TABLE t DROP COLUMN a;\n")
+    (tmp_path / "000001_add.down.sql").write_text("DROP TABLE t;\n")
+    diesel = tmp_path / "2024-01-01-000000_add"
+    diesel.mkdir()
+    (diesel / "up.sql").write_text("SELECT 1;\n")
+    (diesel / "down.sql").write_text("DROP TABLE t;\n")
+    result = CliRunner().invoke(main, ["lint", "--format", "json", str(tmp_path)])
+    assert {f["path"].rsplit("/", 1)[-1] for f in json.loads(result.stdout)} == {"000001_add.up.sql"}
