@@ -619,5 +619,138 @@ def backfill_set(name, assignments, dsn):
     click.echo(f"{name}: " + ", ".join(f"{k}={settings[k]}" for k in changes))
 
 
+# --- apply / plan -----------------------------------------------------------------------------
+def _apply_options(function):
+    options = [
+        click.argument("path", type=click.Path(path_type=Path), default=".", required=False),
+        DSN_OPTION,
+        click.option("--pg-version", type=click.IntRange(10, 18), default=15, show_default=True),
+        click.option("--lock-timeout", type=DURATION, default="5s", show_default=True, help="For statements that block traffic."),
+        click.option("--statement-timeout", type=DURATION, default="5s", show_default=True, help="For statements that block traffic."),
+        click.option("--max-timeout", type=DURATION, default="5s", show_default=True, help="Neither timeout may exceed this."),
+        click.option("--online-statement-timeout", type=DURATION, default="0ms", show_default=True,
+                     help="For CONCURRENTLY and VALIDATE (0: none)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _load_migrations(path: Path, pg_version: int):
+    from migrator.executor import ApplyError, load_sql_folder
+    from migrator.revisions import revision_files
+
+    if revision_files(path) is not None or path.suffix in (".ini", ".py"):
+        raise ApplyError(f"{path}: applying Alembic projects is not available yet; use `alembic upgrade`, "
+                         "and `migrator lint` on the revisions")
+    return load_sql_folder(path, pg_version)
+
+
+def _apply_errors(function):
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from migrator.dsn import mask_password
+        from migrator.executor import ApplyError
+
+        try:
+            return function(*args, **kwargs)
+        except ApplyError as error:
+            raise click.ClickException(mask_password(str(error))) from None
+
+    return wrapper
+
+
+@main.command()
+@_apply_options
+@click.option("--attempts", type=click.IntRange(1, 1000), default=10, show_default=True, help="Tries per transaction on lock timeout or deadlock.")
+@click.option("--deadline", type=DURATION, default="5m", show_default=True, help="Give up retrying a transaction after this long.")
+@click.option("--lock-wait", type=DURATION, default="60s", show_default=True, help="How long to wait for another apply to finish.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_apply_errors
+def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts,
+          deadline, lock_wait, log_format):
+    """Apply pending migrations from a folder of .sql files (name order), safely.
+
+    Statements that block traffic run under short lock and statement timeouts and are retried
+    (whole transaction, exponential backoff with jitter) on lock timeouts and deadlocks;
+    CONCURRENTLY statements run outside transactions; one apply at a time per database.
+
+    \b
+    Examples:
+      migrator apply db/migrations --dsn "$DATABASE_URL"
+      migrator apply db/migrations --lock-timeout 2s --deadline 10m --log-format json
+    """
+    import json as json_module
+    import time
+
+    from migrator.dsn import mask_password
+    from migrator.executor import Executor, Policy
+
+    dsn = _require_dsn(dsn)
+    policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait)
+    migrations = _load_migrations(path, pg_version)
+
+    def emit(event: dict) -> None:
+        if log_format == "json":
+            click.echo(json_module.dumps({"time": round(time.time(), 3), **event}))
+        elif event["event"] == "step":
+            first = event["sql"].splitlines()[0]
+            click.echo(f"{event['migration']} step {event['step']}: {first[:100]}", err=True)
+        elif event["event"] == "retry":
+            click.echo(f"{event['migration']} step {event['step']}: {event['error']}, retry {event['attempt']} in {event['wait_s']} s", err=True)
+        elif event["event"] == "done":
+            click.echo(f"{event['migration']}: applied", err=True)
+
+    executor = Executor(dsn, policy, emit)
+    applied = executor.apply(migrations)
+    summary = (f"applied {len(applied)} migration{'s' if len(applied) != 1 else ''} to {mask_password(dsn)}; "
+               f"{executor.retries} retries, longest lock wait {executor.longest_wait:.1f} s")
+    if log_format == "json":
+        emit({"event": "summary", "applied": applied, "retries": executor.retries, "longest_lock_wait_s": round(executor.longest_wait, 2)})
+    else:
+        click.echo(summary)
+
+
+@main.command()
+@_apply_options
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_apply_errors
+def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, output_format):
+    """Show what apply would run for each pending migration; changes nothing.
+
+    Without --dsn (or $DATABASE_URL) every migration in the folder is shown.
+
+    \b
+    Example:
+      migrator plan db/migrations --dsn "$DATABASE_URL"
+    """
+    import json as json_module
+
+    from migrator.durations import format_duration
+    from migrator.executor import Executor, Policy, describe_plan
+
+    policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout)
+    migrations = _load_migrations(path, pg_version)
+    if dsn:
+        executor = Executor(dsn, policy)
+        with executor.connect() as connection:
+            migrations = executor.pending(connection, migrations)
+    steps = describe_plan(migrations, policy)
+    if output_format == "json":
+        click.echo(json_module.dumps(steps, indent=2))
+        return
+    if not steps:
+        click.echo("nothing to apply")
+    for step in steps:
+        locks = ", ".join(f"{lock['lock']} on {lock['relation']}" for lock in step["locks"]) or "no table locks"
+        effects = ", ".join(e for e, on in (("rewrites", step["rewrites"]), ("scans", step["scans"])) if on) or "no rewrite or scan"
+        timeouts = (f"lock_timeout {format_duration(step['lock_timeout_ms']) if step['lock_timeout_ms'] else 'none'}, "
+                    f"statement_timeout {format_duration(step['statement_timeout_ms']) if step['statement_timeout_ms'] else 'none'}")
+        click.echo(f"{step['migration']} [{step['transaction']} {step['group']}] step {step['step']}: {step['sql'].splitlines()[0][:90]}")
+        click.echo(f"    {locks}; {effects}; {timeouts}")
+
+
 if __name__ == "__main__":
     main()

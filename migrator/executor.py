@@ -1,0 +1,339 @@
+"""The step executor: runs planned migration steps under lock and statement timeouts, with retries.
+
+Layers: a source (a folder of .sql files) yields migrations; the planner turns each into
+steps grouped by transaction, from the shared analyzer's facts; the executor runs the groups
+on a connection, retrying a whole group when it hits a lock timeout or a deadlock, and stamps
+the migration once every group succeeded. A session advisory lock on its own connection keeps
+two deploys from running DDL at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from migrator.analyzer import Analyzer, Lock, Statement
+from migrator.dsn import describe_dsn
+from migrator.durations import format_duration
+from migrator.lint import migration_tool_markers, read_sql_file
+from migrator.sqltext import Source
+
+DEPLOY_LOCK = 7_326_100  # advisory lock id held by a running apply
+VERSION_TABLE_SQL = """
+CREATE SCHEMA IF NOT EXISTS migrator;
+CREATE TABLE IF NOT EXISTS migrator.schema_migrations (
+    version text PRIMARY KEY,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS migrator.apply_journal (
+    version text NOT NULL,
+    step integer NOT NULL,
+    statement_hash text NOT NULL,
+    status text NOT NULL,
+    finished_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (version, step)
+);
+"""
+
+
+class ApplyError(Exception):
+    """A migration that could not be applied; the message says which and why. Exit status 1."""
+
+
+@dataclass
+class Policy:
+    """Timeouts and retries (milliseconds)."""
+
+    lock_timeout: int = 5000
+    statement_timeout: int = 5000
+    max_timeout: int = 5000
+    online_statement_timeout: int = 0  # CONCURRENTLY and VALIDATE: none by default
+    attempts: int = 10
+    deadline: int = 300_000
+    lock_wait: int = 60_000
+
+    def __post_init__(self) -> None:
+        for name in ("lock_timeout", "statement_timeout"):
+            if getattr(self, name) > self.max_timeout:
+                raise ApplyError(f"--{name.replace('_', '-')} {format_duration(getattr(self, name))} is above the "
+                                 f"configured maximum {format_duration(self.max_timeout)}")
+
+
+@dataclass
+class Step:
+    index: int
+    statement: Statement
+
+    @property
+    def online(self) -> bool:
+        return self.statement.concurrently or any(a.kind == "validate_constraint" for a in self.statement.actions)
+
+    @property
+    def guarded(self) -> bool:
+        """Takes a lock that queues application traffic: runs under the short timeouts."""
+        lock = self.statement.max_lock
+        return lock is not None and lock >= Lock.SHARE and not self.online
+
+    def timeouts(self, policy: Policy) -> tuple[int, int]:
+        if self.online:
+            return 0, policy.online_statement_timeout
+        if self.guarded:
+            # PostgreSQL counts the lock wait in statement_timeout: the statement gets its full
+            # statement_timeout once it holds the lock, and a lock wait always ends as a lock timeout
+            return policy.lock_timeout, policy.lock_timeout + policy.statement_timeout
+        return policy.lock_timeout, 0
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.statement.sql.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Group:
+    """Steps that run together: in one transaction, or (autocommit) a single step on its own."""
+
+    steps: list[Step]
+    transaction: bool
+
+
+@dataclass
+class Migration:
+    version: str
+    path: Path
+    checksum: str
+    groups: list[Group] = field(default_factory=list)
+
+
+def load_sql_folder(folder: Path, pg_version: int = 15) -> list[Migration]:
+    """The .sql files of a folder in name order, planned (down migrations left out)."""
+    if not folder.is_dir():
+        raise ApplyError(f"{folder}: not a folder of .sql migrations")
+    files = sorted(p for p in folder.glob("*.sql") if not (p.name == "down.sql" or p.name.endswith(".down.sql")))
+    if not files:
+        raise ApplyError(f"{folder}: no .sql migrations here")
+    analyzer = Analyzer(pg_version)
+    return [plan_file(path, analyzer) for path in files]
+
+
+def plan_file(path: Path, analyzer: Analyzer) -> Migration:
+    """Steps grouped by transaction: the file runs in one transaction (explicit BEGIN/COMMIT honoured),
+    except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone."""
+    from migrator.lint import InputError
+
+    try:
+        text = read_sql_file(path, 50 * 1024 * 1024)
+    except InputError as error:
+        raise ApplyError(f"{path}: {error}") from None
+    source = Source(text)
+    try:
+        tokens = source.tokenize()
+    except Exception as error:
+        raise ApplyError(f"{path}:{getattr(error, 'line', 1)}: {error}") from None
+    statements = analyzer.analyze_source(source, tokens)
+    down_line, tool_no_transaction = migration_tool_markers(source, tokens)
+    if down_line is not None:
+        statements = [s for s in statements if s.line < down_line]
+    for statement in statements:
+        if statement.unanalyzable:
+            raise ApplyError(f"{path}:{statement.line}: refusing a statement migrator cannot analyze: {statement.unanalyzable}")
+    no_transaction = tool_no_transaction or re.search(r"^\s*--\s*migrator:no-transaction\b", text, re.MULTILINE) is not None
+    migration = Migration(path.stem, path, hashlib.sha256(text.encode()).hexdigest()[:16])
+    current: list[Step] = []
+    explicit = False
+    for index, statement in enumerate(statements):
+        step = Step(index, statement)
+        if statement.kind == "begin":
+            _close(migration, current)
+            current, explicit = [], True
+        elif statement.kind in ("commit", "rollback"):
+            _close(migration, current)
+            current, explicit = [], False
+        elif statement.no_transaction or (no_transaction and not explicit):
+            _close(migration, current)
+            current = []
+            migration.groups.append(Group([step], transaction=False))
+        else:
+            current.append(step)
+    _close(migration, current)
+    return migration
+
+
+def _close(migration: Migration, steps: list[Step]) -> None:
+    if steps:
+        migration.groups.append(Group(list(steps), transaction=True))
+
+
+Event = Callable[[dict], None]
+
+
+class Executor:
+    """Applies planned migrations to one database."""
+
+    def __init__(self, dsn: str, policy: Policy, emit: Event | None = None):
+        self.dsn = dsn
+        self.policy = policy
+        self.emit = emit or (lambda event: None)
+        self.retries = 0
+        self.longest_wait = 0.0
+
+    def connect(self, **options) -> psycopg.Connection:
+        try:
+            return psycopg.connect(self.dsn, autocommit=True, connect_timeout=10, **options)
+        except psycopg.OperationalError as error:
+            detail = str(error).strip().splitlines()[-1] if str(error).strip() else "connection failed"
+            raise ApplyError(f"cannot connect to {describe_dsn(self.dsn)}: {detail}") from None
+
+    # -- deploy lock -------------------------------------------------------------------------
+    def acquire_deploy_lock(self, connection: psycopg.Connection) -> None:
+        """Wait up to lock_wait for the session advisory lock; say who holds it if it never comes."""
+        self._refuse_transaction_pooling(connection)
+        deadline = time.monotonic() + self.policy.lock_wait / 1000
+        while not connection.execute("SELECT pg_try_advisory_lock(%s)", (DEPLOY_LOCK,)).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                holder = connection.execute(
+                    "SELECT a.pid, coalesce(a.client_hostname, host(a.client_addr), 'local socket'), a.backend_start, a.application_name "
+                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted", (DEPLOY_LOCK,)).fetchone()
+                who = f" (pid {holder[0]} from {holder[1]}, {holder[3] or 'no name'}, since {holder[2]:%Y-%m-%d %H:%M:%S %Z})" if holder else ""
+                raise ApplyError(f"another migrator apply holds the deploy lock{who}; waited {format_duration(self.policy.lock_wait)}")
+            time.sleep(0.2)
+
+    def _refuse_transaction_pooling(self, connection: psycopg.Connection) -> None:
+        """Session settings and advisory locks do not survive PgBouncer transaction pooling: refuse before any DDL."""
+        connection.execute("SET application_name = 'migrator apply'")
+        pid = connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+        with connection.transaction():
+            pass
+        same_pid, name = connection.execute("SELECT pg_backend_pid() = %s, current_setting('application_name')", (pid,)).fetchone()
+        if not same_pid or name != "migrator apply":
+            raise ApplyError("the connection does not keep its session between transactions (PgBouncer transaction "
+                             "pooling?): connect migrator directly to PostgreSQL or through session pooling")
+
+    # -- applying ------------------------------------------------------------------------------
+    def pending(self, connection: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
+        exists = connection.execute("SELECT to_regclass('migrator.schema_migrations') IS NOT NULL").fetchone()[0]
+        if not exists:
+            return migrations
+        applied = {row[0] for row in connection.execute("SELECT version FROM migrator.schema_migrations")}
+        return [m for m in migrations if m.version not in applied]
+
+    def apply(self, migrations: list[Migration]) -> list[str]:
+        """Apply what is pending, in order; returns the versions applied."""
+        with self.connect() as lock_connection:
+            self.acquire_deploy_lock(lock_connection)
+            with self.connect() as connection:
+                connection.execute(VERSION_TABLE_SQL)
+                applied = []
+                for migration in self.pending(connection, migrations):
+                    self._apply_one(connection, migration)
+                    applied.append(migration.version)
+                return applied
+
+    def _apply_one(self, connection: psycopg.Connection, migration: Migration) -> None:
+        done = {row[0] for row in connection.execute(
+            "SELECT step FROM migrator.apply_journal WHERE version = %s AND status = 'done'", (migration.version,))}
+        self.emit({"event": "migration", "migration": migration.version, "groups": len(migration.groups)})
+        for group in migration.groups:
+            if all(step.index in done for step in group.steps):
+                self.emit({"event": "skip", "migration": migration.version, "steps": [s.index for s in group.steps]})
+                continue
+            self._run_group(connection, migration, group)
+        connection.execute("INSERT INTO migrator.schema_migrations (version, checksum) VALUES (%s, %s)",
+                           (migration.version, migration.checksum))
+        self.emit({"event": "done", "migration": migration.version})
+
+    def _run_group(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            attempt_started = time.monotonic()
+            try:
+                self._attempt(connection, migration, group)
+                return
+            except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as error:
+                waited = time.monotonic() - started
+                self.longest_wait = max(self.longest_wait, time.monotonic() - attempt_started)
+                if attempt >= self.policy.attempts or waited * 1000 >= self.policy.deadline:
+                    raise ApplyError(
+                        f"{migration.path}:{group.steps[0].statement.line}: gave up after {attempt} attempts in "
+                        f"{waited:.1f} s: {_first_line(error)} (something holds a conflicting lock; nothing of this "
+                        "transaction was applied)") from None
+                pause = min(10.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                pause = min(pause, max(0.0, self.policy.deadline / 1000 - waited))
+                self.retries += 1
+                self.emit({"event": "retry", "migration": migration.version, "step": group.steps[0].index,
+                           "attempt": attempt, "error": type(error).__name__, "wait_s": round(pause, 2)})
+                time.sleep(pause)
+            except psycopg.Error as error:
+                raise ApplyError(f"{migration.path}:{_failing_step(group, error).statement.line}: {_first_line(error)} "
+                                 "(this transaction was rolled back)") from None
+
+    def _attempt(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
+        if group.transaction:
+            with connection.transaction():
+                for step in group.steps:
+                    self._execute(connection, migration, step, local=True)
+                    self._journal(connection, migration, step)
+        else:
+            [step] = group.steps
+            self._execute(connection, migration, step, local=False)
+            self._journal(connection, migration, step)
+
+    def _execute(self, connection: psycopg.Connection, migration: Migration, step: Step, local: bool) -> None:
+        lock_timeout, statement_timeout = step.timeouts(self.policy)
+        scope = "true" if local else "false"
+        connection.execute(f"SELECT set_config('lock_timeout', %s, {scope}), set_config('statement_timeout', %s, {scope})",
+                           (f"{lock_timeout}ms", f"{statement_timeout}ms"))
+        started = time.monotonic()
+        self.emit({"event": "step", "migration": migration.version, "step": step.index, "sql": step.statement.sql,
+                   "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
+        try:
+            connection.execute(step.statement.sql)
+        except psycopg.Error as error:
+            error.migrator_step = step  # which statement failed, for the message
+            raise
+        self.emit({"event": "step_done", "migration": migration.version, "step": step.index,
+                   "seconds": round(time.monotonic() - started, 3)})
+
+    def _journal(self, connection: psycopg.Connection, migration: Migration, step: Step) -> None:
+        connection.execute(
+            "INSERT INTO migrator.apply_journal (version, step, statement_hash, status) VALUES (%s, %s, %s, 'done') "
+            "ON CONFLICT (version, step) DO UPDATE SET status = 'done', finished_at = now()",
+            (migration.version, step.index, step.hash))
+
+
+def _failing_step(group: Group, error: Exception) -> Step:
+    return getattr(error, "migrator_step", group.steps[0])
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
+    """What apply would do, step by step: SQL, locks, rewrite/scan, transaction, timeouts."""
+    plan = []
+    for migration in migrations:
+        for number, group in enumerate(migration.groups):
+            for step in group.steps:
+                statement = step.statement
+                lock_timeout, statement_timeout = step.timeouts(policy)
+                plan.append({
+                    "migration": migration.version, "group": number, "step": step.index,
+                    "transaction": "transaction" if group.transaction else "autocommit",
+                    "sql": statement.sql,
+                    "locks": [{"relation": str(t.relation), "lock": t.lock.label} for t in statement.locks],
+                    "rewrites": statement.rewrites, "scans": statement.scans,
+                    "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout,
+                })
+    return plan
