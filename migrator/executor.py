@@ -145,6 +145,7 @@ def plan_file(path: Path, analyzer: Analyzer) -> Migration:
     for statement in statements:
         if statement.unanalyzable:
             raise ApplyError(f"{path}:{statement.line}: refusing a statement migrator cannot analyze: {statement.unanalyzable}")
+    refuse_lint_errors(path, text, analyzer.pg_version, {s.line for s in statements if s.no_transaction})
     no_transaction = tool_no_transaction or re.search(r"^\s*--\s*migrator:no-transaction\b", text, re.MULTILINE) is not None
     migration = Migration(path.stem, path, hashlib.sha256(text.encode()).hexdigest()[:16])
     current: list[Step] = []
@@ -165,6 +166,30 @@ def plan_file(path: Path, analyzer: Analyzer) -> Migration:
             current.append(step)
     _close(migration, current)
     return migration
+
+
+# Lint errors the executor itself makes moot: it sets the timeouts, and runs statements that
+# cannot run in a transaction block outside one.
+HANDLED_BY_EXECUTOR = frozenset({"require-lock-timeout", "require-statement-timeout", "timeout-exceeds-limit",
+                                 "concurrently-in-transaction", "unbalanced-transaction"})
+
+
+def refuse_lint_errors(path: Path, text: str, pg_version: int, autocommit_lines: set[int]) -> None:
+    """Refuse, before anything runs, a migration the linter calls unsafe (its ignore directives honoured).
+
+    Statements on autocommit_lines run outside the file's transaction, so holding its locks is no concern.
+    """
+    from migrator.config import Config
+    from migrator.lint import Linter
+
+    findings = Linter(Config(pg_version=pg_version)).lint_text(text, str(path)).findings
+    errors = [f for f in findings if f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
+              and not (f.rule == "work-while-holding-lock" and f.line in autocommit_lines)]
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
+        safe = f"; instead: {first.help.splitlines()[0]}" if first.help else ""
+        raise ApplyError(f"{path}:{first.line}: refused by {first.rule}: {first.message}{safe}{more}")
 
 
 def _close(migration: Migration, steps: list[Step]) -> None:
@@ -279,6 +304,8 @@ class Executor:
                                  "(this transaction was rolled back)") from None
 
     def _attempt(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
+        if not group.transaction and self._index_already_built(connection, migration, group.steps[0]):
+            return
         if group.transaction:
             with connection.transaction():
                 for step in group.steps:
@@ -304,6 +331,29 @@ class Executor:
             raise
         self.emit({"event": "step_done", "migration": migration.version, "step": step.index,
                    "seconds": round(time.monotonic() - started, 3)})
+
+    def _index_already_built(self, connection: psycopg.Connection, migration: Migration, step: Step) -> bool:
+        """Before CREATE INDEX CONCURRENTLY: drop an INVALID leftover of a failed build; a valid one
+        (built just before a crash kept it out of the journal) counts as done."""
+        statement = step.statement
+        if statement.kind != "create_index" or not statement.concurrently or not statement.actions[0].constraint:
+            return False
+        name = statement.actions[0].constraint
+        row = connection.execute(
+            "SELECT i.indisvalid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND pg_table_is_visible(c.oid)", (name,)).fetchone()
+        if row is None:
+            return False
+        valid, qualified = row
+        if valid:
+            self.emit({"event": "skip", "migration": migration.version, "steps": [step.index], "reason": f"index {name} exists and is valid"})
+            self._journal(connection, migration, step)
+            return True
+        self.emit({"event": "invalid_index", "migration": migration.version, "index": name})
+        connection.execute("SELECT set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)")
+        connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}")
+        return False
 
     def _journal(self, connection: psycopg.Connection, migration: Migration, step: Step) -> None:
         connection.execute(

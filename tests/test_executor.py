@@ -145,3 +145,33 @@ def test_unreachable_database_and_bad_options(migrations):
     (migrations / "empty").mkdir()
     with pytest.raises(ApplyError, match="no .sql migrations here"):
         load_sql_folder(migrations / "empty")
+
+
+def test_unsafe_migration_is_refused_with_the_lint_message_unless_ignored(migrations, pg_db):
+    write(migrations, "001_index.sql", "CREATE INDEX users_email_idx ON users (email);\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "001_index.sql:1: refused by require-concurrent-index" in result.stderr and "CONCURRENTLY" in result.stderr
+    assert pg_db.execute("SELECT to_regclass('users_email_idx')") == [(None,)]
+    write(migrations, "001_index.sql", "-- migrator:ignore require-concurrent-index -- 1000 rows\nCREATE INDEX users_email_idx ON users (email);\n")
+    assert subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True).returncode == 0
+
+
+def test_kill_during_concurrent_index_build_then_resume(migrations, pg_db):
+    pg_db.execute("INSERT INTO users SELECT g, 'u' || g FROM generate_series(1001, 300000) g")
+    write(migrations, "001_both.sql", "ALTER TABLE users ADD COLUMN handle text;\n"
+                                      "CREATE INDEX CONCURRENTLY users_email_idx ON users (email, id);\n")
+    blocker = psycopg.connect(pg_db.dsn)  # an old snapshot makes the concurrent build wait in its last phase
+    blocker.execute("SELECT 1").fetchone()
+    child = subprocess.Popen(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    poll(lambda: pg_db.execute("SELECT count(*) FROM pg_stat_progress_create_index")[0][0] > 0, timeout=30, interval=0.02)
+    child.kill()
+    child.wait()
+    blocker.close()
+    poll(lambda: pg_db.execute("SELECT count(*) FROM pg_stat_progress_create_index")[0][0] == 0, timeout=30)
+    assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "duplicate" not in result.stderr.lower()
+    assert pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
+    assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001_both",)]
