@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from migrator.analyzer import Action, Statement
 
 
@@ -19,13 +17,6 @@ def actions(statement: Statement, ctx, kind: str) -> list[Action]:
     return [action for action in statement.actions if action.kind == kind]
 
 
-def insert_after_keyword(sql: str, keyword: str, insertion: str) -> str:
-    """The statement with a word inserted after the first occurrence of keyword."""
-    return re.sub(rf"\b{keyword}\b", f"{keyword} {insertion}", sql, count=1, flags=re.IGNORECASE)
-
-
-def constraint_name(table: str, columns, suffix: str) -> str:
-    return "_".join([table, *[c for c in columns if c != "(expression)"], suffix])[:63]
 
 
 def blocking_locks_on_existing(statement: Statement, ctx) -> list:

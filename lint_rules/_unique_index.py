@@ -1,6 +1,7 @@
 """The online recipe shared by add-unique-constraint and add-primary-key."""
 
-from lint_rules._helpers import actions, constraint_name
+from lint_rules._helpers import actions
+from migrator.sqltext import constraint_name
 
 
 def check_unique_index_constraint(statement, ctx, constraint_type: str, keyword: str) -> None:

@@ -1,5 +1,6 @@
 from lint_rules import Rule
-from lint_rules._helpers import insert_after_keyword, on_existing_table
+from lint_rules._helpers import on_existing_table
+from migrator.sqltext import insert_after_keyword
 
 
 def check(statement, ctx):

@@ -1,5 +1,5 @@
 from lint_rules import Rule
-from lint_rules._helpers import insert_after_keyword
+from migrator.sqltext import insert_after_keyword
 
 
 def check(statement, ctx):

@@ -1,5 +1,6 @@
 from lint_rules import Rule
-from lint_rules._helpers import actions, constraint_name
+from lint_rules._helpers import actions
+from migrator.sqltext import constraint_name
 
 
 def recipe(table, column) -> str:

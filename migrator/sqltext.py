@@ -354,3 +354,13 @@ def parse_one(sql: str):
     if len(expressions) != 1 or isinstance(expressions[0], exp.Command):
         return None
     return expressions[0]
+
+
+def insert_after_keyword(sql: str, keyword: str, insertion: str) -> str:
+    """The statement with a word inserted after the first occurrence of keyword."""
+    return re.sub(rf"\b{keyword}\b", f"{keyword} {insertion}", sql, count=1, flags=re.IGNORECASE)
+
+
+def constraint_name(table: str, columns, suffix: str) -> str:
+    """A constraint or index name in PostgreSQL's own style: table_columns_suffix, at most 63 bytes."""
+    return "_".join([table, *[c for c in columns if c != "(expression)"], suffix])[:63]
