@@ -630,20 +630,21 @@ def _apply_options(function):
         click.option("--max-timeout", type=DURATION, default="5s", show_default=True, help="Neither timeout may exceed this."),
         click.option("--online-statement-timeout", type=DURATION, default="0ms", show_default=True,
                      help="For CONCURRENTLY and VALIDATE (0: none)."),
+        click.option("--no-rewrite", is_flag=True, help="Run statements as written: no automatic online forms."),
     ]
     for option in reversed(options):
         function = option(function)
     return function
 
 
-def _load_migrations(path: Path, pg_version: int):
+def _load_migrations(path: Path, pg_version: int, rewrite: bool):
     from migrator.executor import ApplyError, load_sql_folder
     from migrator.revisions import revision_files
 
     if revision_files(path) is not None or path.suffix in (".ini", ".py"):
         raise ApplyError(f"{path}: applying Alembic projects is not available yet; use `alembic upgrade`, "
                          "and `migrator lint` on the revisions")
-    return load_sql_folder(path, pg_version)
+    return load_sql_folder(path, pg_version, rewrite)
 
 
 def _apply_errors(function):
@@ -669,8 +670,8 @@ def _apply_errors(function):
 @click.option("--lock-wait", type=DURATION, default="60s", show_default=True, help="How long to wait for another apply to finish.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_apply_errors
-def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts,
-          deadline, lock_wait, log_format):
+def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
+          attempts, deadline, lock_wait, log_format):
     """Apply pending migrations from a folder of .sql files (name order), safely.
 
     Statements that block traffic run under short lock and statement timeouts and are retried
@@ -690,7 +691,7 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
 
     dsn = _require_dsn(dsn)
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait)
-    migrations = _load_migrations(path, pg_version)
+    migrations = _load_migrations(path, pg_version, not no_rewrite)
 
     def emit(event: dict) -> None:
         if log_format == "json":
@@ -717,7 +718,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
 @_apply_options
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_apply_errors
-def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, output_format):
+def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
+         output_format):
     """Show what apply would run for each pending migration; changes nothing.
 
     Without --dsn (or $DATABASE_URL) every migration in the folder is shown.
@@ -732,7 +734,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     from migrator.executor import Executor, Policy, describe_plan
 
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout)
-    migrations = _load_migrations(path, pg_version)
+    migrations = _load_migrations(path, pg_version, not no_rewrite)
     if dsn:
         executor = Executor(dsn, policy)
         with executor.connect() as connection:

@@ -10,6 +10,7 @@ two deploys from running DDL at once.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import re
 import time
@@ -103,6 +104,8 @@ class Group:
 
     steps: list[Step]
     transaction: bool
+    on_failure: str | None = None  # clean-up SQL if the group fails for another reason than a lock
+    failure_message: str | None = None
 
 
 @dataclass
@@ -113,7 +116,7 @@ class Migration:
     groups: list[Group] = field(default_factory=list)
 
 
-def load_sql_folder(folder: Path, pg_version: int = 15) -> list[Migration]:
+def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True) -> list[Migration]:
     """The .sql files of a folder in name order, planned (down migrations left out)."""
     if not folder.is_dir():
         raise ApplyError(f"{folder}: not a folder of .sql migrations")
@@ -121,12 +124,13 @@ def load_sql_folder(folder: Path, pg_version: int = 15) -> list[Migration]:
     if not files:
         raise ApplyError(f"{folder}: no .sql migrations here")
     analyzer = Analyzer(pg_version)
-    return [plan_file(path, analyzer) for path in files]
+    return [plan_file(path, analyzer, rewrite) for path in files]
 
 
-def plan_file(path: Path, analyzer: Analyzer) -> Migration:
+def plan_file(path: Path, analyzer: Analyzer, rewrite_enabled: bool = True) -> Migration:
     """Steps grouped by transaction: the file runs in one transaction (explicit BEGIN/COMMIT honoured),
-    except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone."""
+    except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
+    Unsafe statements become their online forms (see migrator.rewrites), each part in its own transaction."""
     from migrator.lint import InputError
 
     try:
@@ -145,13 +149,24 @@ def plan_file(path: Path, analyzer: Analyzer) -> Migration:
     for statement in statements:
         if statement.unanalyzable:
             raise ApplyError(f"{path}:{statement.line}: refusing a statement migrator cannot analyze: {statement.unanalyzable}")
-    refuse_lint_errors(path, text, analyzer.pg_version, {s.line for s in statements if s.no_transaction})
+    planned = _rewrites(statements, analyzer.pg_version) if rewrite_enabled else [(s, None) for s in statements]
+    refuse_lint_errors(path, text, analyzer.pg_version, {s.line for s in statements if s.no_transaction},
+                       {s.line for s, units in planned if units})
     no_transaction = tool_no_transaction or re.search(r"^\s*--\s*migrator:no-transaction\b", text, re.MULTILINE) is not None
     migration = Migration(path.stem, path, hashlib.sha256(text.encode()).hexdigest()[:16])
     current: list[Step] = []
     explicit = False
-    for index, statement in enumerate(statements):
-        step = Step(index, statement)
+    numbers = itertools.count()
+    for statement, units in planned:
+        if units:
+            _close(migration, current)
+            current = []
+            for unit in units:
+                steps = [Step(next(numbers), _analyzed(analyzer, sql, statement.line)) for sql in unit.sql]
+                migration.groups.append(Group(steps, not any(step.statement.no_transaction for step in steps),
+                                              unit.on_failure, unit.failure_message))
+            continue
+        step = Step(next(numbers), statement)
         if statement.kind == "begin":
             _close(migration, current)
             current, explicit = [], True
@@ -174,22 +189,49 @@ HANDLED_BY_EXECUTOR = frozenset({"require-lock-timeout", "require-statement-time
                                  "concurrently-in-transaction", "unbalanced-transaction"})
 
 
-def refuse_lint_errors(path: Path, text: str, pg_version: int, autocommit_lines: set[int]) -> None:
+def refuse_lint_errors(path: Path, text: str, pg_version: int, autocommit_lines: set[int], rewritten_lines: set[int]) -> None:
     """Refuse, before anything runs, a migration the linter calls unsafe (its ignore directives honoured).
 
-    Statements on autocommit_lines run outside the file's transaction, so holding its locks is no concern.
+    Statements on autocommit_lines run outside the file's transaction, so holding its locks is no
+    concern; statements on rewritten_lines run in their online form.
     """
     from migrator.config import Config
     from migrator.lint import Linter
+    from migrator.rewrites import REWRITTEN_RULES
 
     findings = Linter(Config(pg_version=pg_version)).lint_text(text, str(path)).findings
     errors = [f for f in findings if f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
-              and not (f.rule == "work-while-holding-lock" and f.line in autocommit_lines)]
+              and not (f.rule == "work-while-holding-lock" and f.line in autocommit_lines | rewritten_lines)
+              and not (f.rule in REWRITTEN_RULES and f.line in rewritten_lines)]
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
         safe = f"; instead: {first.help.splitlines()[0]}" if first.help else ""
         raise ApplyError(f"{path}:{first.line}: refused by {first.rule}: {first.message}{safe}{more}")
+
+
+def _rewrites(statements: list[Statement], pg_version: int) -> list[tuple[Statement, list | None]]:
+    """Each statement with its online form, if it needs one (none inside explicit BEGIN ... COMMIT)."""
+    from migrator.rewrites import rewrite
+
+    created: set[str] = set()
+    explicit = False
+    planned = []
+    for statement in statements:
+        if statement.kind == "begin":
+            explicit = True
+        elif statement.kind in ("commit", "rollback"):
+            explicit = False
+        planned.append((statement, None if explicit else rewrite(statement, created, pg_version)))
+        if statement.kind == "create_table" and statement.relation is not None:
+            created.add(statement.relation.name)
+    return planned
+
+
+def _analyzed(analyzer: Analyzer, sql: str, line: int) -> Statement:
+    [statement] = analyzer.analyze(sql)
+    statement.line = statement.end_line = line  # messages point at the statement it came from
+    return statement
 
 
 def _close(migration: Migration, steps: list[Step]) -> None:
@@ -300,8 +342,13 @@ class Executor:
                            "attempt": attempt, "error": type(error).__name__, "wait_s": round(pause, 2)})
                 time.sleep(pause)
             except psycopg.Error as error:
-                raise ApplyError(f"{migration.path}:{_failing_step(group, error).statement.line}: {_first_line(error)} "
-                                 "(this transaction was rolled back)") from None
+                line = _failing_step(group, error).statement.line
+                if group.on_failure:
+                    connection.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', '0', false)",
+                                       (f"{self.policy.lock_timeout}ms",))
+                    connection.execute(group.on_failure)
+                    raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {_first_line(error)}") from None
+                raise ApplyError(f"{migration.path}:{line}: {_first_line(error)} (this transaction was rolled back)") from None
 
     def _attempt(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
         if not group.transaction and self._index_already_built(connection, migration, group.steps[0]):

@@ -147,14 +147,75 @@ def test_unreachable_database_and_bad_options(migrations):
         load_sql_folder(migrations / "empty")
 
 
-def test_unsafe_migration_is_refused_with_the_lint_message_unless_ignored(migrations, pg_db):
-    write(migrations, "001_index.sql", "CREATE INDEX users_email_idx ON users (email);\n")
+def test_unsafe_migration_without_a_rewrite_is_refused_unless_ignored(migrations, pg_db):
+    write(migrations, "001_type.sql", "ALTER TABLE users ALTER COLUMN email TYPE integer USING length(email);\n")
     result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True)
     assert result.returncode == 1
-    assert "001_index.sql:1: refused by require-concurrent-index" in result.stderr and "CONCURRENTLY" in result.stderr
-    assert pg_db.execute("SELECT to_regclass('users_email_idx')") == [(None,)]
-    write(migrations, "001_index.sql", "-- migrator:ignore require-concurrent-index -- 1000 rows\nCREATE INDEX users_email_idx ON users (email);\n")
+    assert "001_type.sql:1: refused by changing-column-type" in result.stderr and "instead:" in result.stderr
+    assert pg_db.execute("SELECT to_regclass('migrator.schema_migrations')") == [(None,)]
+    write(migrations, "001_type.sql", "-- migrator:ignore changing-column-type -- 1000 rows\nALTER TABLE users ALTER COLUMN email TYPE integer USING length(email);\n")
     assert subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True).returncode == 0
+
+
+def test_no_rewrite_refuses_what_would_be_rewritten(migrations, pg_db):
+    write(migrations, "001_index.sql", "CREATE INDEX users_email_idx ON users (email);\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--no-rewrite"], capture_output=True, text=True)
+    assert result.returncode == 1 and "refused by require-concurrent-index" in result.stderr
+
+
+REWRITES = [
+    ("CREATE INDEX users_email_idx ON users (email);",
+     ["CREATE INDEX CONCURRENTLY users_email_idx ON users (email)"],
+     "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass"),
+    ("ALTER TABLE users ADD CONSTRAINT email_set CHECK (email IS NOT NULL);",
+     ["ALTER TABLE users ADD CONSTRAINT email_set CHECK (email IS NOT NULL) NOT VALID",
+      "ALTER TABLE users VALIDATE CONSTRAINT email_set"],
+     "SELECT convalidated FROM pg_constraint WHERE conname = 'email_set'"),
+    ("ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users (id);",
+     ["ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID",
+      "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey"],
+     "SELECT convalidated FROM pg_constraint WHERE conname = 'orders_user_id_fkey'"),
+    ("ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+     ["ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID",
+      "ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null",
+      "ALTER TABLE users ALTER COLUMN email SET NOT NULL",
+      "ALTER TABLE users DROP CONSTRAINT users_email_not_null"],
+     "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email'"),
+    ("ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+     ["CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email)",
+      "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key"],
+     "SELECT indisvalid AND indisunique FROM pg_index WHERE indexrelid = 'users_email_key'::regclass"),
+    ("ALTER TABLE orders ADD PRIMARY KEY (id);",
+     ["CREATE UNIQUE INDEX CONCURRENTLY orders_id_pkey ON orders (id)",
+      "ALTER TABLE orders ADD CONSTRAINT orders_id_pkey PRIMARY KEY USING INDEX orders_id_pkey"],
+     "SELECT indisprimary FROM pg_index WHERE indexrelid = 'orders_id_pkey'::regclass"),
+    ("DROP INDEX users_old_idx;",
+     ["DROP INDEX CONCURRENTLY users_old_idx"],
+     "SELECT to_regclass('users_old_idx') IS NULL"),
+]
+
+
+@pytest.mark.parametrize("sql, expected, catalog", REWRITES)
+def test_each_rewrite_runs_its_safe_sequence_and_leaves_the_catalog_right(migrations, pg_db, sql, expected, catalog):
+    pg_db.execute("CREATE TABLE orders (id bigint NOT NULL, user_id bigint)")
+    pg_db.execute("CREATE INDEX users_old_idx ON users (id)")
+    write(migrations, "001.sql", "-- migrator:ignore fk-needs-index\n" + sql + "\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--log-format", "json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    ran = [json.loads(line)["sql"] for line in result.stdout.splitlines() if json.loads(line)["event"] == "step"]
+    assert ran == expected
+    assert pg_db.execute(catalog) == [(True,)]
+
+
+def test_validation_failure_leaves_no_half_state(migrations, pg_db):
+    pg_db.execute("UPDATE users SET email = NULL WHERE id = 7")
+    write(migrations, "001.sql", "ALTER TABLE users ADD CONSTRAINT email_set CHECK (email IS NOT NULL);\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "existing rows violate email_set; the NOT VALID constraint was dropped" in result.stderr
+    assert pg_db.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'email_set'") == [(0,)]
+    assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
 
 
 def test_kill_during_concurrent_index_build_then_resume(migrations, pg_db):

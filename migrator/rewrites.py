@@ -1,0 +1,80 @@
+"""Automatic safe rewrites: unsafe statements turned into their online forms.
+
+Each rewrite is a list of units; a unit is SQL that runs in its own transaction (or alone in
+autocommit when it may not run in a transaction), with an optional clean-up to run if it fails
+so that nothing is left half applied (a NOT VALID constraint whose validation failed is dropped).
+Only single-action statements on tables that existed before the migration are rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from migrator.analyzer import Statement
+from migrator.sqltext import constraint_name, insert_after_keyword, quote_identifier
+
+# Lint rules whose findings a rewrite resolves.
+REWRITTEN_RULES = frozenset({
+    "require-concurrent-index", "require-concurrent-drop-index", "add-foreign-key", "constraint-missing-not-valid",
+    "set-not-null", "add-unique-constraint", "add-primary-key", "validate-in-same-transaction",
+})
+
+
+@dataclass
+class Unit:
+    sql: list[str]
+    on_failure: str | None = None
+    failure_message: str | None = None
+
+
+def rewrite(statement: Statement, created_tables: set[str], pg_version: int) -> list[Unit] | None:
+    """The online form of a statement, or None when it is fine as it is (or cannot be rewritten)."""
+    table = statement.relation
+    if table is None or table.name in created_tables:
+        return None
+    if statement.kind == "create_index" and not statement.concurrently and statement.actions[0].value != "only":
+        return [Unit([insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY")])]
+    if statement.kind == "drop_index" and not statement.concurrently and len(statement.locks) == 1 \
+            and not re.search(r"\bCASCADE\s*$", statement.sql, re.IGNORECASE):
+        return [Unit([insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY")])]
+    if statement.kind != "alter_table" or len(statement.actions) != 1:
+        return None
+    action = statement.actions[0]
+    if action.kind == "add_constraint" and action.constraint_type in ("check", "foreign_key") and not action.not_valid:
+        suffix = "check" if action.constraint_type == "check" else "fkey"
+        name = action.constraint or constraint_name(table.name, action.columns, suffix)
+        sql = statement.sql
+        if action.constraint is None:
+            sql = re.sub(r"\bADD\s+(CHECK|FOREIGN\s+KEY)\b", lambda m: f"ADD CONSTRAINT {quote_identifier(name)} {m.group(1)}",
+                         sql, count=1, flags=re.IGNORECASE)
+        return [Unit([sql + " NOT VALID"]), _validate(table, name)]
+    if action.kind == "set_not_null" and pg_version >= 12:
+        name = constraint_name(table.name, [action.column], "not_null")
+        column = quote_identifier(action.column)
+        return [
+            Unit([f"ALTER TABLE {table} ADD CONSTRAINT {quote_identifier(name)} CHECK ({column} IS NOT NULL) NOT VALID"]),
+            _validate(table, name),
+            Unit([f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL",
+                  f"ALTER TABLE {table} DROP CONSTRAINT {quote_identifier(name)}"]),
+        ]
+    if action.kind == "add_constraint" and action.constraint_type in ("unique", "primary_key") and not action.using_index \
+            and action.columns and "(expression)" not in action.columns:
+        keyword = "UNIQUE" if action.constraint_type == "unique" else "PRIMARY KEY"
+        name = action.constraint or constraint_name(table.name, action.columns, "key" if keyword == "UNIQUE" else "pkey")
+        columns = ", ".join(quote_identifier(c) for c in action.columns)
+        return [
+            Unit([f"CREATE UNIQUE INDEX CONCURRENTLY {quote_identifier(name)} ON {table} ({columns})"],
+                 on_failure=f"DROP INDEX CONCURRENTLY IF EXISTS {quote_identifier(name)}",
+                 failure_message=f"building the unique index for {name} failed; the partial index was dropped"),
+            Unit([f"ALTER TABLE {table} ADD CONSTRAINT {quote_identifier(name)} {keyword} USING INDEX {quote_identifier(name)}"]),
+        ]
+    return None
+
+
+def _validate(table, name: str) -> Unit:
+    return Unit(
+        [f"ALTER TABLE {table} VALIDATE CONSTRAINT {quote_identifier(name)}"],
+        on_failure=f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote_identifier(name)}",
+        failure_message=f"existing rows violate {name}; the NOT VALID constraint was dropped, nothing is left half applied",
+    )
