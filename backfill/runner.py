@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -384,9 +385,10 @@ class Runner:
         return processed, changed, finished
 
     def _note_throttle(self, reason: str | None) -> None:
-        if reason != self.shared.throttle_reason:
+        """Record the throttle state; an event when it starts, stops or changes cause (not when a lag figure moves)."""
+        if _cause(reason) != _cause(self.shared.throttle_reason):
             self.emit({"event": "throttle" if reason else "resume", "reason": reason, "lag": self.shared.lags})
-            self.shared.throttle_reason = reason
+        self.shared.throttle_reason = reason
         if reason:
             self.shared.throttled_seconds += POLL
 
@@ -397,6 +399,11 @@ class Runner:
             wait = processed / per_worker - elapsed
             if wait > 0:
                 self.stop_event.wait(wait)
+
+
+def _cause(reason: str | None) -> str | None:
+    """A throttle reason without its changing figures."""
+    return None if reason is None else re.sub(r"\d+(\.\d+)?", "#", reason)
 
 
 class BatchSizer:

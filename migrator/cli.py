@@ -754,5 +754,31 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
         click.echo(f"    {locks}; {effects}; {timeouts}")
 
 
+@main.command()
+@click.option("--rows", type=click.IntRange(1000, 100_000_000), default=1_000_000, show_default=True, help="Messages to seed.")
+@click.option("--keep", is_flag=True, help="Leave the sandbox running and print its DSNs.")
+def demo(rows, keep):
+    """See migrator work on a throwaway cluster: lint, plan, apply under a lock, a throttled backfill.
+
+    Needs no database: it starts a sandbox (PostgreSQL primary plus a streaming replica).
+
+    \b
+    Examples:
+      migrator demo
+      migrator demo --rows 200000 --keep
+    """
+    from migrator.demo import Demo
+    from migrator.sandbox import SandboxError
+
+    import psycopg
+
+    from migrator.executor import ApplyError
+
+    try:
+        Demo(rows, keep, click.echo).run()
+    except (SandboxError, ApplyError, psycopg.Error) as error:
+        raise click.ClickException(f"the demo failed: {str(error).strip().splitlines()[0]}") from None
+
+
 if __name__ == "__main__":
     main()

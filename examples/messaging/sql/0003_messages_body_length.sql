@@ -1,0 +1,2 @@
+-- filled afterwards by `migrator backfill` (see ../backfill)
+ALTER TABLE messages ADD COLUMN body_length integer;

@@ -1,0 +1,2 @@
+-- migrator:no-transaction
+CREATE INDEX CONCURRENTLY messages_conversation_id_idx ON messages (conversation_id, sent_at);
