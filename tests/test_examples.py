@@ -35,7 +35,7 @@ def test_python_backfill_example(pg_db, monkeypatch):
     from sender_bigint import copy_sender
 
     pg_db.execute("CREATE TABLE messages (id bigint PRIMARY KEY, sender_id int NOT NULL, sender_id_big bigint)")
-    pg_db.execute("INSERT INTO messages SELECT g, g % 97, NULL FROM generate_series(1, 5000) g")
+    pg_db.execute("INSERT INTO messages SELECT g, g %% 97, NULL FROM generate_series(1, 5000) g")
     result = Runner(BackfillSpec("copy-sender", "messages", function=copy_sender), pg_db.dsn, settings={"batch_size": 700}).run()
     assert (result.status, result.rows_changed) == ("done", 5000)
     assert pg_db.execute("SELECT count(*) FROM messages WHERE sender_id_big IS DISTINCT FROM sender_id") == [(0,)]
