@@ -691,7 +691,7 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
 
     dsn = _require_dsn(dsn)
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait)
-    migrations = _load_migrations(path, pg_version, not no_rewrite)
+    source = _load_migrations(path, pg_version, not no_rewrite)
 
     def emit(event: dict) -> None:
         if log_format == "json":
@@ -705,7 +705,7 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
             click.echo(f"{event['migration']}: applied", err=True)
 
     executor = Executor(dsn, policy, emit)
-    applied = executor.apply(migrations)
+    applied = executor.apply(source)
     summary = (f"applied {len(applied)} migration{'s' if len(applied) != 1 else ''} to {mask_password(dsn)}; "
                f"{executor.retries} retries, longest lock wait {executor.longest_wait:.1f} s")
     if log_format == "json":
@@ -734,11 +734,11 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     from migrator.executor import Executor, Policy, describe_plan
 
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout)
-    migrations = _load_migrations(path, pg_version, not no_rewrite)
+    source = _load_migrations(path, pg_version, not no_rewrite)
+    migrations = source.all()
     if dsn:
-        executor = Executor(dsn, policy)
-        with executor.connect() as connection:
-            migrations = executor.pending(connection, migrations)
+        with Executor(dsn, policy).connect() as connection:
+            migrations = source.pending(connection)
     steps = describe_plan(migrations, policy)
     if output_format == "json":
         click.echo(json_module.dumps(steps, indent=2))

@@ -63,12 +63,11 @@ class Demo:
 
     # -- the steps -------------------------------------------------------------------------
     def seed(self, cluster) -> None:
-        from migrator.analyzer import Analyzer
-        from migrator.executor import Executor, Policy, plan_file
+        from migrator.executor import Executor, Policy, SqlFolder
 
         self.section(f"2. Seed: the service's tables and {self.rows:,} messages")
         dsn = cluster.primary.dsn()
-        Executor(dsn, Policy()).apply([plan_file(EXAMPLES / "sql" / "0001_create_tables.sql", Analyzer())])
+        Executor(dsn, Policy()).apply(SqlFolder([EXAMPLES / "sql" / "0001_create_tables.sql"]))
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute("INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 10000) g")
             connection.execute("INSERT INTO conversations (title) SELECT 'chat ' || g FROM generate_series(1, 1000) g")
@@ -100,7 +99,7 @@ class Demo:
         self.section("4. migrator plan: what apply will run")
         executor = Executor(cluster.primary.dsn(), Policy())
         with executor.connect() as connection:
-            pending = executor.pending(connection, load_sql_folder(EXAMPLES / "sql"))
+            pending = load_sql_folder(EXAMPLES / "sql").pending(connection)
         for step in describe_plan(pending, executor.policy):
             locks = ", ".join(f"{lock['lock']} on {lock['relation']}" for lock in step["locks"]) or "no table lock"
             self.say(f"{step['migration']} [{step['transaction']}] {step['sql'].splitlines()[0]}", "  ")

@@ -116,27 +116,55 @@ class Migration:
     groups: list[Group] = field(default_factory=list)
 
 
-def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True) -> list[Migration]:
+class SqlFolder:
+    """Plain .sql migrations applied in name order, recorded in migrator.schema_migrations."""
+
+    def __init__(self, files: list[Path], pg_version: int = 15, rewrite: bool = True):
+        analyzer = Analyzer(pg_version)
+        self.migrations = [plan_file(path, analyzer, rewrite) for path in files]
+
+    def all(self) -> list[Migration]:
+        return self.migrations
+
+    def pending(self, connection: psycopg.Connection) -> list[Migration]:
+        exists = connection.execute("SELECT to_regclass('migrator.schema_migrations') IS NOT NULL").fetchone()[0]
+        if not exists:
+            return self.migrations
+        applied = {row[0] for row in connection.execute("SELECT version FROM migrator.schema_migrations")}
+        return [m for m in self.migrations if m.version not in applied]
+
+    def stamp(self, connection: psycopg.Connection, migration: Migration) -> None:
+        connection.execute("INSERT INTO migrator.schema_migrations (version, checksum) VALUES (%s, %s)",
+                           (migration.version, migration.checksum))
+
+
+def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True) -> SqlFolder:
     """The .sql files of a folder in name order, planned (down migrations left out)."""
     if not folder.is_dir():
         raise ApplyError(f"{folder}: not a folder of .sql migrations")
     files = sorted(p for p in folder.glob("*.sql") if not (p.name == "down.sql" or p.name.endswith(".down.sql")))
     if not files:
         raise ApplyError(f"{folder}: no .sql migrations here")
-    analyzer = Analyzer(pg_version)
-    return [plan_file(path, analyzer, rewrite) for path in files]
+    return SqlFolder(files, pg_version, rewrite)
 
 
 def plan_file(path: Path, analyzer: Analyzer, rewrite_enabled: bool = True) -> Migration:
-    """Steps grouped by transaction: the file runs in one transaction (explicit BEGIN/COMMIT honoured),
-    except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
-    Unsafe statements become their online forms (see migrator.rewrites), each part in its own transaction."""
+    """A .sql migration file, planned (see plan_text)."""
     from migrator.lint import InputError
 
     try:
         text = read_sql_file(path, 50 * 1024 * 1024)
     except InputError as error:
         raise ApplyError(f"{path}: {error}") from None
+    return plan_text(path.stem, path, text, analyzer, rewrite_enabled)
+
+
+def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_enabled: bool = True,
+              line_map: list[int] | None = None) -> Migration:
+    """Steps grouped by transaction: the text runs in one transaction (explicit BEGIN/COMMIT honoured),
+    except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
+    Unsafe statements become their online forms (see migrator.rewrites), each part in its own transaction.
+    line_map gives, per line of text, the line of `path` to name in messages (rendered Alembic revisions)."""
     source = Source(text)
     try:
         tokens = source.tokenize()
@@ -146,14 +174,17 @@ def plan_file(path: Path, analyzer: Analyzer, rewrite_enabled: bool = True) -> M
     down_line, tool_no_transaction = migration_tool_markers(source, tokens)
     if down_line is not None:
         statements = [s for s in statements if s.line < down_line]
+    if line_map:
+        for statement in statements:
+            statement.line = line_map[statement.line - 1]
     for statement in statements:
         if statement.unanalyzable:
             raise ApplyError(f"{path}:{statement.line}: refusing a statement migrator cannot analyze: {statement.unanalyzable}")
     planned = _rewrites(statements, analyzer.pg_version) if rewrite_enabled else [(s, None) for s in statements]
     refuse_lint_errors(path, text, analyzer.pg_version, {s.line for s in statements if s.no_transaction},
-                       {s.line for s, units in planned if units})
+                       {s.line for s, units in planned if units}, line_map)
     no_transaction = tool_no_transaction or re.search(r"^\s*--\s*migrator:no-transaction\b", text, re.MULTILINE) is not None
-    migration = Migration(path.stem, path, hashlib.sha256(text.encode()).hexdigest()[:16])
+    migration = Migration(version, path, hashlib.sha256(text.encode()).hexdigest()[:16])
     current: list[Step] = []
     explicit = False
     numbers = itertools.count()
@@ -189,7 +220,8 @@ HANDLED_BY_EXECUTOR = frozenset({"require-lock-timeout", "require-statement-time
                                  "concurrently-in-transaction", "unbalanced-transaction"})
 
 
-def refuse_lint_errors(path: Path, text: str, pg_version: int, autocommit_lines: set[int], rewritten_lines: set[int]) -> None:
+def refuse_lint_errors(path: Path, text: str, pg_version: int, autocommit_lines: set[int], rewritten_lines: set[int],
+                       line_map: list[int] | None = None) -> None:
     """Refuse, before anything runs, a migration the linter calls unsafe (its ignore directives honoured).
 
     Statements on autocommit_lines run outside the file's transaction, so holding its locks is no
@@ -200,6 +232,9 @@ def refuse_lint_errors(path: Path, text: str, pg_version: int, autocommit_lines:
     from migrator.rewrites import REWRITTEN_RULES
 
     findings = Linter(Config(pg_version=pg_version)).lint_text(text, str(path)).findings
+    if line_map:
+        for finding in findings:
+            finding.line = line_map[min(finding.line, len(line_map)) - 1]
     errors = [f for f in findings if f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
               and not (f.rule == "work-while-holding-lock" and f.line in autocommit_lines | rewritten_lines)
               and not (f.rule in REWRITTEN_RULES and f.line in rewritten_lines)]
@@ -286,22 +321,17 @@ class Executor:
                              "pooling?): connect migrator directly to PostgreSQL or through session pooling")
 
     # -- applying ------------------------------------------------------------------------------
-    def pending(self, connection: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
-        exists = connection.execute("SELECT to_regclass('migrator.schema_migrations') IS NOT NULL").fetchone()[0]
-        if not exists:
-            return migrations
-        applied = {row[0] for row in connection.execute("SELECT version FROM migrator.schema_migrations")}
-        return [m for m in migrations if m.version not in applied]
-
-    def apply(self, migrations: list[Migration]) -> list[str]:
-        """Apply what is pending, in order; returns the versions applied."""
+    def apply(self, source) -> list[str]:
+        """Apply what the source has pending, in order, under the deploy lock; returns the versions applied."""
         with self.connect() as lock_connection:
             self.acquire_deploy_lock(lock_connection)
             with self.connect() as connection:
                 connection.execute(VERSION_TABLE_SQL)
                 applied = []
-                for migration in self.pending(connection, migrations):
+                for migration in source.pending(connection):
                     self._apply_one(connection, migration)
+                    source.stamp(connection, migration)
+                    self.emit({"event": "done", "migration": migration.version})
                     applied.append(migration.version)
                 return applied
 
@@ -314,9 +344,6 @@ class Executor:
                 self.emit({"event": "skip", "migration": migration.version, "steps": [s.index for s in group.steps]})
                 continue
             self._run_group(connection, migration, group)
-        connection.execute("INSERT INTO migrator.schema_migrations (version, checksum) VALUES (%s, %s)",
-                           (migration.version, migration.checksum))
-        self.emit({"event": "done", "migration": migration.version})
 
     def _run_group(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
         started = time.monotonic()
