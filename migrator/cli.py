@@ -631,19 +631,22 @@ def _apply_options(function):
         click.option("--online-statement-timeout", type=DURATION, default="0ms", show_default=True,
                      help="For CONCURRENTLY and VALIDATE (0: none)."),
         click.option("--no-rewrite", is_flag=True, help="Run statements as written: no automatic online forms."),
+        click.option("--to", "target", default="head", show_default=True, help="Alembic projects: the revision to upgrade to."),
     ]
     for option in reversed(options):
         function = option(function)
     return function
 
 
-def _load_migrations(path: Path, pg_version: int, rewrite: bool):
-    from migrator.executor import ApplyError, load_sql_folder
-    from migrator.revisions import revision_files
+def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "head"):
+    """An Alembic project (alembic.ini or the folder holding it) or a folder of .sql files."""
+    from migrator.executor import load_sql_folder
 
-    if revision_files(path) is not None or path.suffix in (".ini", ".py"):
-        raise ApplyError(f"{path}: applying Alembic projects is not available yet; use `alembic upgrade`, "
-                         "and `migrator lint` on the revisions")
+    ini = path if path.suffix == ".ini" else path / "alembic.ini"
+    if ini.is_file():
+        from migrator.alembic_source import AlembicProject
+
+        return AlembicProject(ini, target, pg_version, rewrite)
     return load_sql_folder(path, pg_version, rewrite)
 
 
@@ -671,8 +674,8 @@ def _apply_errors(function):
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_apply_errors
 def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-          attempts, deadline, lock_wait, log_format):
-    """Apply pending migrations from a folder of .sql files (name order), safely.
+          target, attempts, deadline, lock_wait, log_format):
+    """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
 
     Statements that block traffic run under short lock and statement timeouts and are retried
     (whole transaction, exponential backoff with jitter) on lock timeouts and deadlocks;
@@ -681,7 +684,7 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     \b
     Examples:
       migrator apply db/migrations --dsn "$DATABASE_URL"
-      migrator apply db/migrations --lock-timeout 2s --deadline 10m --log-format json
+      migrator apply alembic.ini --to 0042 --lock-timeout 2s --deadline 10m --log-format json
     """
     import json as json_module
     import time
@@ -691,7 +694,7 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
 
     dsn = _require_dsn(dsn)
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait)
-    source = _load_migrations(path, pg_version, not no_rewrite)
+    source = _load_migrations(path, pg_version, not no_rewrite, target)
 
     def emit(event: dict) -> None:
         if log_format == "json":
@@ -719,7 +722,7 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_apply_errors
 def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-         output_format):
+         target, output_format):
     """Show what apply would run for each pending migration; changes nothing.
 
     Without --dsn (or $DATABASE_URL) every migration in the folder is shown.
@@ -734,7 +737,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     from migrator.executor import Executor, Policy, describe_plan
 
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout)
-    source = _load_migrations(path, pg_version, not no_rewrite)
+    source = _load_migrations(path, pg_version, not no_rewrite, target)
     migrations = source.all()
     if dsn:
         with Executor(dsn, policy).connect() as connection:

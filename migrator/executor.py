@@ -114,6 +114,7 @@ class Migration:
     path: Path
     checksum: str
     groups: list[Group] = field(default_factory=list)
+    down_revision: str | None = None  # Alembic revisions: the one this follows
 
 
 class SqlFolder:
