@@ -696,9 +696,27 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait)
     source = _load_migrations(path, pg_version, not no_rewrite, target)
 
+    terminal = log_format == "text" and sys.stderr.isatty()
+    if terminal:  # live progress: the running statement with its elapsed time, retries as they happen
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False)
+        status = console.status("connecting")
+        status.start()
+
     def emit(event: dict) -> None:
         if log_format == "json":
             click.echo(json_module.dumps({"time": round(time.time(), 3), **event}))
+        elif terminal:
+            if event["event"] == "step":
+                status.update(f"{event['migration']} step {event['step']}: {event['sql'].splitlines()[0][:70]}")
+            elif event["event"] == "step_done":
+                console.print(f"  [green]done[/] {event['migration']} step {event['step']} ({event['seconds']:.2f} s)")
+            elif event["event"] == "retry":
+                console.print(f"  [yellow]retry {event['attempt']}[/] {event['migration']} step {event['step']}: "
+                              f"{event['error']}, next try in {event['wait_s']} s")
+            elif event["event"] == "done":
+                console.print(f"[bold]{event['migration']}[/]: applied")
         elif event["event"] == "step":
             first = event["sql"].splitlines()[0]
             click.echo(f"{event['migration']} step {event['step']}: {first[:100]}", err=True)
@@ -708,7 +726,11 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
             click.echo(f"{event['migration']}: applied", err=True)
 
     executor = Executor(dsn, policy, emit)
-    applied = executor.apply(source)
+    try:
+        applied = executor.apply(source)
+    finally:
+        if terminal:
+            status.stop()
     summary = (f"applied {len(applied)} migration{'s' if len(applied) != 1 else ''} to {mask_password(dsn)}; "
                f"{executor.retries} retries, longest lock wait {executor.longest_wait:.1f} s")
     if log_format == "json":

@@ -54,12 +54,13 @@ def hold_access_share(dsn, seconds):
 
 def test_lock_holder_makes_apply_retry_without_stalling_readers(migrations, pg_db):
     write(migrations, "001_add.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
-    holder, timer = hold_access_share(pg_db.dsn, 6)
+    holder, timer = hold_access_share(pg_db.dsn, 20)
     reader = Reader(pg_db.dsn)
     reader.start()
     events = []
     try:
-        executor = Executor(pg_db.dsn, Policy(lock_timeout=1000, statement_timeout=1000, max_timeout=5000), events.append)
+        executor = Executor(pg_db.dsn, Policy(lock_timeout=1000, statement_timeout=1000, max_timeout=5000,
+                                              attempts=100, deadline=60_000), events.append)
         assert executor.apply(load_sql_folder(migrations)) == ["001_add"]
     finally:
         reader.stop.set()
@@ -77,8 +78,8 @@ def test_holder_that_never_commits_exhausts_the_deadline_and_changes_nothing(mig
     write(migrations, "001_add.sql", "ALTER TABLE users ADD COLUMN nickname text;\nCREATE TABLE audit (id int);\n")
     holder, _ = hold_access_share(pg_db.dsn, 0)
     try:
-        result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--lock-timeout", "500ms",
-                                       "--deadline", "3s"], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--lock-timeout", "1s",
+                                       "--attempts", "1000", "--deadline", "30s"], capture_output=True, text=True, timeout=90)
     finally:
         holder.close()
     assert result.returncode == 1
@@ -131,6 +132,25 @@ def test_bad_migration_is_refused_before_anything_runs(migrations, pg_db, sql, m
     result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True)
     assert result.returncode == 1 and message in result.stderr
     assert pg_db.execute("SELECT to_regclass('migrator.schema_migrations')") == [(None,)]
+
+
+def test_wrong_password_is_a_clear_error_and_never_printed(migrations, pg_db):
+    cluster = pg_db.cluster
+    pg_db.execute("CREATE ROLE deployer LOGIN PASSWORD 'right-secret'")
+    hba = cluster.primary.datadir / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text("host all deployer 127.0.0.1/32 scram-sha-256\n" + original)
+    cluster.query(cluster.primary, "SELECT pg_reload_conf()")
+    write(migrations, "001.sql", "SELECT 1;\n")
+    try:
+        dsn = f"postgresql://deployer:wrong-secret@127.0.0.1:{cluster.primary.port}/{pg_db.name}"
+        result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", dsn], capture_output=True, text=True)
+    finally:
+        hba.write_text(original)
+        cluster.query(cluster.primary, "SELECT pg_reload_conf()")
+        pg_db.execute("DROP ROLE deployer")
+    assert result.returncode == 1 and "password authentication failed" in result.stderr
+    assert "wrong-secret" not in result.stderr + result.stdout and "Traceback" not in result.stderr
 
 
 def test_unreachable_database_and_bad_options(migrations):
