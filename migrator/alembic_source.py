@@ -57,7 +57,7 @@ class AlembicProject:
 
     def _plan(self, revision) -> Migration:
         path = Path(revision.path)
-        rendered = render_revision(path)
+        rendered = render_revision(path, revision.module)  # Alembic imported it already
         if rendered.error is not None:
             line, message = rendered.error
             raise ApplyError(f"{path}:{line}: {message}; this revision is online only: apply it with alembic upgrade")

@@ -52,8 +52,8 @@ def is_revision(source: str) -> bool:
     return "def upgrade" in source and "revision" in source
 
 
-def render_revision(path: Path) -> RenderedRevision:
-    """Render a revision's upgrade() to SQL for PostgreSQL, offline."""
+def render_revision(path: Path, module=None) -> RenderedRevision:
+    """Render a revision's upgrade() to SQL for PostgreSQL, offline (module: the revision already imported)."""
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
@@ -62,9 +62,11 @@ def render_revision(path: Path) -> RenderedRevision:
     source = path.read_text(encoding="utf-8")
     rendered.directives = _directives(source)
     try:
-        spec = importlib.util.spec_from_file_location(f"migrator_revision_{abs(hash(filename))}", filename)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(f"migrator_revision_{abs(hash(filename))}", filename)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        filename = getattr(module, "__file__", None) or filename
         upgrade = getattr(module, "upgrade", None)
         if not callable(upgrade):
             rendered.error = (1, "no upgrade() function: not an Alembic revision")

@@ -1,0 +1,133 @@
+"""Benchmark: `migrator apply` against plain `alembic upgrade` on the same revisions, side by side.
+
+(a) While a transaction holds ACCESS SHARE on the table for --hold seconds, a reader queries it
+    20 times a second; the longest stall it sees while each tool adds a column (target for
+    migrator: at most the lock timeout plus 10%; plain Alembic queues for as long as the holder holds).
+(b) The overhead of `migrator apply` over `alembic upgrade head` for 50 small revisions
+    (target: at most 15%), median of interleaved runs.
+
+    python bench/executor_bench.py [--hold 6] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from migrator.sandbox import Cluster
+from results import report
+
+PLAIN_ENV = """from alembic import context
+from sqlalchemy import create_engine
+
+with create_engine(context.config.get_main_option("sqlalchemy.url")).connect() as connection:
+    context.configure(connection=connection, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def make_project(root: Path, dsn: str, revisions: int, table: str) -> Path:
+    versions = root / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic" / "env.py").write_text(PLAIN_ENV)
+    (root / "alembic.ini").write_text(
+        f"[alembic]\nscript_location = %(here)s/alembic\nsqlalchemy.url = {dsn.replace('postgresql://', 'postgresql+psycopg://')}\n")
+    down = None
+    for number in range(1, revisions + 1):
+        revision = f"r{number:03d}"
+        (versions / f"{revision}.py").write_text(
+            f'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "{revision}"\ndown_revision = {down!r}\n\n\n'
+            f'def upgrade():\n    op.add_column("{table}", sa.Column("c{number}", sa.Integer))\n\n\ndef downgrade():\n    pass\n')
+        down = revision
+    return root / "alembic.ini"
+
+
+def fresh_database(cluster: Cluster, name: str) -> str:
+    cluster.query(cluster.primary, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    cluster.query(cluster.primary, f"CREATE DATABASE {name}")
+    dsn = cluster.primary.dsn(name)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("CREATE TABLE items (id bigint PRIMARY KEY)")
+        connection.execute("INSERT INTO items SELECT generate_series(1, 1000)")
+    return dsn
+
+
+def upgrade_command(tool: str, ini: Path, dsn: str) -> list[str]:
+    if tool == "alembic":
+        return [sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"]
+    return [sys.executable, "-m", "migrator", "apply", str(ini), "--dsn", dsn, "--lock-timeout", "1s",
+            "--attempts", "1000", "--deadline", "5m"]
+
+
+def longest_stall(cluster: Cluster, tool: str, hold: float) -> float:
+    dsn = fresh_database(cluster, f"stall_{tool}")
+    with tempfile.TemporaryDirectory() as folder:
+        ini = make_project(Path(folder), dsn, 1, "items")
+        holder = psycopg.connect(dsn)
+        holder.execute("SELECT count(*) FROM items").fetchone()
+        timer = threading.Timer(hold, holder.commit)
+        stalls, stop = [], threading.Event()
+
+        def read():
+            with psycopg.connect(dsn, autocommit=True) as connection:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    connection.execute("SELECT count(*) FROM items WHERE id < 10").fetchone()
+                    stalls.append(time.monotonic() - started)
+                    stop.wait(0.05)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        timer.start()
+        try:
+            subprocess.run(upgrade_command(tool, ini, dsn), capture_output=True, check=True, timeout=300)
+        finally:
+            timer.join()
+            holder.close()
+            stop.set()
+            reader.join()
+    return max(stalls)
+
+
+def overhead(cluster: Cluster, runs: int) -> dict[str, float]:
+    samples: dict[str, list[float]] = {"alembic": [], "migrator": []}
+    for run in range(runs):
+        for tool in samples:
+            dsn = fresh_database(cluster, f"many_{tool}_{run}")
+            with tempfile.TemporaryDirectory() as folder:
+                ini = make_project(Path(folder), dsn, 50, "items")
+                started = time.perf_counter()
+                subprocess.run(upgrade_command(tool, ini, dsn), capture_output=True, check=True, timeout=300)
+                samples[tool].append(time.perf_counter() - started)
+    return {tool: statistics.median(values) for tool, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hold", type=float, default=6.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    with Cluster(replicas=0) as cluster:
+        stall = {tool: longest_stall(cluster, tool, args.hold) for tool in ("alembic", "migrator")}
+        times = overhead(cluster, args.runs)
+    lines = [
+        f"lock holder for {args.hold:g} s, 20 Hz reader, longest stall: alembic upgrade {stall['alembic']:.2f} s, "
+        f"migrator apply {stall['migrator']:.2f} s (lock timeout 1 s; target <= 1.1 s)",
+        f"50 small revisions: alembic upgrade {times['alembic']:.2f} s, migrator apply {times['migrator']:.2f} s, "
+        f"overhead {times['migrator'] / times['alembic'] - 1:+.0%} (target <= +15%)",
+    ]
+    report("executor_bench", lines, record=not args.no_record)
+
+
+if __name__ == "__main__":
+    main()
