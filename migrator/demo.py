@@ -63,11 +63,12 @@ class Demo:
 
     # -- the steps -------------------------------------------------------------------------
     def seed(self, cluster) -> None:
-        from migrator.executor import Executor, Policy, SqlFolder
+        from migrator.alembic_source import AlembicProject
+        from migrator.executor import Executor, Policy
 
         self.section(f"2. Seed: the service's tables and {self.rows:,} messages")
         dsn = cluster.primary.dsn()
-        Executor(dsn, Policy()).apply(SqlFolder([EXAMPLES / "sql" / "0001_create_tables.sql"]))
+        Executor(dsn, Policy()).apply(AlembicProject(EXAMPLES / "alembic.ini", target="0001"))
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute("INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 10000) g")
             connection.execute("INSERT INTO conversations (title) SELECT 'chat ' || g FROM generate_series(1, 1000) g")
@@ -94,19 +95,21 @@ class Demo:
                     self.say("instead: " + finding.help.splitlines()[0], "    ")
 
     def plan(self, cluster) -> None:
-        from migrator.executor import Executor, Policy, describe_plan, load_sql_folder
+        from migrator.alembic_source import AlembicProject
+        from migrator.executor import Executor, Policy, describe_plan
 
-        self.section("4. migrator plan: what apply will run")
+        self.section("4. migrator plan: what apply will run (the Alembic project)")
         executor = Executor(cluster.primary.dsn(), Policy())
         with executor.connect() as connection:
-            pending = load_sql_folder(EXAMPLES / "sql").pending(connection)
+            pending = AlembicProject(EXAMPLES / "alembic.ini").pending(connection)
         for step in describe_plan(pending, executor.policy):
             locks = ", ".join(f"{lock['lock']} on {lock['relation']}" for lock in step["locks"]) or "no table lock"
             self.say(f"{step['migration']} [{step['transaction']}] {step['sql'].splitlines()[0]}", "  ")
             self.say(f"-> {locks}", "      ")
 
     def apply_under_lock(self, cluster) -> None:
-        from migrator.executor import Executor, Policy, load_sql_folder
+        from migrator.alembic_source import AlembicProject
+        from migrator.executor import Executor, Policy
 
         self.section("5. migrator apply, while a long transaction reads messages")
         dsn = cluster.primary.dsn()
@@ -126,7 +129,7 @@ class Demo:
 
         executor = Executor(dsn, Policy(lock_timeout=1000, statement_timeout=5000), show)
         try:
-            executor.apply(load_sql_folder(EXAMPLES / "sql"))
+            executor.apply(AlembicProject(EXAMPLES / "alembic.ini"))
         finally:
             timer.join()
             holder.close()

@@ -14,7 +14,7 @@ def test_demo_runs_end_to_end_and_reads_well_in_80_columns():
     out = result.stdout
     for expected in ("16 of 16 example migrations (Alembic and SQL): no findings.",
                      "0008_messages_sent_at_index_unsafe.py:13  require-concurrent-index (error)",
-                     "retry 1 in", "0008_messages_sent_at_index: applied",
+                     "retry 1 in", "0008: applied",
                      "Half way: replay paused on the replica", "throttled: replica replica1 lag",
                      "throttle released: running again", "done: 300,000 rows", "Sandbox stopped and removed."):
         assert expected in out, expected
@@ -24,3 +24,16 @@ def test_demo_runs_end_to_end_and_reads_well_in_80_columns():
     primary = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("primary postgresql://"))
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(primary, connect_timeout=3)
+
+
+def test_demo_keep_leaves_the_sandbox_running():
+    result = subprocess.run([sys.executable, "-m", "migrator", "demo", "--rows", "2000", "--keep"],
+                            capture_output=True, text=True, timeout=300)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Sandbox kept" in result.stdout and "migrator sandbox down" in result.stdout
+        dsns = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("postgresql://")]
+        with psycopg.connect(dsns[-2]) as connection:
+            assert connection.execute("SELECT count(*) FROM messages").fetchone() == (2000,)
+    finally:
+        subprocess.run([sys.executable, "-m", "migrator", "sandbox", "down"], capture_output=True)
