@@ -192,6 +192,8 @@ class Linter:
     def _directives(self, source: Source, tokens, path: str) -> tuple[list[Directive], list[Finding]]:
         known = all_rules()
         directives, findings = [], []
+        if "migrator:" not in source.text:
+            return directives, findings
         for offset, text in gaps(source, tokens):
             if "migrator:" not in text:
                 continue
@@ -283,6 +285,8 @@ TOOL_NO_TRANSACTION = re.compile(r"^--\s*(\+goose\s+no\s+transaction|migrate:up\
 def migration_tool_markers(source: Source, tokens) -> tuple[int | None, bool]:
     """Markers of goose and dbmate files: the line where the down section starts, and 'no transaction'."""
     down_line, no_transaction = None, False
+    if "goose" not in source.text and "migrate:" not in source.text:
+        return down_line, no_transaction
     for offset, text in gaps(source, tokens):
         if "goose" not in text and "migrate:" not in text:
             continue
