@@ -89,6 +89,11 @@ def main() -> None:
     squawk = shutil.which("squawk", path=str(BIN)) or shutil.which("squawk")
     if squawk is None:
         sys.exit("squawk not found: pip install -e '.[dev]' installs squawk-cli")
+    # Byte-compile as an installed package is: this environment sets PYTHONDONTWRITEBYTECODE, which
+    # would otherwise make every "cold" run compile migrator's sources again.
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *(str(root / p) for p in ("migrator", "lint_rules", "backfill"))],
+                   check=True)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
@@ -104,7 +109,8 @@ def main() -> None:
     lines = [
         f"corpus: {len(files)} files, {statements} statements",
         f"whole corpus: migrator {whole['migrator']:.3f} s, squawk {whole['squawk']:.3f} s, ratio {ratio:.2f}x (target <= 3x)",
-        f"one small file, cold: migrator {cold['migrator'] * 1000:.0f} ms, squawk {cold['squawk'] * 1000:.0f} ms (target <= 250 ms)",
+        f"one small file, cold (new process, bytecode compiled): migrator {cold['migrator'] * 1000:.0f} ms, "
+        f"squawk {cold['squawk'] * 1000:.0f} ms (target <= 250 ms)",
         f"migrator throughput: {statements / whole['migrator']:,.0f} statements/s",
     ]
     report("lint_bench", lines, record=not args.no_record)
