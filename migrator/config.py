@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migrator.durations import parse_duration
@@ -24,7 +24,6 @@ class Config:
     transaction: str = "wrapped"  # wrapped | none
     max_file_size: int = 5 * 1024 * 1024
     source: str | None = None
-    extra: dict = field(default_factory=dict)
 
     def with_options(self, **options) -> "Config":
         return replace(self, **{k: v for k, v in options.items() if v is not None})
@@ -67,7 +66,7 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
 
 
 def config_from_mapping(data: dict, source: str) -> Config:
-    unknown = sorted(set(data) - _KEYS - {"backfill", "apply"})
+    unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise ConfigError(f"{source}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
     options: dict = {"source": source}
@@ -92,7 +91,6 @@ def config_from_mapping(data: dict, source: str) -> Config:
         if not isinstance(data["max-file-size"], int) or data["max-file-size"] <= 0:
             raise ConfigError(f"{source}: max-file-size must be a positive number of bytes")
         options["max_file_size"] = data["max-file-size"]
-    options["extra"] = {k: data[k] for k in ("backfill", "apply") if k in data}
     return Config(**options)
 
 
