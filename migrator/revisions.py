@@ -48,14 +48,9 @@ def _revision_line(frame, filename: str) -> int:
     return 1
 
 
-def is_revision(source: str) -> bool:
-    return "def upgrade" in source and "revision" in source
-
-
 def render_revision(path: Path, module=None) -> RenderedRevision:
     """Render a revision's upgrade() to SQL for PostgreSQL, offline (module: the revision already imported)."""
     from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
 
     rendered = RenderedRevision(path)
     filename = str(path.resolve())
@@ -71,8 +66,8 @@ def render_revision(path: Path, module=None) -> RenderedRevision:
         if not callable(upgrade):
             rendered.error = (1, "no upgrade() function: not an Alembic revision")
             return rendered
-        context = MigrationContext.configure(
-            dialect_name="postgresql", opts={"as_sql": True, "output_buffer": _Capture(filename, rendered)})
+        capture, context = _offline_context()
+        capture.filename, capture.rendered = filename, rendered
         with Operations.context(context):
             upgrade()
     except SyntaxError as error:
@@ -82,6 +77,21 @@ def render_revision(path: Path, module=None) -> RenderedRevision:
         rendered.error = (line, f"cannot render offline ({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
                                 "revisions that read from the database (op.get_bind()) need a live one")
     return rendered
+
+
+_OFFLINE: tuple | None = None
+
+
+def _offline_context():
+    """One offline PostgreSQL MigrationContext per process, its output captured (configuring one costs)."""
+    global _OFFLINE
+    if _OFFLINE is None:
+        from alembic.runtime.migration import MigrationContext
+
+        capture = _Capture("", RenderedRevision(Path()))
+        _OFFLINE = (capture, MigrationContext.configure(dialect_name="postgresql",
+                                                         opts={"as_sql": True, "output_buffer": capture}))
+    return _OFFLINE
 
 
 def _failing_line(traceback, filename: str) -> int:
@@ -94,7 +104,9 @@ def _failing_line(traceback, filename: str) -> int:
 
 
 def _directives(source: str) -> list[tuple[int, str]]:
-    found = []
+    found: list[tuple[int, str]] = []
+    if "migrator:" not in source:
+        return found
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             if token.type == tokenize.COMMENT and token.string.lstrip("# ").startswith("migrator:"):
