@@ -29,7 +29,13 @@ class ProgressBar:
     """A rich progress bar: rows done of the estimate, rows/s, ETA, batch size, lag per replica, throttle."""
 
     def __init__(self, dsn: str, name: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.name = name
         self.connection = psycopg.connect(dsn, autocommit=True)

@@ -25,7 +25,8 @@ from psycopg import sql
 from backfill import state
 from backfill.spec import BackfillError, BackfillSpec, Plan, plan_backfill
 from backfill.throttle import Throttle
-from migrator.dsn import describe_dsn
+from migrator.dsn import connect as connect_or_fail
+from migrator.errors import first_line
 
 RETRYABLE = (pg_errors.LockNotAvailable, pg_errors.QueryCanceled, pg_errors.DeadlockDetected,
              pg_errors.SerializationFailure)
@@ -67,11 +68,7 @@ class _Shared:
 
 
 def connect(dsn: str, **options) -> psycopg.Connection:
-    try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=10, **options)
-    except psycopg.OperationalError as error:
-        detail = str(error).strip().splitlines()[-1] if str(error).strip() else "connection failed"
-        raise BackfillError(f"cannot connect to {describe_dsn(dsn)}: {detail}") from None
+    return connect_or_fail(dsn, BackfillError, **options)
 
 
 class Runner:
@@ -212,7 +209,7 @@ class Runner:
             self.shared.error = str(error)
             self.stop_event.set()
         except psycopg.Error as error:
-            self.shared.error = f"backfill {self.spec.name}: {str(error).strip().splitlines()[0]} (rerun the same command to resume)"
+            self.shared.error = f"backfill {self.spec.name}: {first_line(error)} (rerun the same command to resume)"
             self.stop_event.set()
 
     def _worker(self, index: int) -> None:

@@ -12,10 +12,11 @@ from psycopg import sql
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
+from migrator.errors import UserError, first_line
 from migrator.sqltext import parse_one, tokenize
 
 
-class BackfillError(Exception):
+class BackfillError(UserError):
     """Bad backfill input or state; the message says what and where, nothing has been written."""
 
 
@@ -177,13 +178,13 @@ def plan_backfill(connection: psycopg.Connection, spec: BackfillSpec) -> Plan:
             with connection.transaction(force_rollback=True):
                 connection.execute(sql.SQL("EXPLAIN ") + plan.update_sql(False), [None] * len(key))
         except psycopg.Error as error:
-            raise BackfillError(f"backfill {spec.name}: {_first_line(error)}") from None
+            raise BackfillError(f"backfill {spec.name}: {first_line(error)}") from None
     elif spec.where:
         try:
             with connection.transaction(force_rollback=True):
                 connection.execute(sql.SQL("EXPLAIN SELECT 1 FROM {} WHERE {}").format(plan.table_sql, user_sql(spec.where)))
         except psycopg.Error as error:
-            raise BackfillError(f"--where: {_first_line(error)}") from None
+            raise BackfillError(f"--where: {first_line(error)}") from None
     order = sql.SQL(", ").join(sql.SQL("{} DESC").format(sql.Identifier(k.name)) for k in key)
     high = connection.execute(sql.SQL("SELECT {} FROM {} ORDER BY {} LIMIT 1").format(plan.key_text(), plan.table_sql, order)).fetchone()
     plan.range_high = list(high) if high else None
@@ -226,6 +227,3 @@ def _choose_key(connection, oid: int, spec: BackfillSpec, columns: dict, table: 
             "page through it safely (add one, e.g. CREATE UNIQUE INDEX CONCURRENTLY, then --key)")
     return [KeyColumn(name, columns[name][0]) for name in chosen]
 
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]

@@ -75,7 +75,6 @@ DEFAULTS = {
     "lock_timeout": 2000, "statement_timeout": 30_000, "chunk_rows": 500_000,
 }
 DURATION_SETTINGS = {"target_batch_time", "max_lag", "lock_timeout", "statement_timeout"}
-STATUSES = ("running", "paused", "cancelled", "done")
 _SCHEMA_LOCK = 7_326_001  # advisory lock id serialising the CREATE ... IF NOT EXISTS above
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from migrator.errors import first_line
+
 
 @dataclass
 class Verdict:
@@ -63,7 +65,7 @@ class Throttle:
                 verdict = self._evaluate(settings, now)
             except psycopg.Error as error:
                 self._reset_connection()
-                verdict = Verdict(True, f"cannot read the primary's replication state: {_short(error)}")
+                verdict = Verdict(True, f"cannot read the primary's replication state: {first_line(error)}")
             self._last, self._last_at = verdict, now
             return verdict
 
@@ -100,7 +102,7 @@ class Throttle:
                 if row and row[0]:
                     reasons.append("throttle query returned true")
             except psycopg.Error as error:
-                reasons.append(f"throttle query failed: {_short(error)}")
+                reasons.append(f"throttle query failed: {first_line(error)}")
         if problems:
             self.throttled_by = "health"
         elif any(r.startswith("replica") for r in reasons):
@@ -130,7 +132,7 @@ class Throttle:
                         "SELECT pg_last_wal_replay_lsn(), (SELECT status FROM pg_stat_wal_receiver)").fetchone()
                 except psycopg.Error as error:
                     self._replica_connections[dsn] = None
-                    problems.append(f"replica {name} unreachable: {_short(error)}")
+                    problems.append(f"replica {name} unreachable: {first_line(error)}")
                     continue
                 if paused_lsn is None:
                     problems.append(f"replica {name} is not a standby (pg_last_wal_replay_lsn() is NULL)")
@@ -181,9 +183,6 @@ class Throttle:
             self._connection.close()
         self._connection = None
 
-
-def _short(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _describe(dsn: str) -> str:

@@ -19,12 +19,14 @@ def actions(statement: Statement, ctx, kind: str) -> list[Action]:
 
 
 
+def locks_on_existing(statement: Statement, ctx) -> list:
+    """The locks this statement takes on relations that existed before the migration."""
+    return [t for t in statement.locks if not ctx.migration.is_new(t.relation, "index" if t.kind == "index" else "table")]
+
+
 def blocking_locks_on_existing(statement: Statement, ctx) -> list:
     """Locks of SHARE or stronger this statement takes on relations that existed before the migration."""
-    return [
-        target for target in statement.locks
-        if target.lock.blocks_writes and not ctx.migration.is_new(target.relation, "index" if target.kind == "index" else "table")
-    ]
+    return [target for target in locks_on_existing(statement, ctx) if target.lock.blocks_writes]
 
 
 def describe_locks(targets) -> str:

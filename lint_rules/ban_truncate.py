@@ -1,13 +1,13 @@
 from lint_rules import Rule
+from lint_rules._helpers import locks_on_existing
 
 
 def check(statement, ctx):
     if statement.kind != "truncate":
         return
-    for target in statement.locks:
-        if not ctx.migration.is_new(target.relation):
-            ctx.report(f"TRUNCATE {target.relation} deletes every row under ACCESS EXCLUSIVE",
-                       "If the data must go, delete it in batches with `migrator backfill`, or drop the table in a later release.")
+    for target in locks_on_existing(statement, ctx):
+        ctx.report(f"TRUNCATE {target.relation} deletes every row under ACCESS EXCLUSIVE",
+                   "If the data must go, delete it in batches with `migrator backfill`, or drop the table in a later release.")
 
 
 RULE = Rule(

@@ -1,13 +1,13 @@
 from lint_rules import Rule
+from lint_rules._helpers import locks_on_existing
 
 
 def check(statement, ctx):
     if statement.kind != "drop_table":
         return
-    for target in statement.locks:
-        if not ctx.migration.is_new(target.relation):
-            ctx.report(f"dropping table {target.relation}: code still using it breaks, and the data is gone",
-                       "Release code that no longer uses the table first; consider renaming it aside before dropping.")
+    for target in locks_on_existing(statement, ctx):
+        ctx.report(f"dropping table {target.relation}: code still using it breaks, and the data is gone",
+                   "Release code that no longer uses the table first; consider renaming it aside before dropping.")
 
 
 RULE = Rule(

@@ -115,7 +115,6 @@ class Statement:
     unanalyzable: str | None = None
     children: list["Statement"] = field(default_factory=list)
     parent: "Statement | None" = None
-    ast: exp.Expr | None = None
     index: int = 0
 
     @property
@@ -646,7 +645,6 @@ class Analyzer:
             return
         parsed = parse_one(statement.sql) if cursor.is_type(TokenType.L_PAREN) else None
         if isinstance(parsed, exp.Create) and isinstance(parsed.this, exp.Schema):
-            statement.ast = parsed
             for column_def in parsed.this.expressions:
                 if isinstance(column_def, exp.ColumnDef):
                     statement.actions.append(

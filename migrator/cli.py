@@ -35,6 +35,27 @@ def _rule_list(value: str | None) -> frozenset[str] | None:
     return frozenset(item.strip() for item in value.split(",") if item.strip())
 
 
+def _one_line_errors(function):
+    """Errors meant for people (and database errors) become one line, password masked, exit status 1."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        import psycopg
+
+        from migrator.dsn import mask_password
+        from migrator.errors import UserError, first_line
+
+        try:
+            return function(*args, **kwargs)
+        except UserError as error:
+            raise click.ClickException(mask_password(str(error))) from None
+        except psycopg.Error as error:
+            raise click.ClickException(mask_password(first_line(error))) from None
+
+    return wrapper
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="migrator")
 def main():
@@ -231,27 +252,11 @@ def sandbox():
     """
 
 
-def _sandbox_errors(function):
-    """Turn SandboxError into a one-line error and exit status 1."""
-    import functools
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        from migrator.sandbox import SandboxError
-
-        try:
-            return function(*args, **kwargs)
-        except SandboxError as error:
-            raise click.ClickException(str(error)) from None
-
-    return wrapper
-
-
 @sandbox.command("up")
 @click.option("--replicas", type=click.IntRange(0, 8), default=1, show_default=True, help="Streaming replicas to start.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Primary's loopback port [default: a free one].")
 @click.option("--detach", is_flag=True, help="Return once the cluster is ready; stop it with `migrator sandbox down`.")
-@_sandbox_errors
+@_one_line_errors
 def sandbox_up(replicas, port, detach):
     """Start a sandbox and print one postgresql:// DSN per line, the primary's first.
 
@@ -281,7 +286,7 @@ def sandbox_up(replicas, port, detach):
 
 
 @sandbox.command("down")
-@_sandbox_errors
+@_one_line_errors
 def sandbox_down():
     """Stop and remove every detached sandbox (and any left behind by a killed process).
 
@@ -301,7 +306,7 @@ def sandbox_down():
 
 
 @sandbox.command("status")
-@_sandbox_errors
+@_one_line_errors
 def sandbox_status():
     """Show the sandboxes on this machine, their servers and the replicas' lag.
 
@@ -348,27 +353,6 @@ def _require_dsn(dsn):
     if not dsn:
         raise click.UsageError("no database: pass --dsn or set DATABASE_URL")
     return dsn
-
-
-def _backfill_errors(function):
-    """BackfillError and connection errors become one-line errors (passwords masked), exit 1."""
-    import functools
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        import psycopg
-
-        from backfill.spec import BackfillError
-        from migrator.dsn import mask_password
-
-        try:
-            return function(*args, **kwargs)
-        except BackfillError as error:
-            raise click.ClickException(mask_password(str(error))) from None
-        except psycopg.Error as error:
-            raise click.ClickException(mask_password(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)) from None
-
-    return wrapper
 
 
 @main.group()
@@ -419,7 +403,7 @@ def _load_function(reference: str):
 @click.option("--join", is_flag=True, help="Join a backfill already running elsewhere as extra workers.")
 @click.option("--dry-run", is_flag=True, help="Print the key, range, batch estimate and first batch's SQL; write nothing.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="json: one event per line [default: json when not a terminal].")
-@_backfill_errors
+@_one_line_errors
 def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, target_batch_time, max_lag, replicas,
                  max_wal_rate, max_rows_per_sec, throttle_query, workers, join, dry_run, log_format):
     """Run (or resume) the backfill NAME. Re-running the same command resumes where it stopped.
@@ -480,7 +464,7 @@ def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, t
 
 @backfill.command("list")
 @DSN_OPTION
-@_backfill_errors
+@_one_line_errors
 def backfill_list(dsn):
     """List the backfills recorded in the database.
 
@@ -508,7 +492,7 @@ def backfill_list(dsn):
 @backfill.command("status")
 @click.argument("name")
 @DSN_OPTION
-@_backfill_errors
+@_one_line_errors
 def backfill_status(name, dsn):
     """Show one backfill: definition, status, settings in force, progress and workers.
 
@@ -552,7 +536,7 @@ def _change_status(name, dsn, status, allowed):
 @backfill.command("pause")
 @click.argument("name")
 @DSN_OPTION
-@_backfill_errors
+@_one_line_errors
 def backfill_pause(name, dsn):
     """Pause: running workers stop starting batches within a second.
 
@@ -566,7 +550,7 @@ def backfill_pause(name, dsn):
 @backfill.command("resume")
 @click.argument("name")
 @DSN_OPTION
-@_backfill_errors
+@_one_line_errors
 def backfill_resume(name, dsn):
     """Resume a paused backfill.
 
@@ -580,7 +564,7 @@ def backfill_resume(name, dsn):
 @backfill.command("cancel")
 @click.argument("name")
 @DSN_OPTION
-@_backfill_errors
+@_one_line_errors
 def backfill_cancel(name, dsn):
     """Cancel: workers stop after their current batch; the backfill is not resumed.
 
@@ -595,7 +579,7 @@ def backfill_cancel(name, dsn):
 @click.argument("name")
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
 @DSN_OPTION
-@_backfill_errors
+@_one_line_errors
 def backfill_set(name, assignments, dsn):
     """Change settings of a backfill while it runs (batch_size, max_lag, max_rows_per_sec, ...).
 
@@ -650,29 +634,13 @@ def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "
     return load_sql_folder(path, pg_version, rewrite)
 
 
-def _apply_errors(function):
-    import functools
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        from migrator.dsn import mask_password
-        from migrator.executor import ApplyError
-
-        try:
-            return function(*args, **kwargs)
-        except ApplyError as error:
-            raise click.ClickException(mask_password(str(error))) from None
-
-    return wrapper
-
-
 @main.command()
 @_apply_options
 @click.option("--attempts", type=click.IntRange(1, 1000), default=10, show_default=True, help="Tries per transaction on lock timeout or deadlock.")
 @click.option("--deadline", type=DURATION, default="5m", show_default=True, help="Give up retrying a transaction after this long.")
 @click.option("--lock-wait", type=DURATION, default="60s", show_default=True, help="How long to wait for another apply to finish.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_apply_errors
+@_one_line_errors
 def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
           target, attempts, deadline, lock_wait, log_format):
     """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
@@ -742,7 +710,7 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
 @main.command()
 @_apply_options
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_apply_errors
+@_one_line_errors
 def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
          target, output_format):
     """Show what apply would run for each pending migration; changes nothing.
@@ -792,17 +760,15 @@ def demo(rows, keep):
       migrator demo
       migrator demo --rows 200000 --keep
     """
-    from migrator.demo import Demo
-    from migrator.sandbox import SandboxError
-
     import psycopg
 
-    from migrator.executor import ApplyError
+    from migrator.demo import Demo
+    from migrator.errors import UserError, first_line
 
     try:
         Demo(rows, keep, click.echo).run()
-    except (SandboxError, ApplyError, psycopg.Error) as error:
-        raise click.ClickException(f"the demo failed: {str(error).strip().splitlines()[0]}") from None
+    except (UserError, psycopg.Error) as error:
+        raise click.ClickException(f"the demo failed: {first_line(error)}") from None
 
 
 if __name__ == "__main__":

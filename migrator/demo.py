@@ -49,8 +49,7 @@ class Demo:
             self.backfill(cluster)
         finally:
             if self.keep:
-                cluster.detached = True
-                cluster._write_state()
+                cluster.detach()
                 self.section("Sandbox kept")
                 self.say("It keeps running; stop it with `migrator sandbox down`.", "  ")
                 for dsn in cluster.dsns():

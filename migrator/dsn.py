@@ -16,6 +16,18 @@ def mask_password(text: str) -> str:
     return _KEYWORD_PASSWORD.sub(lambda m: m.group(1) + "***", text)
 
 
+def connect(dsn: str, failure: type[Exception], **options):
+    """An autocommit connection, or `failure` saying plainly (and without the password) why not."""
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=10, **options)
+    except psycopg.OperationalError as error:
+        text = str(error).strip()
+        detail = text.splitlines()[-1] if text else "connection failed"
+        raise failure(f"cannot connect to {describe_dsn(dsn)}: {mask_password(detail)}") from None
+
+
 def describe_dsn(dsn: str) -> str:
     """host:port/dbname of a DSN, for messages."""
     try:

@@ -22,8 +22,9 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from migrator.analyzer import Analyzer, Lock, Statement
-from migrator.dsn import describe_dsn
+from migrator.dsn import connect
 from migrator.durations import format_duration
+from migrator.errors import UserError, first_line
 from migrator.lint import migration_tool_markers, read_sql_file
 from migrator.sqltext import Source
 
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS migrator.apply_journal (
 """
 
 
-class ApplyError(Exception):
+class ApplyError(UserError):
     """A migration that could not be applied; the message says which and why. Exit status 1."""
 
 
@@ -289,11 +290,7 @@ class Executor:
         self.longest_wait = 0.0
 
     def connect(self, **options) -> psycopg.Connection:
-        try:
-            return psycopg.connect(self.dsn, autocommit=True, connect_timeout=10, **options)
-        except psycopg.OperationalError as error:
-            detail = str(error).strip().splitlines()[-1] if str(error).strip() else "connection failed"
-            raise ApplyError(f"cannot connect to {describe_dsn(self.dsn)}: {detail}") from None
+        return connect(self.dsn, ApplyError, **options)
 
     # -- deploy lock -------------------------------------------------------------------------
     def acquire_deploy_lock(self, connection: psycopg.Connection) -> None:
@@ -361,7 +358,7 @@ class Executor:
                 if attempt >= self.policy.attempts or waited * 1000 >= self.policy.deadline:
                     raise ApplyError(
                         f"{migration.path}:{group.steps[0].statement.line}: gave up after {attempt} attempts in "
-                        f"{waited:.1f} s: {_first_line(error)} (something holds a conflicting lock; nothing of this "
+                        f"{waited:.1f} s: {first_line(error)} (something holds a conflicting lock; nothing of this "
                         "transaction was applied)") from None
                 pause = min(10.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
                 pause = min(pause, max(0.0, self.policy.deadline / 1000 - waited))
@@ -375,8 +372,8 @@ class Executor:
                     connection.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', '0', false)",
                                        (f"{self.policy.lock_timeout}ms",))
                     connection.execute(group.on_failure)
-                    raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {_first_line(error)}") from None
-                raise ApplyError(f"{migration.path}:{line}: {_first_line(error)} (this transaction was rolled back)") from None
+                    raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {first_line(error)}") from None
+                raise ApplyError(f"{migration.path}:{line}: {first_line(error)} (this transaction was rolled back)") from None
 
     def _attempt(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
         if not group.transaction and self._index_already_built(connection, migration, group.steps[0]):
@@ -440,9 +437,6 @@ class Executor:
 def _failing_step(group: Group, error: Exception) -> Step:
     return getattr(error, "migrator_step", group.steps[0])
 
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:

@@ -15,6 +15,8 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migrator.errors import first_line
+
 
 @dataclass
 class RenderedRevision:
@@ -74,7 +76,7 @@ def render_revision(path: Path, module=None) -> RenderedRevision:
         rendered.error = (error.lineno or 1, f"syntax error: {error.msg}")
     except Exception as error:  # the revision's own code: anything can fail offline
         line = _failing_line(error.__traceback__, filename)
-        rendered.error = (line, f"cannot render offline ({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
+        rendered.error = (line, f"cannot render offline ({type(error).__name__}: {first_line(error)}); "
                                 "revisions that read from the database (op.get_bind()) need a live one")
     return rendered
 

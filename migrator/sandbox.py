@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migrator.errors import UserError
+
 SANDBOX_USER = "migrator-pg"
 ROOT_PREFIX = "migrator-sandbox-"
 SUPERUSER = "postgres"
@@ -46,7 +48,7 @@ SETTINGS = {
 }
 
 
-class SandboxError(Exception):
+class SandboxError(UserError):
     """A sandbox that cannot start or be controlled; the message says what to do."""
 
 
@@ -245,6 +247,11 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
         if self in _ACTIVE:
             _ACTIVE.remove(self)
+
+    def detach(self) -> None:
+        """Leave the cluster running past this process (`migrator sandbox down` stops it)."""
+        self.detached = True
+        self._write_state()
 
     def __enter__(self) -> "Cluster":
         return self.start()
