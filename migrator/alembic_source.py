@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from migrator.analyzer import Analyzer
 from migrator.executor import ApplyError, Migration, plan_text
@@ -78,16 +79,15 @@ class AlembicProject:
     def pending(self, connection: psycopg.Connection) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(self.current(connection))]
 
-    def stamp(self, connection: psycopg.Connection, migration: Migration) -> None:
-        connection.execute("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) NOT NULL "
-                           "CONSTRAINT alembic_version_pkc PRIMARY KEY)")
-        with connection.transaction():
-            if migration.down_revision is None:
-                connection.execute("DELETE FROM alembic_version")
-                connection.execute("INSERT INTO alembic_version (version_num) VALUES (%s)", (migration.version,))
-            else:
-                connection.execute("UPDATE alembic_version SET version_num = %s WHERE version_num = %s",
-                                   (migration.version, migration.down_revision))
+    def stamp_sql(self, migration: Migration) -> sql.Composed:
+        """The statements that record the revision as Alembic does; the executor runs them in a transaction."""
+        version = sql.Literal(migration.version)
+        if migration.down_revision is None:  # the first revision: the table may not exist yet
+            return sql.SQL("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) NOT NULL "
+                           "CONSTRAINT alembic_version_pkc PRIMARY KEY); DELETE FROM alembic_version; "
+                           "INSERT INTO alembic_version (version_num) VALUES ({})").format(version)
+        return sql.SQL("UPDATE alembic_version SET version_num = {} WHERE version_num = {}").format(
+            version, sql.Literal(migration.down_revision))
 
 
 def run_migrations_through_migrator(context) -> None:

@@ -9,6 +9,7 @@ two deploys from running DDL at once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import random
@@ -20,6 +21,8 @@ from typing import Callable
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from migrator.analyzer import Analyzer, Lock, Statement
 from migrator.dsn import connect
@@ -135,9 +138,10 @@ class SqlFolder:
         applied = {row[0] for row in connection.execute("SELECT version FROM migrator.schema_migrations")}
         return [m for m in self.migrations if m.version not in applied]
 
-    def stamp(self, connection: psycopg.Connection, migration: Migration) -> None:
-        connection.execute("INSERT INTO migrator.schema_migrations (version, checksum) VALUES (%s, %s)",
-                           (migration.version, migration.checksum))
+    def stamp_sql(self, migration: Migration) -> sql.Composed:
+        """The statement that records the migration; the executor runs it in a transaction."""
+        return sql.SQL("INSERT INTO migrator.schema_migrations (version, checksum) VALUES ({}, {})").format(
+            sql.Literal(migration.version), sql.Literal(migration.checksum))
 
 
 def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True) -> SqlFolder:
@@ -176,15 +180,16 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     down_line, tool_no_transaction = migration_tool_markers(source, tokens)
     if down_line is not None:
         statements = [s for s in statements if s.line < down_line]
-    if line_map:
-        for statement in statements:
-            statement.line = line_map[statement.line - 1]
     for statement in statements:
         if statement.unanalyzable:
-            raise ApplyError(f"{path}:{statement.line}: refusing a statement migrator cannot analyze: {statement.unanalyzable}")
+            line = line_map[statement.line - 1] if line_map else statement.line
+            raise ApplyError(f"{path}:{line}: refusing a statement migrator cannot analyze: {statement.unanalyzable}")
     planned = _rewrites(statements, analyzer.pg_version) if rewrite_enabled else [(s, None) for s in statements]
-    refuse_lint_errors(path, text, analyzer.pg_version, {s.line for s in statements if s.no_transaction},
+    refuse_lint_errors(path, source, tokens, statements, analyzer.pg_version, {s.line for s in statements if s.no_transaction},
                        {s.line for s, units in planned if units}, line_map)
+    if line_map:  # from here on, lines name the revision's lines
+        for statement in statements:
+            statement.line = line_map[statement.line - 1]
     no_transaction = tool_no_transaction or re.search(r"^\s*--\s*migrator:no-transaction\b", text, re.MULTILINE) is not None
     migration = Migration(version, path, hashlib.sha256(text.encode()).hexdigest()[:16])
     current: list[Step] = []
@@ -222,29 +227,34 @@ HANDLED_BY_EXECUTOR = frozenset({"require-lock-timeout", "require-statement-time
                                  "concurrently-in-transaction", "unbalanced-transaction"})
 
 
-def refuse_lint_errors(path: Path, text: str, pg_version: int, autocommit_lines: set[int], rewritten_lines: set[int],
-                       line_map: list[int] | None = None) -> None:
+def refuse_lint_errors(path: Path, source: Source, tokens, statements: list[Statement], pg_version: int,
+                       autocommit_lines: set[int], rewritten_lines: set[int], line_map: list[int] | None = None) -> None:
     """Refuse, before anything runs, a migration the linter calls unsafe (its ignore directives honoured).
 
     Statements on autocommit_lines run outside the file's transaction, so holding its locks is no
     concern; statements on rewritten_lines run in their online form.
     """
-    from migrator.config import Config
-    from migrator.lint import Linter
     from migrator.rewrites import REWRITTEN_RULES
 
-    findings = Linter(Config(pg_version=pg_version)).lint_text(text, str(path)).findings
-    if line_map:
-        for finding in findings:
-            finding.line = line_map[min(finding.line, len(line_map)) - 1]
+    findings = _refusal_linter(pg_version).lint_statements(source, tokens, statements, str(path)).findings
     errors = [f for f in findings if f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
               and not (f.rule == "work-while-holding-lock" and f.line in autocommit_lines | rewritten_lines)
               and not (f.rule in REWRITTEN_RULES and f.line in rewritten_lines)]
     if errors:
         first = errors[0]
+        line = line_map[min(first.line, len(line_map)) - 1] if line_map else first.line
         more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
         safe = f"; instead: {first.help.splitlines()[0]}" if first.help else ""
-        raise ApplyError(f"{path}:{first.line}: refused by {first.rule}: {first.message}{safe}{more}")
+        raise ApplyError(f"{path}:{line}: refused by {first.rule}: {first.message}{safe}{more}")
+
+
+@functools.cache
+def _refusal_linter(pg_version: int):
+    """The linter with its default rules, one per PostgreSQL version."""
+    from migrator.config import Config
+    from migrator.lint import Linter
+
+    return Linter(Config(pg_version=pg_version))
 
 
 def _rewrites(statements: list[Statement], pg_version: int) -> list[tuple[Statement, list | None]]:
@@ -325,32 +335,46 @@ class Executor:
             self.acquire_deploy_lock(lock_connection)
             with self.connect() as connection:
                 connection.execute(VERSION_TABLE_SQL)
+                pending = source.pending(connection)
+                done: dict[str, set[int]] = {}
+                for version, step in connection.execute(
+                        "SELECT version, step FROM migrator.apply_journal WHERE status = 'done' AND version = ANY(%s)",
+                        ([m.version for m in pending],)):
+                    done.setdefault(version, set()).add(step)
                 applied = []
-                for migration in source.pending(connection):
-                    self._apply_one(connection, migration)
-                    source.stamp(connection, migration)
+                for migration in pending:
+                    self._apply_one(connection, migration, done.get(migration.version, set()), source)
                     self.emit({"event": "done", "migration": migration.version})
                     applied.append(migration.version)
                 return applied
 
-    def _apply_one(self, connection: psycopg.Connection, migration: Migration) -> None:
-        done = {row[0] for row in connection.execute(
-            "SELECT step FROM migrator.apply_journal WHERE version = %s AND status = 'done'", (migration.version,))}
+    def _apply_one(self, connection: psycopg.Connection, migration: Migration, done: set[int], source) -> None:
+        """Run the groups not yet journaled as done, then stamp the version: in the last group's
+        transaction when it has one, so the schema change and its record commit together."""
         self.emit({"event": "migration", "migration": migration.version, "groups": len(migration.groups)})
+        stamped = False
         for group in migration.groups:
             if all(step.index in done for step in group.steps):
                 self.emit({"event": "skip", "migration": migration.version, "steps": [s.index for s in group.steps]})
                 continue
-            self._run_group(connection, migration, group)
+            stamped = group is migration.groups[-1] and group.transaction
+            self._run_group(connection, migration, group, source if stamped else None)
+        if not stamped:  # one message of several statements is one (implicit) transaction
+            connection.execute(source.stamp_sql(migration))
 
-    def _run_group(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
+    def _run_group(self, connection: psycopg.Connection, migration: Migration, group: Group, stamp_source) -> None:
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             attempt_started = time.monotonic()
             try:
-                self._attempt(connection, migration, group)
+                if group.transaction:
+                    self._transaction(connection, migration, group, stamp_source)
+                elif not self._index_already_built(connection, migration, group.steps[0]):
+                    [step] = group.steps
+                    self._execute(connection, migration, step, transaction=False)
+                    connection.execute(_journal_sql(migration, [step]))
                 return
             except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as error:
                 waited = time.monotonic() - started
@@ -375,29 +399,36 @@ class Executor:
                     raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {first_line(error)}") from None
                 raise ApplyError(f"{migration.path}:{line}: {first_line(error)} (this transaction was rolled back)") from None
 
-    def _attempt(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
-        if not group.transaction and self._index_already_built(connection, migration, group.steps[0]):
-            return
-        if group.transaction:
-            with connection.transaction():
-                for step in group.steps:
-                    self._execute(connection, migration, step, local=True)
-                    self._journal(connection, migration, step)
-        else:
-            [step] = group.steps
-            self._execute(connection, migration, step, local=False)
-            self._journal(connection, migration, step)
+    def _transaction(self, connection: psycopg.Connection, migration: Migration, group: Group, stamp_source) -> None:
+        """One transaction for the group's steps, their journal entries and (stamp_source) the version.
 
-    def _execute(self, connection: psycopg.Connection, migration: Migration, step: Step, local: bool) -> None:
+        BEGIN travels with the first step and the journal, stamp and COMMIT in one message: a
+        one-statement migration costs two round trips, where psycopg's transaction() would take four.
+        """
+        try:
+            for position, step in enumerate(group.steps):
+                self._execute(connection, migration, step, transaction=True, begin=position == 0)
+            stamp = [stamp_source.stamp_sql(migration)] if stamp_source is not None else []
+            connection.execute(sql.SQL("; ").join([_journal_sql(migration, group.steps), *stamp, sql.SQL("COMMIT")]))
+        except BaseException:
+            if connection.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                connection.execute("ROLLBACK")
+            raise
+
+    def _execute(self, connection: psycopg.Connection, migration: Migration, step: Step, transaction: bool,
+                 begin: bool = False) -> None:
         lock_timeout, statement_timeout = step.timeouts(self.policy)
-        scope = "true" if local else "false"
-        connection.execute(f"SELECT set_config('lock_timeout', %s, {scope}), set_config('statement_timeout', %s, {scope})",
-                           (f"{lock_timeout}ms", f"{statement_timeout}ms"))
         started = time.monotonic()
         self.emit({"event": "step", "migration": migration.version, "step": step.index, "sql": step.statement.sql,
                    "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
         try:
-            connection.execute(step.statement.sql)
+            if transaction:  # the settings travel with the statement, in one simple-protocol message
+                connection.execute(f"{'BEGIN; ' if begin else ''}SET LOCAL lock_timeout = '{lock_timeout}ms'; "
+                                   f"SET LOCAL statement_timeout = '{statement_timeout}ms'; {step.statement.sql}")
+            else:  # CONCURRENTLY may not share a message with other statements (an implicit transaction)
+                connection.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                                   (f"{lock_timeout}ms", f"{statement_timeout}ms"))
+                connection.execute(step.statement.sql)
         except psycopg.Error as error:
             error.migrator_step = step  # which statement failed, for the message
             raise
@@ -420,18 +451,21 @@ class Executor:
         valid, qualified = row
         if valid:
             self.emit({"event": "skip", "migration": migration.version, "steps": [step.index], "reason": f"index {name} exists and is valid"})
-            self._journal(connection, migration, step)
+            connection.execute(_journal_sql(migration, [step]))
             return True
         self.emit({"event": "invalid_index", "migration": migration.version, "index": name})
         connection.execute("SELECT set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)")
         connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}")
         return False
 
-    def _journal(self, connection: psycopg.Connection, migration: Migration, step: Step) -> None:
-        connection.execute(
-            "INSERT INTO migrator.apply_journal (version, step, statement_hash, status) VALUES (%s, %s, %s, 'done') "
-            "ON CONFLICT (version, step) DO UPDATE SET status = 'done', finished_at = now()",
-            (migration.version, step.index, step.hash))
+
+
+def _journal_sql(migration: Migration, steps: list[Step]) -> sql.Composed:
+    """Record steps as done in migrator.apply_journal (resuming skips them)."""
+    rows = sql.SQL(", ").join(sql.SQL("({}, {}, {}, 'done')").format(
+        sql.Literal(migration.version), sql.Literal(step.index), sql.Literal(step.hash)) for step in steps)
+    return sql.SQL("INSERT INTO migrator.apply_journal (version, step, statement_hash, status) VALUES {} "
+                   "ON CONFLICT (version, step) DO UPDATE SET status = 'done', finished_at = now()").format(rows)
 
 
 def _failing_step(group: Group, error: Exception) -> Step:

@@ -140,17 +140,20 @@ class Linter:
         return result
 
     def lint_text(self, text: str, path: str) -> FileResult:
-        result = FileResult(path)
         if not text.strip():
+            result = FileResult(path)
             result.note = "empty file, nothing to lint"
             return result
         source = Source(text)
         try:
             tokens = source.tokenize()
         except SqlSyntaxError as error:
-            result.findings.append(Finding(path, error.line or 1, 1, "syntax-error", "error", str(error)))
-            return result
-        statements = self.analyzer.analyze_source(source, tokens)
+            return FileResult(path, findings=[Finding(path, error.line or 1, 1, "syntax-error", "error", str(error))])
+        return self.lint_statements(source, tokens, self.analyzer.analyze_source(source, tokens), path)
+
+    def lint_statements(self, source: Source, tokens, statements: list[Statement], path: str) -> FileResult:
+        """Lint a migration whose statements are already analyzed (the executor's plan shares them)."""
+        result = FileResult(path)
         down_line, tool_no_transaction = migration_tool_markers(source, tokens)
         if down_line is not None:  # goose / dbmate files: only the up section runs on deploy
             statements = [s for s in statements if s.line < down_line]
