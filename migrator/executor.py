@@ -299,13 +299,13 @@ class Executor:
         self.retries = 0
         self.longest_wait = 0.0
 
-    def connect(self, **options) -> psycopg.Connection:
-        return connect(self.dsn, ApplyError, **options)
+    def connect(self) -> psycopg.Connection:
+        """An autocommit connection named in pg_stat_activity (the deploy lock's message shows it)."""
+        return connect(self.dsn, ApplyError, application_name="migrator apply")
 
     # -- deploy lock -------------------------------------------------------------------------
     def acquire_deploy_lock(self, connection: psycopg.Connection) -> None:
         """Wait up to lock_wait for the session advisory lock; say who holds it if it never comes."""
-        self._refuse_transaction_pooling(connection)
         deadline = time.monotonic() + self.policy.lock_wait / 1000
         while not connection.execute("SELECT pg_try_advisory_lock(%s)", (DEPLOY_LOCK,)).fetchone()[0]:
             if time.monotonic() >= deadline:
@@ -317,36 +317,37 @@ class Executor:
                 raise ApplyError(f"another migrator apply holds the deploy lock{who}; waited {format_duration(self.policy.lock_wait)}")
             time.sleep(0.2)
 
-    def _refuse_transaction_pooling(self, connection: psycopg.Connection) -> None:
-        """Session settings and advisory locks do not survive PgBouncer transaction pooling: refuse before any DDL."""
-        connection.execute("SET application_name = 'migrator apply'")
-        pid = connection.execute("SELECT pg_backend_pid()").fetchone()[0]
-        with connection.transaction():
-            pass
-        same_pid, name = connection.execute("SELECT pg_backend_pid() = %s, current_setting('application_name')", (pid,)).fetchone()
-        if not same_pid or name != "migrator apply":
-            raise ApplyError("the connection does not keep its session between transactions (PgBouncer transaction "
+    @staticmethod
+    def refuse_transaction_pooling(first: psycopg.Connection, second: psycopg.Connection) -> None:
+        """Two sessions must keep two distinct server backends from one transaction to the next.
+
+        Behind PgBouncer transaction (or statement) pooling a client gets whichever server is free
+        for each transaction: the backend pids of two idle clients repeat or change, and neither
+        session settings nor the deploy lock would hold. Session pooling passes."""
+        pids = [connection.execute("SELECT pg_backend_pid()").fetchone()[0] for connection in (first, second, first, second)]
+        if pids[0] == pids[1] or pids[0] != pids[2] or pids[1] != pids[3]:
+            raise ApplyError("the connection does not keep its server session between transactions (PgBouncer transaction "
                              "pooling?): connect migrator directly to PostgreSQL or through session pooling")
 
     # -- applying ------------------------------------------------------------------------------
     def apply(self, source) -> list[str]:
         """Apply what the source has pending, in order, under the deploy lock; returns the versions applied."""
-        with self.connect() as lock_connection:
+        with self.connect() as lock_connection, self.connect() as connection:
+            self.refuse_transaction_pooling(lock_connection, connection)
             self.acquire_deploy_lock(lock_connection)
-            with self.connect() as connection:
-                connection.execute(VERSION_TABLE_SQL)
-                pending = source.pending(connection)
-                done: dict[str, set[int]] = {}
-                for version, step in connection.execute(
-                        "SELECT version, step FROM migrator.apply_journal WHERE status = 'done' AND version = ANY(%s)",
-                        ([m.version for m in pending],)):
-                    done.setdefault(version, set()).add(step)
-                applied = []
-                for migration in pending:
-                    self._apply_one(connection, migration, done.get(migration.version, set()), source)
-                    self.emit({"event": "done", "migration": migration.version})
-                    applied.append(migration.version)
-                return applied
+            connection.execute(VERSION_TABLE_SQL)
+            pending = source.pending(connection)
+            done: dict[str, set[int]] = {}
+            for version, step in connection.execute(
+                    "SELECT version, step FROM migrator.apply_journal WHERE status = 'done' AND version = ANY(%s)",
+                    ([m.version for m in pending],)):
+                done.setdefault(version, set()).add(step)
+            applied = []
+            for migration in pending:
+                self._apply_one(connection, migration, done.get(migration.version, set()), source)
+                self.emit({"event": "done", "migration": migration.version})
+                applied.append(migration.version)
+            return applied
 
     def _apply_one(self, connection: psycopg.Connection, migration: Migration, done: set[int], source) -> None:
         """Run the groups not yet journaled as done, then stamp the version: in the last group's

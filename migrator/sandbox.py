@@ -106,7 +106,7 @@ def pg_major_version(pg_bin: Path) -> int:
 
 
 # --- running as an unprivileged user ------------------------------------------------------
-def _run_as() -> pwd.struct_passwd | None:
+def server_user() -> pwd.struct_passwd | None:
     """The user servers run as: None (ourselves) unless we are root."""
     if os.geteuid() != 0:
         return None
@@ -215,7 +215,7 @@ class Cluster:
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> "Cluster":
         sweep_stale(self.temp_dir)
-        self._user = _run_as()
+        self._user = server_user()
         self._bin = _usable_bin_dir(self.pg_bin or find_pg_bin(), self._user)
         if self.port is not None and port_in_use(self.port):
             raise SandboxError(f"port {self.port} on 127.0.0.1 is in use: choose another or omit it to get a free one")

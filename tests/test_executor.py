@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from migrator.executor import ApplyError, Executor, Policy, load_sql_folder
+from tests.pgbouncer import pgbouncer
 from tests.test_sandbox import poll
 
 CLI = [sys.executable, "-m", "migrator"]
@@ -165,6 +166,19 @@ def test_unreachable_database_and_bad_options(migrations):
     (migrations / "empty").mkdir()
     with pytest.raises(ApplyError, match="no .sql migrations here"):
         load_sql_folder(migrations / "empty")
+
+
+def test_pgbouncer_transaction_pooling_is_refused_before_any_ddl_and_session_pooling_works(migrations, pg_db):
+    write(migrations, "001_add.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
+    with pgbouncer(pg_db.cluster.primary.port, pg_db.name) as dsn:
+        pooled = subprocess.run(CLI + ["apply", str(migrations), "--dsn", dsn("tx")], capture_output=True, text=True)
+        assert pooled.returncode == 1 and "Traceback" not in pooled.stderr
+        assert "does not keep its server session between transactions (PgBouncer transaction pooling?)" in pooled.stderr
+        assert pg_db.execute("SELECT to_regclass('migrator.schema_migrations')") == [(None,)]
+        assert pg_db.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'nickname'") == [(0,)]
+        session = subprocess.run(CLI + ["apply", str(migrations), "--dsn", dsn("session")], capture_output=True, text=True)
+    assert session.returncode == 0, session.stderr
+    assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001_add",)]
 
 
 def test_unsafe_migration_without_a_rewrite_is_refused_unless_ignored(migrations, pg_db):

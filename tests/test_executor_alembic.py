@@ -5,7 +5,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import psycopg
 import pytest
+
+from tests.test_sandbox import poll
 
 CLI = [sys.executable, "-m", "migrator"]
 ENV_PY = """from alembic import context
@@ -109,3 +112,26 @@ def test_alembic_upgrade_runs_through_the_executor_with_two_lines_in_env_py(tmp_
     assert "migrator: r5 applied" in result.stdout
     assert tables.execute(CATALOG.replace("version_num FROM alembic_version", "'r5' FROM alembic_version WHERE version_num = 'r5'")) \
         == [(True, True, True, True, "r5")]
+
+
+def test_kill_during_the_concurrent_index_build_of_a_revision_then_resume(tmp_path, tables):
+    tables.execute("INSERT INTO users SELECT g, 'u' || g FROM generate_series(1001, 300000) g")
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.add_column("users", sa.Column("handle", sa.Text))
+        op.create_index("users_email_idx", "users", ["email", "id"])
+    """})
+    blocker = psycopg.connect(tables.dsn)  # an old snapshot makes the concurrent build wait in its last phase
+    blocker.execute("SELECT 1").fetchone()
+    child = subprocess.Popen(CLI + ["apply", str(ini), "--dsn", tables.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    poll(lambda: tables.execute("SELECT count(*) FROM pg_stat_progress_create_index")[0][0] > 0, timeout=30, interval=0.02)
+    child.kill()
+    child.wait()
+    blocker.close()
+    poll(lambda: tables.execute("SELECT count(*) FROM pg_stat_progress_create_index")[0][0] == 0, timeout=30)
+    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'handle'") == [(1,)]
+    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
+    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "duplicate" not in result.stderr.lower() and "ADD COLUMN handle" not in result.stderr  # not run again
+    assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
