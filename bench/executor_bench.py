@@ -6,12 +6,16 @@
 (b) The overhead of `migrator apply` over `alembic upgrade head` for 50 small revisions
     (target: at most 15%), median of interleaved runs.
 
-    python bench/executor_bench.py [--hold 6] [--runs 3]
+(c) With --instructions (needs valgrind): the instructions each client executes for (b), counted
+    by callgrind, which machine noise does not move, beside those of `import sqlglot` alone.
+
+    python bench/executor_bench.py [--hold 6] [--runs 3] [--instructions]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -111,10 +115,28 @@ def overhead(cluster: Cluster, runs: int) -> dict[str, float]:
     return {tool: statistics.median(values) for tool, values in samples.items()}
 
 
+def instructions(command: list[str]) -> int:
+    """Instructions the client process executes, counted by callgrind."""
+    result = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+                            capture_output=True, text=True, check=True, timeout=600)
+    return int(re.search(r"Collected : (\d+)", result.stderr).group(1))
+
+
+def client_instructions(cluster: Cluster) -> dict[str, int]:
+    counts = {}
+    for tool in ("alembic", "migrator"):
+        dsn = fresh_database(cluster, f"count_{tool}")
+        with tempfile.TemporaryDirectory() as folder:
+            counts[tool] = instructions(upgrade_command(tool, make_project(Path(folder), dsn, 50, "items"), dsn))
+    counts["import sqlglot"] = instructions([sys.executable, "-c", "import sqlglot"]) - instructions([sys.executable, "-c", "pass"])
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hold", type=float, default=6.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--instructions", action="store_true", help="also count client instructions with valgrind")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     # Byte-compile both sides as installed packages are (this environment sets PYTHONDONTWRITEBYTECODE).
@@ -126,12 +148,17 @@ def main() -> None:
     with Cluster(replicas=0) as cluster:
         stall = {tool: longest_stall(cluster, tool, args.hold) for tool in ("alembic", "migrator")}
         times = overhead(cluster, args.runs)
+        counts = client_instructions(cluster) if args.instructions else None
     lines = [
         f"lock holder for {args.hold:g} s, 20 Hz reader, longest stall: alembic upgrade {stall['alembic']:.2f} s, "
         f"migrator apply {stall['migrator']:.2f} s (lock timeout 1 s; target <= 1.1 s)",
         f"50 small revisions: alembic upgrade {times['alembic']:.2f} s, migrator apply {times['migrator']:.2f} s, "
         f"overhead {times['migrator'] / times['alembic'] - 1:+.0%} (target <= +15%)",
     ]
+    if counts:
+        lines.append(f"client instructions for the 50 revisions (callgrind): alembic upgrade {counts['alembic'] / 1e9:.2f} G, "
+                     f"migrator apply {counts['migrator'] / 1e9:.2f} G ({counts['migrator'] / counts['alembic'] - 1:+.0%}); "
+                     f"`import sqlglot` alone: {counts['import sqlglot'] / 1e9:.2f} G")
     report("executor_bench", lines, record=not args.no_record)
 
 
