@@ -252,18 +252,24 @@ def test_validation_failure_leaves_no_half_state(migrations, pg_db):
     assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
 
 
+def kill_apply_during_concurrent_build(path, db) -> None:
+    """Start `apply path`, kill -9 it while CREATE INDEX CONCURRENTLY builds, wait until the build is gone."""
+    blocker = psycopg.connect(db.dsn)  # an old snapshot makes the concurrent build wait in its last phase
+    blocker.execute("SELECT 1").fetchone()
+    child = subprocess.Popen(CLI + ["apply", str(path), "--dsn", db.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    building = "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database()"
+    poll(lambda: db.execute(building)[0][0] > 0, timeout=30, interval=0.02)
+    child.kill()
+    child.wait()
+    blocker.close()
+    poll(lambda: db.execute(building)[0][0] == 0, timeout=30)
+
+
 def test_kill_during_concurrent_index_build_then_resume(migrations, pg_db):
     pg_db.execute("INSERT INTO users SELECT g, 'u' || g FROM generate_series(1001, 300000) g")
     write(migrations, "001_both.sql", "ALTER TABLE users ADD COLUMN handle text;\n"
                                       "CREATE INDEX CONCURRENTLY users_email_idx ON users (email, id);\n")
-    blocker = psycopg.connect(pg_db.dsn)  # an old snapshot makes the concurrent build wait in its last phase
-    blocker.execute("SELECT 1").fetchone()
-    child = subprocess.Popen(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    poll(lambda: pg_db.execute("SELECT count(*) FROM pg_stat_progress_create_index")[0][0] > 0, timeout=30, interval=0.02)
-    child.kill()
-    child.wait()
-    blocker.close()
-    poll(lambda: pg_db.execute("SELECT count(*) FROM pg_stat_progress_create_index")[0][0] == 0, timeout=30)
+    kill_apply_during_concurrent_build(migrations, pg_db)
     assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
     result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -5,10 +5,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.test_sandbox import poll
+from tests.test_executor import kill_apply_during_concurrent_build
 
 CLI = [sys.executable, "-m", "migrator"]
 ENV_PY = """from alembic import context
@@ -120,14 +119,7 @@ def test_kill_during_the_concurrent_index_build_of_a_revision_then_resume(tmp_pa
         op.add_column("users", sa.Column("handle", sa.Text))
         op.create_index("users_email_idx", "users", ["email", "id"])
     """})
-    blocker = psycopg.connect(tables.dsn)  # an old snapshot makes the concurrent build wait in its last phase
-    blocker.execute("SELECT 1").fetchone()
-    child = subprocess.Popen(CLI + ["apply", str(ini), "--dsn", tables.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    poll(lambda: tables.execute("SELECT count(*) FROM pg_stat_progress_create_index")[0][0] > 0, timeout=30, interval=0.02)
-    child.kill()
-    child.wait()
-    blocker.close()
-    poll(lambda: tables.execute("SELECT count(*) FROM pg_stat_progress_create_index")[0][0] == 0, timeout=30)
+    kill_apply_during_concurrent_build(ini, tables)
     assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'handle'") == [(1,)]
     assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
     result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
