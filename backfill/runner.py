@@ -368,6 +368,7 @@ class Runner:
                 if self.spec.function is not None:
                     changed = self.spec.function(connection, low, high) or 0
                 else:
+                    connection.execute(plan.UPDATE_PLANNER_SETTINGS)
                     changed = connection.execute(plan.update_sql(low is not None), [*(low or []), *high]).rowcount
             finished = high == chunk.high
             connection.execute(

@@ -7,10 +7,13 @@ import sys
 import threading
 import time
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from backfill import BackfillError, BackfillSpec, Runner
 from backfill.runner import INITIAL_BATCH
+from backfill.spec import plan_backfill
 from backfill.throttle import Throttle
 from migrator.loadgen import LoadGenerator
 from tests.test_sandbox import poll
@@ -200,6 +203,27 @@ def test_sparse_composite_and_uuid_keys(pg_db, ddl, key):
                     settings={"batch_size": 128}, chunk_rows=700).run()
     assert (result.status, result.rows_processed) == ("done", 3000)
     assert_filled(pg_db)
+
+
+@pytest.mark.parametrize("ddl, key", [
+    ("CREATE TABLE items (id bigint PRIMARY KEY, label text); "
+     "INSERT INTO items SELECT g, NULL FROM generate_series(1, 100000) g", None),
+    ("CREATE TABLE items (tenant int, id int, label text, PRIMARY KEY (tenant, id)); "
+     "INSERT INTO items SELECT t, g, NULL FROM generate_series(1, 10) t, generate_series(1, 10000) g", None),
+    ("CREATE TABLE items (id uuid NOT NULL, label text); CREATE UNIQUE INDEX ON items (id); "
+     "INSERT INTO items SELECT gen_random_uuid(), NULL FROM generate_series(1, 100000)", ["id"]),
+])
+def test_batch_update_reads_only_its_key_range_through_a_bitmap_scan(pg_db, ddl, key):
+    pg_db.execute(ddl)
+    pg_db.execute("ANALYZE items")
+    with psycopg.connect(pg_db.dsn) as connection:
+        plan = plan_backfill(connection, BackfillSpec("plan", "items", {"label": "'row-' || id"}, key=key))
+        low, high = [connection.execute(sql.SQL("SELECT {} FROM {} ORDER BY {} OFFSET %s LIMIT 1").format(
+            plan.key_text(), plan.table_sql, plan.key_row()), (offset,)).fetchone() for offset in (10_000, 90_000)]
+        # a batch covering 80% of the table: the planner alone would read it all with a seq scan
+        connection.execute(plan.UPDATE_PLANNER_SETTINGS)
+        explained = "\n".join(row[0] for row in connection.execute(sql.SQL("EXPLAIN ") + plan.update_sql(True), [*low, *high]))
+    assert "Bitmap Index Scan" in explained and "Seq Scan" not in explained, explained
 
 
 def test_table_without_a_usable_key_is_refused(pg_db):
