@@ -30,6 +30,19 @@ def test_inline_references_in_create_table():
     assert hits("CREATE TABLE orders (user_id bigint PRIMARY KEY REFERENCES users (id));", "fk-needs-index") == 0
 
 
+@pytest.mark.parametrize("sql, expected", [
+    ("CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, FOREIGN KEY (user_id) REFERENCES users (id));", 1),
+    ("CREATE TABLE orders (id bigint, user_id bigint, CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users);", 1),
+    ("CREATE TABLE orders (user_id bigint, n int, PRIMARY KEY (user_id, n), FOREIGN KEY (user_id) REFERENCES users);", 0),
+    ("CREATE TABLE orders (user_id bigint, n int, CONSTRAINT u UNIQUE (user_id), FOREIGN KEY (user_id) REFERENCES users);", 0),
+    ("CREATE TABLE orders (user_id bigint, n int, PRIMARY KEY (n, user_id), FOREIGN KEY (user_id) REFERENCES users);", 1),
+    ("CREATE TABLE orders (user_id bigint, FOREIGN KEY (user_id) REFERENCES users);\n"
+     "CREATE INDEX orders_user_idx ON orders (user_id);", 0),
+])
+def test_table_level_constraints_in_create_table(sql, expected):
+    assert hits(sql, "fk-needs-index") == expected
+
+
 def test_concurrent_if_not_exists_is_info():
     [finding] = lint("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);", "concurrent-index-if-not-exists", transaction="none")
     assert finding.severity == "info" and "INVALID" in finding.message

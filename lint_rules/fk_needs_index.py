@@ -9,9 +9,9 @@ def check(statement, ctx):
     if statement.kind == "create_index" and table is not None:
         indexes.append((table.name, statement.actions[0].columns))
     for action in statement.actions:
-        if action.kind in ("add_constraint", "add_column") and action.constraint_type in ("primary_key", "unique"):
+        if action.kind in ("add_constraint", "add_column", "table_constraint") and action.constraint_type in ("primary_key", "unique"):
             indexes.append((table.name, action.columns or (action.column,)))
-        if action.kind in ("add_constraint", "add_column") and action.constraint_type == "foreign_key":
+        if action.kind in ("add_constraint", "add_column", "table_constraint") and action.constraint_type == "foreign_key":
             foreign_keys.append((statement, table, action.columns or (action.column,), action.references))
         if action.kind == "column" and action.node is not None:
             for constraint in action.node.args.get("constraints") or []:

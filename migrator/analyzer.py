@@ -645,11 +645,13 @@ class Analyzer:
             return
         parsed = parse_one(statement.sql) if cursor.is_type(TokenType.L_PAREN) else None
         if isinstance(parsed, exp.Create) and isinstance(parsed.this, exp.Schema):
-            for column_def in parsed.this.expressions:
-                if isinstance(column_def, exp.ColumnDef):
+            for element in parsed.this.expressions:
+                if isinstance(element, exp.ColumnDef):
                     statement.actions.append(
-                        Action(kind="column", column=_identifier_name(column_def.this), data_type=column_def.args.get("kind"), node=column_def)
+                        Action(kind="column", column=_identifier_name(element.this), data_type=element.args.get("kind"), node=element)
                     )
+                elif (constraint := _table_constraint(element)) is not None:
+                    statement.actions.append(constraint)
             for reference in parsed.find_all(exp.Reference):
                 statement.add_lock(_relation_of(reference.this), Lock.SHARE_ROW_EXCLUSIVE, "referenced")
         else:  # a new, empty table: only the tables it references matter
@@ -1027,6 +1029,28 @@ def _identifier_name(node: exp.Expr | None) -> str | None:
     if isinstance(node, exp.Identifier):
         return node.this if node.quoted else node.this.lower()
     return _identifier_name(node.this) if isinstance(node.this, exp.Expr) else str(node.this).lower()
+
+
+def _table_constraint(node: exp.Expr) -> Action | None:
+    """A table-level PRIMARY KEY, UNIQUE or FOREIGN KEY of CREATE TABLE, as a `table_constraint` action."""
+    name = None
+    if isinstance(node, exp.Constraint):
+        name = _identifier_name(node.this)
+        node = node.expressions[0] if len(node.expressions) == 1 else None
+    references = None
+    if isinstance(node, exp.PrimaryKey):
+        kind, columns = "primary_key", node.expressions
+    elif isinstance(node, exp.UniqueColumnConstraint) and isinstance(node.this, exp.Schema):
+        kind, columns = "unique", node.this.expressions
+    elif isinstance(node, exp.ForeignKey):
+        kind, columns = "foreign_key", node.expressions
+        reference = node.args.get("reference")
+        references = _relation_of(reference.this) if reference is not None else None
+    else:
+        return None
+    names = tuple(_identifier_name(column) for column in columns if isinstance(column, exp.Identifier))
+    return Action(kind="table_constraint", constraint=name, constraint_type=kind,
+                  columns=names, references=references)
 
 
 def _relation_of(node: exp.Expr | None) -> Relation | None:
