@@ -730,7 +730,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     source = _load_migrations(path, pg_version, not no_rewrite, target)
     migrations = source.all()
     if dsn:
-        with Executor(dsn, policy).connect() as connection:
+        with Executor(dsn, policy).connect("migrator plan") as connection:
             migrations = source.pending(connection)
     steps = describe_plan(migrations, policy)
     if output_format == "json":

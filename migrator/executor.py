@@ -299,9 +299,9 @@ class Executor:
         self.retries = 0
         self.longest_wait = 0.0
 
-    def connect(self) -> psycopg.Connection:
+    def connect(self, name: str = "migrator apply") -> psycopg.Connection:
         """An autocommit connection named in pg_stat_activity (the deploy lock's message shows it)."""
-        return connect(self.dsn, ApplyError, application_name="migrator apply")
+        return connect(self.dsn, ApplyError, application_name=name)
 
     # -- deploy lock -------------------------------------------------------------------------
     def acquire_deploy_lock(self, connection: psycopg.Connection) -> None:
