@@ -89,6 +89,18 @@ def test_holder_that_never_commits_exhausts_the_deadline_and_changes_nothing(mig
     assert pg_db.execute("SELECT to_regclass('audit'), (SELECT count(*) FROM migrator.schema_migrations)") == [(None, 0)]
 
 
+def test_a_blocking_statement_that_runs_too_long_is_cancelled_and_rolled_back(migrations, pg_db):
+    pg_db.execute("CREATE FUNCTION slow_positive(n bigint) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.01) IS NOT NULL'")
+    write(migrations, "001_slow.sql", "CREATE TABLE audit (id int);\n"
+                                      "-- migrator:ignore constraint-missing-not-valid\n"
+                                      "ALTER TABLE users ADD CONSTRAINT users_slow CHECK (slow_positive(id));\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--no-rewrite", "--lock-timeout", "1s",
+                                   "--statement-timeout", "1s"], capture_output=True, text=True, timeout=60)
+    # the check alone would take 10 s (1,000 rows x 10 ms); it gets lock timeout + statement timeout
+    assert result.returncode == 1 and "001_slow.sql:3: canceling statement due to statement timeout" in result.stderr
+    assert pg_db.execute("SELECT to_regclass('audit'), (SELECT count(*) FROM pg_constraint WHERE conname = 'users_slow')") == [(None, 0)]
+
+
 def test_concurrently_runs_outside_the_transaction_and_the_version_is_stamped_once(migrations, pg_db):
     write(migrations, "001_index.sql", "ALTER TABLE users ADD COLUMN handle text;\n"
                                        "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n")
