@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-
-from rich.console import Console
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def console() -> Console:
+def console():
+    """A rich console on stdout (rich is imported only when output may be styled)."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
+
+
+def _may_style() -> bool:
+    """Whether stdout is a terminal or colour is forced; if not, rich would write plain text anyway."""
+    return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR"))
 
 
 def print_text(results) -> None:
@@ -20,8 +27,8 @@ def print_text(results) -> None:
     Styled by rich on a terminal; written as plain lines (fast, greppable) to pipes and log files.
     """
     lines = list(_text_lines(results))
-    out = console()
-    if not out.is_terminal:
+    out = console() if _may_style() else None
+    if out is None or not out.is_terminal:
         sys.stdout.write("".join("".join(text for text, _ in line) + "\n" for line in lines))
         return
     from rich.text import Text
