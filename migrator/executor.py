@@ -180,16 +180,21 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     down_line, tool_no_transaction = migration_tool_markers(source, tokens)
     if down_line is not None:
         statements = [s for s in statements if s.line < down_line]
+    from migrator.revisions import origin_line  # light: Alembic is imported only to render
+
+    def path_line(line: int) -> int:
+        return origin_line(line_map, line) if line_map else line
+
     for statement in statements:
         if statement.unanalyzable:
-            line = line_map[statement.line - 1] if line_map else statement.line
-            raise ApplyError(f"{path}:{line}: refusing a statement migrator cannot analyze: {statement.unanalyzable}")
+            raise ApplyError(f"{path}:{path_line(statement.line)}: refusing a statement migrator cannot analyze: "
+                             f"{statement.unanalyzable}")
     planned = _rewrites(statements, analyzer.pg_version) if rewrite_enabled else [(s, None) for s in statements]
+    # linted on the text's own lines (directives and rules read them), named by path_line in messages
     refuse_lint_errors(path, source, tokens, statements, analyzer.pg_version, {s.line for s in statements if s.no_transaction},
-                       {s.line for s, units in planned if units}, line_map)
-    if line_map:  # from here on, lines name the revision's lines
-        for statement in statements:
-            statement.line = line_map[statement.line - 1]
+                       {s.line for s, units in planned if units}, path_line)
+    for statement in statements:  # from here on, lines name the lines of `path`
+        statement.line = path_line(statement.line)
     no_transaction = tool_no_transaction or re.search(r"^\s*--\s*migrator:no-transaction\b", text, re.MULTILINE) is not None
     migration = Migration(version, path, hashlib.sha256(text.encode()).hexdigest()[:16])
     current: list[Step] = []
@@ -228,11 +233,12 @@ HANDLED_BY_EXECUTOR = frozenset({"require-lock-timeout", "require-statement-time
 
 
 def refuse_lint_errors(path: Path, source: Source, tokens, statements: list[Statement], pg_version: int,
-                       autocommit_lines: set[int], rewritten_lines: set[int], line_map: list[int] | None = None) -> None:
+                       autocommit_lines: set[int], rewritten_lines: set[int], path_line: Callable[[int], int]) -> None:
     """Refuse, before anything runs, a migration the linter calls unsafe (its ignore directives honoured).
 
     Statements on autocommit_lines run outside the file's transaction, so holding its locks is no
-    concern; statements on rewritten_lines run in their online form.
+    concern; statements on rewritten_lines run in their online form. path_line names a line of
+    the analyzed text as a line of `path` (they differ for rendered Alembic revisions).
     """
     from migrator.rewrites import REWRITTEN_RULES
 
@@ -242,10 +248,9 @@ def refuse_lint_errors(path: Path, source: Source, tokens, statements: list[Stat
               and not (f.rule in REWRITTEN_RULES and f.line in rewritten_lines)]
     if errors:
         first = errors[0]
-        line = line_map[min(first.line, len(line_map)) - 1] if line_map else first.line
         more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
         safe = f"; instead: {first.help.splitlines()[0]}" if first.help else ""
-        raise ApplyError(f"{path}:{line}: refused by {first.rule}: {first.message}{safe}{more}")
+        raise ApplyError(f"{path}:{path_line(first.line)}: refused by {first.rule}: {first.message}{safe}{more}")
 
 
 @functools.cache

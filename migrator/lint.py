@@ -118,14 +118,14 @@ class Linter:
 
     def lint_revision(self, path: Path, display: str) -> FileResult:
         """An Alembic revision: its upgrade() rendered offline, findings at the op call's line."""
-        from migrator.revisions import render_revision, to_sql
+        from migrator.revisions import origin_line, render_revision, to_sql
 
         rendered = render_revision(path)
         sql, origin = to_sql(rendered)
         result = self.lint_text(sql, display) if sql.strip() else FileResult(display)
         source_lines = path.read_text(encoding="utf-8").splitlines()
         def revision_line(line: int) -> int:
-            return origin[min(line, len(origin)) - 1] if origin else 1
+            return origin_line(origin, line) if origin else 1
 
         for finding in result.findings:
             finding.line = revision_line(finding.line)

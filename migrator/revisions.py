@@ -118,6 +118,11 @@ def _directives(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def origin_line(origin: list[int], line: int) -> int:
+    """The revision line that a line of to_sql()'s text stands for."""
+    return origin[min(line, len(origin)) - 1]
+
+
 def to_sql(rendered: RenderedRevision) -> tuple[str, list[int]]:
     """The rendered SQL text and, per line of it, the revision line it stands for.
 

@@ -88,6 +88,16 @@ def test_revision_with_a_syntax_error(tmp_path, tables):
     assert result.returncode == 1 and "r1.py" in result.stderr and "syntax error" in result.stderr
 
 
+def test_unsafe_revision_is_refused_at_the_line_of_its_op_call(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.add_column("users", sa.Column("handle", sa.Text))
+        op.alter_column("users", "email", type_=sa.BigInteger)
+    """})
+    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
+    assert result.returncode == 1 and "r1.py:11: refused by changing-column-type" in result.stderr, result.stderr
+    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
+
+
 def test_alembic_upgrade_runs_through_the_executor_with_two_lines_in_env_py(tmp_path, tables):
     import threading
 
