@@ -269,7 +269,9 @@ def kill_apply_during_concurrent_build(path, db) -> None:
     blocker = psycopg.connect(db.dsn)  # an old snapshot makes the concurrent build wait in its last phase
     blocker.execute("SELECT 1").fetchone()
     child = subprocess.Popen(CLI + ["apply", str(path), "--dsn", db.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    building = "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database()"
+    # CREATE TABLE builds primary keys too (migrator's own state tables): wait for the concurrent build
+    building = ("SELECT count(*) FROM pg_stat_progress_create_index "
+                "WHERE datname = current_database() AND command = 'CREATE INDEX CONCURRENTLY'")
     poll(lambda: db.execute(building)[0][0] > 0, timeout=30, interval=0.02)
     child.kill()
     child.wait()
