@@ -3,19 +3,25 @@
 Each pending revision's upgrade() is rendered to SQL offline by Alembic itself (see
 migrator.revisions), planned like a SQL migration (timeouts, retries, rewrites,
 autocommit_block() sections outside the transaction) and stamped in Alembic's own
-alembic_version table, which stays the record.
+alembic_version table, which stays the record, one row per head as Alembic keeps it. A revision
+that reads the database runs live instead, in one transaction, each statement checked and timed
+as it is sent (no rewrites: what would need one is refused).
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from migrator.analyzer import Analyzer
-from migrator.executor import ApplyError, Migration, plan_text
-from migrator.revisions import render_revision, to_sql
+from migrator.analyzer import Analyzer, Statement
+from migrator.executor import ApplyError, Group, Migration, Step, plan_live_statement, plan_text
+from migrator.revisions import render_revision, run_live, to_sql, version_table_sql
+
+VERSION_TABLE_SQL = ("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) NOT NULL "
+                     "CONSTRAINT alembic_version_pkc PRIMARY KEY)")
 
 
 class AlembicProject:
@@ -30,64 +36,76 @@ class AlembicProject:
             raise ApplyError(f"{ini}: no alembic.ini here")
         try:
             self.script = ScriptDirectory.from_config(Config(str(ini)))
-            heads = self.script.get_heads()
+            self.script.get_heads()  # loads every revision: their errors surface here
         except CommandError as error:
             raise ApplyError(f"{ini}: {error}") from None
         except SyntaxError as error:
             raise ApplyError(f"{error.filename}:{error.lineno}: syntax error: {error.msg}") from None
         except Exception as error:  # a revision's own import-time code failed
             raise ApplyError(f"{ini}: cannot load the revisions ({type(error).__name__}: {error})") from None
-        if len(heads) > 1:
-            raise ApplyError(f"{ini}: the project has {len(heads)} heads ({', '.join(heads)}); merge them first "
-                             "(branched histories are not supported yet)")
         self.ini, self.target, self.rewrite = ini, target, rewrite
         self.analyzer = Analyzer(pg_version)
-        self._resolve(None)  # an unknown target fails now, before anything connects
+        self.stamps: dict[str, str] = {}
+        self._resolve(())  # an unknown target fails now, before anything connects
 
-    def _resolve(self, current: str | None) -> list:
-        from alembic.script.revision import RevisionError
+    def _resolve(self, heads: tuple[str, ...]) -> list:
+        """The revisions from `heads` (the database's) up to the target, in upgrade order, as Alembic orders them."""
+        from alembic.script.revision import MultipleHeads, RevisionError
         from alembic.util import CommandError
 
         try:
-            revisions = list(self.script.iterate_revisions(self.target, current or "base"))
+            revisions = list(self.script.iterate_revisions(self.target, heads or "base", implicit_base=True))
+        except MultipleHeads as error:
+            raise ApplyError(f"{self.ini}: the history has several heads ({', '.join(error.heads)}) for target "
+                             f"{self.target!r}: name one with --to REVISION, or --to heads for all of them") from None
         except (CommandError, RevisionError) as error:
             raise ApplyError(f"{self.ini}: {error}") from None
-        if any(isinstance(r.down_revision, tuple) for r in revisions):
-            raise ApplyError(f"{self.ini}: merge revisions are not supported yet")
         return list(reversed(revisions))
 
     def _plan(self, revision) -> Migration:
         path = Path(revision.path)
         rendered = render_revision(path, revision.module)  # Alembic imported it already
         if rendered.error is not None:
-            line, message = rendered.error
-            raise ApplyError(f"{path}:{line}: {message}; this revision is online only: apply it with alembic upgrade")
+            return self._live(revision, path, rendered.error)
         text, origin = to_sql(rendered)
-        migration = plan_text(revision.revision, path, text, self.analyzer, self.rewrite, origin)
-        migration.down_revision = revision.down_revision
-        return migration
+        return plan_text(revision.revision, path, text, self.analyzer, self.rewrite, origin)
+
+    def _live(self, revision, path: Path, why: tuple[int, str]) -> Migration:
+        """A revision that cannot be rendered offline (it reads the database): one transaction in
+        which upgrade() runs live, each statement planned and refused like a SQL step as it comes."""
+        line, message = why
+        text = path.read_text(encoding="utf-8")
+        shown = Statement(f"-- upgrade() of {path.name} runs live, in one transaction: online only ({message})",
+                          line, 0, line, "live_revision")
+
+        def run(connection: psycopg.Connection, before_step) -> None:
+            run_live(path, revision.module, connection,
+                     lambda sql_text, at: before_step(plan_live_statement(path, sql_text, at, self.analyzer)))
+
+        return Migration(revision.revision, path, hashlib.sha256(text.encode()).hexdigest()[:16],
+                         [Group([Step(0, shown)], transaction=True, live=run)])
 
     def all(self) -> list[Migration]:
-        return [self._plan(r) for r in self._resolve(None)]
+        return [self._plan(r) for r in self._resolve(())]
 
-    def current(self, connection: psycopg.Connection) -> str | None:
+    def current(self, connection: psycopg.Connection) -> tuple[str, ...]:
+        """The database's heads: alembic_version holds one row per head of a branched history."""
         if not connection.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()[0]:
-            return None
-        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-        return row[0] if row else None
+            return ()
+        return tuple(row[0] for row in connection.execute("SELECT version_num FROM alembic_version ORDER BY 1"))
 
     def pending(self, connection: psycopg.Connection) -> list[Migration]:
-        return [self._plan(r) for r in self._resolve(self.current(connection))]
+        heads = self.current(connection)
+        revisions = self._resolve(heads)
+        changes = version_table_sql(self.script.revision_map, revisions, heads)
+        if not heads:  # alembic_version may not exist yet
+            changes[:1] = [VERSION_TABLE_SQL + ";\n" + change for change in changes[:1]]
+        self.stamps = {revision.revision: change for revision, change in zip(revisions, changes)}
+        return [self._plan(r) for r in revisions]
 
-    def stamp_sql(self, migration: Migration) -> sql.Composed:
+    def stamp_sql(self, migration: Migration) -> sql.SQL:
         """The statements that record the revision as Alembic does; the executor runs them in a transaction."""
-        version = sql.Literal(migration.version)
-        if migration.down_revision is None:  # the first revision: the table may not exist yet
-            return sql.SQL("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) NOT NULL "
-                           "CONSTRAINT alembic_version_pkc PRIMARY KEY); DELETE FROM alembic_version; "
-                           "INSERT INTO alembic_version (version_num) VALUES ({})").format(version)
-        return sql.SQL("UPDATE alembic_version SET version_num = {} WHERE version_num = {}").format(
-            version, sql.Literal(migration.down_revision))
+        return sql.SQL(self.stamps[migration.version])
 
 
 def run_migrations_through_migrator(context) -> None:

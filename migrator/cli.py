@@ -744,7 +744,10 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
         timeouts = (f"lock_timeout {format_duration(step['lock_timeout_ms']) if step['lock_timeout_ms'] else 'none'}, "
                     f"statement_timeout {format_duration(step['statement_timeout_ms']) if step['statement_timeout_ms'] else 'none'}")
         click.echo(f"{step['migration']} [{step['transaction']} {step['group']}] step {step['step']}: {step['sql'].splitlines()[0][:90]}")
-        click.echo(f"    {locks}; {effects}; {timeouts}")
+        if step["online_only"]:
+            click.echo(f"    online only: each statement is planned, refused or given its timeouts as it is sent")
+        else:
+            click.echo(f"    {locks}; {effects}; {timeouts}")
 
 
 @main.command()

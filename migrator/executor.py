@@ -13,7 +13,6 @@ import functools
 import hashlib
 import itertools
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from migrator.analyzer import Analyzer, Lock, Statement
 from migrator.dsn import connect
 from migrator.durations import format_duration
 from migrator.errors import UserError, first_line
-from migrator.lint import migration_tool_markers, read_sql_file
+from migrator.lint import migration_markers, read_sql_file
 from migrator.sqltext import Source
 
 DEPLOY_LOCK = 7_326_100  # advisory lock id held by a running apply
@@ -110,6 +109,10 @@ class Group:
     transaction: bool
     on_failure: str | None = None  # clean-up SQL if the group fails for another reason than a lock
     failure_message: str | None = None
+    # Code that sends the group's statements itself (a revision that reads the database): called
+    # in the group's transaction with the connection and a hook that takes each statement's Step
+    # (from plan_live_statement) before it runs.
+    live: Callable[[psycopg.Connection, Callable[[Step], None]], None] | None = None
 
 
 @dataclass
@@ -118,7 +121,6 @@ class Migration:
     path: Path
     checksum: str
     groups: list[Group] = field(default_factory=list)
-    down_revision: str | None = None  # Alembic revisions: the one this follows
 
 
 class SqlFolder:
@@ -171,31 +173,22 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
     Unsafe statements become their online forms (see migrator.rewrites), each part in its own transaction.
     line_map gives, per line of text, the line of `path` to name in messages (rendered Alembic revisions)."""
-    source = Source(text)
-    try:
-        tokens = source.tokenize()
-    except Exception as error:
-        raise ApplyError(f"{path}:{getattr(error, 'line', 1)}: {error}") from None
-    statements = analyzer.analyze_source(source, tokens)
-    down_line, tool_no_transaction = migration_tool_markers(source, tokens)
-    if down_line is not None:
-        statements = [s for s in statements if s.line < down_line]
     from migrator.revisions import origin_line  # light: Alembic is imported only to render
 
     def path_line(line: int) -> int:
         return origin_line(line_map, line) if line_map else line
 
-    for statement in statements:
-        if statement.unanalyzable:
-            raise ApplyError(f"{path}:{path_line(statement.line)}: refusing a statement migrator cannot analyze: "
-                             f"{statement.unanalyzable}")
+    source, tokens, statements = _analyze_text(path, text, analyzer, path_line)
+    down_line, no_transaction = migration_markers(source, tokens)
+    if down_line is not None:
+        statements = [s for s in statements if s.line < down_line]
+    _refuse_unanalyzable(path, statements, path_line)
     planned = _rewrites(statements, analyzer.pg_version) if rewrite_enabled else [(s, None) for s in statements]
     # linted on the text's own lines (directives and rules read them), named by path_line in messages
     refuse_lint_errors(path, source, tokens, statements, analyzer.pg_version, {s.line for s in statements if s.no_transaction},
                        {s.line for s, units in planned if units}, path_line)
     for statement in statements:  # from here on, lines name the lines of `path`
         statement.line = path_line(statement.line)
-    no_transaction = tool_no_transaction or re.search(r"^\s*--\s*migrator:no-transaction\b", text, re.MULTILINE) is not None
     migration = Migration(version, path, hashlib.sha256(text.encode()).hexdigest()[:16])
     current: list[Step] = []
     explicit = False
@@ -224,6 +217,38 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
             current.append(step)
     _close(migration, current)
     return migration
+
+
+def plan_live_statement(path: Path, text: str, line: int, analyzer: Analyzer) -> Step:
+    """A statement a live revision is about to send, planned like a step of a SQL migration and
+    refused the same way; no rewrite is possible, and it must run in the revision's transaction."""
+    source, tokens, statements = _analyze_text(path, text, analyzer, lambda _: line)
+    _refuse_unanalyzable(path, statements, lambda _: line)
+    for statement in statements:
+        if statement.no_transaction:
+            raise ApplyError(f"{path}:{line}: {statement.no_transaction}, and this revision reads the database, so it runs "
+                             "in one transaction: move the statement to a revision of its own")
+    refuse_lint_errors(path, source, tokens, statements, analyzer.pg_version, set(), set(), lambda _: line)
+    statement = max(statements, key=lambda s: s.max_lock or 0) if statements else _analyzed(analyzer, "SELECT", line)
+    statement.sql, statement.line = text, line
+    return Step(0, statement)
+
+
+def _analyze_text(path: Path, text: str, analyzer: Analyzer, path_line: Callable[[int], int]) -> tuple[Source, list, list[Statement]]:
+    source = Source(text)
+    try:
+        tokens = source.tokenize()
+    except Exception as error:
+        raise ApplyError(f"{path}:{path_line(getattr(error, 'line', 1))}: {error}") from None
+    return source, tokens, analyzer.analyze_source(source, tokens)
+
+
+def _refuse_unanalyzable(path: Path, statements: list[Statement], path_line: Callable[[int], int]) -> None:
+    """Never assume safe what the analyzer could not classify."""
+    for statement in statements:
+        if statement.unanalyzable:
+            raise ApplyError(f"{path}:{path_line(statement.line)}: refusing a statement migrator cannot analyze: "
+                             f"{statement.unanalyzable}")
 
 
 # Lint errors the executor itself makes moot: it sets the timeouts, and runs statements that
@@ -412,8 +437,12 @@ class Executor:
         one-statement migration costs two round trips, where psycopg's transaction() would take four.
         """
         try:
-            for position, step in enumerate(group.steps):
-                self._execute(connection, migration, step, transaction=True, begin=position == 0)
+            if group.live is not None:
+                connection.execute("BEGIN")
+                group.live(connection, lambda step: self._before_live_statement(connection, migration, group, step))
+            else:
+                for position, step in enumerate(group.steps):
+                    self._execute(connection, migration, step, transaction=True, begin=position == 0)
             stamp = [stamp_source.stamp_sql(migration)] if stamp_source is not None else []
             connection.execute(sql.SQL("; ").join([_journal_sql(migration, group.steps), *stamp, sql.SQL("COMMIT")]))
         except BaseException:
@@ -440,6 +469,14 @@ class Executor:
             raise
         self.emit({"event": "step_done", "migration": migration.version, "step": step.index,
                    "seconds": round(time.monotonic() - started, 3)})
+
+    def _before_live_statement(self, connection: psycopg.Connection, migration: Migration, group: Group, step: Step) -> None:
+        """Arm the statement's timeouts, as for a step of a SQL migration; errors name its line."""
+        lock_timeout, statement_timeout = step.timeouts(self.policy)
+        connection.execute(f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'")
+        group.steps[0].statement.line = step.statement.line
+        self.emit({"event": "step", "migration": migration.version, "step": group.steps[0].index, "sql": step.statement.sql,
+                   "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
 
     def _index_already_built(self, connection: psycopg.Connection, migration: Migration, step: Step) -> bool:
         """Before CREATE INDEX CONCURRENTLY: drop an INVALID leftover of a failed build; a valid one
@@ -494,5 +531,6 @@ def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
                     "locks": [{"relation": str(t.relation), "lock": t.lock.label} for t in statement.locks],
                     "rewrites": statement.rewrites, "scans": statement.scans,
                     "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout,
+                    "online_only": group.live is not None,
                 })
     return plan

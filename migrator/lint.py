@@ -154,12 +154,11 @@ class Linter:
     def lint_statements(self, source: Source, tokens, statements: list[Statement], path: str) -> FileResult:
         """Lint a migration whose statements are already analyzed (the executor's plan shares them)."""
         result = FileResult(path)
-        down_line, tool_no_transaction = migration_tool_markers(source, tokens)
+        down_line, no_transaction = migration_markers(source, tokens)
         if down_line is not None:  # goose / dbmate files: only the up section runs on deploy
             statements = [s for s in statements if s.line < down_line]
         directives, directive_findings = self._directives(source, tokens, path)
         result.statements = len(statements)
-        no_transaction = tool_no_transaction or any(d.verb == "no-transaction" for d in directives)
         wrapped = self.config.transaction == "wrapped" and not no_transaction
         reports = self.run_rules(statements, MigrationContext(self.config.pg_version, wrapped))
         result.findings = directive_findings + self._suppress(reports, statements, directives, path)
@@ -195,34 +194,24 @@ class Linter:
     def _directives(self, source: Source, tokens, path: str) -> tuple[list[Directive], list[Finding]]:
         known = all_rules()
         directives, findings = [], []
-        if "migrator:" not in source.text:
-            return directives, findings
-        for offset, text in gaps(source, tokens):
-            if "migrator:" not in text:
+        for line, verb, rest in directive_comments(source, tokens):
+            problem = None
+            rules: list[str] = []
+            if verb in ("ignore", "ignore-file"):
+                listed = rest.split(" -- ", 1)[0].split("--", 1)[0]
+                rules = [item.strip() for item in listed.split(",") if item.strip()]
+                if not rules:
+                    problem = f"migrator:{verb} names no rule (write the rule ids it silences)"
+                for rule_id in rules:
+                    if not RULE_ID.match(rule_id) or rule_id not in known:
+                        problem = f"migrator:{verb} names unknown rule {rule_id!r} (see `migrator rules`)"
+            elif verb != "no-transaction":
+                problem = f"unknown directive migrator:{verb or '?'} (known: ignore, ignore-file, no-transaction)"
+            if problem:
+                if "invalid-directive" in self.meta_enabled:
+                    findings.append(Finding(path, line, 1, "invalid-directive", known["invalid-directive"].severity, problem))
                 continue
-            for match in COMMENT.finditer(text):
-                parsed = DIRECTIVE.match(match.group(0))
-                if not parsed:
-                    continue
-                line = source.line_of(offset + match.start())
-                verb, rest = parsed.group(1).lower(), parsed.group(2)
-                problem = None
-                rules: list[str] = []
-                if verb in ("ignore", "ignore-file"):
-                    listed = rest.split(" -- ", 1)[0].split("--", 1)[0]
-                    rules = [item.strip() for item in listed.split(",") if item.strip()]
-                    if not rules:
-                        problem = f"migrator:{verb} names no rule (write the rule ids it silences)"
-                    for rule_id in rules:
-                        if not RULE_ID.match(rule_id) or rule_id not in known:
-                            problem = f"migrator:{verb} names unknown rule {rule_id!r} (see `migrator rules`)"
-                elif verb != "no-transaction":
-                    problem = f"unknown directive migrator:{verb or '?'} (known: ignore, ignore-file, no-transaction)"
-                if problem:
-                    if "invalid-directive" in self.meta_enabled:
-                        findings.append(Finding(path, line, 1, "invalid-directive", known["invalid-directive"].severity, problem))
-                    continue
-                directives.append(Directive(verb, rules, line))
+            directives.append(Directive(verb, rules, line))
         return directives, findings
 
     def _suppress(self, reports: list[Report], statements: list[Statement], directives: list[Directive], path: str) -> list[Finding]:
@@ -285,7 +274,27 @@ TOOL_DOWN = re.compile(r"^--\s*(\+goose\s+down|migrate:down)\b", re.IGNORECASE)
 TOOL_NO_TRANSACTION = re.compile(r"^--\s*(\+goose\s+no\s+transaction|migrate:up\b.*\btransaction:false)", re.IGNORECASE)
 
 
-def migration_tool_markers(source: Source, tokens) -> tuple[int | None, bool]:
+def directive_comments(source: Source, tokens):
+    """(line, verb, rest) of each `-- migrator:verb rest` comment (not inside strings or bodies)."""
+    if "migrator:" not in source.text:
+        return
+    for offset, text in gaps(source, tokens):
+        if "migrator:" not in text:
+            continue
+        for match in COMMENT.finditer(text):
+            parsed = DIRECTIVE.match(match.group(0))
+            if parsed:
+                yield source.line_of(offset + match.start()), parsed.group(1).lower(), parsed.group(2)
+
+
+def migration_markers(source: Source, tokens) -> tuple[int | None, bool]:
+    """Where the down section starts (goose, dbmate files), and whether the migration runs outside
+    a transaction (`-- migrator:no-transaction`, or goose's and dbmate's own markers)."""
+    down_line, no_transaction = _migration_tool_markers(source, tokens)
+    return down_line, no_transaction or any(verb == "no-transaction" for _, verb, _ in directive_comments(source, tokens))
+
+
+def _migration_tool_markers(source: Source, tokens) -> tuple[int | None, bool]:
     """Markers of goose and dbmate files: the line where the down section starts, and 'no transaction'."""
     down_line, no_transaction = None, False
     if "goose" not in source.text and "migrate:" not in source.text:

@@ -2,7 +2,8 @@
 
 Nothing connects to a database. Each rendered statement remembers the line of the `op.` call
 in the revision that produced it, so findings point there. `# migrator:` comments in the
-revision work like the SQL directives.
+revision work like the SQL directives. A revision that reads the database cannot be rendered
+offline: run_live() runs it on the executor's connection, showing each statement before it runs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrator.errors import first_line
+from migrator.errors import UserError, first_line
 
 
 @dataclass
@@ -81,6 +82,72 @@ def render_revision(path: Path, module=None) -> RenderedRevision:
     return rendered
 
 
+def run_live(path: Path, module, connection, before_statement) -> None:
+    """Run a revision's upgrade() through SQLAlchemy, as Alembic online does, on the executor's
+    psycopg `connection` and in the transaction the executor opened there.
+
+    before_statement(sql, line) gets each statement, its parameters inlined, and the revision
+    line that sends it, before it runs; it may refuse it by raising. Database errors come out as
+    psycopg's own, so the executor retries lock timeouts as it does for SQL steps.
+    """
+    import psycopg
+    import sqlalchemy
+
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    filename = getattr(module, "__file__", None) or str(path.resolve())
+    engine = sqlalchemy.create_engine("postgresql+psycopg://", creator=lambda: _ExecutorOwned(connection),
+                                      poolclass=sqlalchemy.pool.StaticPool, pool_reset_on_return=None,
+                                      use_native_hstore=False)  # its type lookup wants a real psycopg connection
+    inline = psycopg.ClientCursor(connection)
+
+    def check(sa_connection, cursor, statement, parameters, context, executemany) -> None:
+        values = parameters[0] if executemany and parameters else parameters
+        before_statement(inline.mogrify(statement, values or None), _revision_line(sys._getframe(1), filename))
+
+    try:
+        with engine.connect() as sa_connection:  # SQLAlchemy's own first queries (server version...) are not checked
+            sqlalchemy.event.listen(sa_connection, "before_cursor_execute", check)
+            context = MigrationContext.configure(connection=sa_connection)
+            context.autocommit_block = _refuse_autocommit_block
+            with Operations.context(context):
+                module.upgrade()
+    except sqlalchemy.exc.DBAPIError as error:
+        raise error.orig from None
+    finally:
+        engine.dispose()
+
+
+def _refuse_autocommit_block():
+    raise UserError("autocommit_block() cannot run in a revision that reads the database (it runs in one "
+                    "transaction): move the statements that need it to a revision of their own")
+
+
+class _ExecutorOwned:
+    """The executor's connection as SQLAlchemy's DBAPI connection. Its transaction and settings
+    are the executor's: commit, rollback and close from SQLAlchemy do nothing, and changing a
+    setting (autocommit, isolation level) is refused."""
+
+    def __init__(self, connection):
+        object.__setattr__(self, "_connection", connection)
+
+    def __getattr__(self, name):
+        return getattr(self._connection, name)
+
+    def __setattr__(self, name, value):
+        raise UserError(f"a revision that reads the database runs in the executor's transaction: it cannot set {name}")
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 _OFFLINE: tuple | None = None
 
 
@@ -94,6 +161,22 @@ def _offline_context():
         _OFFLINE = (capture, MigrationContext.configure(dialect_name="postgresql",
                                                          opts={"as_sql": True, "output_buffer": capture}))
     return _OFFLINE
+
+
+def version_table_sql(revision_map, scripts: list, heads: tuple[str, ...]) -> list[str]:
+    """Per revision in `scripts` (upgrade order, from `heads`), the SQL that moves alembic_version
+    past it, as Alembic itself writes it: one row per head, so branch points insert a row and
+    merge revisions delete all but one of their parents' rows."""
+    from alembic.runtime.migration import HeadMaintainer, MigrationStep
+
+    capture, context = _offline_context()
+    maintainer = HeadMaintainer(context, heads)
+    changes = []
+    for script in scripts:
+        capture.filename, capture.rendered = "", RenderedRevision(Path())
+        maintainer.update_to_step(MigrationStep.upgrade_from_script(revision_map, script))
+        changes.append(";\n".join(text.rstrip(";") for _, text in capture.rendered.statements))
+    return changes
 
 
 def _failing_line(traceback, filename: str) -> int:

@@ -136,6 +136,18 @@ def test_plan_lists_steps_with_locks_transactions_and_timeouts(migrations, pg_db
     assert pg_db.execute("SELECT to_regclass('migrator.schema_migrations')") == [(None,)]
 
 
+@pytest.mark.parametrize("sql, transactional", [
+    ("/* migrator:no-transaction */\nUPDATE users SET email = 'a';\nUPDATE users SET email = 'b';\n", False),
+    ("-- migrator:no-transaction\nUPDATE users SET email = 'a';\nUPDATE users SET email = 'b';\n", False),
+    ("UPDATE users SET email = '\n-- migrator:no-transaction\n';\nUPDATE users SET email = 'b';\n", True),
+])
+def test_the_executor_reads_the_no_transaction_directive_as_the_linter_does(tmp_path, sql, transactional):
+    """One reading of the directive: a comment in either form counts, text inside a string does not."""
+    write(tmp_path, "001.sql", sql)
+    [migration] = load_sql_folder(tmp_path).all()
+    assert [group.transaction for group in migration.groups] == ([True] if transactional else [False, False])
+
+
 @pytest.mark.parametrize("sql, message", [
     ("SELECT 1;\nSELECT 'unterminated;\n", "001_bad.sql:2: cannot tokenize"),
     ("ALTER TABLE users ADD COLUMN a int;\nFROBNICATE users;\n", "001_bad.sql:2: refusing a statement migrator cannot analyze"),

@@ -1,5 +1,6 @@
 """`migrator apply` on Alembic projects, and `alembic upgrade` routed through the executor by env.py."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -24,12 +25,17 @@ def project(root: Path, dsn: str, revisions: dict[str, str]) -> Path:
     (root / "alembic.ini").write_text(f"[alembic]\nscript_location = %(here)s/alembic\nsqlalchemy.url = {dsn}\n")
     down = None
     for name, body in revisions.items():
-        (root / "alembic" / "versions" / f"{name}.py").write_text(
-            f'"""{name}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = "{name}"\n'
-            f"down_revision = {down!r}\n\n\ndef upgrade():\n" + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")
-            + "\n\ndef downgrade():\n    pass\n")
+        add_revision(root / "alembic.ini", name, down, body)
         down = name
     return root / "alembic.ini"
+
+
+def add_revision(ini: Path, name: str, down: str | tuple[str, ...] | None, body: str) -> None:
+    """A revision file `name` following `down` (a tuple of revisions: a merge revision)."""
+    (ini.parent / "alembic" / "versions" / f"{name}.py").write_text(
+        f'"""{name}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = "{name}"\n'
+        f"down_revision = {down!r}\n\n\ndef upgrade():\n" + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")
+        + "\n\ndef downgrade():\n    pass\n")
 
 
 @pytest.fixture
@@ -64,14 +70,71 @@ def test_apply_rewrites_alembic_operations_and_stamps_alembic_version(tmp_path, 
     assert "applied 0 migrations" in again.stdout
 
 
-def test_apply_to_a_given_revision_and_plan_marks_online_only(tmp_path, tables):
-    revisions = {**REVISIONS, "r5": 'rows = op.get_bind().execute(sa.text("SELECT 1")).fetchall()'}
-    ini = project(tmp_path, tables.dsn, revisions)
+LIVE = """
+    rows = op.get_bind().execute(sa.text("SELECT id FROM users WHERE id <= :n ORDER BY id"), {"n": 3}).fetchall()
+    for (user_id,) in rows:
+        op.execute(sa.text("UPDATE users SET email = 'vip' || id WHERE id = :i").bindparams(i=user_id))
+    op.add_column("orders", sa.Column("flag", sa.Boolean))
+"""
+
+
+def test_a_revision_that_reads_the_database_runs_live_after_the_rendered_ones(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {**REVISIONS, "r5": LIVE})
     assert subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, "--to", "r2"], capture_output=True).returncode == 0
     assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
-    bad = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
-    assert bad.returncode == 1 and "r5.py:10: cannot render offline" in bad.stderr and "online only" in bad.stderr
-    assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)], "nothing applied past r2"
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
+    assert plan.returncode == 0 and "r5 [transaction 0] step 0: -- upgrade() of r5.py runs live" in plan.stdout, plan.stdout
+    assert "online only: each statement is planned" in plan.stdout
+    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, "--log-format", "json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    live = [e for e in events if e.get("event") == "step" and e["migration"] == "r5"]
+    assert [e["sql"].split()[0] for e in live] == ["SELECT", "UPDATE", "UPDATE", "UPDATE", "ALTER"], live
+    assert "WHERE id = 2" in live[2]["sql"], "parameters inlined in what is checked and shown"
+    alter = live[-1]
+    assert (alter["lock_timeout_ms"], alter["statement_timeout_ms"]) == (5000, 10000), "armed like a SQL step"
+    assert tables.execute("SELECT string_agg(email, ',' ORDER BY id) FROM users WHERE id <= 4") == [("vip1,vip2,vip3,u4",)]
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r5",)]
+    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'flag'") == [(1,)]
+
+
+def test_a_live_revision_retries_a_lock_timeout_from_its_start(tmp_path, tables):
+    import threading
+
+    import psycopg
+
+    ini = project(tmp_path, tables.dsn, {"r1": LIVE})
+    holder = psycopg.connect(tables.dsn)
+    holder.execute("SELECT count(*) FROM orders").fetchone()  # ACCESS SHARE on orders until commit
+    timer = threading.Timer(2.0, holder.commit)
+    timer.start()
+    try:
+        result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, "--lock-timeout", "300ms"],
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        timer.join()
+        holder.close()
+    assert result.returncode == 0, result.stderr
+    assert "retry" in result.stderr and "LockNotAvailable" in result.stderr, result.stderr
+    assert tables.execute("SELECT count(*) FROM users WHERE left(email, 3) = 'vip'") == [(3,)]
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
+
+
+@pytest.mark.parametrize("body, message", [
+    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.create_index("users_email_idx", "users", ["email"])',
+     "r1.py:12: refused by require-concurrent-index"),
+    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nwith op.get_context().autocommit_block():\n    op.execute("VACUUM users")',
+     "autocommit_block() cannot run in a revision that reads the database"),
+])
+def test_a_live_revision_is_refused_statement_by_statement_and_rolled_back(tmp_path, tables, body, message):
+    ini = project(tmp_path, tables.dsn, {"r0": 'op.add_column("orders", sa.Column("note", sa.Text))',
+                                         "r1": 'op.execute("UPDATE users SET email = NULL WHERE id = 1")\n' + body})
+    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and message in result.stderr.strip().splitlines()[-1], result.stderr
+    assert "Traceback" not in result.stderr
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r0",)], "r0 applied, r1 not"
+    assert tables.execute("SELECT email FROM users WHERE id = 1") == [("u1",)], "r1's first statement rolled back"
 
 
 @pytest.mark.parametrize("target, message", [("nope", "No such revision or branch 'nope'")])
@@ -80,6 +143,36 @@ def test_unknown_target_revision(tmp_path, tables, target, message):
     result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, "--to", target], capture_output=True, text=True)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
     assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
+
+
+def test_branched_history_and_its_merge_revision_keep_alembic_version_as_alembic_does(tmp_path, tables):
+    """alembic_version holds one row per head: a branch point adds a row, a merge revision folds them."""
+    ini = project(tmp_path, tables.dsn, {"root": 'op.add_column("users", sa.Column("handle", sa.Text))'})
+    add_revision(ini, "left", "root", 'op.create_index("users_handle_idx", "users", ["handle"])')
+    add_revision(ini, "right", "root", 'op.add_column("orders", sa.Column("note", sa.Text))')
+
+    def apply(*target):
+        return subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, *target], capture_output=True, text=True, timeout=120)
+
+    two_heads = apply()
+    assert two_heads.returncode == 1 and "several heads (left, right)" in two_heads.stderr, two_heads.stderr
+    assert "Traceback" not in two_heads.stderr and len(two_heads.stderr.strip().splitlines()) == 1
+    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)], "nothing applied"
+    assert apply("--to", "left").returncode == 0
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("left",)]
+    both = apply("--to", "heads")
+    assert both.returncode == 0, both.stderr
+    assert tables.execute("SELECT version_num FROM alembic_version ORDER BY 1") == [("left",), ("right",)]
+    add_revision(ini, "merged", ("left", "right"), 'op.create_index("orders_note_idx", "orders", ["note"])')
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
+    assert plan.returncode == 0 and "merged" in plan.stdout and "left" not in plan.stdout, plan.stdout
+    merged = apply()
+    assert merged.returncode == 0, merged.stderr
+    assert "CREATE INDEX CONCURRENTLY orders_note_idx" in merged.stderr
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("merged",)]
+    assert tables.execute("SELECT count(*) FROM pg_index WHERE indexrelid IN ('users_handle_idx'::regclass, "
+                          "'orders_note_idx'::regclass) AND indisvalid") == [(2,)]
+    assert "applied 0 migrations" in apply().stdout
 
 
 def test_revision_with_a_syntax_error(tmp_path, tables):
