@@ -2,7 +2,10 @@
 
 Each batch is one short transaction: find the key of the N-th next row (keyset, never OFFSET),
 update `key > low AND key <= high` rows whose value differs, and write the checkpoint in that
-same transaction, so a crash at any moment loses nothing and repeats nothing. Work is split
+same transaction, so a crash at any moment loses nothing and repeats nothing. While a batch
+runs, a second thread finds the next batch's key on its own connection and reads the throttle,
+and the checkpoint statement reads back status and settings: between two batches the loop
+makes no round trip of its own. Work is split
 into key chunks that workers (threads here, or runners on other machines) claim from the state
 table; a chunk whose worker died is reclaimed at once (its advisory lock went with it).
 """
@@ -15,6 +18,7 @@ import re
 import socket
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -221,13 +225,17 @@ class Runner:
                 "ON CONFLICT (backfill, worker) DO UPDATE SET heartbeat = now(), started_at = now()",
                 (self.spec.name, worker, socket.gethostname(), os.getpid()))
             sizer = BatchSizer(self.settings)
-            while not self.stop_event.is_set():
-                chunk = self._claim(connection, worker)
-                if chunk is None:
-                    if self._finish_if_complete(connection) or self._others_hold_all(connection):
-                        return
-                    continue
-                self._work_chunk(connection, worker, index, chunk, sizer)
+            lookahead = Lookahead(self.dsn, self.plan)
+            try:
+                while not self.stop_event.is_set():
+                    chunk = self._claim(connection, worker)
+                    if chunk is None:
+                        if self._finish_if_complete(connection) or self._others_hold_all(connection):
+                            return
+                        continue
+                    self._work_chunk(connection, worker, index, chunk, sizer, lookahead)
+            finally:
+                lookahead.close()
         finally:
             try:
                 connection.execute("DELETE FROM migrator.backfill_workers WHERE backfill = %s AND worker = %s",
@@ -303,12 +311,14 @@ class Runner:
         self.status = status
         return status
 
-    def _work_chunk(self, connection, worker: str, index: int, chunk: Chunk, sizer: "BatchSizer") -> None:
+    def _work_chunk(self, connection, worker: str, index: int, chunk: Chunk, sizer: "BatchSizer", lookahead: "Lookahead") -> None:
         key = state.chunk_lock_key(self.spec.name)
         failures = 0
+        read_at_commit = False  # the last batch read status and settings in its own transaction
         try:
             while not self.stop_event.is_set():
-                status = self._control(connection)
+                status = self.status if read_at_commit else self._control(connection)
+                read_at_commit = False
                 if status == "cancelled":
                     self.stop_event.set()
                 if status in ("cancelled", "done"):
@@ -317,7 +327,7 @@ class Runner:
                     self._note_throttle("paused by operator")
                     self.stop_event.wait(POLL)
                     continue
-                verdict = self.throttle.check()
+                verdict = lookahead.verdict(self.throttle)
                 self.shared.lags = verdict.lags
                 if verdict.throttled:
                     self._note_throttle(verdict.reason)
@@ -325,10 +335,10 @@ class Runner:
                     continue
                 self._note_throttle(None)
                 size = sizer.next_size(self.settings)
-                self.shared.batch_sizes[index] = size
                 started = time.monotonic()
+                lookahead.check_throttle(self.throttle)  # for the next batch, while this one runs
                 try:
-                    processed, changed, finished = self._batch(connection, worker, chunk, size)
+                    size, processed, changed, finished = self._batch(connection, worker, index, chunk, size, lookahead)
                 except RETRYABLE as error:
                     failures += 1
                     self.shared.retries += 1
@@ -340,6 +350,7 @@ class Runner:
                     self.stop_event.wait(min(5.0, 0.1 * 2 ** failures))
                     continue
                 failures = 0
+                read_at_commit = True
                 elapsed = time.monotonic() - started
                 sizer.observe(processed, elapsed)
                 self.emit({"event": "batch", "worker": worker, "chunk": chunk.id, "rows": processed, "changed": changed,
@@ -350,37 +361,58 @@ class Runner:
         finally:
             connection.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", (key, chunk.id))
 
-    def _batch(self, connection, worker: str, chunk: Chunk, size: int) -> tuple[int, int, bool]:
-        """One batch in one transaction, checkpoint included. Returns (rows processed, rows changed, chunk done)."""
+    def _batch(self, connection, worker: str, index: int, chunk: Chunk, size: int,
+               lookahead: "Lookahead") -> tuple[int, int, int, bool]:
+        """One batch in one transaction, checkpoint included; it also reads status and settings
+        for the next. Returns (batch size, rows processed, rows changed, chunk done).
+
+        `size` is the size decided now: the batch uses it unless the lookahead already found the
+        batch's upper key for a size close to it (decided one batch earlier); the next batch's
+        lookahead starts with it before this batch's UPDATE.
+        """
         plan = self.plan
         low = chunk.last_key or chunk.low
+        decided = size
+        ahead = lookahead.take(low, size, _sizing(self.settings))
+        settings = {"lock_timeout": f"{int(self.settings['lock_timeout'])}ms",
+                    "statement_timeout": f"{int(self.settings['statement_timeout'])}ms",
+                    # a Python backfill's own queries keep the planner's choices
+                    **(plan.UPDATE_PLANNER_SETTINGS if self.spec.function is None else {})}
         with connection.transaction():
-            connection.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                               (f"{int(self.settings['lock_timeout'])}ms", f"{int(self.settings['statement_timeout'])}ms"))
-            row = connection.execute(plan.next_upper_sql(low is not None), [*(low or []), *chunk.high, size - 1]).fetchone()
+            connection.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+                sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value))
+                for name, value in settings.items())))
+            if ahead is not None:
+                size, row = ahead
+            else:
+                row = connection.execute(plan.next_upper_sql(low is not None), [*(low or []), *chunk.high, size - 1]).fetchone()
+            self.shared.batch_sizes[index] = size
             if row is None:  # fewer than `size` rows left in the chunk: this batch ends it
                 high = chunk.high
                 processed = connection.execute(plan.count_sql(low is not None), [*(low or []), *high]).fetchone()[0]
             else:
                 processed, high = size, list(row)
+                if high != chunk.high:
+                    lookahead.start(high, chunk.high, decided, _sizing(self.settings))
             changed = 0
             if processed:
                 if self.spec.function is not None:
                     changed = self.spec.function(connection, low, high) or 0
                 else:
-                    connection.execute(plan.UPDATE_PLANNER_SETTINGS)
                     changed = connection.execute(plan.update_sql(low is not None), [*(low or []), *high]).rowcount
             finished = high == chunk.high
-            connection.execute(
-                "UPDATE migrator.backfill_chunks SET last_key = %s, rows_processed = rows_processed + %s, "
+            self.status, settings_now = connection.execute(
+                "WITH checkpoint AS (UPDATE migrator.backfill_chunks SET last_key = %s, rows_processed = rows_processed + %s, "
                 "rows_changed = rows_changed + %s, batches = batches + 1, done = %s, heartbeat = now() "
-                "WHERE backfill = %s AND id = %s", (high, processed, changed, finished, self.spec.name, chunk.id))
-            connection.execute(
-                "UPDATE migrator.backfill_workers SET heartbeat = now(), state = %s WHERE backfill = %s AND worker = %s",
-                (json.dumps({"batch_size": size, "chunk": chunk.id, "lag": self.shared.lags,
-                             "throttle": self.shared.throttle_reason}), self.spec.name, worker))
+                "WHERE backfill = %s AND id = %s), "
+                "beat AS (UPDATE migrator.backfill_workers SET heartbeat = now(), state = %s WHERE backfill = %s AND worker = %s) "
+                "SELECT status, settings FROM migrator.backfills WHERE name = %s",
+                (high, processed, changed, finished, self.spec.name, chunk.id,
+                 json.dumps({"batch_size": size, "chunk": chunk.id, "lag": self.shared.lags,
+                             "throttle": self.shared.throttle_reason}), self.spec.name, worker, self.spec.name)).fetchone()
+            self.settings = {**state.DEFAULTS, **settings_now}
         chunk.last_key = high
-        return processed, changed, finished
+        return size, processed, changed, finished
 
     def _note_throttle(self, reason: str | None) -> None:
         """Record the throttle state; an event when it starts, stops or changes cause (not when a lag figure moves)."""
@@ -399,9 +431,67 @@ class Runner:
                 self.stop_event.wait(wait)
 
 
+def _sizing(settings: dict) -> tuple:
+    """The settings that decide a batch's size."""
+    return tuple(settings.get(name) for name in ("batch_size", "min_batch_size", "max_batch_size", "target_batch_time"))
+
+
 def _cause(reason: str | None) -> str | None:
     """A throttle reason without its changing figures."""
     return None if reason is None else re.sub(r"\d+(\.\d+)?", "#", reason)
+
+
+class Lookahead:
+    """What the next batch needs, prepared on a second thread while the current batch runs: its
+    upper key (a walk along the key index, on a second connection) and the throttle's verdict.
+    The batch loop then waits for neither."""
+
+    def __init__(self, dsn: str, plan: Plan):
+        self.dsn, self.plan = dsn, plan
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="backfill-lookahead")
+        self.connection: psycopg.Connection | None = None
+        self.pending: tuple[list[str], int, tuple, Future] | None = None
+        self.pending_verdict: Future | None = None
+
+    def check_throttle(self, throttle: Throttle) -> None:
+        self.pending_verdict = self.pool.submit(throttle.check)
+
+    def verdict(self, throttle: Throttle):
+        """The verdict read during the last batch, or a fresh one."""
+        pending, self.pending_verdict = self.pending_verdict, None
+        return pending.result() if pending is not None else throttle.check()
+
+    def start(self, low: list[str], high: list[str], size: int, sizing: tuple) -> None:
+        """Look for the key `size` rows after `low` (at most `high`); `sizing`: the settings that chose size."""
+        self.pending = (low, size, sizing, self.pool.submit(self._upper_key, low, high, size))
+
+    def take(self, low: list[str] | None, size: int, sizing: tuple) -> tuple[int, tuple | None] | None:
+        """(size, upper key or None if fewer rows are left) when the lookahead started from `low`,
+        for about `size` rows (growing batches find their own key) and under the same sizing
+        settings (an operator's `set` applies to the very next batch). None when there is none,
+        or it failed (the batch then looks itself, and meets the error)."""
+        pending, self.pending = self.pending, None
+        if pending is None or pending[0] != low or pending[2] != sizing or not size / 1.5 <= pending[1] <= size * 1.5:
+            return None
+        try:
+            return pending[1], pending[3].result()
+        except psycopg.Error:
+            return None
+
+    def _upper_key(self, low: list[str], high: list[str], size: int) -> tuple | None:
+        if self.connection is None:
+            self.connection = connect(self.dsn, application_name="migrator backfill lookahead")
+        try:
+            return self.connection.execute(self.plan.next_upper_sql(True), [*low, *high, size - 1]).fetchone()
+        except psycopg.Error:
+            self.connection.close()
+            self.connection = None
+            raise
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        if self.connection is not None:
+            self.connection.close()
 
 
 class BatchSizer:

@@ -140,7 +140,7 @@ class Plan:
     # much of a small table, or statistics gone stale) the planner picks a seq scan, which reads
     # the whole table for every batch. With seq scans off it reads the batch's key range through
     # the key index (a plain or a bitmap scan: alike in an A/B of 6 interleaved runs on 1M rows).
-    UPDATE_PLANNER_SETTINGS = "SET LOCAL enable_seqscan = off"
+    UPDATE_PLANNER_SETTINGS = {"enable_seqscan": "off"}
 
     def update_sql(self, has_low: bool) -> sql.Composable:
         columns = list(self.spec.sets)

@@ -145,6 +145,8 @@ def main() -> None:
                 with psycopg.connect(dsn, autocommit=True) as connection:
                     connection.execute(f"DROP TABLE {table}")
         timings = {method: statistics.median(values) for method, values in samples.items()}
+        for method, values in samples.items():
+            print(f"  {method}: " + ", ".join(f"{v:.2f}" for v in values) + " s", flush=True)
         small = max(rows // 4, 1000)
         make_table(dsn, "t_mem_small", small)
         make_table(dsn, "t_mem_large", rows)

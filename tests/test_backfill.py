@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from backfill import BackfillError, BackfillSpec, Runner
-from backfill.runner import INITIAL_BATCH
+from backfill.runner import INITIAL_BATCH, Lookahead
 from backfill.spec import plan_backfill
 from backfill.throttle import Throttle
 from migrator.loadgen import LoadGenerator
@@ -221,9 +221,33 @@ def test_batch_update_reads_only_its_key_range_through_the_key_index(pg_db, ddl,
         low, high = [connection.execute(sql.SQL("SELECT {} FROM {} ORDER BY {} OFFSET %s LIMIT 1").format(
             plan.key_text(), plan.table_sql, plan.key_row()), (offset,)).fetchone() for offset in (10_000, 90_000)]
         # a batch covering 80% of the table: the planner alone would read it all with a seq scan
-        connection.execute(plan.UPDATE_PLANNER_SETTINGS)
+        for name, value in plan.UPDATE_PLANNER_SETTINGS.items():
+            connection.execute("SELECT set_config(%s, %s, true)", (name, value))
         explained = "\n".join(row[0] for row in connection.execute(sql.SQL("EXPLAIN ") + plan.update_sql(True), [*low, *high]))
     assert "Seq Scan" not in explained and "Index Cond" in explained, explained
+
+
+def test_lookahead_finds_the_batch_key_the_batch_would_and_only_for_the_batch_it_was_started_for(pg_db):
+    make_table(pg_db, 3000, step=7)  # sparse keys
+    with psycopg.connect(pg_db.dsn) as connection:
+        plan = plan_backfill(connection, BackfillSpec("ahead", "items", {"label": "'row-' || id"}))
+        lookahead = Lookahead(pg_db.dsn, plan)
+        try:
+            sizing = (None, 100, 50_000, 200)
+            lookahead.start(["70"], plan.range_high, 500, sizing)
+            inline = connection.execute(plan.next_upper_sql(True), ["70", *plan.range_high, 499]).fetchone()
+            assert lookahead.take(["70"], 500, sizing) == (500, inline) and inline == ("3570",)
+            assert lookahead.take(["70"], 500, sizing) is None, "taken once"
+            lookahead.start(["70"], plan.range_high, 500, sizing)
+            assert lookahead.take(["77"], 500, sizing) is None, "another batch"
+            lookahead.start(["70"], plan.range_high, 500, sizing)
+            assert lookahead.take(["70"], 1000, sizing) is None, "a batch twice as large finds its own key"
+            lookahead.start(["70"], plan.range_high, 500, sizing)
+            assert lookahead.take(["70"], 500, (123, 100, 50_000, 200)) is None, "an operator set the batch size"
+            lookahead.start(["20993"], plan.range_high, 500, sizing)
+            assert lookahead.take(["20993"], 500, sizing) == (500, None), "fewer rows left than asked"
+        finally:
+            lookahead.close()
 
 
 def test_table_without_a_usable_key_is_refused(pg_db):
