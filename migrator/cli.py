@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 from pathlib import Path
 
 import click
 
 from migrator import __version__
+
+# On exit the interpreter's last garbage collections walk every object of the libraries loaded
+# (sqlglot, SQLAlchemy, Alembic: over 100,000), about 0.2 s of a 0.6 s `apply`, and there is
+# nothing left to collect by then: frozen objects are skipped. Files and connections are closed
+# by their own `with` blocks before this runs.
+atexit.register(gc.freeze)
 
 
 class DurationType(click.ParamType):
