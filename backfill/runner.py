@@ -276,7 +276,8 @@ class Runner:
             return Chunk(chunk_id, frontier, high, None)
 
     def _chunk_high(self, connection, frontier, range_high, chunk_rows: int) -> list[str]:
-        """The high key of the next chunk of about chunk_rows rows.
+        """The high key of the next chunk of about chunk_rows rows; the range's end when less than
+        a quarter chunk would be left after it (a sliver of a chunk costs a claim and a short batch).
 
         From the planner's histogram of the key when there is one (no scan), else by walking
         chunk_rows keys of the index.
@@ -285,14 +286,16 @@ class Runner:
         if plan.histogram:
             step = max(1, round(chunk_rows / max(1, plan.estimated_rows / len(plan.histogram))))
             key = plan.key[0]
-            row = connection.execute(sql.SQL(
+            bounds = [row[0] for row in connection.execute(sql.SQL(
                 "SELECT bound FROM unnest(%s::text[]) WITH ORDINALITY AS h(bound, position) "
                 "WHERE (%s::text IS NULL OR bound::{type} > %s::{type}) AND bound::{type} < %s::{type} "
-                "ORDER BY position OFFSET %s LIMIT 1").format(type=sql.SQL(key.type)),
-                (plan.histogram, (frontier or [None])[0], (frontier or [None])[0], range_high[0], step - 1)).fetchone()
-            return [row[0]] if row else range_high
-        row = connection.execute(plan.next_upper_sql(frontier is not None),
-                                 [*(frontier or []), *range_high, chunk_rows - 1]).fetchone()
+                "ORDER BY position LIMIT %s").format(type=sql.SQL(key.type)),
+                (plan.histogram, (frontier or [None])[0], (frontier or [None])[0], range_high[0], step + -(-step // 4)))]
+            return [bounds[step - 1]] if len(bounds) == step + -(-step // 4) else range_high
+        upper = plan.next_upper_sql(frontier is not None)
+        if connection.execute(upper, [*(frontier or []), *range_high, chunk_rows + chunk_rows // 4 - 1]).fetchone() is None:
+            return range_high
+        row = connection.execute(upper, [*(frontier or []), *range_high, chunk_rows - 1]).fetchone()
         return list(row) if row else range_high
 
     def _finish_if_complete(self, connection) -> bool:

@@ -250,6 +250,19 @@ def test_lookahead_finds_the_batch_key_the_batch_would_and_only_for_the_batch_it
             lookahead.close()
 
 
+@pytest.mark.parametrize("analyzed", [True, False], ids=["histogram", "index-walk"])
+def test_no_sliver_of_a_chunk_is_left_at_the_end_of_the_range(pg_db, analyzed):
+    pg_db.execute("CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, label text, touched int NOT NULL DEFAULT 0) "
+                  "WITH (autovacuum_enabled = off)")
+    pg_db.execute("INSERT INTO items (id, v) SELECT g, g FROM generate_series(1, 10000) g")
+    if analyzed:
+        pg_db.execute("ANALYZE items")
+    result = Runner(spec("tail"), pg_db.dsn, chunk_rows=4500).run()
+    assert result.status == "done" and result.rows_processed == 10_000
+    sizes = pg_db.execute("SELECT rows_processed FROM migrator.backfill_chunks WHERE backfill = 'tail' ORDER BY id")
+    assert len(sizes) == 2 and 4000 <= sizes[0][0] <= 5000, sizes  # not 4500, 4500 and a last 1000
+
+
 def test_table_without_a_usable_key_is_refused(pg_db):
     pg_db.execute("CREATE TABLE items (id int, label text); CREATE UNIQUE INDEX ON items (id)")  # nullable
     with pytest.raises(BackfillError, match="no primary key and no unique index on NOT NULL columns"):
