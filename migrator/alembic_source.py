@@ -79,8 +79,11 @@ class AlembicProject:
                           line, 0, line, "live_revision")
 
         def run(connection: psycopg.Connection, before_step) -> None:
+            from migrator.context import MigrationContext
+
+            so_far = MigrationContext(self.analyzer.pg_version)  # each attempt starts the revision over
             run_live(path, revision.module, connection,
-                     lambda sql_text, at: before_step(plan_live_statement(path, sql_text, at, self.analyzer)))
+                     lambda sql_text, at: before_step(plan_live_statement(path, sql_text, at, self.analyzer, so_far)))
 
         return Migration(revision.revision, path, hashlib.sha256(text.encode()).hexdigest()[:16],
                          [Group([Step(0, shown)], transaction=True, live=run)])

@@ -219,16 +219,18 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     return migration
 
 
-def plan_live_statement(path: Path, text: str, line: int, analyzer: Analyzer) -> Step:
+def plan_live_statement(path: Path, text: str, line: int, analyzer: Analyzer, migration) -> Step:
     """A statement a live revision is about to send, planned like a step of a SQL migration and
-    refused the same way; no rewrite is possible, and it must run in the revision's transaction."""
+    refused the same way; no rewrite is possible, and it must run in the revision's transaction.
+    migration: the linter's state of the revision so far (migrator.context.MigrationContext), so
+    that, say, an index on a table the revision just created is not taken for one on a live table."""
     source, tokens, statements = _analyze_text(path, text, analyzer, lambda _: line)
     _refuse_unanalyzable(path, statements, lambda _: line)
     for statement in statements:
         if statement.no_transaction:
             raise ApplyError(f"{path}:{line}: {statement.no_transaction}, and this revision reads the database, so it runs "
                              "in one transaction: move the statement to a revision of its own")
-    refuse_lint_errors(path, source, tokens, statements, analyzer.pg_version, set(), set(), lambda _: line)
+    refuse_lint_errors(path, source, tokens, statements, analyzer.pg_version, set(), set(), lambda _: line, migration)
     statement = max(statements, key=lambda s: s.max_lock or 0) if statements else _analyzed(analyzer, "SELECT", line)
     statement.sql, statement.line = text, line
     return Step(0, statement)
@@ -258,16 +260,18 @@ HANDLED_BY_EXECUTOR = frozenset({"require-lock-timeout", "require-statement-time
 
 
 def refuse_lint_errors(path: Path, source: Source, tokens, statements: list[Statement], pg_version: int,
-                       autocommit_lines: set[int], rewritten_lines: set[int], path_line: Callable[[int], int]) -> None:
+                       autocommit_lines: set[int], rewritten_lines: set[int], path_line: Callable[[int], int],
+                       migration=None) -> None:
     """Refuse, before anything runs, a migration the linter calls unsafe (its ignore directives honoured).
 
     Statements on autocommit_lines run outside the file's transaction, so holding its locks is no
     concern; statements on rewritten_lines run in their online form. path_line names a line of
-    the analyzed text as a line of `path` (they differ for rendered Alembic revisions).
+    the analyzed text as a line of `path` (they differ for rendered Alembic revisions). migration:
+    the linter's state of the migration so far, for statements that come one at a time.
     """
     from migrator.rewrites import REWRITTEN_RULES
 
-    findings = _refusal_linter(pg_version).lint_statements(source, tokens, statements, str(path)).findings
+    findings = _refusal_linter(pg_version).lint_statements(source, tokens, statements, str(path), migration).findings
     errors = [f for f in findings if f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
               and not (f.rule == "work-while-holding-lock" and f.line in autocommit_lines | rewritten_lines)
               and not (f.rule in REWRITTEN_RULES and f.line in rewritten_lines)]

@@ -151,8 +151,12 @@ class Linter:
             return FileResult(path, findings=[Finding(path, error.line or 1, 1, "syntax-error", "error", str(error))])
         return self.lint_statements(source, tokens, self.analyzer.analyze_source(source, tokens), path)
 
-    def lint_statements(self, source: Source, tokens, statements: list[Statement], path: str) -> FileResult:
-        """Lint a migration whose statements are already analyzed (the executor's plan shares them)."""
+    def lint_statements(self, source: Source, tokens, statements: list[Statement], path: str,
+                        migration: MigrationContext | None = None) -> FileResult:
+        """Lint a migration whose statements are already analyzed (the executor's plan shares them).
+
+        migration: what the migration did before these statements, when they come one at a time
+        (a revision run live); a fresh migration otherwise."""
         result = FileResult(path)
         down_line, no_transaction = migration_markers(source, tokens)
         if down_line is not None:  # goose / dbmate files: only the up section runs on deploy
@@ -160,7 +164,7 @@ class Linter:
         directives, directive_findings = self._directives(source, tokens, path)
         result.statements = len(statements)
         wrapped = self.config.transaction == "wrapped" and not no_transaction
-        reports = self.run_rules(statements, MigrationContext(self.config.pg_version, wrapped))
+        reports = self.run_rules(statements, migration or MigrationContext(self.config.pg_version, wrapped))
         result.findings = directive_findings + self._suppress(reports, statements, directives, path)
         result.findings.sort(key=lambda f: (f.line, f.column, f.rule))
         return result

@@ -121,11 +121,26 @@ def test_a_live_revision_retries_a_lock_timeout_from_its_start(tmp_path, tables)
     assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
 
 
+def test_a_live_revision_is_linted_as_a_whole_so_far(tmp_path, tables):
+    """Statements come one at a time, but the linter sees the revision up to each: an index on a
+    table the revision created a moment ago is no index on a live table."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.get_bind().execute(sa.text("SELECT 1")).scalar()
+        op.create_table("tags", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("name", sa.Text))
+        op.create_index("tags_name_idx", "tags", ["name"])
+    """})
+    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'tags_name_idx'::regclass") == [(True,)]
+
+
 @pytest.mark.parametrize("body, message", [
     ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.create_index("users_email_idx", "users", ["email"])',
      "r1.py:12: refused by require-concurrent-index"),
     ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nwith op.get_context().autocommit_block():\n    op.execute("VACUUM users")',
      "autocommit_block() cannot run in a revision that reads the database"),
+    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.add_column("users", sa.Column("n", sa.Integer))\n'
+     'op.execute("UPDATE users SET n = 1")', "r1.py:13: refused by work-while-holding-lock"),
 ])
 def test_a_live_revision_is_refused_statement_by_statement_and_rolled_back(tmp_path, tables, body, message):
     ini = project(tmp_path, tables.dsn, {"r0": 'op.add_column("orders", sa.Column("note", sa.Text))',
