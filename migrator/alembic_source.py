@@ -43,10 +43,21 @@ class AlembicProject:
             raise ApplyError(f"{error.filename}:{error.lineno}: syntax error: {error.msg}") from None
         except Exception as error:  # a revision's own import-time code failed
             raise ApplyError(f"{ini}: cannot load the revisions ({type(error).__name__}: {error})") from None
+        self._refuse_custom_version_table()
         self.ini, self.target, self.rewrite = ini, target, rewrite
         self.analyzer = Analyzer(pg_version)
         self.stamps: dict[str, str] = {}
         self._resolve(())  # an unknown target fails now, before anything connects
+
+    def _refuse_custom_version_table(self) -> None:
+        """migrator records revisions in alembic_version: an env.py that names another version
+        table would see every revision as pending again, so it is refused, not guessed at."""
+        env = Path(self.script.env_py_location)
+        text = env.read_text(encoding="utf-8") if env.is_file() else ""
+        for number, line in enumerate(text.splitlines(), 1):
+            if "version_table" in line.split("#", 1)[0]:
+                raise ApplyError(f"{env}:{number}: env.py configures its own version table; migrator records "
+                                 "revisions in alembic_version only (not supported yet: apply with alembic upgrade)")
 
     def _resolve(self, heads: tuple[str, ...]) -> list:
         """The revisions from `heads` (the database's) up to the target, in upgrade order, as Alembic orders them."""

@@ -190,6 +190,25 @@ def test_branched_history_and_its_merge_revision_keep_alembic_version_as_alembic
     assert "applied 0 migrations" in apply().stdout
 
 
+def test_a_custom_version_table_is_refused_not_guessed_at(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, REVISIONS)
+    env = tmp_path / "alembic" / "env.py"
+    env.write_text(PLAIN_ENV_WITH_VERSION_TABLE)
+    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
+    assert result.returncode == 1 and f"{env}:5: env.py configures its own version table" in result.stderr, result.stderr
+    assert tables.execute("SELECT to_regclass('alembic_version'), to_regclass('my_versions')") == [(None, None)]
+
+
+PLAIN_ENV_WITH_VERSION_TABLE = """from alembic import context
+from sqlalchemy import create_engine
+
+with create_engine(context.config.get_main_option("sqlalchemy.url")).connect() as connection:
+    context.configure(connection=connection, version_table="my_versions")
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
 def test_revision_with_a_syntax_error(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, {"r1": "op.execute('SELECT 1'"})
     result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
