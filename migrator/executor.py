@@ -442,8 +442,7 @@ class Executor:
         """
         try:
             if group.live is not None:
-                connection.execute("BEGIN")
-                group.live(connection, lambda step: self._before_live_statement(connection, migration, group, step))
+                self._run_live(connection, migration, group)
             else:
                 for position, step in enumerate(group.steps):
                     self._execute(connection, migration, step, transaction=True, begin=position == 0)
@@ -474,13 +473,25 @@ class Executor:
         self.emit({"event": "step_done", "migration": migration.version, "step": step.index,
                    "seconds": round(time.monotonic() - started, 3)})
 
-    def _before_live_statement(self, connection: psycopg.Connection, migration: Migration, group: Group, step: Step) -> None:
-        """Arm the statement's timeouts, as for a step of a SQL migration; errors name its line."""
-        lock_timeout, statement_timeout = step.timeouts(self.policy)
-        connection.execute(f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'")
-        group.steps[0].statement.line = step.statement.line
-        self.emit({"event": "step", "migration": migration.version, "step": group.steps[0].index, "sql": step.statement.sql,
-                   "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
+    def _run_live(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
+        """Open the group's transaction and let its code send its statements, each armed with its
+        own timeouts as a step of a SQL migration is; a database error names the statement's line."""
+        connection.execute("BEGIN")
+        sent: list[Step] = []
+
+        def before(step: Step) -> None:
+            sent.append(step)
+            lock_timeout, statement_timeout = step.timeouts(self.policy)
+            connection.execute(f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'")
+            self.emit({"event": "step", "migration": migration.version, "step": group.steps[0].index, "sql": step.statement.sql,
+                       "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
+
+        try:
+            group.live(connection, before)
+        except psycopg.Error as error:
+            if sent:
+                error.migrator_step = sent[-1]
+            raise
 
     def _index_already_built(self, connection: psycopg.Connection, migration: Migration, step: Step) -> bool:
         """Before CREATE INDEX CONCURRENTLY: drop an INVALID leftover of a failed build; a valid one

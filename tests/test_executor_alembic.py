@@ -141,8 +141,10 @@ def test_a_live_revision_is_linted_as_a_whole_so_far(tmp_path, tables):
      "autocommit_block() cannot run in a revision that reads the database"),
     ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.add_column("users", sa.Column("n", sa.Integer))\n'
      'op.execute("UPDATE users SET n = 1")', "r1.py:13: refused by work-while-holding-lock"),
+    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.execute("UPDATE users SET id = 7 WHERE id = 8")',
+     "r1.py:12: duplicate key value violates unique constraint"),
 ])
-def test_a_live_revision_is_refused_statement_by_statement_and_rolled_back(tmp_path, tables, body, message):
+def test_a_live_revision_is_refused_or_fails_statement_by_statement_and_rolls_back(tmp_path, tables, body, message):
     ini = project(tmp_path, tables.dsn, {"r0": 'op.add_column("orders", sa.Column("note", sa.Text))',
                                          "r1": 'op.execute("UPDATE users SET email = NULL WHERE id = 1")\n' + body})
     result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
