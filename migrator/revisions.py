@@ -116,6 +116,7 @@ def run_live(path: Path, module, connection, before_statement) -> None:
     except sqlalchemy.exc.DBAPIError as error:
         raise error.orig from None
     finally:
+        inline.close()
         engine.dispose()
 
 
