@@ -115,6 +115,11 @@ def run_live(path: Path, module, connection, before_statement) -> None:
                 module.upgrade()
     except sqlalchemy.exc.DBAPIError as error:
         raise error.orig from None
+    except (UserError, psycopg.Error):
+        raise
+    except Exception as error:  # the revision's own code
+        raise UserError(f"{path}:{_failing_line(error.__traceback__, filename)}: upgrade() failed "
+                        f"({type(error).__name__}: {first_line(error)}); nothing of it was applied") from None
     finally:
         inline.close()
         engine.dispose()

@@ -143,6 +143,8 @@ def test_a_live_revision_is_linted_as_a_whole_so_far(tmp_path, tables):
      'op.execute("UPDATE users SET n = 1")', "r1.py:13: refused by work-while-holding-lock"),
     ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.execute("UPDATE users SET id = 7 WHERE id = 8")',
      "r1.py:12: duplicate key value violates unique constraint"),
+    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nraise ValueError("no such tenant")',
+     "r1.py:12: upgrade() failed (ValueError: no such tenant); nothing of it was applied"),
 ])
 def test_a_live_revision_is_refused_or_fails_statement_by_statement_and_rolls_back(tmp_path, tables, body, message):
     ini = project(tmp_path, tables.dsn, {"r0": 'op.add_column("orders", sa.Column("note", sa.Text))',
