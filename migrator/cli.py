@@ -623,7 +623,7 @@ def _apply_options(function):
         click.option("--online-statement-timeout", type=DURATION, default="0ms", show_default=True,
                      help="For CONCURRENTLY and VALIDATE (0: none)."),
         click.option("--no-rewrite", is_flag=True, help="Run statements as written: no automatic online forms."),
-        click.option("--to", "target", default="head", show_default=True, help="Alembic projects: the revision to upgrade to."),
+        click.option("--to", "target", default="head", show_default=True, help="Alembic projects: the revision to upgrade to (heads: every branch)."),
     ]
     for option in reversed(options):
         function = option(function)
