@@ -66,12 +66,13 @@ SETTINGS = {
     "max_wal_rate": "WAL generation cap in MB/s (0: none)",
     "max_rows_per_sec": "row rate cap (0: none)",
     "throttle_query": "SQL returning true to pause",
+    "expected_replicas": "replicas that must stay in pg_stat_replication: a count (2) or names (a,b); empty: those there at start",
     "lock_timeout": "per batch, e.g. 2s",
     "statement_timeout": "per batch, e.g. 30s",
 }
 DEFAULTS = {
     "batch_size": 0, "target_batch_time": 200, "min_batch_size": 100, "max_batch_size": 100_000,
-    "max_lag": 1000, "max_wal_rate": 0.0, "max_rows_per_sec": 0.0, "throttle_query": None,
+    "max_lag": 1000, "max_wal_rate": 0.0, "max_rows_per_sec": 0.0, "throttle_query": None, "expected_replicas": None,
     "lock_timeout": 2000, "statement_timeout": 30_000, "chunk_rows": 500_000,
 }
 DURATION_SETTINGS = {"target_batch_time", "max_lag", "lock_timeout", "statement_timeout"}
@@ -100,6 +101,8 @@ def parse_setting(key: str, value: str):
         raise BackfillError(f"unknown setting {key!r} (known: {', '.join(SETTINGS)})")
     if key == "throttle_query":
         return value or None
+    if key == "expected_replicas":
+        return parse_expected_replicas(value)
     try:
         if key in DURATION_SETTINGS:
             number = parse_duration(value)
@@ -112,6 +115,19 @@ def parse_setting(key: str, value: str):
     if number < 0 or (key in ("target_batch_time", "min_batch_size", "max_batch_size", "max_lag") and number == 0):
         raise BackfillError(f"{key}={value!r}: must be positive")
     return number
+
+
+def parse_expected_replicas(value: str, where: str = "expected_replicas") -> int | list[str] | None:
+    """A count of replicas ("2") or their application names ("a,b"); None for empty."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise BackfillError(f"{where} {value!r}: a count, or application names separated by commas")
+    return names
 
 
 def load(connection: psycopg.Connection, name: str) -> dict | None:

@@ -38,11 +38,11 @@ def lsn_to_int(lsn: str | None) -> int | None:
 class Throttle:
     """Decides before each batch whether the runner may go on. Thread-safe; checks are cached briefly."""
 
-    def __init__(self, dsn: str, replica_dsns: list[str] | None = None, expected_replicas: list[str] | None = None,
-                 settings_source=None, min_interval: float = 0.1, window: float = 60.0):
+    def __init__(self, dsn: str, replica_dsns: list[str] | None = None, settings_source=None,
+                 min_interval: float = 0.1, window: float = 60.0):
         self.dsn = dsn
         self.replica_dsns = list(replica_dsns or [])
-        self.expected = set(expected_replicas) if expected_replicas is not None else None
+        self.present_at_start: set[str] | None = None
         self.settings_source = settings_source  # callable -> current settings dict
         self.min_interval = min_interval
         self.samples: collections.deque[tuple[float, int]] = collections.deque()
@@ -82,7 +82,7 @@ class Throttle:
         self.samples.append((now, current))
         while len(self.samples) > 2 and self.samples[0][0] < now - self.window:
             self.samples.popleft()
-        lags, problems = self._lags(connection, now)
+        lags, problems = self._lags(connection, now, settings.get("expected_replicas"))
         wal_rate = self._wal_rate(now)
         max_lag = settings.get("max_lag", 1000) / 1000
         reasons = list(problems)
@@ -120,7 +120,9 @@ class Throttle:
                 return now - sampled_at
         return 0.0
 
-    def _lags(self, connection: psycopg.Connection, now: float) -> tuple[dict[str, float], list[str]]:
+    def _lags(self, connection: psycopg.Connection, now: float, expected: int | list[str] | None) -> tuple[dict[str, float], list[str]]:
+        """Lag per replica, and what makes the lag unreadable. `expected`: a count of replicas or
+        their names that must stay connected; by default those connected at the first check."""
         lags: dict[str, float] = {}
         problems: list[str] = []
         if self.replica_dsns:
@@ -152,9 +154,14 @@ class Throttle:
             if state != "streaming":
                 problems.append(f"replica {name} is {state}")
             lags[name] = self._lag_of(lsn_to_int(replay_lsn), now)
-        if self.expected is None:
-            self.expected = seen  # replicas present when the runner started are expected throughout
-        for name in sorted(self.expected - seen):
+        if self.present_at_start is None:
+            self.present_at_start = seen
+        if isinstance(expected, int):
+            if len(seen) < expected:
+                problems.append(f"{len(seen)} of {expected} expected replicas in pg_stat_replication "
+                                f"({', '.join(sorted(seen)) or 'none'}): stopped or disconnected")
+            return lags, problems
+        for name in sorted((set(expected) if expected is not None else self.present_at_start) - seen):
             problems.append(f"replica {name} is gone from pg_stat_replication (stopped or disconnected)")
         return lags, problems
 

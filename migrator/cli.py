@@ -407,13 +407,16 @@ def _load_function(reference: str):
 @click.option("--max-wal-rate", type=float, help="Cap on WAL generation, MB/s.")
 @click.option("--max-rows-per-sec", type=float, help="Cap on rows per second.")
 @click.option("--throttle-query", help="SQL run on the primary before batches; true pauses.")
+@click.option("--expected-replicas", metavar="N|NAME,...",
+              help="Replicas that must stay connected (a count, or application names); pauses when one is gone "
+                   "[default: those connected at start].")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker threads on this machine.")
 @click.option("--join", is_flag=True, help="Join a backfill already running elsewhere as extra workers.")
 @click.option("--dry-run", is_flag=True, help="Print the key, range, batch estimate and first batch's SQL; write nothing.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="json: one event per line [default: json when not a terminal].")
 @_one_line_errors
 def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, target_batch_time, max_lag, replicas,
-                 max_wal_rate, max_rows_per_sec, throttle_query, workers, join, dry_run, log_format):
+                 max_wal_rate, max_rows_per_sec, throttle_query, expected_replicas, workers, join, dry_run, log_format):
     """Run (or resume) the backfill NAME. Re-running the same command resumes where it stopped.
 
     SIGINT or SIGTERM finishes the current batch, checkpoints and exits 0.
@@ -426,6 +429,7 @@ def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, t
     """
     import signal
 
+    from backfill import state
     from backfill.progress import JsonLog, ProgressBar
     from backfill.runner import Runner
     from backfill.spec import BackfillSpec, parse_assignment
@@ -436,7 +440,9 @@ def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, t
     spec = BackfillSpec(name, table, assignments, where, [k.strip() for k in key.split(",")] if key else None,
                         _load_function(function_ref) if function_ref else None)
     settings = {"batch_size": batch_size, "target_batch_time": target_batch_time, "max_lag": max_lag,
-                "max_wal_rate": max_wal_rate, "max_rows_per_sec": max_rows_per_sec, "throttle_query": throttle_query}
+                "max_wal_rate": max_wal_rate, "max_rows_per_sec": max_rows_per_sec, "throttle_query": throttle_query,
+                "expected_replicas": state.parse_expected_replicas(expected_replicas, "--expected-replicas")
+                if expected_replicas else None}
     json_log = log_format == "json" or (log_format is None and not sys.stdout.isatty())
     runner = Runner(spec, dsn, settings=settings, replica_dsns=list(replicas), workers=workers, join=join, dry_run=dry_run)
     if dry_run:

@@ -151,6 +151,33 @@ def test_stopped_replica_pauses_the_runner_and_is_named(pg_db):
     assert_filled(pg_db)
 
 
+@pytest.mark.parametrize("expected, reason", [
+    (None, None),
+    (["replica1"], None),
+    (1, None),
+    (["replica1", "replica2"], "replica replica2 is gone from pg_stat_replication"),
+    (2, "1 of 2 expected replicas in pg_stat_replication (replica1)"),
+])
+def test_expected_replicas_name_the_replicas_that_must_stay_connected(pg_db, expected, reason):
+    throttle = Throttle(pg_db.dsn, settings_source=lambda: {"max_lag": 60_000, "expected_replicas": expected}, min_interval=0)
+    try:
+        verdict = throttle.check()
+    finally:
+        throttle.close()
+    assert verdict.throttled == (reason is not None) and (reason is None or reason in verdict.reason), verdict
+
+
+def test_expected_replicas_from_the_command_line_and_set(pg_db):
+    make_table(pg_db, 10)
+    bad = cli("run", "er", "--table", "items", "--set", "label = 'x'", "--expected-replicas", "a,,b", dsn=pg_db.dsn)
+    assert bad.returncode == 1 and "--expected-replicas 'a,,b': a count, or application names" in bad.stderr
+    assert pg_db.execute("SELECT to_regclass('migrator.backfills')") == [(None,)], "nothing written"
+    done = cli("run", "er", "--table", "items", "--set", "label = 'x'", "--expected-replicas", "replica1", dsn=pg_db.dsn)
+    assert done.returncode == 0, done.stderr
+    assert cli("set", "er", "expected_replicas=2", dsn=pg_db.dsn).returncode == 0
+    assert "expected_replicas=2" in cli("status", "er", dsn=pg_db.dsn).stdout
+
+
 def test_idle_primary_with_caught_up_replica_never_throttles(pg_db):
     pg_db.cluster.wait_for_replay(pg_db.cluster.replica_nodes[0])
     throttle = Throttle(pg_db.dsn, settings_source=lambda: {"max_lag": 1000}, min_interval=0)
