@@ -377,14 +377,12 @@ class Runner:
         low = chunk.last_key or chunk.low
         decided = size
         ahead = lookahead.take(low, size, _sizing(self.settings))
-        settings = {"lock_timeout": f"{int(self.settings['lock_timeout'])}ms",
-                    "statement_timeout": f"{int(self.settings['statement_timeout'])}ms",
-                    # a Python backfill's own queries keep the planner's choices
-                    **(plan.UPDATE_PLANNER_SETTINGS if self.spec.function is None else {})}
+        timeouts = {"lock_timeout": f"{int(self.settings['lock_timeout'])}ms",
+                    "statement_timeout": f"{int(self.settings['statement_timeout'])}ms"}
+        # a Python backfill's own queries keep the planner's choices
+        settings = {**timeouts, **(plan.UPDATE_PLANNER_SETTINGS if self.spec.function is None else {})}
         with connection.transaction():
-            connection.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
-                sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value))
-                for name, value in settings.items())))
+            connection.execute(_set_config_sql(settings, local=True))
             if ahead is not None:
                 size, row = ahead
             else:
@@ -396,7 +394,7 @@ class Runner:
             else:
                 processed, high = size, list(row)
                 if high != chunk.high:
-                    lookahead.start(high, chunk.high, decided, _sizing(self.settings))
+                    lookahead.start(high, chunk.high, decided, _sizing(self.settings), timeouts)
             changed = 0
             if processed:
                 if self.spec.function is not None:
@@ -434,6 +432,13 @@ class Runner:
                 self.stop_event.wait(wait)
 
 
+def _set_config_sql(settings: dict[str, str], local: bool) -> sql.Composed:
+    """One statement setting every parameter: for the transaction only (local) or the session."""
+    return sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+        sql.SQL("set_config({}, {}, {})").format(sql.Literal(name), sql.Literal(value), sql.Literal(local))
+        for name, value in settings.items()))
+
+
 def _sizing(settings: dict) -> tuple:
     """The settings that decide a batch's size."""
     return tuple(settings.get(name) for name in ("batch_size", "min_batch_size", "max_batch_size", "target_batch_time"))
@@ -455,6 +460,7 @@ class Lookahead:
         self.connection: psycopg.Connection | None = None
         self.pending: tuple[list[str], int, tuple, Future] | None = None
         self.pending_verdict: Future | None = None
+        self.timeouts: dict[str, str] = {}  # in force on the lookahead's connection
 
     def check_throttle(self, throttle: Throttle) -> None:
         self.pending_verdict = self.pool.submit(throttle.check)
@@ -464,9 +470,10 @@ class Lookahead:
         pending, self.pending_verdict = self.pending_verdict, None
         return pending.result() if pending is not None else throttle.check()
 
-    def start(self, low: list[str], high: list[str], size: int, sizing: tuple) -> None:
-        """Look for the key `size` rows after `low` (at most `high`); `sizing`: the settings that chose size."""
-        self.pending = (low, size, sizing, self.pool.submit(self._upper_key, low, high, size))
+    def start(self, low: list[str], high: list[str], size: int, sizing: tuple, timeouts: dict[str, str]) -> None:
+        """Look for the key `size` rows after `low` (at most `high`), under the batches' lock and
+        statement timeouts; `sizing`: the settings that chose size."""
+        self.pending = (low, size, sizing, self.pool.submit(self._upper_key, low, high, size, timeouts))
 
     def take(self, low: list[str] | None, size: int, sizing: tuple) -> tuple[int, tuple | None] | None:
         """(size, upper key or None if fewer rows are left) when the lookahead started from `low`,
@@ -481,10 +488,14 @@ class Lookahead:
         except psycopg.Error:
             return None
 
-    def _upper_key(self, low: list[str], high: list[str], size: int) -> tuple | None:
+    def _upper_key(self, low: list[str], high: list[str], size: int, timeouts: dict[str, str]) -> tuple | None:
         if self.connection is None:
             self.connection = connect(self.dsn, application_name="migrator backfill lookahead")
+            self.timeouts = {}
         try:
+            if timeouts != self.timeouts:
+                self.connection.execute(_set_config_sql(timeouts, local=False))
+                self.timeouts = dict(timeouts)
             return self.connection.execute(self.plan.next_upper_sql(True), [*low, *high, size - 1]).fetchone()
         except psycopg.Error:
             self.connection.close()

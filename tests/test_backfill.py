@@ -254,26 +254,52 @@ def test_batch_update_reads_only_its_key_range_through_the_key_index(pg_db, ddl,
     assert "Seq Scan" not in explained and "Index Cond" in explained, explained
 
 
+TIMEOUTS = {"lock_timeout": "500ms", "statement_timeout": "2s"}
+
+
 def test_lookahead_finds_the_batch_key_the_batch_would_and_only_for_the_batch_it_was_started_for(pg_db):
     make_table(pg_db, 3000, step=7)  # sparse keys
     with psycopg.connect(pg_db.dsn) as connection:
         plan = plan_backfill(connection, BackfillSpec("ahead", "items", {"label": "'row-' || id"}))
         lookahead = Lookahead(pg_db.dsn, plan)
+        start = lambda low, size, sizing: lookahead.start(low, plan.range_high, size, sizing, TIMEOUTS)  # noqa: E731
         try:
             sizing = (None, 100, 50_000, 200)
-            lookahead.start(["70"], plan.range_high, 500, sizing)
+            start(["70"], 500, sizing)
             inline = connection.execute(plan.next_upper_sql(True), ["70", *plan.range_high, 499]).fetchone()
             assert lookahead.take(["70"], 500, sizing) == (500, inline) and inline == ("3570",)
             assert lookahead.take(["70"], 500, sizing) is None, "taken once"
-            lookahead.start(["70"], plan.range_high, 500, sizing)
+            start(["70"], 500, sizing)
             assert lookahead.take(["77"], 500, sizing) is None, "another batch"
-            lookahead.start(["70"], plan.range_high, 500, sizing)
+            start(["70"], 500, sizing)
             assert lookahead.take(["70"], 1000, sizing) is None, "a batch twice as large finds its own key"
-            lookahead.start(["70"], plan.range_high, 500, sizing)
+            start(["70"], 500, sizing)
             assert lookahead.take(["70"], 500, (123, 100, 50_000, 200)) is None, "an operator set the batch size"
-            lookahead.start(["20993"], plan.range_high, 500, sizing)
+            start(["20993"], 500, sizing)
             assert lookahead.take(["20993"], 500, sizing) == (500, None), "fewer rows left than asked"
+            assert lookahead.connection.execute("SHOW lock_timeout").fetchone() == ("500ms",), "bounded like a batch"
         finally:
+            lookahead.close()
+
+
+def test_lookahead_blocked_by_a_lock_gives_way_to_the_batch(pg_db):
+    make_table(pg_db, 3000)
+    with psycopg.connect(pg_db.dsn) as connection, psycopg.connect(pg_db.dsn) as holder:
+        plan = plan_backfill(connection, BackfillSpec("ahead", "items", {"label": "'row-' || id"}))
+        connection.commit()  # its ACCESS SHARE would keep the holder waiting
+        holder.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        lookahead = Lookahead(pg_db.dsn, plan)
+        try:
+            sizing = (None, 100, 50_000, 200)
+            lookahead.start(["10"], plan.range_high, 500, sizing, TIMEOUTS)
+            taken = {}
+            waiter = threading.Thread(target=lambda: taken.update(result=lookahead.take(["10"], 500, sizing)), daemon=True)
+            waiter.start()
+            waiter.join(5)
+            assert not waiter.is_alive(), "the lookahead waits for the lock with no lock timeout"
+            assert taken == {"result": None}, "lock timeout: the batch looks for its key itself"
+        finally:
+            holder.rollback()
             lookahead.close()
 
 
