@@ -10,6 +10,7 @@ as it is sent (no rewrites: what would need one is refused).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from pathlib import Path
 
@@ -71,7 +72,24 @@ class AlembicProject:
                              f"{self.target!r}: name one with --to REVISION, or --to heads for all of them") from None
         except (CommandError, RevisionError) as error:
             raise ApplyError(f"{self.ini}: {error}") from None
+        except AssertionError:  # Alembic's walk trips over a revision id that is one of its keywords
+            raise ApplyError(self._reserved_revision_id() or f"{self.ini}: Alembic cannot order the revisions") from None
         return list(reversed(revisions))
+
+    def _reserved_revision_id(self) -> str | None:
+        """Where a revision is named base, head or heads (Alembic reads those names as keywords)."""
+        folders = self.script.version_locations or [Path(self.script.dir, "versions")]
+        for path in (path for folder in folders for path in Path(folder).rglob("*.py")):
+            try:
+                body = ast.parse(path.read_text(encoding="utf-8")).body
+            except (SyntaxError, UnicodeDecodeError):  # not a revision Alembic loaded
+                continue
+            for node in body:
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "revision" for t in node.targets) \
+                        and isinstance(node.value, ast.Constant) and node.value.value in ("base", "head", "heads"):
+                    return (f"{path}:{node.lineno}: revision id {node.value.value!r} is one of Alembic's keywords "
+                            "(base, head, heads): give the revision another id")
+        return None
 
     def _plan(self, revision) -> Migration:
         path = Path(revision.path)

@@ -213,6 +213,14 @@ with create_engine(context.config.get_main_option("sqlalchemy.url")).connect() a
 """
 
 
+def test_a_revision_named_like_an_alembic_keyword_is_a_clear_error(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"base": 'op.add_column("users", sa.Column("n", sa.Integer))',
+                                         "r2": 'op.add_column("users", sa.Column("m", sa.Integer))'})
+    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "base.py:5: revision id 'base' is one of Alembic's keywords" in result.stderr
+
+
 def test_revision_with_a_syntax_error(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, {"r1": "op.execute('SELECT 1'"})
     result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
