@@ -158,11 +158,13 @@ class Linter:
         migration: what the migration did before these statements, when they come one at a time
         (a revision run live); a fresh migration otherwise."""
         result = FileResult(path)
-        down_line, no_transaction = migration_markers(source, tokens)
+        down_line, tool_no_transaction = _migration_tool_markers(source, tokens)
         if down_line is not None:  # goose / dbmate files: only the up section runs on deploy
             statements = [s for s in statements if s.line < down_line]
         directives, directive_findings = self._directives(source, tokens, path)
         result.statements = len(statements)
+        # as migration_markers() reads it, from the directives already parsed
+        no_transaction = tool_no_transaction or any(d.verb == "no-transaction" for d in directives)
         wrapped = self.config.transaction == "wrapped" and not no_transaction
         reports = self.run_rules(statements, migration or MigrationContext(self.config.pg_version, wrapped))
         result.findings = directive_findings + self._suppress(reports, statements, directives, path)
