@@ -285,18 +285,20 @@ class Runner:
         plan = self.plan
         if plan.histogram:
             step = max(1, round(chunk_rows / max(1, plan.estimated_rows / len(plan.histogram))))
+            wanted = step + -(-step // 4)  # the chunk's buckets and a quarter chunk beyond them
             key = plan.key[0]
             bounds = [row[0] for row in connection.execute(sql.SQL(
                 "SELECT bound FROM unnest(%s::text[]) WITH ORDINALITY AS h(bound, position) "
                 "WHERE (%s::text IS NULL OR bound::{type} > %s::{type}) AND bound::{type} < %s::{type} "
                 "ORDER BY position LIMIT %s").format(type=sql.SQL(key.type)),
-                (plan.histogram, (frontier or [None])[0], (frontier or [None])[0], range_high[0], step + -(-step // 4)))]
-            return [bounds[step - 1]] if len(bounds) == step + -(-step // 4) else range_high
-        upper = plan.next_upper_sql(frontier is not None)
-        if connection.execute(upper, [*(frontier or []), *range_high, chunk_rows + chunk_rows // 4 - 1]).fetchone() is None:
+                (plan.histogram, (frontier or [None])[0], (frontier or [None])[0], range_high[0], wanted))]
+            return [bounds[step - 1]] if len(bounds) == wanted else range_high
+        row = connection.execute(plan.next_upper_sql(frontier is not None),
+                                 [*(frontier or []), *range_high, chunk_rows - 1]).fetchone()
+        if row is None:
             return range_high
-        row = connection.execute(upper, [*(frontier or []), *range_high, chunk_rows - 1]).fetchone()
-        return list(row) if row else range_high
+        beyond = connection.execute(plan.next_upper_sql(True), [*row, *range_high, max(1, chunk_rows // 4) - 1]).fetchone()
+        return list(row) if beyond is not None else range_high
 
     def _finish_if_complete(self, connection) -> bool:
         done = connection.execute(
