@@ -191,7 +191,6 @@ class Throttle:
         self._connection = None
 
 
-
 def _describe(dsn: str) -> str:
     """host:port of a DSN, for messages (never its password)."""
     from migrator.dsn import describe_dsn

@@ -461,8 +461,8 @@ class Executor:
                    "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
         try:
             if transaction:  # the settings travel with the statement, in one simple-protocol message
-                connection.execute(f"{'BEGIN; ' if begin else ''}SET LOCAL lock_timeout = '{lock_timeout}ms'; "
-                                   f"SET LOCAL statement_timeout = '{statement_timeout}ms'; {step.statement.sql}")
+                connection.execute(f"{'BEGIN; ' if begin else ''}{_set_local_timeouts(lock_timeout, statement_timeout)}; "
+                                   f"{step.statement.sql}")
             else:  # CONCURRENTLY may not share a message with other statements (an implicit transaction)
                 connection.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
                                    (f"{lock_timeout}ms", f"{statement_timeout}ms"))
@@ -482,7 +482,7 @@ class Executor:
         def before(step: Step) -> None:
             sent.append(step)
             lock_timeout, statement_timeout = step.timeouts(self.policy)
-            connection.execute(f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'")
+            connection.execute(_set_local_timeouts(lock_timeout, statement_timeout))
             self.emit({"event": "step", "migration": migration.version, "step": group.steps[0].index, "sql": step.statement.sql,
                        "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
 
@@ -517,6 +517,10 @@ class Executor:
         return False
 
 
+def _set_local_timeouts(lock_timeout: int, statement_timeout: int) -> str:
+    """The transaction's lock and statement timeouts (milliseconds), as simple-protocol SQL."""
+    return f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'"
+
 
 def _journal_sql(migration: Migration, steps: list[Step]) -> sql.Composed:
     """Record steps as done in migrator.apply_journal (resuming skips them)."""
@@ -528,7 +532,6 @@ def _journal_sql(migration: Migration, steps: list[Step]) -> sql.Composed:
 
 def _failing_step(group: Group, error: Exception) -> Step:
     return getattr(error, "migrator_step", group.steps[0])
-
 
 
 def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
