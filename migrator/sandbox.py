@@ -1,7 +1,8 @@
 """Throwaway PostgreSQL clusters: a primary plus N streaming replicas, for tests, the demo and users.
 
 Each cluster lives under one temporary root (`migrator-sandbox-*` in the temp dir): a data
-directory per node, Unix sockets in the root, and a free loopback port per node. Replicas are
+directory per node, Unix sockets in the root, and a free loopback port per node, written into the
+node's configuration (so a plain `pg_ctl stop`/`start` keeps it). Replicas are
 physical streaming replicas made with `pg_basebackup -R` on their own replication slots.
 Everything is stopped and removed on `stop()`, on interpreter exit, and, for roots left behind by
 a process that was killed, by the next sandbox that starts (`sweep_stale()`).
@@ -281,7 +282,7 @@ class Cluster:
             conf.write("\n# migrator sandbox\n")
             for key, value in SETTINGS.items():
                 conf.write(f"{key} = {value}\n")
-            conf.write(f"unix_socket_directories = '{self.root}'\ninclude_if_exists = 'sandbox.conf'\n")
+            conf.write(f"port = {node.port}\nunix_socket_directories = '{self.root}'\ninclude_if_exists = 'sandbox.conf'\n")
         with open(node.datadir / "pg_hba.conf", "a") as hba:
             hba.write("host replication all 127.0.0.1/32 trust\nlocal replication all trust\n")
         self.nodes.append(node)
@@ -296,7 +297,8 @@ class Cluster:
                             "--checkpoint=fast"])
         if result.returncode != 0:
             raise SandboxError(_explain_failure("pg_basebackup", result.stdout + result.stderr, self.root))
-        with open(node.datadir / "postgresql.auto.conf", "a") as conf:
+        with open(node.datadir / "postgresql.auto.conf", "a") as conf:  # overrides the primary's copied port
+            conf.write(f"port = {node.port}\n")
             conf.write(f"primary_conninfo = 'host={self.root} port={primary.port} user={SUPERUSER} application_name={node.name}'\n")
         self.nodes.append(node)
         self._start_node(node)
@@ -305,8 +307,7 @@ class Cluster:
     def _start_node(self, node: Node) -> None:
         if port_in_use(node.port):
             raise SandboxError(f"port {node.port} on 127.0.0.1 is in use")
-        result = self._pg_ctl("start", node, "-w", "-t", "60", "-l", str(self.root / f"{node.name}.log"),
-                              "-o", f"-p {node.port}", check=False)
+        result = self._pg_ctl("start", node, "-w", "-t", "60", "-l", str(self.root / f"{node.name}.log"), check=False)
         if result.returncode != 0:
             log = (self.root / f"{node.name}.log")
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

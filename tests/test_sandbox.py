@@ -103,6 +103,15 @@ def test_stop_and_restart_a_replica_and_apply_delay(pg_cluster):
     assert pg_cluster.replay_lsn(replica)
 
 
+def test_plain_pg_ctl_restart_keeps_each_servers_port():
+    with Cluster(replicas=1) as cluster:
+        for node in cluster.nodes:  # plain pg_ctl, as an operator would: no -o "-p PORT"
+            cluster._pg_ctl("stop", node, "-m", "fast", "-w")
+            cluster._pg_ctl("start", node, "-w", "-l", str(cluster.root / f"{node.name}.log"))
+        assert [cluster.query(node, "SHOW port")[0][0] for node in cluster.nodes] == [str(n.port) for n in cluster.nodes]
+        poll(lambda: [s["state"] for s in cluster.replication_status()] == ["streaming"])
+
+
 def test_fresh_database_per_test_reaches_the_replica(pg_db):
     pg_db.execute("CREATE TABLE t (id int PRIMARY KEY)")
     pg_db.execute("INSERT INTO t VALUES (1)")
