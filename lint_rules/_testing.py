@@ -8,13 +8,13 @@ from migrator.lint import Linter
 TIMEOUTS = "SET LOCAL lock_timeout = '5s';\nSET LOCAL statement_timeout = '5s';\n"
 
 
-def lint(sql: str, rule: str | None = None, pg_version: int = 15, transaction: str = "wrapped", **options):
-    """Findings for a SQL text, with only `rule` selected when given."""
+def lint(sql: str, rule: str | None = None, pg_version: int = 15, transaction: str | None = None, file=None, **options):
+    """Findings for a SQL text (read from `file`, a Path, when given), with only `rule` selected when given."""
     config = Config(
         pg_version=pg_version, transaction=transaction,
         select=frozenset({rule}) if rule else None, **options,
     )
-    return Linter(config).lint_text(sql, "test.sql").findings
+    return Linter(config).lint_text(sql, str(file or "test.sql"), file=file).findings
 
 
 def rules_hit(sql: str, rule: str | None = None, **options) -> list[str]:

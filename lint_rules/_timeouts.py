@@ -5,6 +5,8 @@ from migrator.durations import format_duration
 
 
 def require_timeout(statement, ctx, setting: str, consequence: str) -> None:
+    if ctx.migration.runner_sets_timeouts:  # `migrator apply` sets both before every step
+        return
     targets = blocking_locks_on_existing(statement, ctx)
     if not targets or ctx.migration.timeout(setting) is not None:
         return

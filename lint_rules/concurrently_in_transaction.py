@@ -4,11 +4,10 @@ from lint_rules import Rule
 def check(statement, ctx):
     if not statement.no_transaction or not ctx.migration.in_transaction or statement.kind == "alter_type":
         return
-    where = "an explicit BEGIN" if ctx.migration.explicit_transaction else "the transaction the runner wraps this file in"
+    where = "an explicit BEGIN" if ctx.migration.explicit_transaction else ctx.migration.origin
     ctx.report(
         f"{statement.no_transaction}, but here it runs inside {where}: it fails at run time",
-        "Move it to its own migration whose first line is `-- migrator:no-transaction`, "
-        "or COMMIT the transaction before it.",
+        "COMMIT the transaction before it." if ctx.migration.explicit_transaction else ctx.migration.escape,
     )
 
 

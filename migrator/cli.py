@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from migrator import __version__
+from migrator.runners import RUNNERS  # small: the names for --runner
 
 # On exit the interpreter's last garbage collections walk every object of the libraries loaded
 # (sqlglot, SQLAlchemy, Alembic: over 100,000), about 0.2 s of a 0.6 s `apply`, and there is
@@ -87,7 +88,9 @@ def main():
 @click.option("--max-timeout", type=DURATION, help="Largest lock/statement timeout allowed [default: 5s].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Config file (default: migrator.toml or [tool.migrator] in pyproject.toml, searched upward).")
-def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path):
+@click.option("--runner", type=click.Choice(sorted(RUNNERS)),
+              help="The migration tool that applies the files: decides which run in a transaction [default: detected per file].")
+def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path, runner):
     """Lint SQL migration files for locking and rewriting hazards.
 
     PATHS are SQL files, Alembic revisions (.py), Alembic projects (alembic.ini or its folder),
@@ -112,7 +115,7 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
         raise click.UsageError(str(error)) from None
     config = config.with_options(
         pg_version=pg_version, max_timeout_ms=max_timeout, select=_rule_list(select),
-        ignore=_rule_list(ignore) if ignore is not None else None,
+        ignore=_rule_list(ignore) if ignore is not None else None, runner=runner,
     )
     known = all_rules()
     for option, rule_ids in (("--select", config.select), ("--ignore", config.ignore)):

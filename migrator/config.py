@@ -21,7 +21,8 @@ class Config:
     max_timeout_ms: int = 5000
     select: frozenset[str] | None = None
     ignore: frozenset[str] = frozenset()
-    transaction: str = "wrapped"  # wrapped | none
+    transaction: str | None = None  # wrapped | none; None: as the runner runs files (wrapped when unknown)
+    runner: str | None = None  # the migration tool (migrator.runners.RUNNERS); None: detected per file
     max_file_size: int = 5 * 1024 * 1024
     source: str | None = None
 
@@ -29,7 +30,7 @@ class Config:
         return replace(self, **{k: v for k, v in options.items() if v is not None})
 
 
-_KEYS = {"pg-version", "max-timeout", "select", "ignore", "transaction", "max-file-size"}
+_KEYS = {"pg-version", "max-timeout", "select", "ignore", "transaction", "max-file-size", "runner"}
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -87,6 +88,8 @@ def config_from_mapping(data: dict, source: str) -> Config:
         if data["transaction"] not in ("wrapped", "none"):
             raise ConfigError(f"{source}: transaction must be 'wrapped' or 'none'")
         options["transaction"] = data["transaction"]
+    if "runner" in data:
+        options["runner"] = check_runner(data["runner"], f"{source}: runner")
     if "max-file-size" in data:
         if not isinstance(data["max-file-size"], int) or data["max-file-size"] <= 0:
             raise ConfigError(f"{source}: max-file-size must be a positive number of bytes")
@@ -102,3 +105,11 @@ def check_pg_version(value, where: str) -> int:
     if version not in SUPPORTED_PG_VERSIONS:
         raise ConfigError(f"{where}: {value!r} is not a supported PostgreSQL major version (10 to 18)")
     return version
+
+
+def check_runner(value, where: str) -> str:
+    from migrator.runners import RUNNERS
+
+    if value not in RUNNERS:
+        raise ConfigError(f"{where}: {value!r} is not a known migration tool (known: {', '.join(RUNNERS)})")
+    return value

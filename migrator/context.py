@@ -41,10 +41,18 @@ class MigrationContext:
     ``wrapped`` is the transaction model: True when the runner wraps the whole file in one
     transaction (Alembic, goose, diesel, Flyway), False when statements run one by one in
     autocommit (``-- migrator:no-transaction``). Explicit BEGIN/COMMIT are honoured either way.
+    ``implicit``: the wrapping transaction is the implicit block PostgreSQL makes of a
+    multi-statement query string; a COMMIT inside it only starts the next such block.
+    ``origin`` names who wraps the file and ``escape`` how to get out of it, for findings; ``runner_sets_timeouts`` is true when the
+    runner (`migrator apply`) sets lock_timeout and statement_timeout itself.
     """
 
     pg_version: int = 15
     wrapped: bool = True
+    implicit: bool = False
+    origin: str = "the transaction the runner wraps this file in"
+    escape: str = "Move it to its own migration whose first line is `-- migrator:no-transaction`."
+    runner_sets_timeouts: bool = False
     in_transaction: bool = False
     explicit_transaction: bool = False
     transaction_id: int = 0
@@ -102,7 +110,8 @@ class MigrationContext:
             self.open_begin = self.open_begin or statement
             return
         if kind in ("commit", "rollback"):
-            self.in_transaction = False
+            self.in_transaction = self.implicit
+            self.transaction_id += self.implicit
             self.explicit_transaction = False
             self.open_begin = None
             self.local_timeouts.clear()

@@ -11,6 +11,7 @@ from lint_rules import Report, RuleContext, all_rules
 from migrator.analyzer import Analyzer, Statement
 from migrator.config import Config
 from migrator.context import MigrationContext
+from migrator.runners import ONE_STRING, file_transaction
 from migrator.sqltext import Source, SqlSyntaxError, gaps
 
 DIRECTIVE = re.compile(r"^\s*(?:--|/\*)\s*migrator:\s*([a-z-]*)(.*?)(?:\*/)?\s*$", re.IGNORECASE | re.DOTALL)
@@ -114,7 +115,7 @@ class Linter:
             return FileResult(display, error=str(error))
         if path.suffix == ".py":
             return self.lint_revision(path, display)
-        return self.lint_text(text, display)
+        return self.lint_text(text, display, file=path)
 
     def lint_revision(self, path: Path, display: str) -> FileResult:
         """An Alembic revision: its upgrade() rendered offline, findings at the op call's line."""
@@ -122,7 +123,9 @@ class Linter:
 
         rendered = render_revision(path)
         sql, origin = to_sql(rendered)
-        result = self.lint_text(sql, display) if sql.strip() else FileResult(display)
+        # Alembic runs the revision, unless the project is applied with `migrator apply`
+        runner = "migrator" if self.config.runner == "migrator" else "alembic"
+        result = self.lint_text(sql, display, runner=runner) if sql.strip() else FileResult(display)
         source_lines = path.read_text(encoding="utf-8").splitlines()
         def revision_line(line: int) -> int:
             return origin_line(origin, line) if origin else 1
@@ -139,7 +142,8 @@ class Linter:
         result.findings.sort(key=lambda f: (f.line, f.column, f.rule))
         return result
 
-    def lint_text(self, text: str, path: str) -> FileResult:
+    def lint_text(self, text: str, path: str, file: Path | None = None, runner: str | None = None) -> FileResult:
+        """Lint SQL text shown as path; file is where it was read from (its project tells the runner)."""
         if not text.strip():
             result = FileResult(path)
             result.note = "empty file, nothing to lint"
@@ -149,24 +153,30 @@ class Linter:
             tokens = source.tokenize()
         except SqlSyntaxError as error:
             return FileResult(path, findings=[Finding(path, error.line or 1, 1, "syntax-error", "error", str(error))])
-        return self.lint_statements(source, tokens, self.analyzer.analyze_source(source, tokens), path)
+        return self.lint_statements(source, tokens, self.analyzer.analyze_source(source, tokens), path,
+                                    file=file, runner=runner)
 
     def lint_statements(self, source: Source, tokens, statements: list[Statement], path: str,
-                        migration: MigrationContext | None = None) -> FileResult:
+                        migration: MigrationContext | None = None, file: Path | None = None,
+                        runner: str | None = None) -> FileResult:
         """Lint a migration whose statements are already analyzed (the executor's plan shares them).
 
         migration: what the migration did before these statements, when they come one at a time
-        (a revision run live); a fresh migration otherwise."""
+        (a revision run live); a fresh migration otherwise. file and runner tell which migration
+        tool runs it (see migrator.runners); the configured runner otherwise."""
         result = FileResult(path)
-        down_line, tool_no_transaction = _migration_tool_markers(source, tokens)
+        down_line, _ = _migration_tool_markers(source, tokens)
         if down_line is not None:  # goose / dbmate files: only the up section runs on deploy
             statements = [s for s in statements if s.line < down_line]
         directives, directive_findings = self._directives(source, tokens, path)
         result.statements = len(statements)
-        # as migration_markers() reads it, from the directives already parsed
-        no_transaction = tool_no_transaction or any(d.verb == "no-transaction" for d in directives)
-        wrapped = self.config.transaction == "wrapped" and not no_transaction
-        reports = self.run_rules(statements, migration or MigrationContext(self.config.pg_version, wrapped))
+        if migration is None:
+            transaction = file_transaction(source.text, file, runner or self.config.runner, self.config.transaction)
+            # `-- migrator:no-transaction` is the user's word on how the file runs, whatever the tool
+            wrapped = transaction.wraps(statements) and not any(d.verb == "no-transaction" for d in directives)
+            migration = MigrationContext(self.config.pg_version, wrapped, implicit=wrapped and transaction.mode == ONE_STRING,
+                                         origin=transaction.origin, escape=transaction.escape, runner_sets_timeouts=transaction.sets_timeouts)
+        reports = self.run_rules(statements, migration)
         result.findings = directive_findings + self._suppress(reports, statements, directives, path)
         result.findings.sort(key=lambda f: (f.line, f.column, f.rule))
         return result
