@@ -26,6 +26,7 @@ from migrator.sqltext import (
     quote_identifier,
     split_statements,
     split_top_level,
+    word_of,
 )
 
 
@@ -193,9 +194,10 @@ class Analyzer:
         source = Source(text)
         return self.analyze_source(source, source.tokenize())
 
-    def analyze_source(self, source: Source, tokens: list[Token]) -> list[Statement]:
+    def analyze_source(self, source: Source, tokens: list[Token], breaks: list[int] = ()) -> list[Statement]:
+        """Every statement of a source; breaks: offsets where a statement ends without a semicolon."""
         statements = []
-        for index, raw in enumerate(split_statements(source, tokens)):
+        for index, raw in enumerate(split_statements(source, tokens, breaks)):
             statement = self.analyze_statement(raw)
             statement.index = index
             statements.append(statement)
@@ -862,13 +864,42 @@ class Analyzer:
         word = cursor.word()
         statement.kind = word.lower()
         if word == "WITH":
-            raise _Unanalyzable("a WITH query may write to any table: not analyzable")
+            self._with(cursor, statement)
+            return
         cursor.advance()
         cursor.accept_any("INTO", "FROM")
         cursor.accept("ONLY")
         statement.relation = cursor.relation()
         statement.add_lock(statement.relation, Lock.ROW_EXCLUSIVE)
         statement.scans = word in ("UPDATE", "DELETE", "MERGE")
+
+    def _with(self, cursor: Cursor, statement: Statement) -> None:
+        """A WITH query: each data-modifying part (a CTE or the main statement) becomes a child statement."""
+        statement.kind = "with"
+        cursor.advance()
+        cursor.accept("RECURSIVE")
+        parts = []
+        while True:
+            cursor.identifier()
+            cursor.skip_group()  # column names
+            if not cursor.accept("AS"):
+                raise _Unanalyzable("WITH query form is not understood")
+            cursor.accept("NOT")
+            cursor.accept("MATERIALIZED")
+            if not cursor.is_type(TokenType.L_PAREN):
+                raise _Unanalyzable("WITH query form is not understood")
+            parts.append(cursor.skip_group())
+            if not cursor.is_type(TokenType.COMMA):
+                break
+            cursor.advance()
+        if cursor.word() not in _QUERY_WORDS and not cursor.is_type(TokenType.L_PAREN):
+            raise _Unanalyzable(f"WITH query followed by {cursor.word() or '?'} is not understood")
+        parts.append(cursor.rest())
+        for tokens in parts:
+            if tokens and word_of(tokens[0]) in ("INSERT", "UPDATE", "DELETE", "MERGE", "WITH"):
+                child = self.analyze_statement(RawStatement(cursor.statement.source, tokens))
+                child.parent = statement
+                statement.children.append(child)
 
     def _truncate(self, cursor: Cursor, statement: Statement) -> None:
         statement.kind = "truncate"
@@ -934,7 +965,7 @@ class Analyzer:
                     cursor.advance()
                 elif declaring:
                     cursor.advance()
-                elif word in ("IF", "ELSIF", "WHILE", "FOR", "FOREACH", "WHEN", "CASE"):
+                elif word in ("IF", "ELSIF", "ELSEIF", "WHILE", "FOR", "FOREACH", "WHEN", "CASE"):
                     stop = [cursor.find_word(w) for w in ("THEN", "LOOP")]
                     stop = [s for s in stop if s is not None]
                     cursor.advance(min(stop) + 1 if stop else len(cursor.rest()))
@@ -980,6 +1011,8 @@ _PLPGSQL_PROCEDURAL = {
     "ASSERT", "MOVE", "SELECT",
 }
 
+
+_QUERY_WORDS = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE"}
 
 _HANDLERS = {
     "ALTER": Analyzer._alter,

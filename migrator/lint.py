@@ -153,8 +153,8 @@ class Linter:
             tokens = source.tokenize()
         except SqlSyntaxError as error:
             return FileResult(path, findings=[Finding(path, error.line or 1, 1, "syntax-error", "error", str(error))])
-        return self.lint_statements(source, tokens, self.analyzer.analyze_source(source, tokens), path,
-                                    file=file, runner=runner)
+        statements = self.analyzer.analyze_source(source, tokens, tool_statement_breaks(source, tokens))
+        return self.lint_statements(source, tokens, statements, path, file=file, runner=runner)
 
     def lint_statements(self, source: Source, tokens, statements: list[Statement], path: str,
                         migration: MigrationContext | None = None, file: Path | None = None,
@@ -325,6 +325,20 @@ def _migration_tool_markers(source: Source, tokens) -> tuple[int | None, bool]:
             elif TOOL_NO_TRANSACTION.match(comment):
                 no_transaction = True
     return down_line, no_transaction
+
+
+TOOL_STATEMENT_END = re.compile(r"^--\s*(\+goose\s+(statementend|up|down)|migrate:(up|down))\b", re.IGNORECASE)
+
+
+def tool_statement_breaks(source: Source, tokens) -> list[int]:
+    """Offsets of goose's and dbmate's markers that end a statement, semicolon or not."""
+    if "goose" not in source.text and "migrate:" not in source.text:
+        return []
+    breaks = []
+    for offset, text in gaps(source, tokens):
+        if "goose" in text or "migrate:" in text:
+            breaks += [offset + m.start() for m in re.finditer(r"--[^\n]*", text) if TOOL_STATEMENT_END.match(m.group(0))]
+    return breaks
 
 
 def _self_and_parents(statement: Statement | None):

@@ -167,11 +167,19 @@ class RawStatement:
         return self.source.text[self.start : self.end]
 
 
-def split_statements(source: Source, tokens: list[Token]) -> list[RawStatement]:
-    """Split a token stream on top-level semicolons."""
+def split_statements(source: Source, tokens: list[Token], breaks: list[int] = ()) -> list[RawStatement]:
+    """Split a token stream on top-level semicolons, and at the offsets in breaks (sorted) where a
+    migration tool's marker ends a statement that has none (goose's StatementEnd)."""
     statements: list[RawStatement] = []
     current: list[Token] = []
+    pending = list(breaks)
     for token in tokens:
+        if pending and token.start > pending[0]:
+            while pending and token.start > pending[0]:
+                pending.pop(0)
+            if current:
+                statements.append(RawStatement(source, current))
+            current = []
         if token.token_type == TokenType.SEMICOLON:
             if current:
                 statements.append(RawStatement(source, current))

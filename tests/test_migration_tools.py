@@ -67,3 +67,25 @@ def test_down_migrations_are_left_out_of_directories(tmp_path):
     (diesel / "down.sql").write_text("DROP TABLE t;\n")
     result = CliRunner().invoke(main, ["lint", "--format", "json", str(tmp_path)])
     assert {f["path"].rsplit("/", 1)[-1] for f in json.loads(result.stdout)} == {"000001_add.up.sql"}
+
+
+GOOSE_BLOCKS = '''-- +goose Up
+-- +goose StatementBegin
+CREATE FUNCTION touch() RETURNS trigger AS $$
+BEGIN
+  RETURN NEW;
+END;
+$$ LANGUAGE plpgsql
+-- +goose StatementEnd
+-- +goose StatementBegin
+ALTER TABLE users ADD COLUMN nickname text
+-- +goose StatementEnd
+
+-- +goose Down
+DROP TABLE users;
+'''
+
+
+def test_goose_blocks_without_semicolons_end_at_their_markers():
+    findings = lint(GOOSE_BLOCKS)
+    assert {(f.line, f.rule) for f in findings} == {(10, "require-lock-timeout"), (10, "require-statement-timeout")}
