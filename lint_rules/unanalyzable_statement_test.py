@@ -12,7 +12,7 @@ RULE = "unanalyzable-statement"
     ("DO LANGUAGE plpython3u $$ plpy.execute('x') $$;", "language"),
     ("ALTER TABLE t FROB x;", "cannot analyze"),
     ("ALTER TABLE ALL IN TABLESPACE a SET TABLESPACE b;", "ALL IN TABLESPACE"),
-    ("WITH x AS (DELETE FROM t RETURNING *) SELECT 1;", "WITH"),
+    ("WITH RECURSIVE x AS (SELECT 1) CYCLE a SET c USING p SELECT 1;", "WITH query followed by CYCLE"),
 ])
 def test_unclassifiable_statements_are_reported(sql, reason):
     [finding] = lint(sql, RULE)
