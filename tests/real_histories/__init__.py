@@ -1,0 +1,1 @@
+"""Real Alembic histories from published packages (vendored unedited, see each NOTICE.md) and the harness that runs them."""
