@@ -1,0 +1,125 @@
+"""Report: real Alembic histories from published packages, `migrator apply` against `alembic upgrade head`.
+
+For each history of tests/real_histories/harness.py, on two fresh databases of a sandbox: the
+revisions, the statements migrator ran and how many of them in an online form (CONCURRENTLY,
+NOT VALID, VALIDATE, USING INDEX), its refusals, the wall time of each tool side by side, and
+what PostgreSQL says of the result (pg_dump --schema-only identical, every constraint validated
+and index valid, the version table equal, a second apply a no-op). Where the project's downgrades
+work under plain Alembic, both go to base and back to head (`migrator apply --to base`, then
+`--to head`) and are compared at each end.
+
+--probe lists every failure of a history, not only the first: it runs `migrator apply --to REV`
+for each revision in turn and lets plain `alembic upgrade REV` finish a revision that failed.
+
+    python bench/real_histories.py [--probe] [--only NAME[,NAME]] [--no-record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from migrator.sandbox import Cluster  # noqa: E402
+from results import report  # noqa: E402
+from tests.real_histories import harness  # noqa: E402
+
+
+def _status(run: harness.Run) -> str:
+    return "ok" if run.returncode == 0 else f"FAILED ({run.failure})"
+
+
+def upgrade_lines(comparison: harness.Comparison) -> list[str]:
+    history, alembic_run, migrator_run = comparison.history, comparison.alembic, comparison.migrator
+    head = (f"{history.name} ({history.release}, {harness.revision_count(history)} revisions): "
+            f"alembic upgrade head {alembic_run.seconds:.2f} s {_status(alembic_run)}; ")
+    if migrator_run.returncode != 0:
+        refused = "refused" if comparison.refusals else "failed"
+        return [head + f"migrator apply {refused} after {migrator_run.seconds:.2f} s, {comparison.statements} "
+                f"statements run: {migrator_run.failure}"]
+    verdicts = [
+        "schema identical" if not comparison.diff else "SCHEMA DIFFERS: " + " | ".join(
+            line for line in comparison.diff.splitlines()[3:12] if line.startswith(("+", "-"))),
+        "every constraint validated and index valid" if not comparison.not_valid else f"NOT VALID: {comparison.not_valid}",
+        f"{history.version_table} equal" if comparison.migrator_versions == comparison.alembic_versions else
+        f"{history.version_table} DIFFERS: {comparison.alembic_versions} vs {comparison.migrator_versions}",
+        "second apply a no-op" if comparison.again_applied == [] and not comparison.again_diff else
+        f"SECOND APPLY: {_status(comparison.again)}, applied {comparison.again_applied}",
+    ]
+    return [head + f"migrator apply {migrator_run.seconds:.2f} s ({migrator_run.seconds / alembic_run.seconds:.2f}x), "
+            f"{comparison.statements} statements, {comparison.online_forms} in an online form, "
+            f"{len(comparison.refusals)} refusals; " + "; ".join(verdicts)]
+
+
+def round_trip_lines(comparison: harness.Comparison) -> list[str]:
+    trip = harness.round_trip(comparison)
+    runs = [f"alembic {' '.join(run.command[5:])} {_status(run)}" for run in trip.alembic_runs]
+    runs += [f"migrator apply {' '.join(run.command[-2:])} {_status(run)}" for run in trip.migrator_runs]
+    verdicts = [
+        "identical at base" if not trip.base_diff else "DIFFERENT AT BASE",
+        "identical back at head" if not trip.head_diff else "DIFFERENT BACK AT HEAD",
+        "all valid" if not trip.not_valid else f"NOT VALID: {trip.not_valid}",
+        "versions equal" if trip.migrator_versions == trip.alembic_versions else
+        f"versions differ: {trip.alembic_versions} vs {trip.migrator_versions}",
+    ]
+    return [f"{comparison.history.name} round trip to base and back: " + "; ".join(runs + verdicts)]
+
+
+def upgrade_order(history: harness.History) -> list[str]:
+    from alembic.script import ScriptDirectory
+
+    return [script.revision for script in ScriptDirectory(str(history.script_location)).walk_revisions()][::-1]
+
+
+def probe_lines(cluster: Cluster, history: harness.History, folder: Path) -> list[str]:
+    """`migrator apply --to REV` for each revision in turn; one that fails is finished by plain
+    `alembic upgrade REV`, so every failure of the history is listed, not only the first."""
+    dsn = harness.create_database(cluster, f"{history.name}_probe")
+    ini = history.write_ini(folder / "probe", harness.sqlalchemy_url(dsn))
+    failures = []
+    try:
+        for revision in upgrade_order(history):
+            run = harness.migrator_apply(history, ini, dsn, "--to", revision)
+            if run.returncode == 0:
+                continue
+            failures.append(f"{revision}: {run.failure}")
+            finish = harness.alembic(history, ini, "upgrade", revision)
+            if finish.returncode != 0:
+                failures.append(f"{revision}: plain `alembic upgrade {revision}` then failed too (left half-applied?): "
+                                f"{finish.failure}")
+                break
+    finally:
+        harness.drop_database(cluster, f"{history.name}_probe")
+    return [f"{history.name} probe, revision by revision: {len(failures)} failures"
+            + "".join(f"\n  - {failure}" for failure in failures)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probe", action="store_true", help="list every failure, finishing each failing revision with alembic")
+    parser.add_argument("--only", help="comma-separated history names")
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    chosen = [h for h in harness.HISTORIES if not args.only or h.name in args.only.split(",")]
+    lines = []
+    with Cluster(replicas=0) as cluster, tempfile.TemporaryDirectory() as folder:
+        for history in chosen:
+            comparison = harness.compare_upgrade(cluster, history, Path(folder) / history.name)
+            try:
+                lines += upgrade_lines(comparison)
+                if history.downgrades and comparison.migrator.returncode == 0:
+                    lines += round_trip_lines(comparison)
+                elif history.downgrades:
+                    lines.append(f"{history.name} round trip to base and back: not run (apply to head failed)")
+            finally:
+                harness.drop_databases(cluster, comparison)
+            if args.probe:
+                lines += probe_lines(cluster, history, Path(folder) / history.name)
+    report("real_histories", lines, record=not args.no_record)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""Real Alembic histories from published packages, applied by `migrator apply` and by plain `alembic upgrade`.
+
+Each history is run, unedited, on two fresh databases of the sandbox: one by the migrator CLI,
+one by the Alembic CLI, both as subprocesses of this interpreter. PostgreSQL judges the result:
+`pg_dump --schema-only` of both (migrator's own schema left out), the catalog's validity flags
+and the version table. Used by tests/test_real_histories.py and bench/real_histories.py.
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from migrator.sandbox import Cluster, find_pg_bin
+
+HERE = Path(__file__).resolve().parent
+# pg_dump 15.14+ writes a random \restrict key unless one is given: the same key on both sides.
+RESTRICT_KEY = "realhistories"
+
+
+def _installed(package: str, *parts: str) -> Path:
+    return Path(importlib.util.find_spec(package).submodule_search_locations[0], *parts)
+
+
+@dataclass(frozen=True)
+class History:
+    """One project's migrations: where its scripts and its alembic.ini are, and how its env.py is told the URL."""
+
+    name: str
+    release: str  # the published release the migrations come from
+    script_location: Path
+    ini: Path  # the project's own alembic.ini (or the one its documentation gives)
+    downgrades: bool = False  # plain `alembic downgrade base` works on it
+    version_table: str = "alembic_version"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def write_ini(self, folder: Path, url: str) -> Path:
+        """The project's ini with its script location made absolute and the database URL filled in."""
+        parser = configparser.RawConfigParser()
+        parser.read(self.ini)
+        parser.set("alembic", "script_location", str(self.script_location))
+        parser.set("alembic", "sqlalchemy.url", url)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.name}.ini"
+        with path.open("w") as handle:
+            parser.write(handle)
+        return path
+
+
+HISTORIES = [
+    # Zuul CI's build database (Apache-2.0), 38 revisions: tables, indexes, column type changes,
+    # data moved with INSERT ... SELECT; env.py passes table_prefix to the revisions and names
+    # the version table. Its downgrades raise.
+    History("zuul", "zuul 14.3.0", HERE / "zuul" / "alembic", HERE / "zuul" / "alembic.ini"),
+    # Optuna's RDB storage (MIT), 10 revisions: enums, batch mode, data migrations through the ORM
+    # on op.get_bind(). Its env.py imports optuna, which the dev extras install, so the installed
+    # package's own folder is used. Its downgrade to base fails upstream (v3.0.0.c).
+    History("optuna", "optuna 5.1.0", _installed("optuna", "storages", "_rdb", "alembic"),
+            _installed("optuna", "storages", "_rdb", "alembic.ini")),
+    # DBOS Transact's system database (MIT), 15 revisions: a schema of its own, tables, PL/pgSQL
+    # triggers and functions, partial indexes, column renames and defaults.
+    History("dbos", "dbos 1.14.0", HERE / "dbos" / "migrations", HERE / "dbos" / "alembic.ini", downgrades=True),
+]
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def create_database(cluster: Cluster, name: str) -> str:
+    cluster.query(cluster.primary, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    cluster.query(cluster.primary, f"CREATE DATABASE {name}")
+    return cluster.primary.dsn(name)
+
+
+def drop_database(cluster: Cluster, name: str) -> None:
+    cluster.query(cluster.primary, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@dataclass
+class Run:
+    """One CLI run: its exit status, output and wall time."""
+
+    command: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def failure(self) -> str:
+        """The last lines of what a failed run said."""
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return " / ".join(text[-6:])
+
+    def events(self) -> list[dict]:
+        """The JSON events of `migrator apply --log-format json` (other lines on stdout are skipped)."""
+        found = []
+        for line in self.stdout.splitlines():
+            if line.startswith("{"):
+                try:
+                    found.append(json.loads(line))
+                except ValueError:
+                    continue
+        return found
+
+
+def run(command: list[str], history: History, cwd: Path, timeout: float = 600) -> Run:
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                            env={**os.environ, **history.env})
+    return Run(command, result.returncode, result.stdout, result.stderr, time.perf_counter() - started)
+
+
+def alembic(history: History, ini: Path, *arguments: str) -> Run:
+    return run([sys.executable, "-m", "alembic", "-c", str(ini), *arguments], history, ini.parent)
+
+
+def migrator_apply(history: History, ini: Path, dsn: str, *arguments: str) -> Run:
+    return run([sys.executable, "-m", "migrator", "apply", str(ini), "--dsn", dsn, "--log-format", "json", *arguments],
+               history, ini.parent)
+
+
+def schema_dump(dsn: str) -> str:
+    """`pg_dump --schema-only` without migrator's own schema."""
+    result = subprocess.run([str(find_pg_bin() / "pg_dump"), "--schema-only", "--exclude-schema=migrator",
+                             f"--restrict-key={RESTRICT_KEY}", "--dbname", dsn],
+                            capture_output=True, text=True, check=True, timeout=120)
+    return result.stdout
+
+
+def schema_diff(expected: str, actual: str, limit: int = 80) -> str:
+    """A unified diff of two dumps (alembic's first), cut to `limit` lines; empty when identical."""
+    lines = list(difflib.unified_diff(expected.splitlines(), actual.splitlines(), "alembic upgrade", "migrator apply",
+                                      lineterm="", n=2))
+    return "\n".join(lines[:limit] + ([f"... {len(lines) - limit} more lines"] if len(lines) > limit else []))
+
+
+def not_valid(dsn: str) -> list[str]:
+    """Constraints left NOT VALID and indexes left INVALID, outside migrator's schema."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        rows = connection.execute("""
+            SELECT 'constraint ' || conname || ' on ' || conrelid::regclass FROM pg_constraint c
+            JOIN pg_namespace n ON n.oid = c.connamespace
+            WHERE NOT convalidated AND n.nspname NOT IN ('migrator', 'pg_catalog', 'information_schema')
+            UNION ALL
+            SELECT 'index ' || indexrelid::regclass FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE NOT (indisvalid AND indisready) AND n.nspname NOT IN ('migrator', 'pg_catalog', 'information_schema')
+            ORDER BY 1""").fetchall()
+    return [row[0] for row in rows]
+
+
+def versions(dsn: str, table: str) -> list[str] | None:
+    """The rows of the version table, sorted; None when there is no such table."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        if connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+            return None
+        return sorted(row[0] for row in connection.execute(f'SELECT version_num FROM "{table}"'))
+
+
+def revision_count(history: History) -> int:
+    from alembic.script import ScriptDirectory
+
+    return sum(1 for _ in ScriptDirectory(str(history.script_location)).walk_revisions())
+
+
+@dataclass
+class Comparison:
+    """`migrator apply` against `alembic upgrade head` for one history, judged by PostgreSQL."""
+
+    history: History
+    dsns: tuple[str, str]  # alembic's database, migrator's
+    inis: tuple[Path, Path]
+    alembic: Run
+    migrator: Run
+    again: Run | None = None  # the second `migrator apply`, when the first succeeded
+    diff: str = ""  # pg_dump --schema-only, alembic's against migrator's
+    not_valid: list[str] = field(default_factory=list)
+    alembic_versions: list[str] | None = None
+    migrator_versions: list[str] | None = None
+    again_diff: str = ""  # what the second apply changed
+
+    @property
+    def statements(self) -> int:
+        return sum(1 for event in self.migrator.events() if event.get("event") == "step")
+
+    @property
+    def online_forms(self) -> int:
+        """Steps run in an online form (CONCURRENTLY, NOT VALID, VALIDATE, USING INDEX)."""
+        return sum(1 for event in self.migrator.events() if event.get("event") == "step"
+                   and any(marker in event["sql"] for marker in ONLINE_MARKERS))
+
+    @property
+    def refusals(self) -> list[str]:
+        return [line for line in (self.migrator.stderr + self.migrator.stdout).splitlines() if "refused by" in line]
+
+    @property
+    def again_applied(self) -> list[str] | None:
+        """What the second apply says it applied (its summary event)."""
+        for event in self.again.events() if self.again else []:
+            if event.get("event") == "summary":
+                return event.get("applied")
+        return None
+
+
+ONLINE_MARKERS = ("CONCURRENTLY", "NOT VALID", "VALIDATE CONSTRAINT", "USING INDEX")
+
+
+def compare_upgrade(cluster: Cluster, history: History, folder: Path, tag: str = "") -> Comparison:
+    """Both tools to head on two fresh databases; the dumps, the catalog and the version tables compared."""
+    dsn_a, dsn_m = (create_database(cluster, f"{history.name}_{side}{tag}") for side in ("alembic", "migrator"))
+    ini_a = history.write_ini(folder / "alembic_side", sqlalchemy_url(dsn_a))
+    ini_m = history.write_ini(folder / "migrator_side", sqlalchemy_url(dsn_m))
+    comparison = Comparison(history, (dsn_a, dsn_m), (ini_a, ini_m), alembic(history, ini_a, "upgrade", "head"),
+                            migrator_apply(history, ini_m, dsn_m))
+    dump_a, dump_m = schema_dump(dsn_a), schema_dump(dsn_m)
+    comparison.diff = schema_diff(dump_a, dump_m)
+    comparison.not_valid = not_valid(dsn_m)
+    comparison.alembic_versions = versions(dsn_a, history.version_table)
+    comparison.migrator_versions = versions(dsn_m, history.version_table)
+    if comparison.migrator.returncode == 0:
+        comparison.again = migrator_apply(history, ini_m, dsn_m)
+        comparison.again_diff = schema_diff(dump_m, schema_dump(dsn_m))
+    return comparison
+
+
+def drop_databases(cluster: Cluster, comparison: Comparison) -> None:
+    for dsn in comparison.dsns:
+        drop_database(cluster, dsn.rsplit("/", 1)[1])
+
+
+@dataclass
+class RoundTrip:
+    """Downgrade to base and upgrade to head again, each tool on its own database."""
+
+    alembic_runs: list[Run]
+    migrator_runs: list[Run]
+    base_diff: str  # the dumps at base
+    head_diff: str  # the dumps back at head
+    not_valid: list[str]
+    alembic_versions: list[str] | None
+    migrator_versions: list[str] | None
+
+
+def round_trip(comparison: Comparison) -> RoundTrip:
+    """`alembic downgrade base` + `upgrade head` against `migrator apply --to base` + `--to head`.
+
+    The migrator side uses the downgrade interface being built for issue 16: `--to` an older
+    (or relative) revision runs Alembic's downgrades."""
+    history, (dsn_a, dsn_m), (ini_a, ini_m) = comparison.history, comparison.dsns, comparison.inis
+    alembic_runs = [alembic(history, ini_a, "downgrade", "base")]
+    migrator_runs = [migrator_apply(history, ini_m, dsn_m, "--to", "base")]
+    base_diff = schema_diff(schema_dump(dsn_a), schema_dump(dsn_m))
+    alembic_runs.append(alembic(history, ini_a, "upgrade", "head"))
+    migrator_runs.append(migrator_apply(history, ini_m, dsn_m, "--to", "head"))
+    return RoundTrip(alembic_runs, migrator_runs, base_diff, schema_diff(schema_dump(dsn_a), schema_dump(dsn_m)),
+                     not_valid(dsn_m), versions(dsn_a, history.version_table), versions(dsn_m, history.version_table))
