@@ -626,7 +626,8 @@ def _apply_options(function):
         click.argument("path", type=click.Path(path_type=Path), default=".", required=False),
         DSN_OPTION,
         click.option("--pg-version", type=click.IntRange(10, 18), default=15, show_default=True),
-        click.option("--lock-timeout", type=DURATION, default="5s", show_default=True, help="For statements that block traffic."),
+        click.option("--lock-timeout", type=DURATION, default="5s", show_default=True,
+                     help="For statements that block traffic: the longest lock wait of one try (apply starts shorter)."),
         click.option("--statement-timeout", type=DURATION, default="5s", show_default=True, help="For statements that block traffic."),
         click.option("--max-timeout", type=DURATION, default="5s", show_default=True, help="Neither timeout may exceed this."),
         click.option("--online-statement-timeout", type=DURATION, default="0ms", show_default=True,
@@ -663,8 +664,16 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
 
     Statements that block traffic run under short lock and statement timeouts and are retried
-    (whole transaction, exponential backoff with jitter) on lock timeouts and deadlocks;
-    CONCURRENTLY statements run outside transactions; one apply at a time per database.
+    (whole transaction) on lock timeouts and deadlocks; CONCURRENTLY statements run outside
+    transactions; one apply at a time per database.
+
+    Lock-wait schedule: while a try waits for its lock, every later query on the table queues
+    behind it. So the first try waits at most 100ms for its locks, each retry twice as long as the
+    one before, up to --lock-timeout (5s: 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5, 5 ... s), and before
+    each retry apply pauses 5x that retry's wait (1, 2, 4, 8, 16, 25 ... s). Short tries get past
+    a busy table's short queries; longer ones still catch a slower holder's end; the pauses let
+    the queue behind each try drain and keep the table free at least 5/6 of the time, and no
+    reader stalls longer than --lock-timeout. Up to --attempts tries within --deadline.
 
     \b
     Examples:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from migrator.dsn import connect
 from migrator.durations import format_duration
 from migrator.errors import UserError, first_line
 from migrator.lint import migration_markers, read_sql_file
+from migrator.lockwait import LockWaitSchedule
 from migrator.sqltext import Source
 
 DEPLOY_LOCK = 7_326_100  # advisory lock id held by a running apply
@@ -55,7 +55,7 @@ class ApplyError(UserError):
 
 @dataclass
 class Policy:
-    """Timeouts and retries (milliseconds)."""
+    """Timeouts and retries (milliseconds); lock_timeout is the longest wait of one try (see lock_waits)."""
 
     lock_timeout: int = 5000
     statement_timeout: int = 5000
@@ -70,6 +70,10 @@ class Policy:
             if getattr(self, name) > self.max_timeout:
                 raise ApplyError(f"--{name.replace('_', '-')} {format_duration(getattr(self, name))} is above the "
                                  f"configured maximum {format_duration(self.max_timeout)}")
+
+    def lock_waits(self) -> LockWaitSchedule:
+        """The tries of a transaction that waits for locks, up to lock_timeout, attempts and deadline."""
+        return LockWaitSchedule(self.lock_timeout, self.attempts, self.deadline)
 
 
 @dataclass
@@ -87,14 +91,16 @@ class Step:
         lock = self.statement.max_lock
         return lock is not None and lock >= Lock.SHARE and not self.online
 
-    def timeouts(self, policy: Policy) -> tuple[int, int]:
+    def timeouts(self, policy: Policy, lock_timeout: int | None = None) -> tuple[int, int]:
+        """(lock_timeout, statement_timeout) in ms; lock_timeout: this try's (default: the policy's, the longest)."""
+        lock_timeout = policy.lock_timeout if lock_timeout is None else lock_timeout
         if self.online:
             return 0, policy.online_statement_timeout
         if self.guarded:
             # PostgreSQL counts the lock wait in statement_timeout: the statement gets its full
             # statement_timeout once it holds the lock, and a lock wait always ends as a lock timeout
-            return policy.lock_timeout, policy.lock_timeout + policy.statement_timeout
-        return policy.lock_timeout, 0
+            return lock_timeout, lock_timeout + policy.statement_timeout
+        return lock_timeout, 0
 
     @property
     def hash(self) -> str:
@@ -398,32 +404,31 @@ class Executor:
             connection.execute(source.stamp_sql(migration))
 
     def _run_group(self, connection: psycopg.Connection, migration: Migration, group: Group, stamp_source) -> None:
+        """Run the group, retrying it whole on a lock timeout or deadlock along the policy's lock-wait schedule."""
+        schedule = self.policy.lock_waits()
         started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
+        for attempt in schedule:
             attempt_started = time.monotonic()
             try:
                 if group.transaction:
-                    self._transaction(connection, migration, group, stamp_source)
+                    self._transaction(connection, migration, group, stamp_source, attempt.lock_timeout)
                 elif not self._index_already_built(connection, migration, group.steps[0]):
                     [step] = group.steps
-                    self._execute(connection, migration, step, transaction=False)
+                    self._execute(connection, migration, step, attempt.lock_timeout, transaction=False)
                     connection.execute(_journal_sql(migration, [step]))
                 return
             except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as error:
                 waited = time.monotonic() - started
                 self.longest_wait = max(self.longest_wait, time.monotonic() - attempt_started)
-                if attempt >= self.policy.attempts or waited * 1000 >= self.policy.deadline:
+                pause = schedule.pause_after(attempt, waited)
+                if pause is None:
                     raise ApplyError(
-                        f"{migration.path}:{group.steps[0].statement.line}: gave up after {attempt} attempts in "
+                        f"{migration.path}:{group.steps[0].statement.line}: gave up after {attempt.number} attempts in "
                         f"{waited:.1f} s: {first_line(error)} (something holds a conflicting lock; nothing of this "
                         "transaction was applied)") from None
-                pause = min(10.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                pause = min(pause, max(0.0, self.policy.deadline / 1000 - waited))
                 self.retries += 1
                 self.emit({"event": "retry", "migration": migration.version, "step": group.steps[0].index,
-                           "attempt": attempt, "error": type(error).__name__, "wait_s": round(pause, 2)})
+                           "attempt": attempt.number, "error": type(error).__name__, "wait_s": round(pause, 2)})
                 time.sleep(pause)
             except psycopg.Error as error:
                 line = _failing_step(group, error).statement.line
@@ -434,18 +439,20 @@ class Executor:
                     raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {first_line(error)}") from None
                 raise ApplyError(f"{migration.path}:{line}: {first_line(error)} (this transaction was rolled back)") from None
 
-    def _transaction(self, connection: psycopg.Connection, migration: Migration, group: Group, stamp_source) -> None:
-        """One transaction for the group's steps, their journal entries and (stamp_source) the version.
+    def _transaction(self, connection: psycopg.Connection, migration: Migration, group: Group, stamp_source,
+                     lock_timeout: int) -> None:
+        """One transaction for the group's steps, their journal entries and (stamp_source) the version,
+        its lock waits bounded by this try's lock_timeout.
 
         BEGIN travels with the first step and the journal, stamp and COMMIT in one message: a
         one-statement migration costs two round trips, where psycopg's transaction() would take four.
         """
         try:
             if group.live is not None:
-                self._run_live(connection, migration, group)
+                self._run_live(connection, migration, group, lock_timeout)
             else:
                 for position, step in enumerate(group.steps):
-                    self._execute(connection, migration, step, transaction=True, begin=position == 0)
+                    self._execute(connection, migration, step, lock_timeout, transaction=True, begin=position == 0)
             stamp = [stamp_source.stamp_sql(migration)] if stamp_source is not None else []
             connection.execute(sql.SQL("; ").join([_journal_sql(migration, group.steps), *stamp, sql.SQL("COMMIT")]))
         except BaseException:
@@ -453,9 +460,9 @@ class Executor:
                 connection.execute("ROLLBACK")
             raise
 
-    def _execute(self, connection: psycopg.Connection, migration: Migration, step: Step, transaction: bool,
-                 begin: bool = False) -> None:
-        lock_timeout, statement_timeout = step.timeouts(self.policy)
+    def _execute(self, connection: psycopg.Connection, migration: Migration, step: Step, lock_timeout: int,
+                 transaction: bool, begin: bool = False) -> None:
+        lock_timeout, statement_timeout = step.timeouts(self.policy, lock_timeout)
         started = time.monotonic()
         self.emit({"event": "step", "migration": migration.version, "step": step.index, "sql": step.statement.sql,
                    "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
@@ -473,7 +480,7 @@ class Executor:
         self.emit({"event": "step_done", "migration": migration.version, "step": step.index,
                    "seconds": round(time.monotonic() - started, 3)})
 
-    def _run_live(self, connection: psycopg.Connection, migration: Migration, group: Group) -> None:
+    def _run_live(self, connection: psycopg.Connection, migration: Migration, group: Group, lock_timeout: int) -> None:
         """Open the group's transaction and let its code send its statements, each armed with its
         own timeouts as a step of a SQL migration is; a database error names the statement's line."""
         connection.execute("BEGIN")
@@ -481,10 +488,10 @@ class Executor:
 
         def before(step: Step) -> None:
             sent.append(step)
-            lock_timeout, statement_timeout = step.timeouts(self.policy)
-            connection.execute(_set_local_timeouts(lock_timeout, statement_timeout))
+            step_lock_timeout, statement_timeout = step.timeouts(self.policy, lock_timeout)
+            connection.execute(_set_local_timeouts(step_lock_timeout, statement_timeout))
             self.emit({"event": "step", "migration": migration.version, "step": group.steps[0].index, "sql": step.statement.sql,
-                       "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
+                       "lock_timeout_ms": step_lock_timeout, "statement_timeout_ms": statement_timeout})
 
         try:
             group.live(connection, before)

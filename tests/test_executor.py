@@ -28,19 +28,27 @@ def migrations(tmp_path, pg_db):
 
 
 class Reader(threading.Thread):
-    """Reads the table every 50 ms and records the longest wait."""
+    """Reads the table every 50 ms and records when each read started and ended."""
 
     def __init__(self, dsn):
         super().__init__(daemon=True)
-        self.dsn, self.longest, self.stop = dsn, 0.0, threading.Event()
+        self.dsn, self.reads, self.stop = dsn, [], threading.Event()
 
     def run(self):
         with psycopg.connect(self.dsn, autocommit=True) as connection:
             while not self.stop.is_set():
                 started = time.monotonic()
                 connection.execute("SELECT count(*) FROM users WHERE id < 10").fetchone()
-                self.longest = max(self.longest, time.monotonic() - started)
+                self.reads.append((started, time.monotonic()))
                 self.stop.wait(0.05)
+
+    @property
+    def longest(self) -> float:
+        return max(end - start for start, end in self.reads)
+
+    def served(self, start: float, end: float) -> int:
+        """Reads that ended between start and end."""
+        return sum(start < ended < end for _, ended in self.reads)
 
 
 def hold_access_share(dsn, seconds):
@@ -73,6 +81,37 @@ def test_lock_holder_makes_apply_retry_without_stalling_readers(migrations, pg_d
     assert reader.longest <= 1.0 + 0.5, f"a reader waited {reader.longest:.2f} s"
     assert pg_db.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nickname'") == [(1,)]
     assert executor.retries == len(retries) and executor.longest_wait >= 0.9
+
+
+def test_while_a_long_transaction_holds_the_table_reads_get_through_between_tries(migrations, pg_db):
+    """With the default 5 s lock timeout, a holder of ACCESS SHARE for 8 s must not block readers for
+    most of that time: tries start short and each pause is 5x the next try's wait."""
+    write(migrations, "001_add.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
+    holder, timer = hold_access_share(pg_db.dsn, 8)
+    reader = Reader(pg_db.dsn)
+    reader.start()
+    events = []
+    try:
+        poll(lambda: len(reader.reads) >= 20)  # the reader's pace with nothing in its way
+        idle_rate = 19 / (reader.reads[19][1] - reader.reads[0][1])
+        executor = Executor(pg_db.dsn, Policy(), lambda event: events.append((time.monotonic(), event)))
+        started = time.monotonic()
+        assert executor.apply(load_sql_folder(migrations)) == ["001_add"]
+        finished = time.monotonic()
+    finally:
+        reader.stop.set()
+        reader.join()
+        timer.join()
+        holder.close()
+    share = reader.served(started, finished) / (idle_rate * (finished - started))
+    assert share >= 0.6, f"readers got {share:.0%} of their reads while apply retried"
+    tries = [(at, e["lock_timeout_ms"]) for at, e in events if e["event"] == "step"]
+    retries = [at for at, e in events if e["event"] == "retry"]
+    assert len(tries) == len(retries) + 1 >= 3
+    assert [timeout for _, timeout in tries][:3] == [100, 200, 400]
+    for (try_started, timeout), retried, (next_try, next_timeout) in zip(tries, retries, tries[1:]):
+        assert next_try - retried >= 5 * next_timeout / 1000  # the pause before a try: 5x its lock timeout
+        assert reader.served(retried, next_try) >= 1, "no read got through between two tries"
 
 
 def test_holder_that_never_commits_exhausts_the_deadline_and_changes_nothing(migrations, pg_db):
@@ -302,3 +341,4 @@ def test_kill_during_concurrent_index_build_then_resume(migrations, pg_db):
     assert "duplicate" not in result.stderr.lower()
     assert pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
     assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001_both",)]
+
