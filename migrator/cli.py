@@ -675,6 +675,9 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     the queue behind each try drain and keep the table free at least 5/6 of the time, and no
     reader stalls longer than --lock-timeout. Up to --attempts tries within --deadline.
 
+    A CREATE INDEX CONCURRENTLY left running on the server by a killed apply is waited for (up to
+    --online-statement-timeout, if set), never dropped under its build: that would deadlock.
+
     \b
     Examples:
       migrator apply db/migrations --dsn "$DATABASE_URL"
@@ -709,6 +712,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
             elif event["event"] == "retry":
                 console.print(f"  [yellow]retry {event['attempt']}[/] {event['migration']} step {event['step']}: "
                               f"{event['error']}, next try in {event['wait_s']} s")
+            elif event["event"] == "wait_for_build":
+                status.update(f"{event['migration']} step {event['step']}: {_build_wait(event)}")
             elif event["event"] == "done":
                 console.print(f"[bold]{event['migration']}[/]: applied")
         elif event["event"] == "step":
@@ -716,6 +721,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
             click.echo(f"{event['migration']} step {event['step']}: {first[:100]}", err=True)
         elif event["event"] == "retry":
             click.echo(f"{event['migration']} step {event['step']}: {event['error']}, retry {event['attempt']} in {event['wait_s']} s", err=True)
+        elif event["event"] == "wait_for_build":
+            click.echo(f"{event['migration']} step {event['step']}: {_build_wait(event)}", err=True)
         elif event["event"] == "done":
             click.echo(f"{event['migration']}: applied", err=True)
 
@@ -731,6 +738,11 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         emit({"event": "summary", "applied": applied, "retries": executor.retries, "longest_lock_wait_s": round(executor.longest_wait, 2)})
     else:
         click.echo(summary)
+
+
+def _build_wait(event: dict) -> str:
+    return (f"index {event['index']} is still being built by pid {event['pid']} ({event['application'] or 'no name'}, "
+            f"{event['phase']}): waiting for it")
 
 
 @main.command()

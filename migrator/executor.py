@@ -501,19 +501,19 @@ class Executor:
             raise
 
     def _index_already_built(self, connection: psycopg.Connection, migration: Migration, step: Step) -> bool:
-        """Before CREATE INDEX CONCURRENTLY: drop an INVALID leftover of a failed build; a valid one
+        """Before CREATE INDEX CONCURRENTLY: wait for a build of the index still running on the server
+        (see _wait_for_running_build), then drop an INVALID leftover of a failed build; a valid one
         (built just before a crash kept it out of the journal) counts as done."""
         statement = step.statement
         if statement.kind != "create_index" or not statement.concurrently or not statement.actions[0].constraint:
             return False
         name = statement.actions[0].constraint
-        row = connection.execute(
-            "SELECT i.indisvalid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = %s AND pg_table_is_visible(c.oid)", (name,)).fetchone()
-        if row is None:
+        index = _find_index(connection, name)
+        if index is not None and not index[1] and self._wait_for_running_build(connection, migration, step, index[0], name):
+            index = _find_index(connection, name)  # the build finished, failed, or its index was dropped
+        if index is None:
             return False
-        valid, qualified = row
+        _, valid, qualified = index
         if valid:
             self.emit({"event": "skip", "migration": migration.version, "steps": [step.index], "reason": f"index {name} exists and is valid"})
             connection.execute(_journal_sql(migration, [step]))
@@ -522,6 +522,44 @@ class Executor:
         connection.execute("SELECT set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)")
         connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}")
         return False
+
+    def _wait_for_running_build(self, connection: psycopg.Connection, migration: Migration, step: Step, index: int,
+                                name: str) -> bool:
+        """Wait while a backend still builds the INVALID index (pg_stat_progress_create_index); returns
+        whether one did.
+
+        Most often it is the CREATE INDEX CONCURRENTLY of an apply that was killed: the server goes on
+        building for a client that is gone. Dropping the index under it deadlocks (DROP INDEX
+        CONCURRENTLY waits for the build's lock while the build waits for the DROP's snapshot to end)
+        and cancelling it throws its work away; waiting takes no lock and costs no more time than
+        building anew. The wait is bounded as our own build would be: by --online-statement-timeout
+        when one is set."""
+        running = ("SELECT p.pid, p.phase, a.application_name, a.backend_start FROM pg_stat_progress_create_index p "
+                   "JOIN pg_stat_activity a USING (pid) WHERE p.index_relid = %s")
+        builder = connection.execute(running, (index,)).fetchone()
+        if builder is None:
+            return False
+        pid, phase, application, since = builder
+        self.emit({"event": "wait_for_build", "migration": migration.version, "step": step.index, "index": name,
+                   "pid": pid, "application": application, "phase": phase})
+        limit = self.policy.online_statement_timeout / 1000
+        started = time.monotonic()
+        while connection.execute(running, (index,)).fetchone() is not None:
+            if limit and time.monotonic() - started >= limit:
+                raise ApplyError(f"{migration.path}:{step.statement.line}: index {name} is still being built by pid {pid} "
+                                 f"({application or 'no name'}, since {since:%Y-%m-%d %H:%M:%S %Z}); waited "
+                                 f"{format_duration(self.policy.online_statement_timeout)}: let it finish, or stop it with "
+                                 f"SELECT pg_cancel_backend({pid}), and apply again")
+            time.sleep(0.25)
+        return True
+
+
+def _find_index(connection: psycopg.Connection, name: str) -> tuple[int, bool, str] | None:
+    """(oid, valid, schema-qualified name) of the index `name` on the search path, if there is one."""
+    return connection.execute(
+        "SELECT c.oid, i.indisvalid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relname = %s AND pg_table_is_visible(c.oid)", (name,)).fetchone()
 
 
 def _set_local_timeouts(lock_timeout: int, statement_timeout: int) -> str:
