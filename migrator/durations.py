@@ -8,13 +8,20 @@ _UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
-def parse_duration(text: str, default_unit: str = "ms") -> int:
-    """Milliseconds in a duration such as `200ms`, `1s`, `5m`, `1h`; a bare number is in default_unit.
+def parse_duration(text: str, default_unit: str | None = None) -> int:
+    """Milliseconds in a duration such as `200ms`, `1s`, `5m`, `1h`.
 
+    A bare number is in default_unit; without one it is refused (PostgreSQL would read `5` as
+    5 ms where people mean 5 s), except 0, which means the same in every unit.
     Raises ValueError with a readable message.
     """
     match = _DURATION.match(str(text))
     unit = (match.group(2).lower() or default_unit) if match else None
+    if match and unit is None:
+        if float(match.group(1)) == 0:
+            return 0
+        number = match.group(1)
+        raise ValueError(f"{text!r} has no unit: write {number}ms or {number}s (units: ms, s, min, h)")
     if not match or unit not in _UNITS_MS:
         raise ValueError(f"{text!r} is not a duration (use e.g. 200ms, 5s, 1m)")
     return round(float(match.group(1)) * _UNITS_MS[unit])
