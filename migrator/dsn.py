@@ -23,9 +23,22 @@ def connect(dsn: str, failure: type[Exception], **options):
     try:
         return psycopg.connect(dsn, autocommit=True, connect_timeout=10, **options)
     except psycopg.OperationalError as error:
-        text = str(error).strip()
-        detail = text.splitlines()[-1] if text else "connection failed"
-        raise failure(f"cannot connect to {describe_dsn(dsn)}: {mask_password(detail)}") from None
+        raise failure(f"cannot connect to {describe_dsn(dsn)}: {mask_password(connect_failure_cause(error))}") from None
+
+
+def connect_failure_cause(error: Exception) -> str:
+    """Why libpq could not connect, in one line: `connection refused`, `password authentication
+    failed for user "x"`, ... (each host's cause once; libpq's hints and tabs left out)."""
+    causes = []
+    for line in str(error).splitlines():
+        line = " ".join(line.split())
+        if not line or line.endswith(":") or line.startswith(("Is the server", "HINT")):
+            continue
+        cause = re.sub(r"^(FATAL|ERROR):\s*", "", line.rsplit(" failed: ", 1)[-1])
+        cause = cause[:1].lower() + cause[1:] if cause[1:2].islower() else cause
+        if cause not in causes:
+            causes.append(cause)
+    return "; ".join(causes) or "connection failed"
 
 
 def describe_dsn(dsn: str) -> str:
