@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import atexit
 import glob
+import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -204,12 +206,15 @@ class Cluster:
     port: int | None = None
     temp_dir: Path | None = None
     detached: bool = False
+    name: str | None = None  # None: the root folder's own (unique) name
     root: Path | None = None
     nodes: list[Node] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.replicas < 0:
             raise SandboxError(f"--replicas must be 0 or more, not {self.replicas}")
+        if self.name is not None and not _NAME.fullmatch(self.name):
+            raise SandboxError(f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
         self._user = None
         self._bin: Path | None = None
 
@@ -218,6 +223,10 @@ class Cluster:
         sweep_stale(self.temp_dir)
         self._user = server_user()
         self._bin = _usable_bin_dir(self.pg_bin or find_pg_bin(), self._user)
+        running = find_sandboxes(self.name, self.temp_dir) if self.name else []
+        if running:
+            raise SandboxError(f"sandbox {self.name!r} is already running ({running[0][0]}): stop it with "
+                               f"`migrator sandbox down --name {self.name}`, or choose another --name")
         if self.port is not None and port_in_use(self.port):
             raise SandboxError(f"port {self.port} on 127.0.0.1 is in use: choose another or omit it to get a free one")
         parent = Path(self.temp_dir or tempfile.gettempdir())
@@ -228,6 +237,7 @@ class Cluster:
         except OSError as error:
             raise SandboxError(f"cannot create a sandbox folder in {parent}: {error.strerror}") from None
         os.chmod(self.root, 0o755)
+        self.name = self.name or self.root.name
         _ACTIVE.append(self)
         self._write_state()
         try:
@@ -388,6 +398,7 @@ class Cluster:
 
     def _write_state(self) -> None:
         state = {
+            "name": self.name, "uid": os.getuid(),
             "owner_pid": os.getpid(), "detached": self.detached, "pg_bin": str(self._bin or ""),
             "nodes": [{"name": n.name, "datadir": str(n.datadir), "port": n.port, "role": n.role} for n in self.nodes],
         }
@@ -411,9 +422,47 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# --- cleanup of what crashed processes left behind ---------------------------------------
+# --- finding sandboxes, and cleanup of what crashed processes left behind ------------------
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def default_name(folder: Path | None = None) -> str:
+    """The sandbox name of a working directory (`sandbox up`, `down` and `status` use it when no
+    --name is given): the folder's name and a short hash of its whole path."""
+    folder = (folder or Path.cwd()).resolve()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", folder.name)[:40] or "root"
+    return f"{slug}-{hashlib.sha1(str(folder).encode()).hexdigest()[:6]}"
+
+
 def sandbox_roots(temp_dir: Path | None = None) -> list[Path]:
+    """Every sandbox root in the temp dir, whoever made it (see find_sandboxes for one's own)."""
     return sorted(Path(temp_dir or tempfile.gettempdir()).glob(ROOT_PREFIX + "*"))
+
+
+def _owner_uid(root: Path, state: dict | None) -> int | None:
+    """Who started the sandbox: recorded in its state, else the owner of its files (as root, the
+    folder belongs to the unprivileged server user)."""
+    if state and "uid" in state:
+        return state["uid"]
+    try:
+        owner = root.stat().st_uid
+    except OSError:
+        return None
+    user = server_user()
+    return 0 if user is not None and owner == user.pw_uid else owner
+
+
+def find_sandboxes(name: str | None = None, temp_dir: Path | None = None) -> list[tuple[Path, dict]]:
+    """This user's live sandboxes (detached, or with their owning process alive), those named
+    `name` only when given, as (root, state)."""
+    found = []
+    for root in sandbox_roots(temp_dir):
+        state = read_state(root)
+        if state is None or _owner_uid(root, state) != os.getuid():
+            continue
+        if (name is None or state.get("name", root.name) == name) and (state.get("detached") or _alive(state.get("owner_pid", 0))):
+            found.append((root, state))
+    return found
 
 
 def read_state(root: Path) -> dict | None:
@@ -441,10 +490,12 @@ def stop_root(root: Path) -> None:
 
 
 def sweep_stale(temp_dir: Path | None = None) -> list[Path]:
-    """Remove sandbox roots whose owning process is gone (killed before it could clean up)."""
+    """Remove this user's sandbox roots whose owning process is gone (killed before it could clean up)."""
     swept = []
     for root in sandbox_roots(temp_dir):
         state = read_state(root)
+        if _owner_uid(root, state) != os.getuid():
+            continue
         if state is None:
             if time.time() - root.stat().st_mtime < 60:  # being created right now
                 continue
