@@ -34,11 +34,11 @@ class Demo:
         self.echo(f"== {title} " + "=" * max(0, WIDTH - len(title) - 4))
 
     def run(self) -> None:
-        from migrator.sandbox import Cluster
+        from migrator.sandbox import Cluster, default_name
 
         started = time.monotonic()
         self.section("1. A sandbox: PostgreSQL primary + 1 streaming replica")
-        cluster = Cluster(replicas=1).start()
+        cluster = Cluster(replicas=1, name=default_name() if self.keep else None).start()
         try:
             self.say(f"primary {cluster.primary.dsn()}", "  ")
             self.say(f"replica {cluster.replica_nodes[0].dsn()}", "  ")
@@ -96,6 +96,7 @@ class Demo:
     def plan(self, cluster) -> None:
         from migrator.alembic_source import AlembicProject
         from migrator.executor import Executor, Policy, describe_plan
+        from migrator.output import plan_step_heading
 
         self.section("4. migrator plan: what apply will run (the Alembic project)")
         executor = Executor(cluster.primary.dsn(), Policy())
@@ -103,7 +104,7 @@ class Demo:
             pending = AlembicProject(EXAMPLES / "alembic.ini").pending(connection)
         for step in describe_plan(pending, executor.policy):
             locks = ", ".join(f"{lock['lock']} on {lock['relation']}" for lock in step["locks"]) or "no table lock"
-            self.say(f"{step['migration']} [{step['transaction']}] {step['sql'].splitlines()[0]}", "  ")
+            self.say(plan_step_heading(step, width=200), "  ")
             self.say(f"-> {locks}", "      ")
 
     def apply_under_lock(self, cluster) -> None:
@@ -136,6 +137,7 @@ class Demo:
 
     def backfill(self, cluster) -> None:
         from backfill import BackfillSpec, Runner
+        from backfill.progress import format_lags
 
         self.section("6. migrator backfill: messages.body_length, throttled on lag")
         replica = cluster.replica_nodes[0]
@@ -160,7 +162,7 @@ class Demo:
             with psycopg.connect(dsn, autocommit=True) as connection:
                 done = connection.execute("SELECT coalesce(sum(rows_processed), 0) FROM migrator.backfill_chunks "
                                           "WHERE backfill = 'demo-body-length'").fetchone()[0]
-            lag = ", ".join(f"{name} {value:.1f}s" for name, value in active.shared.lags.items()) or "-"
+            lag = format_lags(active.shared.lags)
             self.say(f"{int(done):>9,} / {self.rows:,} rows  lag {lag}  "
                      f"{'THROTTLED' if active.shared.throttle_reason else 'running'}", "  ")
             if not state["paused"] and done >= self.rows / 2:

@@ -139,6 +139,12 @@ def print_rules(rules, output_format: str) -> None:
     if output_format == "markdown":
         sys.stdout.write(rules_markdown(rules))
         return
+    if not _may_style():  # for pipes and grep: one line per rule, never wrapped
+        width = max(len(rule.id) for rule in rules)
+        sys.stdout.write(f"{'rule':<{width}}  severity  default  summary\n")
+        for rule in rules:
+            sys.stdout.write(f"{rule.id:<{width}}  {rule.severity:<8}  {'on' if rule.default_enabled else 'off':<7}  {rule.summary}\n")
+        return
     from rich.table import Table
 
     table = Table(show_edge=False, pad_edge=False)
@@ -168,3 +174,9 @@ def print_markdown(text: str) -> None:
         out.print(Markdown(text))
     else:
         sys.stdout.write(text)
+
+
+def plan_step_heading(step: dict, width: int = 90) -> str:
+    """A plan step's first line, as `migrator plan` and the demo print it: the migration, its
+    transaction numbered (each commits on its own, so NOT VALID and VALIDATE show apart), the step."""
+    return f"{step['migration']} [{step['transaction']} {step['group']}] step {step['step']}: {step['sql'].splitlines()[0][:width]}"

@@ -1,5 +1,6 @@
 """`migrator demo` end to end, as a new user runs it (no terminal: output goes to a log)."""
 
+import re
 import subprocess
 import sys
 
@@ -19,6 +20,8 @@ def test_demo_runs_end_to_end_and_reads_well_in_80_columns():
                      "throttle released: running again", "done: 300,000 rows", "Sandbox stopped and removed."):
         assert expected in out, expected
     assert out.count("throttled: replica replica1") == 1, "one line when the throttle engages, not one per check"
+    fk_transactions = set(re.findall(r"^  0004 \[transaction (\d+)\] step", out, re.MULTILINE))
+    assert len(fk_transactions) >= 2, "NOT VALID and VALIDATE are shown in separate, numbered transactions"
     assert not [line for line in out.splitlines() if len(line) > 80]
     assert "\x1b[" not in out and not result.stderr
     primary = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("primary postgresql://"))
