@@ -49,7 +49,7 @@ class ProgressBar:
         self.samples: list[tuple[float, int]] = []
 
     def __call__(self, event: dict) -> None:
-        if event["event"] in ("throttle", "resume", "retry"):
+        if event["event"] in ("throttle", "resume", "retry", "resume_failed"):
             self.progress.console.log(_describe_event(event))
 
     def tick(self, runner) -> None:
@@ -63,7 +63,7 @@ class ProgressBar:
         rate = (self.samples[-1][1] - self.samples[0][1]) / max(1e-9, self.samples[-1][0] - self.samples[0][0])
         estimate = max(runner.plan.estimated_rows, done)
         sizes = runner.shared.batch_sizes.values()
-        lags = ", ".join(f"{name} {lag:.2f}s" for name, lag in sorted(runner.shared.lags.items())) or "no replicas"
+        lags = format_lags(runner.shared.lags)
         throttle = runner.shared.throttle_reason
         detail = f"batch {max(sizes, default=0):,} | lag {lags} | " + (f"[yellow]throttled: {throttle}[/]" if throttle else "[green]running[/]")
         if self.task is None:
@@ -77,7 +77,16 @@ class ProgressBar:
         self.connection.close()
 
 
+def format_lags(lags: dict[str, float] | None) -> str:
+    """Replication lag per replica, as progress lines show it."""
+    if lags is None:
+        return "not read yet"
+    return ", ".join(f"{name} {lag:.2f}s" for name, lag in sorted(lags.items())) or "no replicas"
+
+
 def _describe_event(event: dict) -> str:
+    if event["event"] == "resume_failed":
+        return f"{event['backfill']} had failed ({event['error']}): resuming at its last checkpoint"
     if event["event"] == "throttle":
         return f"throttled: {event['reason']}"
     if event["event"] == "resume":

@@ -65,7 +65,7 @@ class _Shared:
 
     batch_sizes: dict[int, int] = field(default_factory=dict)
     throttle_reason: str | None = None
-    lags: dict[str, float] = field(default_factory=dict)
+    lags: dict[str, float] | None = None  # None until the throttle's first reading
     throttled_seconds: float = 0.0
     retries: int = 0
     error: str | None = None
@@ -135,6 +135,7 @@ class Runner:
                     thread.join(0.25)
             self.throttle.close()
             if self.shared.error:
+                state.record_failure(control, self.spec.name, self.shared.error)
                 raise BackfillError(self.shared.error)
             record = state.load(control, self.spec.name)
             final = record["status"]
@@ -176,8 +177,12 @@ class Runner:
                     raise BackfillError(
                         f"backfill {self.spec.name} already exists with a different definition "
                         f"({json.dumps(record['definition'])}): use another name, or the same --table/--set/--where/--key")
+                if record["status"] == "failed":
+                    self.emit({"event": "resume_failed", "backfill": self.spec.name, "error": record["error"]})
+                    state.set_status(control, self.spec.name, "running", ("failed",))
                 if self.overrides:
                     state.update_settings(control, self.spec.name, self.overrides)
+                if record["status"] == "failed" or self.overrides:
                     record = state.load(control, self.spec.name)
                 plan.range_high = record["range_high"]
         self.settings = {**state.DEFAULTS, **record["settings"]}
@@ -214,6 +219,10 @@ class Runner:
             self.stop_event.set()
         except psycopg.Error as error:
             self.shared.error = f"backfill {self.spec.name}: {first_line(error)} (rerun the same command to resume)"
+            self.stop_event.set()
+        except Exception as error:  # a Python backfill's own code
+            self.shared.error = (f"backfill {self.spec.name}: {type(error).__name__}: {first_line(error)} "
+                                 "(rerun the same command to resume)")
             self.stop_event.set()
 
     def _worker(self, index: int) -> None:

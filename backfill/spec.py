@@ -178,6 +178,10 @@ def plan_backfill(connection: psycopg.Connection, spec: BackfillSpec) -> Plan:
         if column not in columns:
             raise BackfillError(f"--set {column}: table {schema}.{table} has no column {column!r}")
     key = _choose_key(connection, oid, spec, columns, f"{schema}.{table}")
+    column = next((k.name for k in key if k.name in spec.sets), None)
+    if column is not None:
+        raise BackfillError(f"--set {column}: {column} is the backfill's key of {schema}.{table}; batches page by it, so "
+                            "changing it would skip or repeat rows (set another column, or page by another --key)")
     plan = Plan(spec, schema, table, key, None, None, 0)
     if spec.sets:
         try:  # the database checks every name and type in the expressions, writing nothing

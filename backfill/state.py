@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS migrator.backfills (
     settings jsonb NOT NULL DEFAULT '{}',
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz
+    finished_at timestamptz,
+    error text
 );
 CREATE TABLE IF NOT EXISTS migrator.backfill_chunks (
     backfill text NOT NULL REFERENCES migrator.backfills (name) ON DELETE CASCADE,
@@ -110,8 +111,9 @@ def parse_setting(key: str, value: str):
             number = float(value)
         else:
             number = int(value)
-    except ValueError:
-        raise BackfillError(f"{key}={value!r}: not a valid {'duration' if key in DURATION_SETTINGS else 'number'}") from None
+    except ValueError as error:
+        detail = str(error) if key in DURATION_SETTINGS else "not a valid number"
+        raise BackfillError(f"{key}={value!r}: {detail}") from None
     if number < 0 or (key in ("target_batch_time", "min_batch_size", "max_batch_size", "max_lag") and number == 0):
         raise BackfillError(f"{key}={value!r}: must be positive")
     return number
@@ -133,11 +135,12 @@ def parse_expected_replicas(value: str, where: str = "expected_replicas") -> int
 def load(connection: psycopg.Connection, name: str) -> dict | None:
     row = connection.execute(
         "SELECT name, fingerprint, definition, table_name, key_columns, range_high, frontier, frontier_done, "
-        "estimated_rows, status, settings, created_at, finished_at FROM migrator.backfills WHERE name = %s", (name,)).fetchone()
+        "estimated_rows, status, settings, created_at, finished_at, error FROM migrator.backfills WHERE name = %s",
+        (name,)).fetchone()
     if row is None:
         return None
     keys = ("name", "fingerprint", "definition", "table", "key_columns", "range_high", "frontier", "frontier_done",
-            "estimated_rows", "status", "settings", "created_at", "finished_at")
+            "estimated_rows", "status", "settings", "created_at", "finished_at", "error")
     return dict(zip(keys, row))
 
 
@@ -165,8 +168,47 @@ def set_status(connection: psycopg.Connection, name: str, status: str, allowed_f
         raise BackfillError(f"no backfill named {name!r} in this database (see `migrator backfill list`)")
     if row[0] not in allowed_from:
         raise BackfillError(f"backfill {name} is {row[0]}: cannot make it {status}")
-    connection.execute("UPDATE migrator.backfills SET status = %s, updated_at = now() WHERE name = %s", (status, name))
+    connection.execute("UPDATE migrator.backfills SET status = %s, error = NULL, updated_at = now() WHERE name = %s",
+                       (status, name))
     return row[0]
+
+
+def record_failure(connection: psycopg.Connection, name: str, error: str) -> None:
+    """Mark a backfill failed with its error (list and status show it; running it again resumes it)."""
+    connection.execute("UPDATE migrator.backfills SET status = 'failed', error = %s, updated_at = now() "
+                       "WHERE name = %s AND status IN ('running', 'paused')", (error, name))
+
+
+def runner_alive(connection: psycopg.Connection, name: str) -> bool:
+    """Whether a runner of this backfill holds its runner lock (is alive, on any machine)."""
+    return connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND classid::bigint = (hashtext(%s)::bigint >> 32) & 4294967295 AND objid::bigint = hashtext(%s)::bigint & 4294967295)",
+        (runner_lock_key(name), runner_lock_key(name))).fetchone()[0]
+
+
+def format_setting(key: str, value) -> str:
+    """A setting's value as `backfill set` takes it: durations with their unit, names with commas."""
+    from migrator.durations import format_duration
+
+    if value is None:
+        return "none"
+    if key in DURATION_SETTINGS:
+        return format_duration(value)
+    if isinstance(value, list):
+        return ",".join(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_key(values: list[str] | None, key_columns: list) -> str:
+    """Key values as a person writes them: 10000, or (3, 'abc') for a composite key."""
+    if values is None:
+        return "none"
+    numeric = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
+    parts = [value if type_.split("(")[0] in numeric else "'" + value.replace("'", "''") + "'"
+             for value, (_, type_) in zip(values, key_columns)]
+    return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
 
 
 def update_settings(connection: psycopg.Connection, name: str, changes: dict) -> dict:

@@ -87,7 +87,8 @@ def main():
 @click.option("--ignore", help="Skip these rules (comma-separated ids).")
 @click.option("--max-timeout", type=DURATION, help="Largest lock/statement timeout allowed [default: 5s].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Config file (default: migrator.toml or [tool.migrator] in pyproject.toml, searched upward).")
+              help="Config file for every PATH (default: migrator.toml or [tool.migrator] in pyproject.toml, "
+                   "searched upward from each linted file's folder, as ruff does).")
 @click.option("--runner", type=click.Choice(sorted(RUNNERS)),
               help="The migration tool that applies the files: decides which run in a transaction [default: detected per file].")
 def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path, runner):
@@ -105,25 +106,35 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
       migrator lint --changed-since origin/main --format github migrations/
     """
     from lint_rules import all_rules
-    from migrator.config import ConfigError, load_config
+    from migrator.config import ConfigError, find_config_file, load_config
     from migrator.lint import Linter, lint_files
     from migrator.output import print_github, print_json, print_sarif, print_text
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as error:
-        raise click.UsageError(str(error)) from None
-    config = config.with_options(
-        pg_version=pg_version, max_timeout_ms=max_timeout, select=_rule_list(select),
-        ignore=_rule_list(ignore) if ignore is not None else None, runner=runner,
-    )
     known = all_rules()
-    for option, rule_ids in (("--select", config.select), ("--ignore", config.ignore)):
-        unknown = sorted(set(rule_ids or ()) - set(known))
-        if unknown:
-            raise click.BadParameter(f"unknown rule {unknown[0]!r} (see `migrator rules`)", param_hint=option)
+    linters: dict[Path | None, Linter] = {}
 
-    linter = Linter(config)
+    def linter_for(folder: Path) -> Linter:
+        """The linter of the configuration that applies in folder: --config, else the nearest one
+        upward from folder (as ruff finds it), with the command line's options over it."""
+        source = config_path or find_config_file(folder.resolve())
+        if source not in linters:
+            try:
+                config = load_config(source, start=folder.resolve())
+            except ConfigError as error:
+                raise click.UsageError(str(error)) from None
+            config = config.with_options(
+                pg_version=pg_version, max_timeout_ms=max_timeout, select=_rule_list(select),
+                ignore=_rule_list(ignore) if ignore is not None else None, runner=runner,
+            )
+            for option, given, rule_ids in (("--select", select, config.select), ("--ignore", ignore, config.ignore)):
+                unknown = sorted(set(rule_ids or ()) - set(known))
+                if unknown:
+                    raise click.BadParameter(f"unknown rule {unknown[0]!r} (see `migrator rules`)",
+                                             param_hint=option if given is not None else config.source)
+            linters[source] = Linter(config)
+        return linters[source]
+
+    linter_for(Path.cwd())  # a bad option or configuration is a usage error even with nothing to lint
     results, input_errors = [], []
     inputs = list(_expand_paths(paths, input_errors))
     if changed_since:
@@ -133,10 +144,19 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
         from migrator.lint import FileResult, InputError, decode_sql
 
         try:
-            results.append(linter.lint_text(decode_sql(sys.stdin.buffer.read()), "<stdin>"))
+            results.append(linter_for(Path.cwd()).lint_text(decode_sql(sys.stdin.buffer.read()), "<stdin>"))
         except InputError as error:
             results.append(FileResult("<stdin>", error=str(error)))
-    results += lint_files(linter, [(display, path) for display, path in inputs if path is not None])
+    groups: dict[int, list[tuple[int, tuple[str, Path]]]] = {}
+    for position, (display, path) in enumerate(inputs):
+        if path is not None:
+            groups.setdefault(id(linter_for(path.parent)), []).append((position, (display, path)))
+    by_position = {}
+    for members in groups.values():
+        linter = linter_for(members[0][1][1].parent)
+        for (position, _), result in zip(members, lint_files(linter, [item for _, item in members])):
+            by_position[position] = result
+    results += [by_position[position] for position in sorted(by_position)]
     input_errors += [f"{r.path}: error: {r.error}" for r in results if r.error]
     for message in input_errors:
         click.echo(message, err=True)
@@ -260,15 +280,23 @@ def sandbox():
       migrator sandbox up --replicas 2
       migrator sandbox up --detach && migrator sandbox status
       migrator sandbox down
+      migrator sandbox up --detach --name ci-42 && migrator sandbox down --name ci-42
+
+    Each sandbox has a name: --name, or by default one per working directory, so `down` and
+    `status` act on this directory's sandbox and leave those of other jobs and users alone.
     """
+
+
+NAME_OPTION = click.option("--name", help="The sandbox's name [default: one per working directory].")
 
 
 @sandbox.command("up")
 @click.option("--replicas", type=click.IntRange(0, 8), default=1, show_default=True, help="Streaming replicas to start.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Primary's loopback port [default: a free one].")
 @click.option("--detach", is_flag=True, help="Return once the cluster is ready; stop it with `migrator sandbox down`.")
+@NAME_OPTION
 @_one_line_errors
-def sandbox_up(replicas, port, detach):
+def sandbox_up(replicas, port, detach, name):
     """Start a sandbox and print one postgresql:// DSN per line, the primary's first.
 
     Without --detach it runs until interrupted (Ctrl-C), then removes everything.
@@ -280,9 +308,9 @@ def sandbox_up(replicas, port, detach):
     import signal
     import threading
 
-    from migrator.sandbox import Cluster
+    from migrator.sandbox import Cluster, default_name
 
-    cluster = Cluster(replicas=replicas, port=port, detached=detach).start()
+    cluster = Cluster(replicas=replicas, port=port, detached=detach, name=name or default_name()).start()
     for dsn in cluster.dsns():
         click.echo(dsn)
     if detach:
@@ -297,47 +325,58 @@ def sandbox_up(replicas, port, detach):
 
 
 @sandbox.command("down")
+@NAME_OPTION
+@click.option("--all", "every", is_flag=True, help="Every detached sandbox of yours, whatever its name.")
 @_one_line_errors
-def sandbox_down():
-    """Stop and remove every detached sandbox (and any left behind by a killed process).
+def sandbox_down(name, every):
+    """Stop and remove this directory's detached sandbox (or the one named), and any of yours
+    left behind by a killed process.
 
     \b
-    Example:
+    Examples:
       migrator sandbox down
+      migrator sandbox down --name ci-42
+      migrator sandbox down --all
     """
-    from migrator.sandbox import read_state, sandbox_roots, stop_root, sweep_stale
+    from migrator.sandbox import default_name, find_sandboxes, stop_root, sweep_stale
 
-    stopped = [root for root in sweep_stale()]
-    for root in sandbox_roots():
-        state = read_state(root)
-        if state and state.get("detached"):
+    if name and every:
+        raise click.UsageError("give --name or --all, not both")
+    stopped = sweep_stale()
+    for root, state in find_sandboxes(None if every else name or default_name()):
+        if state.get("detached"):
             stop_root(root)
             stopped.append(root)
+        else:
+            click.echo(f"sandbox {state.get('name')} is run by pid {state.get('owner_pid')}: stop it with Ctrl-C there", err=True)
     click.echo(f"stopped {len(stopped)} sandbox{'es' if len(stopped) != 1 else ''}")
 
 
 @sandbox.command("status")
+@NAME_OPTION
+@click.option("--all", "every", is_flag=True, help="Every sandbox of yours, whatever its name.")
 @_one_line_errors
-def sandbox_status():
-    """Show the sandboxes on this machine, their servers and the replicas' lag.
+def sandbox_status(name, every):
+    """Show this directory's sandbox (or the one named, or --all of yours): servers and replica lag.
 
     \b
-    Example:
+    Examples:
       migrator sandbox status
+      migrator sandbox status --all
     """
     import psycopg
 
-    from migrator.sandbox import SUPERUSER, read_state, sandbox_roots
+    from migrator.sandbox import SUPERUSER, default_name, find_sandboxes
 
-    roots = [(root, read_state(root)) for root in sandbox_roots()]
+    if name and every:
+        raise click.UsageError("give --name or --all, not both")
+    roots = find_sandboxes(None if every else name or default_name())
     if not roots:
-        click.echo("no sandbox running")
+        click.echo("no sandbox running" + ("" if every else f" named {name or default_name()} (--all lists every one of yours)"))
         return
     for root, state in roots:
-        if state is None:
-            continue
         mode = "detached" if state.get("detached") else f"owned by pid {state.get('owner_pid')}"
-        click.echo(f"{root} ({mode})")
+        click.echo(f"{state.get('name', root.name)}: {root} ({mode})")
         lag = {}
         primary = next((n for n in state["nodes"] if n["role"] == "primary"), None)
         if primary:
@@ -497,13 +536,14 @@ def backfill_list(dsn):
             click.echo("no backfills in this database")
             return
         rows = connection.execute(
-            "SELECT b.name, b.table_name, b.status, coalesce(sum(c.rows_processed), 0), b.estimated_rows, b.updated_at "
-            "FROM migrator.backfills b LEFT JOIN migrator.backfill_chunks c ON c.backfill = b.name "
+            "SELECT b.name, b.table_name, b.status, coalesce(sum(c.rows_processed), 0), b.estimated_rows, b.updated_at, "
+            "b.error FROM migrator.backfills b LEFT JOIN migrator.backfill_chunks c ON c.backfill = b.name "
             "GROUP BY b.name ORDER BY b.created_at").fetchall()
     if not rows:
         click.echo("no backfills in this database")
-    for name, table, status, done, estimate, updated in rows:
-        click.echo(f"{name:<24} {table:<28} {status:<10} {int(done):>12,} / ~{estimate:,} rows   updated {updated:%Y-%m-%d %H:%M:%S}")
+    for name, table, status, done, estimate, updated, error in rows:
+        click.echo(f"{name:<24} {table:<28} {status:<10} {int(done):>12,} / ~{estimate:,} rows   updated {updated:%Y-%m-%d %H:%M:%S}"
+                   + (f"   {error}" if error else ""))
 
 
 @backfill.command("status")
@@ -518,6 +558,7 @@ def backfill_status(name, dsn):
       migrator backfill status fill-handle
     """
     from backfill import state
+    from backfill.progress import format_lags
     from backfill.runner import connect
     from backfill.spec import BackfillError
 
@@ -526,18 +567,32 @@ def backfill_status(name, dsn):
         if record is None:
             raise BackfillError(f"no backfill named {name!r} in this database (see `migrator backfill list`)")
         totals = state.progress(connection, name)
+        alive = state.runner_alive(connection, name)
     settings = {**state.DEFAULTS, **record["settings"]}
-    click.echo(f"backfill {name}: {record['status']}")
+    definition = record["definition"]
+    headline = f"backfill {name}: {record['status']}"
+    if record["status"] == "failed":
+        headline += f": {record['error']}"
+    elif record["status"] in ("running", "paused") and not alive and not totals["workers"]:
+        headline += " (no runner alive: run the same `migrator backfill run` command to resume)"
+    click.echo(headline)
     click.echo(f"  table {record['table']}, key {', '.join(k for k, _ in record['key_columns'])}, "
-               f"range up to {tuple(record['range_high']) if record['range_high'] else '(empty)'}")
-    click.echo(f"  set {record['definition']['sets']}" + (f" where {record['definition']['where']}" if record['definition']['where'] else ""))
+               f"range up to {state.format_key(record['range_high'], record['key_columns']) if record['range_high'] else '(empty table)'}")
+    if definition["sets"]:
+        click.echo("  set " + ", ".join(f"{column} = {expression}" for column, expression in definition["sets"].items())
+                   + (f" where {definition['where']}" if definition["where"] else ""))
+    elif definition.get("function"):
+        click.echo(f"  function {definition['function']}" + (f" where {definition['where']}" if definition["where"] else ""))
     click.echo(f"  progress {totals['rows_processed']:,} of ~{record['estimated_rows']:,} rows processed, "
                f"{totals['rows_changed']:,} changed, {totals['batches']:,} batches, chunks {totals['chunks'] - totals['open_chunks']}/{totals['chunks']} done")
-    click.echo("  settings in force: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k in state.SETTINGS))
+    click.echo("  settings in force: " + ", ".join(f"{k}={state.format_setting(k, v)}" for k, v in settings.items() if k in state.SETTINGS))
+    if record["status"] == "failed":
+        click.echo(f"  to resume: fix the cause, then run the same `migrator backfill run {name} ...` command again")
     for worker in totals["workers"]:
         detail = worker["state"] or {}
-        click.echo(f"  worker {worker['worker']} (seen {worker['seen_s_ago']:.1f}s ago): batch {detail.get('batch_size')}, "
-                   f"lag {detail.get('lag')}, {('throttled: ' + detail['throttle']) if detail.get('throttle') else 'running'}")
+        batch = f"batch {detail['batch_size']:,}" if detail.get("batch_size") else "no batch yet"
+        click.echo(f"  worker {worker['worker']} (seen {worker['seen_s_ago']:.1f}s ago): {batch}, "
+                   f"lag {format_lags(detail.get('lag'))}, {('throttled: ' + detail['throttle']) if detail.get('throttle') else 'running'}")
 
 
 def _change_status(name, dsn, status, allowed):
@@ -617,13 +672,13 @@ def backfill_set(name, assignments, dsn):
         changes[key.strip()] = state.parse_setting(key.strip(), value.strip())
     with connect(_require_dsn(dsn)) as connection:
         settings = state.update_settings(connection, name, changes)
-    click.echo(f"{name}: " + ", ".join(f"{k}={settings[k]}" for k in changes))
+    click.echo(f"{name}: " + ", ".join(f"{k}={state.format_setting(k, settings[k])}" for k in changes))
 
 
 # --- apply / plan -----------------------------------------------------------------------------
 def _apply_options(function):
     options = [
-        click.argument("path", type=click.Path(path_type=Path), default=".", required=False),
+        click.argument("path", type=click.Path(path_type=Path)),
         DSN_OPTION,
         click.option("--pg-version", type=click.IntRange(10, 18), default=15, show_default=True),
         click.option("--lock-timeout", type=DURATION, default="5s", show_default=True,
@@ -662,6 +717,9 @@ def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "
 def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
           target, attempts, deadline, lock_wait, log_format):
     """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
+
+    PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
+    .sql migrations.
 
     Statements that block traffic run under short lock and statement timeouts and are retried
     (whole transaction) on lock timeouts and deadlocks; CONCURRENTLY statements run outside
@@ -753,6 +811,9 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
          target, output_format):
     """Show what apply would run for each pending migration; changes nothing.
 
+    PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
+    .sql migrations.
+
     Without --dsn (or $DATABASE_URL) every migration in the folder is shown.
 
     \b
@@ -763,6 +824,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
 
     from migrator.durations import format_duration
     from migrator.executor import Executor, Policy, describe_plan
+    from migrator.output import plan_step_heading
 
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout)
     source = _load_migrations(path, pg_version, not no_rewrite, target)
@@ -781,7 +843,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
         effects = ", ".join(e for e, on in (("rewrites", step["rewrites"]), ("scans", step["scans"])) if on) or "no rewrite or scan"
         timeouts = (f"lock_timeout {format_duration(step['lock_timeout_ms']) if step['lock_timeout_ms'] else 'none'}, "
                     f"statement_timeout {format_duration(step['statement_timeout_ms']) if step['statement_timeout_ms'] else 'none'}")
-        click.echo(f"{step['migration']} [{step['transaction']} {step['group']}] step {step['step']}: {step['sql'].splitlines()[0][:90]}")
+        click.echo(plan_step_heading(step))
         if step["online_only"]:
             click.echo(f"    online only: each statement is planned, refused or given its timeouts as it is sent")
         else:
