@@ -32,3 +32,26 @@ def test_new_table_passes():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("ALTER TABLE e SET UNLOGGED;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+@pytest.mark.parametrize("sql, help", [
+    ("VACUUM FULL events;", "REPACK (CONCURRENTLY) events;  -- online: ACCESS EXCLUSIVE only for the final swap"),
+    ("CLUSTER events USING events_pkey;", "REPACK (CONCURRENTLY) events USING INDEX;  -- online: ACCESS EXCLUSIVE only for the final swap"),
+    ("REPACK events;", "REPACK (CONCURRENTLY) events;  -- online: ACCESS EXCLUSIVE only for the final swap"),
+    ("REPACK (VERBOSE, CONCURRENTLY off) events;", "REPACK (CONCURRENTLY) events;  -- online: ACCESS EXCLUSIVE only for the final swap"),
+])
+def test_postgresql_19_offers_repack_concurrently(sql, help):
+    [finding] = lint(sql, RULE, transaction="none", pg_version=19)
+    assert finding.help == help
+    assert finding.message.endswith("rewrites all of events under ACCESS EXCLUSIVE")
+
+
+def test_repack_concurrently_is_the_online_form():
+    assert hits("REPACK (CONCURRENTLY) events;", RULE, transaction="none", pg_version=19) == 0
+    assert hits("REPACK (CONCURRENTLY) events;", "concurrently-in-transaction", pg_version=19) == 1
+    assert hits("REPACK (CONCURRENTLY) events;", "unanalyzable-statement", pg_version=18) == 1
+
+
+def test_before_19_the_help_is_pg_repack():
+    [finding] = lint("VACUUM FULL events;", RULE, transaction="none", pg_version=18)
+    assert "pg_repack" in finding.help

@@ -22,6 +22,7 @@ from migrator.sqltext import (
     RawStatement,
     Relation,
     Source,
+    fold,
     parse_one,
     quote_identifier,
     split_statements,
@@ -93,6 +94,8 @@ class Action:
     value: str | None = None
     partition: Relation | None = None
     node: exp.Expr | None = None
+    guarded: bool = False  # IF EXISTS / IF NOT EXISTS given: a re-run skips it instead of failing
+    position: str | None = None  # ADD VALUE ... BEFORE / AFTER
 
 
 @dataclass
@@ -112,6 +115,7 @@ class Statement:
     concurrently: bool = False
     no_transaction: str | None = None
     if_not_exists: bool = False
+    if_exists: bool = False
     settings: list[Setting] = field(default_factory=list)
     unanalyzable: str | None = None
     children: list["Statement"] = field(default_factory=list)
@@ -290,11 +294,11 @@ class Analyzer:
             cursor.advance()
             if cursor.accept("CONSTRAINT"):
                 action.kind = "drop_constraint"
-                cursor.accept("IF", "EXISTS")
+                action.guarded = cursor.accept("IF", "EXISTS")
                 action.constraint = cursor.identifier()
                 return action
             cursor.accept("COLUMN")
-            cursor.accept("IF", "EXISTS")
+            action.guarded = cursor.accept("IF", "EXISTS")
             action.kind = "drop_column"
             action.column = cursor.identifier()
             return action
@@ -366,6 +370,7 @@ class Analyzer:
         if column_def is None:
             return action
         action.kind = "add_column"
+        action.guarded = bool(column_def.args.get("exists"))
         action.node = column_def
         action.column = _identifier_name(column_def.this)
         action.data_type = column_def.args.get("kind")
@@ -509,6 +514,7 @@ class Analyzer:
             action.kind = "add_enum_value"
             statement.if_not_exists = cursor.accept("IF", "NOT", "EXISTS")
             action.value = cursor.string()
+            action.position = cursor.accept_any("BEFORE", "AFTER")
             if self.pg_version < 12:
                 statement.no_transaction = "ALTER TYPE ... ADD VALUE cannot run inside a transaction block before PostgreSQL 12"
         elif cursor.accept("RENAME", "VALUE"):
@@ -671,7 +677,7 @@ class Analyzer:
         if cursor.accept("INDEX"):
             statement.kind = "drop_index"
             statement.concurrently = bool(cursor.accept("CONCURRENTLY"))
-            cursor.accept("IF", "EXISTS")
+            statement.if_exists = cursor.accept("IF", "EXISTS")
             names = [Cursor(cursor.statement, part).relation() for part in split_top_level(_without_words(cursor, "CASCADE", "RESTRICT"))]
             lock = Lock.SHARE_UPDATE_EXCLUSIVE if statement.concurrently else Lock.ACCESS_EXCLUSIVE
             for name in names:
@@ -683,7 +689,7 @@ class Analyzer:
             return
         if cursor.accept("TABLE") or cursor.accept("FOREIGN", "TABLE"):
             statement.kind = "drop_table"
-            cursor.accept("IF", "EXISTS")
+            statement.if_exists = cursor.accept("IF", "EXISTS")
             for part in split_top_level(_without_words(cursor, "CASCADE", "RESTRICT")):
                 name = Cursor(cursor.statement, part).relation()
                 statement.add_lock(name, Lock.ACCESS_EXCLUSIVE)
@@ -691,7 +697,7 @@ class Analyzer:
             return
         if cursor.accept("TRIGGER") or cursor.accept("POLICY") or cursor.accept("RULE"):
             statement.kind = "drop_" + cursor.tokens[cursor.index - 1].text.lower()
-            cursor.accept("IF", "EXISTS")
+            statement.if_exists = cursor.accept("IF", "EXISTS")
             cursor.identifier()
             if cursor.accept("ON"):
                 statement.relation = cursor.relation()
@@ -707,6 +713,8 @@ class Analyzer:
         word = cursor.word()
         if word in _HARMLESS_CREATE_OBJECTS or word in ("OWNED", "ROLE", "USER", "GROUP"):
             statement.kind = "drop_" + word.lower()
+            cursor.advance()
+            statement.if_exists = cursor.accept("IF", "EXISTS")
             return
         raise _Unanalyzable(f"DROP {word or '?'} is not understood")
 
@@ -794,6 +802,26 @@ class Analyzer:
             statement.no_transaction = "CLUSTER without a table cannot run inside a transaction block"
         statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE)
 
+    def _repack(self, cursor: Cursor, statement: Statement) -> None:
+        """REPACK (PostgreSQL 19): VACUUM FULL and CLUSTER in one command, online with CONCURRENTLY."""
+        if self.pg_version < 19:
+            raise _Unanalyzable(f"REPACK needs PostgreSQL 19 (target is {self.pg_version})")
+        statement.kind = "repack"
+        cursor.advance()
+        options = _enabled_options(cursor.skip_group())
+        statement.concurrently = "CONCURRENTLY" in options
+        statement.relation = cursor.relation()
+        statement.rewrites = True
+        statement.actions.append(Action(kind="repack", sql=statement.sql, concurrently=statement.concurrently))
+        if statement.concurrently:
+            # SHARE UPDATE EXCLUSIVE while it copies; ACCESS EXCLUSIVE only for the final swap
+            statement.no_transaction = "REPACK (CONCURRENTLY) cannot run inside a transaction block"
+            statement.add_lock(statement.relation, Lock.SHARE_UPDATE_EXCLUSIVE)
+        else:
+            if statement.relation is None:
+                statement.no_transaction = "REPACK without a table cannot run inside a transaction block"
+            statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE)
+
     def _refresh(self, cursor: Cursor, statement: Statement) -> None:
         cursor.advance()
         if not cursor.accept("MATERIALIZED", "VIEW"):
@@ -872,6 +900,8 @@ class Analyzer:
         statement.relation = cursor.relation()
         statement.add_lock(statement.relation, Lock.ROW_EXCLUSIVE)
         statement.scans = word in ("UPDATE", "DELETE", "MERGE")
+        if word in ("UPDATE", "INSERT"):
+            statement.actions.append(Action(kind="assign", sql=statement.sql, columns=_assigned_columns(cursor, word)))
 
     def _with(self, cursor: Cursor, statement: Statement) -> None:
         """A WITH query: each data-modifying part (a CTE or the main statement) becomes a child statement."""
@@ -1024,6 +1054,7 @@ _HANDLERS = {
     "ANALYZE": Analyzer._analyze_stmt,
     "ANALYSE": Analyzer._analyze_stmt,
     "CLUSTER": Analyzer._cluster,
+    "REPACK": Analyzer._repack,
     "REFRESH": Analyzer._refresh,
     "SET": Analyzer._set,
     "RESET": Analyzer._reset,
@@ -1108,6 +1139,43 @@ def _first_identifier(tokens: list[Token]) -> str:
         first = tokens[0]
         return first.text if first.token_type == TokenType.IDENTIFIER else first.text.lower()
     return "(expression)"
+
+
+def _enabled_options(tokens: list[Token]) -> set[str]:
+    """The options of a parenthesised list that are on: `(VERBOSE, CONCURRENTLY false)` gives {"VERBOSE"}."""
+    enabled = set()
+    for part in split_top_level(tokens):
+        words = [token.text.upper() for token in part]
+        if words and (len(words) == 1 or words[1] not in ("FALSE", "OFF", "0")):
+            enabled.add(words[0])
+    return enabled
+
+
+def _assigned_columns(cursor: Cursor, word: str) -> tuple[str, ...]:
+    """The whole columns an UPDATE's SET list or an INSERT's column list assigns, in order, repeats kept.
+
+    Assignments to a subscript or field (a[1], c.f) are left out: PostgreSQL allows several per column."""
+    if word == "INSERT":
+        if cursor.accept("AS"):
+            cursor.identifier()
+        groups = [cursor.skip_group()]
+    else:
+        at = cursor.find_word("SET")
+        if at is None:
+            return ()
+        cursor.advance(at + 1)
+        end = min((i for i in (cursor.find_word(w) for w in ("FROM", "WHERE", "RETURNING")) if i is not None),
+                  default=len(cursor.rest()))
+        groups = [cursor.rest()[:end]]
+    columns = []
+    for part in split_top_level(groups[0]):
+        if part and part[0].token_type == TokenType.L_PAREN:  # (a, b) = (...)
+            inner = Cursor(cursor.statement, part).skip_group()
+            columns += [fold(p[0]) for p in split_top_level(inner) if len(p) == 1]
+        elif part and (word == "INSERT" and len(part) == 1 or word == "UPDATE" and len(part) > 1
+                       and part[1].token_type == TokenType.EQ):
+            columns.append(fold(part[0]))
+    return tuple(columns)
 
 
 def _column_list(cursor: Cursor) -> tuple[str, ...]:

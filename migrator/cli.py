@@ -79,7 +79,7 @@ def main():
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--pg-version", type=click.IntRange(10, 18), help="Target PostgreSQL major version [default: 15].")
+@click.option("--pg-version", type=click.IntRange(10, 19), help="Target PostgreSQL major version [default: 15].")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "github", "sarif"]), default="text", show_default=True,
               help="text for people, json for tools, github for Actions annotations, sarif for code scanning.")
 @click.option("--changed-since", metavar="GIT_REF", help="Only files added or modified since this git ref (and uncommitted ones).")
@@ -680,7 +680,7 @@ def _apply_options(function):
     options = [
         click.argument("path", type=click.Path(path_type=Path)),
         DSN_OPTION,
-        click.option("--pg-version", type=click.IntRange(10, 18), default=15, show_default=True),
+        click.option("--pg-version", type=click.IntRange(10, 19), default=15, show_default=True),
         click.option("--lock-timeout", type=DURATION, default="5s", show_default=True,
                      help="For statements that block traffic: the longest lock wait of one try (apply starts shorter)."),
         click.option("--statement-timeout", type=DURATION, default="5s", show_default=True, help="For statements that block traffic."),

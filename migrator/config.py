@@ -8,7 +8,7 @@ from pathlib import Path
 
 from migrator.durations import parse_duration
 
-SUPPORTED_PG_VERSIONS = range(10, 19)
+SUPPORTED_PG_VERSIONS = range(10, 20)
 
 
 class ConfigError(Exception):
@@ -103,7 +103,7 @@ def check_pg_version(value, where: str) -> int:
     except (TypeError, ValueError):
         version = None
     if version not in SUPPORTED_PG_VERSIONS:
-        raise ConfigError(f"{where}: {value!r} is not a supported PostgreSQL major version (10 to 18)")
+        raise ConfigError(f"{where}: {value!r} is not a supported PostgreSQL major version (10 to 19)")
     return version
 
 

@@ -1,0 +1,53 @@
+import psycopg
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "duplicate-column-assignment"
+
+
+def test_the_whole_finding():
+    [finding] = lint("UPDATE users SET email = lower(email), name = 'x', email = 'y';", RULE)
+    assert (finding.line, finding.message, finding.help) == (
+        1,
+        "column email is assigned 2 times in one UPDATE: PostgreSQL refuses the statement "
+        "(multiple assignments to same column)",
+        "Assign email once; combine the expressions into one if both are meant.",
+    )
+
+
+REFUSED = [
+    "UPDATE t SET a = 1, a = 2;",
+    "UPDATE t AS x SET (a, b) = (1, 2), a = 3 WHERE b > 0;",
+    'UPDATE t SET "a" = 1, A = 2;',
+    "INSERT INTO t (a, b, a) VALUES (1, 2, 3);",
+    "INSERT INTO t AS x (b, b) SELECT 1, 2;",
+]
+ACCEPTED = [
+    "UPDATE t SET a = 1, b = 2 FROM u WHERE t.a = u.a;",
+    "UPDATE t SET c[1] = 1, c[2] = 2;",
+    "INSERT INTO t (c[1], c[2]) VALUES (1, 2);",
+    "INSERT INTO t VALUES (1, 2);",
+    "UPDATE t SET a = (SELECT a FROM u WHERE u.b = 1 AND u.b = 2);",
+]
+
+
+@pytest.mark.parametrize("sql", REFUSED)
+def test_postgresql_refuses_what_the_rule_flags(sql, pg_db):
+    assert hits(sql, RULE) == 1
+    pg_db.execute("CREATE TABLE t (a int, b int, c int[]); CREATE TABLE u (a int, b int)")
+    with pytest.raises((psycopg.errors.SyntaxError, psycopg.errors.DuplicateColumn)):
+        pg_db.execute(sql)
+
+
+@pytest.mark.parametrize("sql", ACCEPTED)
+def test_postgresql_accepts_what_passes(sql, pg_db):
+    assert hits(sql, RULE) == 0
+    pg_db.execute("CREATE TABLE t (a int, b int, c int[]); CREATE TABLE u (a int, b int)")
+    pg_db.execute(sql)
+
+
+@pytest.mark.parametrize("transaction", ["wrapped", "none"])
+@pytest.mark.parametrize("pg_version", [11, 19])
+def test_every_model_and_version(transaction, pg_version):
+    assert hits("UPDATE t SET a = 1, a = 2;", RULE, transaction=transaction, pg_version=pg_version) == 1

@@ -1,0 +1,50 @@
+import re
+
+from lint_rules import Rule
+from migrator.sqltext import tokenize
+from sqlglot.tokens import TokenType
+
+MAX_BYTES = 63  # NAMEDATALEN - 1
+# a run that may be a name over 63 bytes (22 characters of 3 bytes): only then is the statement tokenized
+CANDIDATE = re.compile(r'"(?:[^"]|"")+"|[^\W\d][\w$]{21,}')
+
+
+def check(statement, ctx):
+    if statement.parent is not None and statement.parent.kind != "do":  # a WITH part: its parent says it
+        return
+    if not any(len(m.group(0).encode()) > MAX_BYTES for m in CANDIDATE.finditer(statement.sql)):
+        return
+    seen = set()
+    for token in tokenize(statement.sql):
+        if token.token_type not in (TokenType.VAR, TokenType.IDENTIFIER) or token.text in seen:
+            continue
+        size = len(token.text.encode())
+        if size > MAX_BYTES:
+            seen.add(token.text)
+            kept = truncated(token.text)
+            ctx.report(
+                f"identifier {token.text!r} is {size} bytes: PostgreSQL silently truncates it to {kept!r} (63 bytes), "
+                "so names that share those 63 bytes collide and the name in the catalog is not the one written",
+                f"Shorten it to at most 63 bytes, e.g. {kept[:50]!r}.",
+            )
+
+
+def truncated(name: str) -> str:
+    """The name PostgreSQL keeps: the first 63 bytes, never cutting a character in two."""
+    return name.encode()[:MAX_BYTES].decode(errors="ignore")
+
+
+RULE = Rule(
+    id="identifier-too-long",
+    severity="warning",
+    summary="An identifier longer than 63 bytes, which PostgreSQL silently truncates.",
+    what="Flags every name (table, column, index, constraint, ...) longer than 63 bytes, quoted or not.",
+    why=(
+        "PostgreSQL keeps only the first 63 bytes of an identifier (NAMEDATALEN - 1) and merely logs a NOTICE. "
+        "Two indexes or constraints whose names share those 63 bytes collide (the second fails with "
+        "`already exists`, or an IF NOT EXISTS silently skips it), and tools that compare the name they wrote "
+        "with the catalog (ORMs, schema diffs, later migrations dropping it by name) see a different name."
+    ),
+    instead="CREATE INDEX orders_customer_created_idx ON orders (customer_id, created_at);",
+    check=check,
+)
