@@ -1,0 +1,72 @@
+import psycopg
+import pytest
+
+from lint_rules._testing import hits, lint
+
+RULE = "prefer-robust-stmts"
+AUTOCOMMIT = "-- migrator:no-transaction\n"
+
+
+def test_the_whole_finding():
+    [finding] = lint(AUTOCOMMIT + "ALTER TABLE users ADD COLUMN nickname text;", RULE)
+    assert (finding.line, finding.message, finding.help) == (
+        2,
+        "ADD COLUMN nickname without IF NOT EXISTS: if the migration fails after it, running it again fails here",
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS nickname ...;",
+    )
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE t (a int);",
+    "CREATE INDEX i ON t (a);",
+    "DROP TABLE t;",
+    "DROP INDEX CONCURRENTLY i;",
+    "DROP TYPE mood;",
+    "ALTER TABLE t DROP COLUMN a;",
+    "ALTER TABLE t DROP CONSTRAINT c;",
+    "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;",
+    "ALTER TYPE mood ADD VALUE 'sad';",
+    "CREATE INDEX CONCURRENTLY i ON t (a);",
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);",  # keeps an INVALID index: not robust either
+])
+def test_statements_a_rerun_trips_on(sql):
+    assert hits(AUTOCOMMIT + sql, RULE) == 1
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE IF NOT EXISTS t (a int);",
+    "CREATE INDEX IF NOT EXISTS i ON t (a);",
+    "DROP TABLE IF EXISTS t;",
+    "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int, DROP COLUMN IF EXISTS b;",
+    "ALTER TABLE t DROP CONSTRAINT IF EXISTS c;\nALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;",
+    "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'sad';",
+    "DROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE INDEX CONCURRENTLY i ON t (a);",
+    "ALTER TABLE t VALIDATE CONSTRAINT c;\nUPDATE t SET a = 1;",
+])
+def test_rerunnable_forms_pass(sql):
+    assert hits(AUTOCOMMIT + sql, RULE) == 0
+
+
+def test_a_transaction_makes_any_statement_rerunnable():
+    assert hits("CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b int;", RULE) == 0
+    assert hits(AUTOCOMMIT + "BEGIN;\nDROP TABLE t;\nCOMMIT;\nDROP TABLE u;", RULE) == 1
+
+
+@pytest.mark.parametrize("pg_version", [11, 19])
+def test_every_version(pg_version):
+    assert hits(AUTOCOMMIT + "DROP TABLE t;", RULE, pg_version=pg_version) == 1
+
+
+def test_postgresql_reruns_the_robust_concurrent_build_and_not_the_other(pg_db):
+    """A failed CONCURRENTLY build leaves an INVALID index: IF NOT EXISTS keeps it, DROP ... IF EXISTS clears it."""
+    pg_db.execute("CREATE TABLE t (a int); INSERT INTO t VALUES (1), (1)")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        pg_db.execute("CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)")
+    pg_db.execute("DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)")
+    pg_db.execute("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)")
+    assert pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'i'::regclass") == [(False,)]
+    with pytest.raises(psycopg.errors.DuplicateTable):
+        pg_db.execute("CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)")
+    pg_db.execute("DROP INDEX CONCURRENTLY IF EXISTS i")
+    pg_db.execute("CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)")
+    assert pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'i'::regclass") == [(True,)]
