@@ -8,13 +8,19 @@
 
 (c) With --instructions (needs valgrind): the instructions each client executes for (b), counted
     by callgrind, which machine noise does not move, beside those of `import sqlglot` alone.
+(d) Long reader (issue 15): a transaction holds ACCESS SHARE for --long-hold seconds (20) while a
+    reader queries 20 times a second and `migrator apply` adds a column (ACCESS EXCLUSIVE) with
+    --lock-timeout 5s (the default) and 1s: the reader's worst stall (target: at most the longest
+    try's lock timeout + 10%), its reads per second against a run with no migration, over the hold
+    and until apply ends (target: at least 80%), and when apply ends after the holder lets go.
 
-    python bench/executor_bench.py [--hold 6] [--runs 3] [--instructions]
+    python bench/executor_bench.py [--hold 6] [--long-hold 20] [--runs 3] [--instructions]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import subprocess
@@ -22,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -72,34 +79,85 @@ def upgrade_command(tool: str, ini: Path, dsn: str) -> list[str]:
             "--attempts", "1000", "--deadline", "5m"]
 
 
-def longest_stall(cluster: Cluster, tool: str, hold: float) -> float:
-    dsn = fresh_database(cluster, f"stall_{tool}")
+@dataclass
+class HeldRun:
+    """A 20 Hz reader while a transaction holds ACCESS SHARE: its reads (start, end), and when the
+    hold began and ended and the command (if any) exited, all on the monotonic clock."""
+
+    reads: list[tuple[float, float]]
+    started: float
+    released: float
+    finished: float
+    output: str
+
+    @property
+    def worst_stall(self) -> float:
+        return max(end - start for start, end in self.reads)
+
+    def read_rate(self, until: float) -> float:
+        """Reads served per second from the start of the hold until `until`."""
+        return sum(self.started < end <= until for _, end in self.reads) / (until - self.started)
+
+
+def run_under_holder(cluster: Cluster, name: str, hold: float, command=None) -> HeldRun:
+    """Hold ACCESS SHARE on items for `hold` s with a reader going; run command(ini, dsn) meanwhile
+    (None: only the holder and the reader, for `hold` s)."""
+    dsn = fresh_database(cluster, name)
     with tempfile.TemporaryDirectory() as folder:
         ini = make_project(Path(folder), dsn, 1, "items")
         holder = psycopg.connect(dsn)
         holder.execute("SELECT count(*) FROM items").fetchone()
-        timer = threading.Timer(hold, holder.commit)
-        stalls, stop = [], threading.Event()
+        released = threading.Event()
+        reads, stop = [], threading.Event()
+
+        def release():
+            holder.commit()
+            released.set()
 
         def read():
             with psycopg.connect(dsn, autocommit=True) as connection:
                 while not stop.is_set():
                     started = time.monotonic()
                     connection.execute("SELECT count(*) FROM items WHERE id < 10").fetchone()
-                    stalls.append(time.monotonic() - started)
+                    reads.append((started, time.monotonic()))
                     stop.wait(0.05)
 
         reader = threading.Thread(target=read, daemon=True)
+        timer = threading.Timer(hold, release)
         reader.start()
+        started = time.monotonic()
         timer.start()
+        output = ""
         try:
-            subprocess.run(upgrade_command(tool, ini, dsn), capture_output=True, check=True, timeout=300)
+            if command is None:
+                released.wait()
+            else:
+                output = subprocess.run(command(ini, dsn), capture_output=True, text=True, check=True, timeout=600).stdout
+            finished = time.monotonic()
         finally:
             timer.join()
             holder.close()
             stop.set()
             reader.join()
-    return max(stalls)
+    return HeldRun(reads, started, started + hold, finished, output)
+
+
+def longest_stall(cluster: Cluster, tool: str, hold: float) -> float:
+    return run_under_holder(cluster, f"stall_{tool}", hold, lambda ini, dsn: upgrade_command(tool, ini, dsn)).worst_stall
+
+
+def long_reader(cluster: Cluster, hold: float, lock_timeout: str, baseline: HeldRun) -> str:
+    """(d): one apply under a long holder, against the baseline run with no migration."""
+    run = run_under_holder(cluster, f"long_reader_{lock_timeout}", hold, lambda ini, dsn: [
+        sys.executable, "-m", "migrator", "apply", str(ini), "--dsn", dsn, "--lock-timeout", lock_timeout, "--log-format", "json"])
+    tries = [event["lock_timeout_ms"] for event in map(json.loads, run.output.splitlines()) if event["event"] == "step"]
+    idle = baseline.read_rate(baseline.released)
+    during_hold, until_applied = run.read_rate(run.released) / idle, run.read_rate(run.finished) / idle
+    target = max(tries) / 1000 * 1.1
+    return (f"--lock-timeout {lock_timeout}, holder {hold:g} s: {len(tries)} tries (lock timeouts "
+            f"{', '.join(f'{t / 1000:g}' for t in tries)} s); worst stall {run.worst_stall:.2f} s (target <= {target:.2f} s); "
+            f"reads served vs no migration: {during_hold:.0%} during the hold, {until_applied:.0%} until apply ended "
+            f"(target >= 80%); apply ended {run.finished - run.released:.1f} s after the holder let go")
 
 
 def overhead(cluster: Cluster, runs: int) -> dict[str, float]:
@@ -135,6 +193,7 @@ def client_instructions(cluster: Cluster) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hold", type=float, default=6.0)
+    parser.add_argument("--long-hold", type=float, default=20.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--instructions", action="store_true", help="also count client instructions with valgrind")
     parser.add_argument("--no-record", action="store_true")
@@ -147,11 +206,14 @@ def main() -> None:
                     *(str(root / p) for p in ("migrator", "lint_rules", "backfill"))], check=True)
     with Cluster(replicas=0) as cluster:
         stall = {tool: longest_stall(cluster, tool, args.hold) for tool in ("alembic", "migrator")}
+        baseline = run_under_holder(cluster, "long_reader_baseline", args.long_hold)
+        long_reads = [long_reader(cluster, args.long_hold, lock_timeout, baseline) for lock_timeout in ("5s", "1s")]
         times = overhead(cluster, args.runs)
         counts = client_instructions(cluster) if args.instructions else None
     lines = [
         f"lock holder for {args.hold:g} s, 20 Hz reader, longest stall: alembic upgrade {stall['alembic']:.2f} s, "
         f"migrator apply {stall['migrator']:.2f} s (lock timeout 1 s; target <= 1.1 s)",
+        *(f"long reader, 20 Hz (no migration: {baseline.read_rate(baseline.released):.1f} reads/s): {line}" for line in long_reads),
         f"50 small revisions: alembic upgrade {times['alembic']:.2f} s, migrator apply {times['migrator']:.2f} s, "
         f"overhead {times['migrator'] / times['alembic'] - 1:+.0%} (target <= +15%)",
     ]
