@@ -1,5 +1,6 @@
 """`migrator apply` / `plan` for SQL migration folders, on the sandbox cluster."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -61,21 +62,28 @@ def hold_access_share(dsn, seconds):
     return connection, timer
 
 
-def test_lock_holder_makes_apply_retry_without_stalling_readers(migrations, pg_db):
-    write(migrations, "001_add.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
-    holder, timer = hold_access_share(pg_db.dsn, 20)
-    reader = Reader(pg_db.dsn)
+@contextlib.contextmanager
+def reading_while_held(dsn, seconds):
+    """A transaction holding ACCESS SHARE on users for `seconds`, and a Reader of users meanwhile."""
+    holder, timer = hold_access_share(dsn, seconds)
+    reader = Reader(dsn)
     reader.start()
-    events = []
     try:
-        executor = Executor(pg_db.dsn, Policy(lock_timeout=1000, statement_timeout=1000, max_timeout=5000,
-                                              attempts=100, deadline=60_000), events.append)
-        assert executor.apply(load_sql_folder(migrations)) == ["001_add"]
+        yield reader
     finally:
         reader.stop.set()
         reader.join()
         timer.join()
         holder.close()
+
+
+def test_lock_holder_makes_apply_retry_without_stalling_readers(migrations, pg_db):
+    write(migrations, "001_add.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
+    events = []
+    with reading_while_held(pg_db.dsn, 20) as reader:
+        executor = Executor(pg_db.dsn, Policy(lock_timeout=1000, statement_timeout=1000, max_timeout=5000,
+                                              attempts=100, deadline=60_000), events.append)
+        assert executor.apply(load_sql_folder(migrations)) == ["001_add"]
     retries = [e for e in events if e["event"] == "retry"]
     assert retries and all(e["error"] == "LockNotAvailable" for e in retries)
     assert reader.longest <= 1.0 + 0.5, f"a reader waited {reader.longest:.2f} s"
@@ -87,22 +95,14 @@ def test_while_a_long_transaction_holds_the_table_reads_get_through_between_trie
     """With the default 5 s lock timeout, a holder of ACCESS SHARE for 8 s must not block readers for
     most of that time: tries start short and each pause is 5x the next try's wait."""
     write(migrations, "001_add.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
-    holder, timer = hold_access_share(pg_db.dsn, 8)
-    reader = Reader(pg_db.dsn)
-    reader.start()
     events = []
-    try:
+    with reading_while_held(pg_db.dsn, 8) as reader:
         poll(lambda: len(reader.reads) >= 20)  # the reader's pace with nothing in its way
         idle_rate = 19 / (reader.reads[19][1] - reader.reads[0][1])
         executor = Executor(pg_db.dsn, Policy(), lambda event: events.append((time.monotonic(), event)))
         started = time.monotonic()
         assert executor.apply(load_sql_folder(migrations)) == ["001_add"]
         finished = time.monotonic()
-    finally:
-        reader.stop.set()
-        reader.join()
-        timer.join()
-        holder.close()
     share = reader.served(started, finished) / (idle_rate * (finished - started))
     assert share >= 0.6, f"readers got {share:.0%} of their reads while apply retried"
     tries = [(at, e["lock_timeout_ms"]) for at, e in events if e["event"] == "step"]
@@ -367,3 +367,29 @@ def test_rerun_at_once_after_a_kill_waits_for_the_orphaned_concurrent_build(migr
         ("wait_for_build", orphan), ("skip", None)]
     assert pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
     assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001_index",)]
+
+
+def test_an_orphaned_build_that_never_ends_is_waited_for_up_to_the_online_statement_timeout(migrations, pg_db):
+    write(migrations, "001_index.sql", "CREATE INDEX CONCURRENTLY users_email_idx ON users (email, id);\n")
+    blocker = psycopg.connect(pg_db.dsn)  # a snapshot older than the build's: it waits in its last phase
+    blocker.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    blocker.execute("SELECT 1").fetchone()
+    try:
+        child = subprocess.Popen(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        building = ("SELECT pid FROM pg_stat_progress_create_index "
+                    "WHERE index_relid = to_regclass('users_email_idx') AND phase = 'waiting for old snapshots'")
+        [(orphan,)] = poll(lambda: pg_db.execute(building), timeout=60)
+        child.kill()
+        child.wait()
+        result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--online-statement-timeout", "1s"],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert f"index users_email_idx is still being built by pid {orphan} (migrator apply, waiting for old snapshots): waiting for it" in result.stderr
+        assert (f"001_index.sql:1: index users_email_idx is still being built by pid {orphan} (migrator apply, since "
+                in result.stderr.splitlines()[-1])
+        assert f"waited 1s: let it finish, or stop it with SELECT pg_cancel_backend({orphan}), and apply again" in result.stderr
+        assert pg_db.execute(building) == [(orphan,)], "the build was left alone"
+    finally:
+        blocker.close()
+    poll(lambda: pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)])
+    assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
