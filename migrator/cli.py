@@ -841,8 +841,9 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     for step in steps:
         locks = ", ".join(f"{lock['lock']} on {lock['relation']}" for lock in step["locks"]) or "no table locks"
         effects = ", ".join(e for e, on in (("rewrites", step["rewrites"]), ("scans", step["scans"])) if on) or "no rewrite or scan"
-        timeouts = (f"lock_timeout {format_duration(step['lock_timeout_ms']) if step['lock_timeout_ms'] else 'none'}, "
-                    f"statement_timeout {format_duration(step['statement_timeout_ms']) if step['statement_timeout_ms'] else 'none'}")
+        scheduled = "up to " if step["lock_timeout_ms"] else ""  # the lock-wait schedule's last tries (apply --help)
+        timeouts = ", ".join(f"{name} {scheduled}{format_duration(ms)}" if ms else f"{name} none"
+                             for name, ms in (("lock_timeout", step["lock_timeout_ms"]), ("statement_timeout", step["statement_timeout_ms"])))
         click.echo(plan_step_heading(step))
         if step["online_only"]:
             click.echo(f"    online only: each statement is planned, refused or given its timeouts as it is sent")

@@ -172,6 +172,8 @@ def test_plan_lists_steps_with_locks_transactions_and_timeouts(migrations, pg_db
     steps = json.loads(result.stdout)
     assert [(s["transaction"], s["locks"][0]["lock"], s["lock_timeout_ms"], s["statement_timeout_ms"]) for s in steps] == [
         ("transaction", "ACCESS EXCLUSIVE", 5000, 10000), ("autocommit", "SHARE UPDATE EXCLUSIVE", 0, 0)]
+    text = subprocess.run(CLI + ["plan", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True).stdout
+    assert "lock_timeout up to 5s, statement_timeout up to 10s" in text, "tries start shorter (the lock-wait schedule)"
     assert pg_db.execute("SELECT to_regclass('migrator.schema_migrations')") == [(None,)]
 
 
