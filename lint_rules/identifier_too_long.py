@@ -6,7 +6,7 @@ from sqlglot.tokens import TokenType
 
 MAX_BYTES = 63  # NAMEDATALEN - 1
 # a run that may be a name over 63 bytes (22 characters of 3 bytes): only then is the statement tokenized
-CANDIDATE = re.compile(r'"(?:[^"]|"")+"|[^\W\d][\w$]{21,}')
+CANDIDATE = re.compile(r'"(?:[^"]|""){22,}"|[\w$]{22,}')
 
 
 def check(statement, ctx):

@@ -91,7 +91,8 @@ def main():
                    "searched upward from each linted file's folder, as ruff does).")
 @click.option("--runner", type=click.Choice(sorted(RUNNERS)),
               help="The migration tool that applies the files: decides which run in a transaction [default: detected per file].")
-def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path, runner):
+@click.option("--no-cache", is_flag=True, help="Lint every file again: neither read nor write the result cache.")
+def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path, runner, no_cache):
     """Lint SQL migration files for locking and rewriting hazards.
 
     PATHS are SQL files, Alembic revisions (.py), Alembic projects (alembic.ini or its folder),
@@ -105,19 +106,17 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
       migrator lint --pg-version 12 --format json db/0042_add_index.sql
       migrator lint --changed-since origin/main --format github migrations/
     """
-    from lint_rules import all_rules
     from migrator.config import ConfigError, find_config_file, load_config
-    from migrator.lint import Linter, lint_files
+    from migrator.lint_cache import LintCache
     from migrator.output import print_github, print_json, print_sarif, print_text
 
-    known = all_rules()
-    linters: dict[Path | None, Linter] = {}
+    configs: dict[Path | None, tuple] = {}  # config source: (config, its cache, its linter once needed)
 
-    def linter_for(folder: Path) -> Linter:
-        """The linter of the configuration that applies in folder: --config, else the nearest one
-        upward from folder (as ruff finds it), with the command line's options over it."""
+    def config_for(folder: Path):
+        """The configuration that applies in folder: --config, else the nearest one upward from folder
+        (as ruff finds it), with the command line's options over it."""
         source = config_path or find_config_file(folder.resolve())
-        if source not in linters:
+        if source not in configs:
             try:
                 config = load_config(source, start=folder.resolve())
             except ConfigError as error:
@@ -127,14 +126,23 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
                 ignore=_rule_list(ignore) if ignore is not None else None, runner=runner,
             )
             for option, given, rule_ids in (("--select", select, config.select), ("--ignore", ignore, config.ignore)):
-                unknown = sorted(set(rule_ids or ()) - set(known))
+                unknown = sorted(set(rule_ids or ()) - _known_rules()) if rule_ids else []
                 if unknown:
                     raise click.BadParameter(f"unknown rule {unknown[0]!r} (see `migrator rules`)",
                                              param_hint=option if given is not None else config.source)
-            linters[source] = Linter(config)
-        return linters[source]
+            configs[source] = [config, None if no_cache else LintCache(config), None]
+        return configs[source]
 
-    linter_for(Path.cwd())  # a bad option or configuration is a usage error even with nothing to lint
+    def linter_for(folder: Path):
+        """The linter of folder's configuration, built (sqlglot and the rules loaded) only when a file needs it."""
+        entry = config_for(folder)
+        if entry[2] is None:
+            from migrator.lint import Linter
+
+            entry[2] = Linter(entry[0])
+        return entry[2]
+
+    config_for(Path.cwd())  # a bad option or configuration is a usage error even with nothing to lint
     results, input_errors = [], []
     inputs = list(_expand_paths(paths, input_errors))
     if changed_since:
@@ -148,14 +156,25 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
         except InputError as error:
             results.append(FileResult("<stdin>", error=str(error)))
     groups: dict[int, list[tuple[int, tuple[str, Path]]]] = {}
-    for position, (display, path) in enumerate(inputs):
-        if path is not None:
-            groups.setdefault(id(linter_for(path.parent)), []).append((position, (display, path)))
     by_position = {}
+    for position, (display, path) in enumerate(inputs):
+        if path is None:
+            continue
+        cache = config_for(path.parent)[1]
+        cached = cache.get(path, display) if cache is not None else None
+        if cached is not None:
+            by_position[position] = cached
+        else:
+            groups.setdefault(id(config_for(path.parent)), []).append((position, (display, path)))
     for members in groups.values():
+        from migrator.lint import lint_files
+
+        _, cache, _ = config_for(members[0][1][1].parent)
         linter = linter_for(members[0][1][1].parent)
-        for (position, _), result in zip(members, lint_files(linter, [item for _, item in members])):
+        for (position, (_, path)), result in zip(members, lint_files(linter, [item for _, item in members])):
             by_position[position] = result
+            if cache is not None:
+                cache.store(path, result)
     results += [by_position[position] for position in sorted(by_position)]
     input_errors += [f"{r.path}: error: {r.error}" for r in results if r.error]
     for message in input_errors:
@@ -169,12 +188,20 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
     elif output_format == "github":
         print_github(findings)
     elif output_format == "sarif":
-        print_sarif(findings, known.values())
+        from lint_rules import all_rules
+
+        print_sarif(findings, all_rules().values())
     else:
         print_text(results)
     if input_errors:
         sys.exit(2)
     sys.exit(1 if any(f.severity == "error" for f in findings) else 0)
+
+
+def _known_rules() -> set[str]:
+    from lint_rules import all_rules
+
+    return set(all_rules())
 
 
 def _changed_files(ref: str) -> set[Path]:

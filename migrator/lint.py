@@ -11,6 +11,7 @@ from lint_rules import Report, RuleContext, all_rules
 from migrator.analyzer import Analyzer, Statement
 from migrator.config import Config
 from migrator.context import MigrationContext
+from migrator.findings import FileResult, Finding
 from migrator.runners import ONE_STRING, file_transaction
 from migrator.sqltext import Source, SqlSyntaxError, gaps
 
@@ -19,35 +20,6 @@ COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 RULE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 META_RULES = ("invalid-directive", "unused-ignore")
 PARALLEL_THRESHOLD = 64  # files; below this, starting workers costs more than it saves
-
-
-@dataclass
-class Finding:
-    path: str
-    line: int
-    column: int
-    rule: str
-    severity: str
-    message: str
-    help: str | None = None
-    statement: str | None = None
-
-    def as_dict(self) -> dict:
-        return {
-            "path": self.path, "line": self.line, "column": self.column, "rule": self.rule,
-            "severity": self.severity, "message": self.message, "help": self.help, "statement": self.statement,
-        }
-
-
-@dataclass
-class FileResult:
-    """Findings of one input, or the reason it could not be read (then `error` is set)."""
-
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-    error: str | None = None
-    note: str | None = None
-    statements: int = 0
 
 
 @dataclass
