@@ -111,11 +111,14 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
     from migrator.output import print_github, print_json, print_sarif, print_text
 
     configs: dict[Path | None, tuple] = {}  # config source: (config, its cache, its linter once needed)
+    sources: dict[Path, Path | None] = {}  # folder: its config source, searched once per folder
 
     def config_for(folder: Path):
         """The configuration that applies in folder: --config, else the nearest one upward from folder
         (as ruff finds it), with the command line's options over it."""
-        source = config_path or find_config_file(folder.resolve())
+        if folder not in sources:
+            sources[folder] = config_path or find_config_file(folder.resolve())
+        source = sources[folder]
         if source not in configs:
             try:
                 config = load_config(source, start=folder.resolve())
@@ -175,6 +178,9 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
             by_position[position] = result
             if cache is not None:
                 cache.store(path, result)
+    for _, cache, _ in configs.values():
+        if cache is not None:
+            cache.save()
     results += [by_position[position] for position in sorted(by_position)]
     input_errors += [f"{r.path}: error: {r.error}" for r in results if r.error]
     for message in input_errors:

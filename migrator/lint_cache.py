@@ -3,8 +3,8 @@ and version, the configuration (rules, PostgreSQL version, timeouts) and the fil
 
 An unchanged re-run over a directory reads its results back without loading the linter (sqlglot
 and the rules), which is most of the time of a run. Entries live in the user's cache directory
-(`$XDG_CACHE_HOME/migrator/lint`, else `~/.cache/migrator/lint`), one small JSON file each,
-written atomically; `migrator lint --no-cache` neither reads nor writes them.
+(`$XDG_CACHE_HOME/migrator/lint`, else `~/.cache/migrator/lint`), one JSON pack per code and
+configuration, replaced atomically; `migrator lint --no-cache` neither reads nor writes them.
 """
 
 from __future__ import annotations
@@ -47,15 +47,29 @@ def code_fingerprint() -> str:
 
 
 class LintCache:
-    """Results of earlier runs with the same configuration, by file content."""
+    """Results of earlier runs with the same code and configuration, by file content and runner.
+
+    One pack file per code and configuration holds every entry: read once, written once at the
+    end of a run (merged with what is on disk, replaced atomically)."""
+
+    MAX_ENTRIES = 100_000  # past this the pack starts over: old contents of files pile up otherwise
 
     def __init__(self, config: Config, folder: Path | None = None):
         self.config = config
-        self.folder = folder or cache_dir()
         settings = (config.pg_version, config.max_timeout_ms, sorted(config.select) if config.select is not None else None,
                     sorted(config.ignore), config.transaction, config.runner, config.max_file_size)
         self.prefix = json.dumps([code_fingerprint(), settings]).encode()
+        self.pack = (folder or cache_dir()) / f"{hashlib.sha256(self.prefix).hexdigest()[:32]}.json"
         self.keys: dict[Path, str] = {}
+        self.fresh: dict[str, dict] = {}
+        self._entries: dict | None = None
+
+    def _read_pack(self) -> dict:
+        try:
+            entries = json.loads(self.pack.read_text())
+        except (OSError, ValueError):
+            return {}
+        return entries if isinstance(entries, dict) else {}
 
     def get(self, path: Path, display: str) -> FileResult | None:
         """The cached result of a .sql file as it is now, or None (then lint it and store())."""
@@ -68,29 +82,38 @@ class LintCache:
         except OSError:
             return None
         runner = file_transaction(data.decode("utf-8", errors="replace"), path, self.config.runner, self.config.transaction)
-        digest = hashlib.sha256(self.prefix)
-        digest.update(repr(runner).encode())
+        digest = hashlib.sha256(repr(runner).encode())
         digest.update(data)
         key = self.keys[path] = digest.hexdigest()
-        try:
-            entry = json.loads((self.folder / key[:2] / key[2:]).read_text())
-        except (OSError, ValueError):
+        if self._entries is None:
+            self._entries = self._read_pack()
+        entry = self._entries.get(key)
+        if entry is None:
             return None
         findings = [Finding(display, **finding) for finding in entry["findings"]]
         return FileResult(display, findings, note=entry["note"], statements=entry["statements"])
 
     def store(self, path: Path, result: FileResult) -> None:
-        """Keep a fresh result of a file get() missed (unreadable files are not kept)."""
+        """Keep a fresh result of a file get() missed (unreadable files are not kept) until save()."""
         key = self.keys.get(path)
         if key is None or result.error is not None:
             return
         findings = [{k: v for k, v in finding.as_dict().items() if k != "path"} for finding in result.findings]
-        entry = json.dumps({"findings": findings, "note": result.note, "statements": result.statements})
-        target = self.folder / key[:2] / key[2:]
+        self.fresh[key] = {"findings": findings, "note": result.note, "statements": result.statements}
+
+    def save(self) -> None:
+        """Write the fresh entries into the pack, with those other runs wrote meanwhile."""
+        if not self.fresh:
+            return
+        entries = self._read_pack()
+        if len(entries) + len(self.fresh) > self.MAX_ENTRIES:
+            entries = {}
+        entries.update(self.fresh)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-            temporary.write_text(entry)
-            os.replace(temporary, target)
+            self.pack.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.pack.with_name(f"{self.pack.name}.{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(entries, separators=(",", ":")))
+            os.replace(temporary, self.pack)
         except OSError:
             pass  # a read-only or full cache directory only costs the next run its speed
+        self.fresh = {}

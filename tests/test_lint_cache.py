@@ -18,8 +18,12 @@ def lint_json(*args):
     return result.exit_code, json.loads(result.stdout)
 
 
-def entries(tmp_path):
-    return sorted(p for p in (tmp_path / "cache" / "migrator" / "lint").rglob("*") if p.is_file())
+def entries(tmp_path) -> dict:
+    """Every cached entry, from every pack."""
+    found = {}
+    for pack in (tmp_path / "cache" / "migrator" / "lint").glob("*.json"):
+        found.update(json.loads(pack.read_text()))
+    return found
 
 
 def test_a_rerun_gives_the_same_findings_from_the_cache(tmp_path, monkeypatch):
@@ -52,7 +56,8 @@ def test_what_decides_a_result_is_in_its_key(tmp_path, monkeypatch):
     goose.write_text("CREATE INDEX CONCURRENTLY i ON t (a);\n")
     assert [f["rule"] for f in lint_json("--runner", "goose", goose)[1]] == ["concurrently-in-transaction"]
     assert lint_json("--runner", "psql", goose)[1] == []
-    assert len(entries(tmp_path)) == 6
+    packs = list((tmp_path / "cache" / "migrator" / "lint").glob("*.json"))
+    assert sum(len(json.loads(pack.read_text())) for pack in packs) == 6  # one entry per content and settings
 
 
 def test_a_new_migrator_version_or_changed_rule_is_a_new_key(monkeypatch):
@@ -71,10 +76,11 @@ def test_no_cache_neither_reads_nor_writes(tmp_path, monkeypatch):
     migration = tmp_path / "001.sql"
     migration.write_text(UNSAFE)
     lint_json("--no-cache", migration)
-    assert entries(tmp_path) == []
+    assert entries(tmp_path) == {}
     lint_json(migration)
-    [entry] = entries(tmp_path)
-    entry.write_text(json.dumps({"findings": [], "note": None, "statements": 1}))  # a doctored entry
+    [pack] = (tmp_path / "cache" / "migrator" / "lint").glob("*.json")
+    [key] = json.loads(pack.read_text())
+    pack.write_text(json.dumps({key: {"findings": [], "note": None, "statements": 1}}))  # a doctored entry
     assert lint_json(migration)[1] == []
     assert len(lint_json("--no-cache", migration)[1]) == 2
 
