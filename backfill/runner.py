@@ -5,7 +5,10 @@ update `key > low AND key <= high` rows whose value differs, and write the check
 same transaction, so a crash at any moment loses nothing and repeats nothing. While a batch
 runs, a second thread finds the next batch's key on its own connection and reads the throttle,
 and the checkpoint statement reads back status and settings: between two batches the loop
-makes no round trip of its own. Work is split
+makes no round trip of its own. A batch begins by reading status and settings in its own
+transaction, and takes its throttle verdict from a sampler that reads lag on its own clock
+(backfill.throttle): a pause, a `set` or a lag crossing its limit applies to the very next batch.
+Rate caps space the batches' starts (Pacer). Work is split
 into key chunks that workers (threads here, or runners on other machines) claim from the state
 table; a chunk whose worker died is reclaimed at once (its advisory lock went with it).
 """
@@ -28,15 +31,16 @@ from psycopg import sql
 
 from backfill import state
 from backfill.spec import BackfillError, BackfillSpec, Plan, plan_backfill
-from backfill.throttle import Throttle
+from backfill.throttle import Throttle, lsn_to_int, run_throttle_query
 from migrator.dsn import connect as connect_or_fail
 from migrator.errors import first_line
 
 RETRYABLE = (pg_errors.LockNotAvailable, pg_errors.QueryCanceled, pg_errors.DeadlockDetected,
              pg_errors.SerializationFailure)
 INITIAL_BATCH = 5000
-MAX_CONSECUTIVE_FAILURES = 20
-POLL = 0.1
+RETRY_BUDGET = 60.0  # seconds of failing batches in a row before the run stops
+POLL = 0.1  # seconds between checks while paused or throttled
+CONTROL_POLL = 0.25  # longer waits re-read status and settings this often
 
 
 @dataclass
@@ -83,11 +87,10 @@ class Runner:
                  emit: Callable[[dict], None] | None = None):
         if workers < 1:
             raise BackfillError(f"--workers must be at least 1, not {workers}")
-        if settings and settings.get("batch_size") is not None and settings["batch_size"] <= 0:
-            raise BackfillError(f"--batch-size must be at least 1, not {settings['batch_size']}")
+        self.overrides = {k: v for k, v in (settings or {}).items() if v is not None}
+        state.check_settings({**self.overrides, **({"chunk_rows": chunk_rows} if chunk_rows is not None else {})}, option=True)
         self.spec = spec
         self.dsn = dsn
-        self.overrides = {k: v for k, v in (settings or {}).items() if v is not None}
         self.replica_dsns = list(replica_dsns or [])
         self.workers = workers
         self.join = join
@@ -111,6 +114,8 @@ class Runner:
                 return self._dry_run(control)
             for dsn in self.replica_dsns:  # refuse before any write if a lag source cannot be read
                 connect(dsn, options="-c statement_timeout=3000").close()
+            if self.overrides.get("throttle_query"):
+                run_throttle_query(control, self.overrides["throttle_query"])
             state.ensure_schema(control)
             holds_runner_lock = control.execute(
                 "SELECT pg_try_advisory_lock(hashtext(%s))", (state.runner_lock_key(self.spec.name),)).fetchone()[0]
@@ -120,20 +125,23 @@ class Runner:
             if record["status"] in ("done", "cancelled"):
                 return self._result(control, record["status"], started,
                                     f"backfill {self.spec.name} is already {record['status']}")
-            self.throttle = Throttle(self.dsn, self.replica_dsns, settings_source=lambda: self.settings)
-            self.emit({"event": "start", "backfill": self.spec.name, "table": f"{self.plan.schema}.{self.plan.table}",
-                       "key": [k.name for k in self.plan.key], "workers": self.workers,
-                       "estimated_rows": self.plan.estimated_rows})
-            threads = [threading.Thread(target=self._worker_guarded, args=(i,), name=f"backfill-{i}", daemon=True)
-                       for i in range(self.workers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive():
-                    if progress:
-                        progress(self)
-                    thread.join(0.25)
-            self.throttle.close()
+            self.throttle = Throttle(self.dsn, self.replica_dsns).start(self.settings["throttle_query"])
+            try:
+                self._expect_replicas(control)
+                self.emit({"event": "start", "backfill": self.spec.name, "table": f"{self.plan.schema}.{self.plan.table}",
+                           "key": [k.name for k in self.plan.key], "workers": self.workers,
+                           "estimated_rows": self.plan.estimated_rows, "expected_replicas": self.settings["expected_replicas"]})
+                threads = [threading.Thread(target=self._worker_guarded, args=(i,), name=f"backfill-{i}", daemon=True)
+                           for i in range(self.workers)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    while thread.is_alive():
+                        if progress:
+                            progress(self)
+                        thread.join(0.25)
+            finally:
+                self.throttle.close()
             if self.shared.error:
                 state.record_failure(control, self.spec.name, self.shared.error)
                 raise BackfillError(self.shared.error)
@@ -186,8 +194,17 @@ class Runner:
                     record = state.load(control, self.spec.name)
                 plan.range_high = record["range_high"]
         self.settings = {**state.DEFAULTS, **record["settings"]}
+        state.check_settings(self.settings, option=True)
         self.status = record["status"]
         return record
+
+    def _expect_replicas(self, control) -> None:
+        """Save the replicas in pg_stat_replication now as those this backfill expects, unless it
+        names its own: a later run (a resume after a crash) then misses one that is gone."""
+        present = self.throttle.present_at_start
+        if self.settings["expected_replicas"] is None and present:
+            saved = state.update_settings(control, self.spec.name, {"expected_replicas": sorted(present)})
+            self.settings = {**state.DEFAULTS, **saved}
 
     def _dry_run(self, control) -> RunResult:
         plan = self.plan
@@ -234,6 +251,7 @@ class Runner:
                 "ON CONFLICT (backfill, worker) DO UPDATE SET heartbeat = now(), started_at = now()",
                 (self.spec.name, worker, socket.gethostname(), os.getpid()))
             sizer = BatchSizer(self.settings)
+            pacer = Pacer(self.workers)
             lookahead = Lookahead(self.dsn, self.plan)
             try:
                 while not self.stop_event.is_set():
@@ -242,7 +260,7 @@ class Runner:
                         if self._finish_if_complete(connection) or self._others_hold_all(connection):
                             return
                         continue
-                    self._work_chunk(connection, worker, index, chunk, sizer, lookahead)
+                    self._work_chunk(connection, worker, index, chunk, sizer, pacer, lookahead)
             finally:
                 lookahead.close()
         finally:
@@ -325,75 +343,113 @@ class Runner:
         self.status = status
         return status
 
-    def _work_chunk(self, connection, worker: str, index: int, chunk: Chunk, sizer: "BatchSizer", lookahead: "Lookahead") -> None:
+    def _work_chunk(self, connection, worker: str, index: int, chunk: Chunk, sizer: "BatchSizer", pacer: "Pacer",
+                    lookahead: "Lookahead") -> None:
         key = state.chunk_lock_key(self.spec.name)
-        failures = 0
-        read_at_commit = False  # the last batch read status and settings in its own transaction
+        failures, failing_since = 0, None
         try:
             while not self.stop_event.is_set():
-                status = self.status if read_at_commit else self._control(connection)
-                read_at_commit = False
-                if status == "cancelled":
+                if self.status not in ("running", "paused", "done"):  # cancelled, or failed in another runner
                     self.stop_event.set()
-                if status in ("cancelled", "done"):
+                if self.status not in ("running", "paused"):
                     return
-                if status == "paused":
+                if self.status == "paused":
                     self._note_throttle("paused by operator")
-                    self.stop_event.wait(POLL)
+                    self._sleep(POLL, connection)
+                    self._control(connection)
                     continue
-                verdict = lookahead.verdict(self.throttle)
+                wait = pacer.wait(self.settings)
+                if wait > 0:
+                    self._sleep(wait, connection)
+                    continue
+                verdict = self.throttle.verdict(self.settings)
                 self.shared.lags = verdict.lags
                 if verdict.throttled:
                     self._note_throttle(verdict.reason)
-                    self.stop_event.wait(POLL)
+                    self._sleep(POLL, connection)
+                    self._control(connection)
                     continue
                 self._note_throttle(None)
-                size = sizer.next_size(self.settings)
                 started = time.monotonic()
-                lookahead.check_throttle(self.throttle)  # for the next batch, while this one runs
                 try:
-                    size, processed, changed, finished = self._batch(connection, worker, index, chunk, size, lookahead)
+                    outcome = self._batch(connection, worker, index, chunk, sizer, pacer, lookahead)
                 except RETRYABLE as error:
                     failures += 1
+                    failing_since = failing_since or started
                     self.shared.retries += 1
-                    sizer.shrink(self.settings)
-                    self.emit({"event": "retry", "worker": worker, "error": type(error).__name__, "next_batch_size": sizer.size})
-                    if failures >= MAX_CONSECUTIVE_FAILURES:
-                        raise BackfillError(f"backfill {self.spec.name}: {failures} batches in a row failed "
-                                            f"({type(error).__name__}); rerun the same command to resume") from None
-                    self.stop_event.wait(min(5.0, 0.1 * 2 ** failures))
+                    failed = self.shared.batch_sizes.get(index, 0)
+                    if (isinstance(error, pg_errors.QueryCanceled) and failed <= sizer.floor(self.settings)
+                            or time.monotonic() - failing_since >= RETRY_BUDGET):
+                        raise BackfillError(
+                            f"backfill {self.spec.name}: stopped after batches failed for {time.monotonic() - failing_since:.1f}s "
+                            f"({type(error).__name__}: {first_line(error)}; last batch {failed:,} rows): fix the cause "
+                            "(a slow expression, statement_timeout, a lock held on the table) and rerun the same command "
+                            "to resume") from None
+                    sizer.shrink(failed, self.settings)
+                    self.emit({"event": "retry", "worker": worker, "error": type(error).__name__, "next_batch_size": sizer.retry_size})
+                    self._sleep(min(5.0, 0.1 * 2 ** failures), connection)
                     continue
-                failures = 0
-                read_at_commit = True
+                if outcome is None:  # paused, cancelled or throttled as the batch began: nothing written
+                    continue
+                failures, failing_since = 0, None
+                size, processed, changed, finished = outcome
                 elapsed = time.monotonic() - started
                 sizer.observe(processed, elapsed)
                 self.emit({"event": "batch", "worker": worker, "chunk": chunk.id, "rows": processed, "changed": changed,
                            "seconds": round(elapsed, 4), "batch_size": size, "lag": verdict.lags})
-                self._respect_row_cap(processed, elapsed)
                 if finished:
                     return
         finally:
             connection.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", (key, chunk.id))
 
-    def _batch(self, connection, worker: str, index: int, chunk: Chunk, size: int,
-               lookahead: "Lookahead") -> tuple[int, int, int, bool]:
-        """One batch in one transaction, checkpoint included; it also reads status and settings
-        for the next. Returns (batch size, rows processed, rows changed, chunk done).
+    def _sleep(self, seconds: float, connection) -> None:
+        """Wait up to `seconds`; a longer wait re-reads status and settings every CONTROL_POLL and
+        ends when they change (pause, cancel and set apply at once) or the runner stops."""
+        deadline = time.monotonic() + seconds
+        before = (self.status, self.settings)
+        while not self.stop_event.wait(min(CONTROL_POLL, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline or self._control(connection) != before[0] or self.settings != before[1]:
+                return
 
-        `size` is the size decided now: the batch uses it unless the lookahead already found the
-        batch's upper key for a size close to it (decided one batch earlier); the next batch's
-        lookahead starts with it before this batch's UPDATE.
+    def _batch(self, connection, worker: str, index: int, chunk: Chunk, sizer: "BatchSizer", pacer: "Pacer",
+               lookahead: "Lookahead") -> tuple[int, int, int, bool] | None:
+        """One batch in one transaction, checkpoint included. Returns (batch size, rows processed,
+        rows changed, chunk done), or None when status, settings or the throttle stop it as it
+        begins (nothing written).
+
+        Its first statement reads status and settings; the size is decided from them and the
+        rate caps. The batch uses the upper key the lookahead found for it when that was for a
+        size close to this one and within the caps; the next batch's lookahead starts before
+        this batch's UPDATE. The checkpoint statement reads status and settings for the next.
         """
         plan = self.plan
         low = chunk.last_key or chunk.low
-        decided = size
-        ahead = lookahead.take(low, size, _sizing(self.settings))
-        timeouts = {"lock_timeout": f"{int(self.settings['lock_timeout'])}ms",
-                    "statement_timeout": f"{int(self.settings['statement_timeout'])}ms"}
+        timeouts = _timeouts(self.settings)
         # a Python backfill's own queries keep the planner's choices
-        settings = {**timeouts, **(plan.UPDATE_PLANNER_SETTINGS if self.spec.function is None else {})}
+        planner = plan.UPDATE_PLANNER_SETTINGS if self.spec.function is None else {}
+        started, go = time.monotonic(), False
         with connection.transaction():
-            connection.execute(_set_config_sql(settings, local=True))
+            status, settings_now, wal_start = connection.execute(
+                sql.SQL("SELECT b.status, b.settings, pg_current_wal_insert_lsn()::text, {} FROM migrator.backfills b "
+                        "WHERE b.name = {}").format(_set_config_list({**timeouts, **planner}, local=True),
+                                                    sql.Literal(self.spec.name))).fetchone()[:3]
+            settings = {**state.DEFAULTS, **settings_now}
+            changed_settings, self.status, self.settings = settings != self.settings, status, settings
+            if status != "running":
+                raise psycopg.Rollback()
+            if changed_settings:  # `set` since the last batch: its timeouts and throttle apply to this one
+                if _timeouts(settings) != timeouts:
+                    timeouts = _timeouts(settings)
+                    connection.execute(sql.SQL("SELECT {}").format(_set_config_list(timeouts, local=True)))
+                verdict = self.throttle.verdict(settings)
+                if verdict.throttled:
+                    self._note_throttle(verdict.reason)
+                    raise psycopg.Rollback()
+            go = True
+            ceiling = pacer.ceiling(settings)
+            size = sizer.next_size(settings, ceiling)
+            decided = size
+            ahead = lookahead.take(low, size, _sizing(settings), ceiling)
             if ahead is not None:
                 size, row = ahead
             else:
@@ -405,7 +461,7 @@ class Runner:
             else:
                 processed, high = size, list(row)
                 if high != chunk.high:
-                    lookahead.start(high, chunk.high, decided, _sizing(self.settings), timeouts)
+                    lookahead.start(high, chunk.high, decided, _sizing(settings), timeouts)
             changed = 0
             if processed:
                 if self.spec.function is not None:
@@ -413,17 +469,20 @@ class Runner:
                 else:
                     changed = connection.execute(plan.update_sql(low is not None), [*(low or []), *high]).rowcount
             finished = high == chunk.high
-            self.status, settings_now = connection.execute(
+            self.status, settings_now, wal_end = connection.execute(
                 "WITH checkpoint AS (UPDATE migrator.backfill_chunks SET last_key = %s, rows_processed = rows_processed + %s, "
                 "rows_changed = rows_changed + %s, batches = batches + 1, done = %s, heartbeat = now() "
                 "WHERE backfill = %s AND id = %s), "
                 "beat AS (UPDATE migrator.backfill_workers SET heartbeat = now(), state = %s WHERE backfill = %s AND worker = %s) "
-                "SELECT status, settings FROM migrator.backfills WHERE name = %s",
+                "SELECT status, settings, pg_current_wal_insert_lsn()::text FROM migrator.backfills WHERE name = %s",
                 (high, processed, changed, finished, self.spec.name, chunk.id,
                  json.dumps({"batch_size": size, "chunk": chunk.id, "lag": self.shared.lags,
                              "throttle": self.shared.throttle_reason}), self.spec.name, worker, self.spec.name)).fetchone()
             self.settings = {**state.DEFAULTS, **settings_now}
+        if not go:
+            return None
         chunk.last_key = high
+        pacer.started(started, processed, lsn_to_int(wal_end) - lsn_to_int(wal_start))
         return size, processed, changed, finished
 
     def _note_throttle(self, reason: str | None) -> None:
@@ -434,20 +493,17 @@ class Runner:
         if reason:
             self.shared.throttled_seconds += POLL
 
-    def _respect_row_cap(self, processed: int, elapsed: float) -> None:
-        cap = self.settings.get("max_rows_per_sec") or 0
-        if cap > 0:
-            per_worker = cap / self.workers
-            wait = processed / per_worker - elapsed
-            if wait > 0:
-                self.stop_event.wait(wait)
 
-
-def _set_config_sql(settings: dict[str, str], local: bool) -> sql.Composed:
-    """One statement setting every parameter: for the transaction only (local) or the session."""
-    return sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+def _set_config_list(settings: dict[str, str], local: bool) -> sql.Composed:
+    """set_config() calls for every parameter, for a SELECT list: for the transaction only (local) or the session."""
+    return sql.SQL(", ").join(
         sql.SQL("set_config({}, {}, {})").format(sql.Literal(name), sql.Literal(value), sql.Literal(local))
-        for name, value in settings.items()))
+        for name, value in settings.items())
+
+
+def _timeouts(settings: dict) -> dict[str, str]:
+    """The lock and statement timeouts a batch runs under."""
+    return {"lock_timeout": f"{int(settings['lock_timeout'])}ms", "statement_timeout": f"{int(settings['statement_timeout'])}ms"}
 
 
 def _sizing(settings: dict) -> tuple:
@@ -461,38 +517,31 @@ def _cause(reason: str | None) -> str | None:
 
 
 class Lookahead:
-    """What the next batch needs, prepared on a second thread while the current batch runs: its
-    upper key (a walk along the key index, on a second connection) and the throttle's verdict.
-    The batch loop then waits for neither."""
+    """The next batch's upper key (a walk along the key index), found on a second thread and
+    connection while the current batch runs. The batch loop then does not wait for it."""
 
     def __init__(self, dsn: str, plan: Plan):
         self.dsn, self.plan = dsn, plan
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="backfill-lookahead")
         self.connection: psycopg.Connection | None = None
         self.pending: tuple[list[str], int, tuple, Future] | None = None
-        self.pending_verdict: Future | None = None
         self.timeouts: dict[str, str] = {}  # in force on the lookahead's connection
-
-    def check_throttle(self, throttle: Throttle) -> None:
-        self.pending_verdict = self.pool.submit(throttle.check)
-
-    def verdict(self, throttle: Throttle):
-        """The verdict read during the last batch, or a fresh one."""
-        pending, self.pending_verdict = self.pending_verdict, None
-        return pending.result() if pending is not None else throttle.check()
 
     def start(self, low: list[str], high: list[str], size: int, sizing: tuple, timeouts: dict[str, str]) -> None:
         """Look for the key `size` rows after `low` (at most `high`), under the batches' lock and
         statement timeouts; `sizing`: the settings that chose size."""
         self.pending = (low, size, sizing, self.pool.submit(self._upper_key, low, high, size, timeouts))
 
-    def take(self, low: list[str] | None, size: int, sizing: tuple) -> tuple[int, tuple | None] | None:
+    def take(self, low: list[str] | None, size: int, sizing: tuple,
+             ceiling: int | None = None) -> tuple[int, tuple | None] | None:
         """(size, upper key or None if fewer rows are left) when the lookahead started from `low`,
-        for about `size` rows (growing batches find their own key) and under the same sizing
-        settings (an operator's `set` applies to the very next batch). None when there is none,
-        or it failed (the batch then looks itself, and meets the error)."""
+        for about `size` rows (growing batches find their own key) but at most `ceiling` (the
+        rate caps') and under the same sizing settings (an operator's `set` applies to the very
+        next batch). None when there is none, or it failed (the batch then looks itself, and
+        meets the error)."""
         pending, self.pending = self.pending, None
-        if pending is None or pending[0] != low or pending[2] != sizing or not size / 1.5 <= pending[1] <= size * 1.5:
+        if (pending is None or pending[0] != low or pending[2] != sizing or not size / 1.5 <= pending[1] <= size * 1.5
+                or ceiling is not None and pending[1] > ceiling):
             return None
         try:
             return pending[1], pending[3].result()
@@ -505,7 +554,7 @@ class Lookahead:
             self.timeouts = {}
         try:
             if timeouts != self.timeouts:
-                self.connection.execute(_set_config_sql(timeouts, local=False))
+                self.connection.execute(sql.SQL("SELECT {}").format(_set_config_list(timeouts, local=False)))
                 self.timeouts = dict(timeouts)
             return self.connection.execute(self.plan.next_upper_sql(True), [*low, *high, size - 1]).fetchone()
         except psycopg.Error:
@@ -519,32 +568,94 @@ class Lookahead:
             self.connection.close()
 
 
+class Pacer:
+    """Spaces one worker's batch starts so that --max-rows-per-sec and --max-wal-rate are limits.
+
+    With `rate` rows/s for this worker (the row cap, or the WAL cap over the WAL a row has taken
+    so far, shared among the workers), a batch of n rows starts n/rate after the previous one
+    started and holds at most rate * target_batch_time / 2 rows (ceiling). The rows committed in
+    any one-second window are then at most the cap plus two such half batches: the cap plus one
+    batch of target_batch_time. Until a batch has measured its WAL, the WAL cap allows batches of
+    min_batch_size.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.last: tuple[float, int] | None = None  # (start, rows) of the last batch
+        self.wal_per_row: float | None = None
+
+    def rate(self, settings: dict) -> float | None:
+        caps = [float(settings["max_rows_per_sec"])] if settings.get("max_rows_per_sec") else []
+        if settings.get("max_wal_rate") and self.wal_per_row:
+            caps.append(settings["max_wal_rate"] * 1_000_000 / self.wal_per_row)
+        return min(caps) / self.workers if caps else None
+
+    def ceiling(self, settings: dict) -> int | None:
+        """The largest batch the caps allow now (None: no cap)."""
+        rate = self.rate(settings)
+        limits = [max(1, int(rate * settings["target_batch_time"] / 2000))] if rate else []
+        if settings.get("max_wal_rate") and self.wal_per_row is None:
+            limits.append(int(settings["min_batch_size"]))
+        return min(limits, default=None)
+
+    def wait(self, settings: dict) -> float:
+        """Seconds before the next batch may start (the caps in force now: `set` applies at once)."""
+        rate = self.rate(settings)
+        return self.last[0] + self.last[1] / rate - time.monotonic() if rate and self.last else 0.0
+
+    def started(self, at: float, rows: int, wal_bytes: int) -> None:
+        """A batch that started at `at` committed `rows` rows and `wal_bytes` of WAL (its own and
+        any other session's meanwhile: an estimate that errs on the safe side)."""
+        self.last = (at, rows)
+        if rows > 0 and wal_bytes > 0:
+            per_row = wal_bytes / rows  # rises at once, falls slowly
+            self.wal_per_row = per_row if self.wal_per_row is None else max(per_row, 0.7 * self.wal_per_row + 0.3 * per_row)
+
+
 class BatchSizer:
-    """Batch size: fixed, or aimed at a target batch duration from a smoothed rows/s estimate."""
+    """Batch size: fixed, or aimed at a target batch duration from a smoothed rows/s estimate;
+    never above the rate caps' ceiling; after a failure a quarter of the failed size (down to
+    floor()) until a batch succeeds."""
 
     def __init__(self, settings: dict):
         self.size = settings.get("batch_size") or INITIAL_BATCH
         self.rate: float | None = None
+        self.retry_size: int | None = None
 
-    def next_size(self, settings: dict) -> int:
-        fixed = settings.get("batch_size") or 0
+    def next_size(self, settings: dict, ceiling: int | None = None) -> int:
+        fixed = settings.get("batch_size")
         if fixed:
-            self.size = int(fixed)
-            return self.size
-        low, high = int(settings["min_batch_size"]), int(settings["max_batch_size"])
-        if self.rate is not None:
-            wanted = self.rate * settings["target_batch_time"] / 1000
-            self.size = int(min(wanted, self.size * 2))  # grow at most 2x per batch
-        self.size = max(low, min(high, self.size))
-        return self.size
+            size = int(fixed)
+        else:
+            low, high = int(settings["min_batch_size"]), int(settings["max_batch_size"])
+            if self.rate is not None:
+                wanted = self.rate * settings["target_batch_time"] / 1000
+                self.size = int(min(wanted, self.size * 2))  # grow at most 2x per batch
+            self.size = max(low, min(high, self.size))
+            if ceiling is not None:  # the sizer never grows past a cap
+                self.size = min(self.size, ceiling)
+            size = self.size
+        if ceiling is not None:
+            size = min(size, ceiling)
+        if self.retry_size is not None:
+            size = min(size, self.retry_size)
+        return max(1, size)
 
     def observe(self, rows: int, seconds: float) -> None:
+        self.retry_size = None
         if rows <= 0 or seconds <= 0:
             return
         rate = rows / seconds
         self.rate = rate if self.rate is None else 0.7 * self.rate + 0.3 * rate
 
-    def shrink(self, settings: dict) -> None:
-        """After a timeout: a quarter of the size, and forget the optimistic rate."""
-        self.size = max(int(settings["min_batch_size"]), self.size // 4)
+    @staticmethod
+    def floor(settings: dict) -> int:
+        """The smallest size a failing batch shrinks to."""
+        return min(int(settings["min_batch_size"]), int(settings.get("batch_size") or settings["min_batch_size"]))
+
+    def shrink(self, failed: int, settings: dict) -> None:
+        """After a batch of `failed` rows failed: a quarter of it, and forget the optimistic rate."""
+        self.retry_size = max(self.floor(settings), failed // 4)
+        if not settings.get("batch_size"):
+            self.size = self.retry_size
         self.rate = None if self.rate is None else self.rate / 4

@@ -7,6 +7,7 @@ workers coordinate through, and what a restarted runner resumes from.
 from __future__ import annotations
 
 import json
+import math
 
 import psycopg
 
@@ -59,24 +60,27 @@ CREATE TABLE IF NOT EXISTS migrator.backfill_workers (
 
 # Settings an operator may change while a backfill runs (`migrator backfill set NAME key=value`).
 SETTINGS = {
-    "batch_size": "fixed rows per batch (0 or empty: adaptive)",
+    "batch_size": "fixed rows per batch (`adaptive` or empty: adaptive sizing)",
     "target_batch_time": "adaptive sizing aims at this batch duration, e.g. 200ms",
     "min_batch_size": "smallest adaptive batch",
     "max_batch_size": "largest adaptive batch",
     "max_lag": "replication lag that stops new batches, e.g. 1s (resumes below half)",
     "max_wal_rate": "WAL generation cap in MB/s (0: none)",
     "max_rows_per_sec": "row rate cap (0: none)",
-    "throttle_query": "SQL returning true to pause",
-    "expected_replicas": "replicas that must stay in pg_stat_replication: a count (2) or names (a,b); empty: those there at start",
+    "throttle_query": "SQL returning true to pause (read-only, 500ms statement timeout)",
+    "expected_replicas": "replicas that must stay in pg_stat_replication: a count (2) or names (a,b); "
+                         "empty: those there at the first start",
     "lock_timeout": "per batch, e.g. 2s",
     "statement_timeout": "per batch, e.g. 30s",
 }
 DEFAULTS = {
-    "batch_size": 0, "target_batch_time": 200, "min_batch_size": 100, "max_batch_size": 100_000,
+    "batch_size": None, "target_batch_time": 200, "min_batch_size": 100, "max_batch_size": 100_000,
     "max_lag": 1000, "max_wal_rate": 0.0, "max_rows_per_sec": 0.0, "throttle_query": None, "expected_replicas": None,
     "lock_timeout": 2000, "statement_timeout": 30_000, "chunk_rows": 500_000,
 }
 DURATION_SETTINGS = {"target_batch_time", "max_lag", "lock_timeout", "statement_timeout"}
+RATE_SETTINGS = {"max_wal_rate", "max_rows_per_sec"}  # 0: no cap
+MAX_INT = 2_147_483_647  # PostgreSQL's largest timeout (ms) and our largest row count
 _SCHEMA_LOCK = 7_326_001  # advisory lock id serialising the CREATE ... IF NOT EXISTS above
 
 
@@ -95,7 +99,7 @@ def ensure_schema(connection: psycopg.Connection) -> None:
 
 
 def parse_setting(key: str, value: str):
-    """A setting's value from text, validated; BackfillError names the bad key or value."""
+    """A setting's value from text (`backfill set`), checked by check_settings."""
     from migrator.durations import parse_duration
 
     if key not in SETTINGS:
@@ -104,19 +108,39 @@ def parse_setting(key: str, value: str):
         return value or None
     if key == "expected_replicas":
         return parse_expected_replicas(value)
+    if key == "batch_size" and value.lower() in ("", "adaptive"):
+        return None
     try:
         if key in DURATION_SETTINGS:
-            number = parse_duration(value)
-        elif key in ("max_wal_rate", "max_rows_per_sec"):
-            number = float(value)
-        else:
-            number = int(value)
+            return parse_duration(value)
+        return float(value) if key in RATE_SETTINGS else int(value)
     except ValueError as error:
         detail = str(error) if key in DURATION_SETTINGS else "not a valid number"
         raise BackfillError(f"{key}={value!r}: {detail}") from None
-    if number < 0 or (key in ("target_batch_time", "min_batch_size", "max_batch_size", "max_lag") and number == 0):
-        raise BackfillError(f"{key}={value!r}: must be positive")
-    return number
+
+
+def check_settings(settings: dict, option: bool = False) -> None:
+    """The one set of rules for control values, at start and at `set`: BackfillError names the
+    first bad one, as a command-line option (`option`) or as key=value."""
+    def name(key: str) -> str:
+        return f"--{key.replace('_', '-')} {settings[key]}" if option else f"{key}={settings[key]}"
+
+    for key, value in settings.items():
+        if value is None and key in ("batch_size", "throttle_query", "expected_replicas"):
+            continue
+        if key in RATE_SETTINGS:
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1e12:
+                raise BackfillError(f"{name(key)}: must be a number from 0 (no cap) to 1e12")
+        elif key in DURATION_SETTINGS or key in ("batch_size", "min_batch_size", "max_batch_size", "chunk_rows"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
+                unit = "ms" if key in DURATION_SETTINGS else ""
+                hint = ((" (leave it out" if option else " (`adaptive`") + " for adaptive sizing)") if key == "batch_size" else " (0 would mean none)" if unit else ""
+                raise BackfillError(f"{name(key)}: must be from 1{unit} to {MAX_INT}{unit}{hint}")
+        elif key == "expected_replicas" and isinstance(value, int) and value < 0:
+            raise BackfillError(f"{name(key)}: must be a count of 0 or more, or names")
+    low, high = settings.get("min_batch_size"), settings.get("max_batch_size")
+    if low is not None and high is not None and high < low:
+        raise BackfillError(f"{name('max_batch_size')}: below min_batch_size {low}")
 
 
 def parse_expected_replicas(value: str, where: str = "expected_replicas") -> int | list[str] | None:
@@ -193,7 +217,7 @@ def format_setting(key: str, value) -> str:
     from migrator.durations import format_duration
 
     if value is None:
-        return "none"
+        return "adaptive" if key == "batch_size" else "none"
     if key in DURATION_SETTINGS:
         return format_duration(value)
     if isinstance(value, list):
@@ -212,9 +236,12 @@ def format_key(values: list[str] | None, key_columns: list) -> str:
 
 
 def update_settings(connection: psycopg.Connection, name: str, changes: dict) -> dict:
+    """Apply `changes` to a backfill's settings, checked together with those in force."""
     if not exists_schema(connection) or load(connection, name) is None:
         raise BackfillError(f"no backfill named {name!r} in this database (see `migrator backfill list`)")
-    row = connection.execute(
-        "UPDATE migrator.backfills SET settings = settings || %s::jsonb, updated_at = now() WHERE name = %s RETURNING settings",
-        (json.dumps(changes), name)).fetchone()
-    return row[0]
+    with connection.transaction():
+        current = connection.execute("SELECT settings FROM migrator.backfills WHERE name = %s FOR UPDATE", (name,)).fetchone()[0]
+        check_settings({**DEFAULTS, **current, **changes})
+        return connection.execute(
+            "UPDATE migrator.backfills SET settings = settings || %s::jsonb, updated_at = now() WHERE name = %s RETURNING settings",
+            (json.dumps(changes), name)).fetchone()[0]

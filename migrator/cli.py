@@ -691,11 +691,15 @@ def backfill_set(name, assignments, dsn):
     \b
     Examples:
       migrator backfill set fill-handle batch_size=2000 max_lag=500ms
-      migrator backfill set fill-handle batch_size=0   # back to adaptive sizing
+      migrator backfill set fill-handle batch_size=adaptive   # back to adaptive sizing
+
+    Values are checked with the same rules as at `run`; a throttle_query is run once, read-only,
+    before it is saved.
     """
     from backfill import state
     from backfill.runner import connect
     from backfill.spec import BackfillError
+    from backfill.throttle import run_throttle_query
 
     changes = {}
     for item in assignments:
@@ -704,6 +708,8 @@ def backfill_set(name, assignments, dsn):
             raise BackfillError(f"{item!r}: expected KEY=VALUE (known keys: {', '.join(state.SETTINGS)})")
         changes[key.strip()] = state.parse_setting(key.strip(), value.strip())
     with connect(_require_dsn(dsn)) as connection:
+        if changes.get("throttle_query"):
+            run_throttle_query(connection, changes["throttle_query"])
         settings = state.update_settings(connection, name, changes)
     click.echo(f"{name}: " + ", ".join(f"{k}={state.format_setting(k, settings[k])}" for k in changes))
 

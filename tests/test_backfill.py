@@ -159,9 +159,9 @@ def test_stopped_replica_pauses_the_runner_and_is_named(pg_db):
     (2, "1 of 2 expected replicas in pg_stat_replication (replica1)"),
 ])
 def test_expected_replicas_name_the_replicas_that_must_stay_connected(pg_db, expected, reason):
-    throttle = Throttle(pg_db.dsn, settings_source=lambda: {"max_lag": 60_000, "expected_replicas": expected}, min_interval=0)
+    throttle = Throttle(pg_db.dsn).start()
     try:
-        verdict = throttle.check()
+        verdict = throttle.verdict({"max_lag": 60_000, "expected_replicas": expected})
     finally:
         throttle.close()
     assert verdict.throttled == (reason is not None) and (reason is None or reason in verdict.reason), verdict
@@ -180,12 +180,12 @@ def test_expected_replicas_from_the_command_line_and_set(pg_db):
 
 def test_idle_primary_with_caught_up_replica_never_throttles(pg_db):
     pg_db.cluster.wait_for_replay(pg_db.cluster.replica_nodes[0])
-    throttle = Throttle(pg_db.dsn, settings_source=lambda: {"max_lag": 1000}, min_interval=0)
+    throttle = Throttle(pg_db.dsn).start()
     try:
         deadline = time.monotonic() + 3
         verdicts = []
         while time.monotonic() < deadline:
-            verdicts.append(throttle.check())
+            verdicts.append(throttle.verdict({"max_lag": 1000}))
             time.sleep(0.05)
     finally:
         throttle.close()
@@ -330,7 +330,7 @@ def test_table_without_a_usable_key_is_refused(pg_db):
     (["--table", "items", "--set", "label = missing_column"], 'column "missing_column" does not exist'),
     (["--table", "items", "--set", "label = 1; DROP TABLE items"], "must be a single SQL expression"),
     (["--table", "items", "--set", "label = 'x'", "--where", "true; DELETE FROM items"], "must be a single SQL expression"),
-    (["--table", "items", "--set", "label = 'x'", "--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--table", "items", "--set", "label = 'x'", "--batch-size", "0"], "--batch-size 0: must be from 1"),
     (["--table", "items", "--set", "label = 'x'", "--replica", "postgresql://u:secret@127.0.0.1:1/x"], "cannot connect to 127.0.0.1:1/x"),
     (["--table", "items", "--set", "label"], "expected `column = expression`"),
 ])
