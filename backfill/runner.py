@@ -598,10 +598,11 @@ class Pacer:
             limits.append(int(settings["min_batch_size"]))
         return min(limits, default=None)
 
-    def wait(self, settings: dict) -> float:
+    def wait(self, settings: dict, now: float | None = None) -> float:
         """Seconds before the next batch may start (the caps in force now: `set` applies at once)."""
         rate = self.rate(settings)
-        return self.last[0] + self.last[1] / rate - time.monotonic() if rate and self.last else 0.0
+        now = time.monotonic() if now is None else now
+        return self.last[0] + self.last[1] / rate - now if rate and self.last else 0.0
 
     def started(self, at: float, rows: int, wal_bytes: int) -> None:
         """A batch that started at `at` committed `rows` rows and `wal_bytes` of WAL (its own and
