@@ -477,11 +477,13 @@ def _load_function(reference: str):
               help="Python backfill: FUNC(connection, low_key, high_key) -> rows changed, run in each batch's transaction.")
 @click.option("--batch-size", type=int, help="Fixed rows per batch (turns adaptive sizing off).")
 @click.option("--target-batch-time", type=DURATION, help="Adaptive sizing target [default: 200ms].")
-@click.option("--max-lag", type=DURATION, help="Stop new batches above this replica lag [default: 1s]; resume below half.")
+@click.option("--max-lag", type=DURATION,
+              help="Stop new batches above this replica lag [default: 1s], sampled every 100 ms; resume below half.")
 @click.option("--replica", "replicas", multiple=True, help="Read lag from this replica directly (repeatable).")
-@click.option("--max-wal-rate", type=float, help="Cap on WAL generation, MB/s.")
-@click.option("--max-rows-per-sec", type=float, help="Cap on rows per second.")
-@click.option("--throttle-query", help="SQL run on the primary before batches; true pauses.")
+@click.option("--max-wal-rate", type=float, help="Cap on WAL generation, MB/s (a limit, like --max-rows-per-sec).")
+@click.option("--max-rows-per-sec", type=float,
+              help="Cap on rows per second: a limit, no one-second window exceeds it by more than one batch.")
+@click.option("--throttle-query", help="SQL returning a boolean, true pauses; run once a second, read-only, 500ms timeout.")
 @click.option("--expected-replicas", metavar="N|NAME,...",
               help="Replicas that must stay connected (a count, or application names); pauses when one is gone "
                    "[default: those connected at start].")
@@ -494,7 +496,10 @@ def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, t
                  max_wal_rate, max_rows_per_sec, throttle_query, expected_replicas, workers, join, dry_run, log_format):
     """Run (or resume) the backfill NAME. Re-running the same command resumes where it stopped.
 
-    SIGINT or SIGTERM finishes the current batch, checkpoints and exits 0.
+    SIGINT or SIGTERM finishes the current batch, checkpoints and exits 0. A failing batch is
+    retried at a quarter of its size; the run stops with an error when a batch of min_batch_size
+    rows hits the statement timeout, or once batches have failed for 60 s in a row (within 65 s
+    plus one last attempt).
 
     \b
     Examples:
