@@ -8,7 +8,11 @@ Side by side in one run on a sandbox primary plus one streaming replica:
      beside it).
 Targets: backfill >= 90% of the single UPDATE's rows/s, >= 10x the loop, peak memory under 150 MB
 and flat as rows grow. A second scenario slows the replica's replay (recovery_min_apply_delay)
-and reports the lag kept with `--max-lag 1s` (target: never above 1.5 s).
+and reports the lag kept with `--max-lag 1s` (target: never above 1.5 s). A third pauses replay
+2 s into a run (`--max-lag 1s --max-rows-per-sec 30000`, 300k rows), idle and with both cores
+busy, and reports the time from the true lag crossing 1 s (time since the primary's WAL
+position passed the replica's replay position) to the last write, and the rows written after
+it (targets: at most 1 s and one batch).
 
     python bench/backfill_bench.py            # 1M rows
     python bench/backfill_bench.py --rows 10000000
@@ -25,7 +29,8 @@ import time
 
 import psycopg
 
-from backfill import BackfillSpec, Runner
+from backfill import BackfillSpec, Runner, state
+from backfill.throttle import lsn_to_int
 from migrator.sandbox import Cluster
 from results import report
 
@@ -118,6 +123,62 @@ def lag_scenario(cluster: Cluster, dsn: str, table: str, delay_ms: int = 1200) -
     return max(observed, default=0.0), elapsed
 
 
+def replay_paused_scenario(cluster: Cluster, dsn: str, table: str, busy: bool) -> tuple[float, int, int]:
+    """Replay paused 2 s into a run: (seconds from the true lag crossing --max-lag to the last
+    write, rows written after it, the largest batch). WAL position and progress every 10 ms."""
+    replica = cluster.replica_nodes[0]
+    samples: list[tuple[float, int, int]] = []  # (monotonic, WAL position, rows processed)
+    done = threading.Event()
+    name = f"paused_{table}"
+
+    def observe():
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            state.ensure_schema(connection)
+            while not done.is_set():
+                at = time.monotonic()
+                lsn, rows = connection.execute(
+                    "SELECT pg_current_wal_lsn()::text, (SELECT coalesce(sum(rows_processed), 0) FROM migrator.backfill_chunks "
+                    "WHERE backfill = %s)", (name,)).fetchone()
+                samples.append((at, lsn_to_int(lsn), int(rows)))
+                done.wait(0.01)
+
+    batches: list[int] = []
+    runner = Runner(BackfillSpec(name, table, {"len": "length(body)"}), dsn,
+                    settings={"max_lag": 1000, "max_rows_per_sec": 30_000},
+                    emit=lambda event: batches.append(event["rows"]) if event["event"] == "batch" else None)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 if busy else 0)]
+    watcher = threading.Thread(target=observe, daemon=True)
+    worker = threading.Thread(target=runner.run, daemon=True)
+    try:
+        watcher.start()
+        worker.start()
+        while not samples or samples[-1][2] < 60_000:
+            time.sleep(0.01)
+        cluster.pause_replay(replica)
+        while cluster.query(replica, "SELECT pg_get_wal_replay_pause_state()")[0][0] != "paused":
+            time.sleep(0.01)
+        stuck = lsn_to_int(cluster.replay_lsn(replica))
+        while not samples or samples[-1][1] <= stuck:
+            time.sleep(0.01)
+        before, after = next((a, b) for a, b in zip(samples, samples[1:]) if b[1] > stuck >= a[1])
+        passed = before[0] + (after[0] - before[0]) * (stuck - before[1]) / (after[1] - before[1])
+        time.sleep(max(0.0, passed + 4.0 - time.monotonic()))
+    finally:
+        runner.stop()
+        cluster.resume_replay(replica)
+        worker.join()
+        done.set()
+        watcher.join()
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    crossed = passed + 1.0
+    final = samples[-1][2]
+    last_write = next(at for at, _, rows in samples if rows == final)
+    at_crossing = max((rows for at, _, rows in samples if at <= crossed), default=0)
+    return last_write - crossed, final - at_crossing, max(batches, default=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -155,6 +216,11 @@ def main() -> None:
         make_table(dsn, "t_lag", lag_rows)
         cluster.wait_for_replay(cluster.replica_nodes[0])
         max_lag_seen, lag_elapsed = lag_scenario(cluster, dsn, "t_lag")
+        paused = {}
+        for load in ("idle", "busy"):
+            make_table(dsn, f"t_paused_{load}", 300_000)
+            cluster.wait_for_replay(cluster.replica_nodes[0])
+            paused[load] = replay_paused_scenario(cluster, dsn, f"t_paused_{load}", busy=load == "busy")
     rate = {method: rows / seconds for method, seconds in timings.items()}
     lines = [
         f"{rows:,} rows, median of {args.runs} interleaved runs; rows/s: "
@@ -168,6 +234,9 @@ def main() -> None:
         f"peak memory of `migrator backfill run`: {memory_small:.0f} MB at {small:,} rows, {memory_large:.0f} MB at {rows:,} rows (target < 150 MB, flat)",
         f"replay delayed 1.2 s, --max-lag 1s: largest replay_lag seen {max_lag_seen:.2f} s (target <= 1.5 s); "
         f"{lag_rows:,} rows in {lag_elapsed:.1f} s",
+        "replay paused 2 s into 300,000 rows, --max-lag 1s --max-rows-per-sec 30000: last write after the true lag "
+        "crossed 1 s / rows written after it (targets <= 1 s, <= one batch): " + "; ".join(
+            f"{load} {stop:+.2f} s / {rows:,} rows (largest batch {batch:,})" for load, (stop, rows, batch) in paused.items()),
     ]
     report("backfill_bench", lines, record=not args.no_record)
 
