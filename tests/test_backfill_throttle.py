@@ -306,7 +306,7 @@ SET_ERRORS = [
     ("min_batch_size=200000", "max_batch_size=100000: below min_batch_size 200000"),
     ("max_rows_per_sec=1e400", "max_rows_per_sec=inf: must be a number from 0"),
     ("max_wal_rate=nan", "max_wal_rate=nan: must be a number from 0"),
-    ("target_batch_time=99999999999", "target_batch_time=99999999999: must be from 1ms"),
+    ("target_batch_time=99999999999ms", "target_batch_time=99999999999: must be from 1ms"),
 ]
 
 
