@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from migrator.analyzer import Action, Statement
+from migrator.pgtypes import PgType
 
 
 def on_existing_table(statement: Statement, ctx) -> bool:
@@ -41,10 +42,9 @@ def existing_table_actions(statement: Statement, ctx, predicate) -> list[Action]
     return [action for action in statement.actions if predicate(action)]
 
 
-def column_types(statement: Statement) -> list[tuple[str, object, Action]]:
-    """(column, sqlglot DataType, action) for every column a CREATE TABLE or ADD COLUMN defines."""
-    if statement.kind == "create_table":
-        return [(a.column, a.data_type, a) for a in statement.actions if a.kind == "column" and a.data_type is not None]
-    if statement.kind == "alter_table":
-        return [(a.column, a.data_type, a) for a in statement.actions if a.kind == "add_column" and a.data_type is not None]
-    return []
+def column_types(statement: Statement) -> list[tuple[str, PgType, Action]]:
+    """(column, type, action) for every column a CREATE TABLE, ADD COLUMN or ALTER COLUMN ... TYPE declares."""
+    kinds = ("column",) if statement.kind == "create_table" else ("add_column", "alter_column_type")
+    if statement.kind not in ("create_table", "alter_table"):
+        return []
+    return [(a.column, a.data_type, a) for a in statement.actions if a.kind in kinds and a.data_type is not None]

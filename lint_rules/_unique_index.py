@@ -7,10 +7,12 @@ from migrator.sqltext import constraint_name
 def check_unique_index_constraint(statement, ctx, constraint_type: str, keyword: str) -> None:
     table = statement.relation
     suffix = "pkey" if constraint_type == "primary_key" else "key"
-    for action in actions(statement, ctx, "add_constraint") + actions(statement, ctx, "add_column"):
+    constraints = actions(statement, ctx, "add_constraint")
+    constraints += [c for a in actions(statement, ctx, "add_column") for c in a.column_constraints]
+    for action in constraints:
         if action.constraint_type != constraint_type or action.using_index:
             continue
-        columns = action.columns or (action.column,)
+        columns = action.columns
         index = constraint_name(table.name, columns, suffix)
         name = action.constraint or index
         ctx.report(

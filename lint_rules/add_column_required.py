@@ -8,7 +8,7 @@ def check(statement, ctx):
         if action.not_null and action.default is None and action.generated is None:
             ctx.report(
                 f"ADD COLUMN {action.column} NOT NULL without a DEFAULT fails on any non-empty {table}",
-                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.sql('postgres') if action.data_type else '...'};\n"
+                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
                 f"-- backfill it (migrator backfill), then add a validated CHECK ({action.column} IS NOT NULL) "
                 "and SET NOT NULL (see `migrator explain set-not-null`)",
             )

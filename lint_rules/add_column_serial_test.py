@@ -5,7 +5,7 @@ from lint_rules._testing import hits, lint
 RULE = "add-column-serial"
 
 
-@pytest.mark.parametrize("column_type", ["serial", "bigserial", "smallserial"])
+@pytest.mark.parametrize("column_type", ["serial", "bigserial", "smallserial", "serial2", "serial4", "serial8", "SERIAL8"])
 def test_serial_column_on_existing_table_rewrites(column_type):
     [finding] = lint(f"ALTER TABLE events ADD COLUMN seq {column_type};", RULE)
     assert "rewrites all of events" in finding.message and "CREATE SEQUENCE" in finding.help

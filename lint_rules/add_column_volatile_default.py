@@ -11,7 +11,7 @@ def check(statement, ctx):
         default = action.default
         if default is None or isinstance(default, exp.Null):
             continue
-        column_type = action.data_type.sql("postgres") if action.data_type else "..."
+        column_type = action.data_type.declared()
         alternative = (
             f"ALTER TABLE {table} ADD COLUMN {action.column} {column_type};\n"
             f"ALTER TABLE {table} ALTER COLUMN {action.column} SET DEFAULT {default.sql('postgres')};\n"

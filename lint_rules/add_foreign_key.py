@@ -16,13 +16,15 @@ def check(statement, ctx):
                 f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
             )
     for action in actions(statement, ctx, "add_column"):
-        if action.constraint_type == "foreign_key":
-            name = constraint_name(table.name, [action.column], "fkey")
+        for foreign_key in action.constraints_of("foreign_key"):
+            if foreign_key.not_valid:  # no column of the statement has a default: nothing to validate
+                continue
+            name = foreign_key.constraint or constraint_name(table.name, [action.column], "fkey")
             ctx.report(
-                f"ADD COLUMN {action.column} ... REFERENCES adds a validated foreign key: it locks {table} and "
-                f"{action.references} and scans {table}",
-                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.sql('postgres') if action.data_type else '...'};\n"
-                f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({action.column}) REFERENCES {action.references} NOT VALID;\n"
+                f"ADD COLUMN {action.column} ... REFERENCES with a DEFAULT in the same statement adds a validated "
+                f"foreign key: it locks {table} and {foreign_key.references} and scans {table}",
+                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({action.column}) REFERENCES {foreign_key.references} NOT VALID;\n"
                 f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
             )
 
@@ -36,8 +38,9 @@ RULE = Rule(
     severity="error",
     summary="A foreign key added without NOT VALID scans the table under a write-blocking lock.",
     what=(
-        "Flags `ADD FOREIGN KEY` / `ADD CONSTRAINT ... FOREIGN KEY` without `NOT VALID`, and "
-        "`ADD COLUMN ... REFERENCES`, on a table that existed before this migration."
+        "Flags `ADD FOREIGN KEY` / `ADD CONSTRAINT ... FOREIGN KEY` without `NOT VALID` on a table that "
+        "existed before this migration, and `ADD COLUMN ... REFERENCES` when a column the statement adds has "
+        "a DEFAULT (without one every row holds NULL and PostgreSQL skips the validation)."
     ),
     why=(
         "Adding a foreign key checks every existing row while holding SHARE ROW EXCLUSIVE on both "

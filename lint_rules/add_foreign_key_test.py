@@ -16,10 +16,25 @@ def test_unnamed_foreign_key_gets_a_generated_name():
     assert "orders_user_id_fkey" in finding.help
 
 
-def test_add_column_references_is_flagged():
-    [finding] = lint("ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users (id);", RULE)
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE orders ADD COLUMN user_id bigint DEFAULT 1 REFERENCES users (id);",
+    "ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users (id), ADD COLUMN n int DEFAULT 0;",
+    "ALTER TABLE orders ADD COLUMN user_id bigserial REFERENCES users (id);",
+])
+def test_add_column_references_with_a_default_in_the_statement_is_flagged(sql):
+    [finding] = lint(sql, RULE)
     assert "REFERENCES" in finding.message
-    assert "ADD COLUMN user_id BIGINT" in finding.help
+    assert "ADD COLUMN user_id bigint" in finding.help or "ADD COLUMN user_id bigserial" in finding.help
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users (id);",
+    "ALTER TABLE orders ADD COLUMN user_id bigint UNIQUE REFERENCES users ON DELETE SET NULL;",
+    "ALTER TABLE orders ADD COLUMN user_id bigint CONSTRAINT fk REFERENCES users (id) MATCH FULL ON UPDATE CASCADE NOT NULL;",
+])
+def test_add_column_references_without_default_is_not_validated(sql):
+    """Every row holds NULL: PostgreSQL marks the key valid without reading the table."""
+    assert hits(sql, RULE) == 0
 
 
 @pytest.mark.parametrize("sql", [

@@ -9,6 +9,8 @@ RULE = "add-unique-constraint"
     "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
     "ALTER TABLE users ADD UNIQUE (email);",
     "ALTER TABLE users ADD COLUMN handle text UNIQUE;",
+    "ALTER TABLE users ADD COLUMN team_id bigint UNIQUE REFERENCES teams;",
+    "ALTER TABLE users ADD COLUMN team_id bigint REFERENCES teams UNIQUE;",
 ])
 def test_unique_built_under_lock_is_an_error(sql):
     [finding] = lint(sql, RULE)

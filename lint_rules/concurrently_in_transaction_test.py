@@ -21,6 +21,11 @@ def test_flagged_inside_the_wrapping_transaction(sql):
     assert "migrator:no-transaction" in finding.help
 
 
+@pytest.mark.parametrize("sql", ["REINDEX (CONCURRENTLY false) INDEX i;", "REINDEX (CONCURRENTLY off) TABLE t;"])
+def test_concurrently_false_runs_in_a_transaction(sql):
+    assert hits(sql, RULE) == 0
+
+
 @pytest.mark.parametrize("sql", NEEDS_AUTOCOMMIT)
 def test_passes_in_a_no_transaction_file(sql):
     assert hits("-- migrator:no-transaction\n" + sql, RULE) == 0

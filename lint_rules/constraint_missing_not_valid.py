@@ -14,13 +14,26 @@ def check(statement, ctx):
                 f"ALTER TABLE {table} {body} NOT VALID;\n-- then, in a separate transaction:\n"
                 f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};",
             )
+    for action in actions(statement, ctx, "add_column"):
+        for check_constraint in action.constraints_of("check"):
+            name = check_constraint.constraint or constraint_name(table.name, [action.column], "check")
+            ctx.report(
+                f"ADD COLUMN {action.column} ... CHECK checks every row of {table} under ACCESS EXCLUSIVE "
+                "(a column constraint cannot be NOT VALID)",
+                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK (...) NOT VALID;\n"
+                f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+            )
 
 
 RULE = Rule(
     id="constraint-missing-not-valid",
     severity="error",
     summary="A CHECK constraint added without NOT VALID scans the table under ACCESS EXCLUSIVE.",
-    what="Flags `ADD CHECK` / `ADD CONSTRAINT ... CHECK` without `NOT VALID` on a table that existed before this migration.",
+    what=(
+        "Flags `ADD CHECK` / `ADD CONSTRAINT ... CHECK` without `NOT VALID`, and `ADD COLUMN ... CHECK (...)`, "
+        "on a table that existed before this migration."
+    ),
     why=(
         "PostgreSQL verifies every row while it holds ACCESS EXCLUSIVE: the table is unreadable and "
         "unwritable for the whole scan. `NOT VALID` adds the constraint instantly (new rows are checked); "

@@ -32,3 +32,17 @@ def test_new_table_passes():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("ALTER TABLE o ADD CHECK (a > 0);", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE orders ADD COLUMN total int CHECK (total >= 0);",
+    "ALTER TABLE orders ADD COLUMN total int NOT NULL DEFAULT 0 CONSTRAINT positive CHECK (total >= 0);",
+])
+def test_add_column_with_check_scans_under_access_exclusive(sql):
+    [finding] = lint(sql, RULE)
+    assert "ADD COLUMN total" in finding.message and "ACCESS EXCLUSIVE" in finding.message
+    assert "NOT VALID" in finding.help
+
+
+def test_add_column_check_on_new_table_passes():
+    assert hits("CREATE TABLE orders (id int);\nALTER TABLE orders ADD COLUMN total int CHECK (total >= 0);", RULE) == 0

@@ -9,17 +9,13 @@ def check(statement, ctx):
     if statement.kind == "create_index" and table is not None:
         indexes.append((table.name, statement.actions[0].columns))
     for action in statement.actions:
-        if action.kind in ("add_constraint", "add_column", "table_constraint") and action.constraint_type in ("primary_key", "unique"):
-            indexes.append((table.name, action.columns or (action.column,)))
-        if action.kind in ("add_constraint", "add_column", "table_constraint") and action.constraint_type == "foreign_key":
-            foreign_keys.append((statement, table, action.columns or (action.column,), action.references))
-        if action.kind == "column" and action.node is not None:
-            for constraint in action.node.args.get("constraints") or []:
-                kind = type(constraint.args.get("kind")).__name__
-                if kind in ("PrimaryKeyColumnConstraint", "UniqueColumnConstraint"):
-                    indexes.append((table.name, (action.column,)))
-                elif kind == "Reference":
-                    foreign_keys.append((statement, table, (action.column,), None))
+        for constraint in [action, *action.column_constraints]:
+            if constraint.kind not in ("add_constraint", "table_constraint", "column_constraint"):
+                continue
+            if constraint.constraint_type in ("primary_key", "unique"):
+                indexes.append((table.name, constraint.columns))
+            elif constraint.constraint_type == "foreign_key":
+                foreign_keys.append((statement, table, constraint.columns, constraint.references))
 
 
 def finish(ctx):

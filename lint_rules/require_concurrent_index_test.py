@@ -25,6 +25,36 @@ def test_index_on_table_created_in_same_migration_passes():
     assert hits("CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);", RULE) == 0
 
 
+@pytest.mark.parametrize("created", [
+    "CREATE TABLE t AS SELECT * FROM users;",
+    "CREATE TABLE IF NOT EXISTS t (id, email) AS SELECT id, email FROM users WITH NO DATA;",
+    "CREATE UNLOGGED TABLE t AS TABLE users;",
+    "CREATE TEMP TABLE t AS SELECT 1 AS a;",
+    "CREATE TEMPORARY TABLE t ON COMMIT DROP AS SELECT 1 AS a;",
+    "SELECT id, email INTO t FROM users;",
+    "SELECT * INTO TEMPORARY TABLE t FROM users;",
+    "DO $$ BEGIN CREATE TABLE t AS SELECT * FROM users; END $$;",
+    "CREATE TABLE app.t (a int);\nSET search_path = app, public;",
+    "SELECT set_config('search_path', 'app', true);\nCREATE TABLE t (a int);\nSET search_path TO app;",
+])
+def test_tables_made_from_a_query_are_new(created):
+    """CREATE TABLE ... AS and SELECT INTO fill a table nobody else uses yet: indexing it blocks nobody."""
+    assert hits(created + "\nCREATE INDEX t_a ON t (a);", RULE) == 0
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE app.t (a int);\nCREATE INDEX t_a ON t (a);",
+    "CREATE TABLE app.t (a int);\nCREATE INDEX t_a ON public.t (a);",
+    "CREATE TABLE t (a int);\nCREATE INDEX t_a ON app.t (a);",
+    "SET search_path = app;\nCREATE TABLE t (a int);\nRESET search_path;\nCREATE INDEX t_a ON t (a);",
+    "CREATE TEMP TABLE t (a int);\nCREATE INDEX t_a ON public.t (a);",
+    "SELECT a INTO x FROM t;\nCREATE INDEX t_a ON t (a);",
+])
+def test_a_new_table_in_another_schema_does_not_make_the_existing_one_new(sql):
+    """Relations are schema-qualified facts, resolved with the migration's search_path."""
+    assert hits(sql, RULE) == 1
+
+
 def test_unique_index_and_schema_qualified_names_are_flagged():
     [finding] = lint('CREATE UNIQUE INDEX i ON app."Users" (a);', RULE)
     assert 'app."Users"' in finding.message

@@ -19,9 +19,26 @@ def test_before_pg12_there_is_no_concurrent_form():
     assert "before 12" in finding.message and "CREATE INDEX CONCURRENTLY" in finding.help
 
 
+@pytest.mark.parametrize("sql, fixed", [
+    ("REINDEX (CONCURRENTLY false) INDEX i;", "REINDEX INDEX CONCURRENTLY i"),
+    ("REINDEX (CONCURRENTLY off, VERBOSE) TABLE t;", "REINDEX TABLE CONCURRENTLY t"),
+    ("REINDEX (CONCURRENTLY 0) TABLE t;", "REINDEX TABLE CONCURRENTLY t"),
+])
+def test_concurrently_false_is_not_concurrent(sql, fixed):
+    [finding] = lint(sql, RULE)
+    assert fixed in finding.help
+
+
+def test_reindex_system_is_not_told_to_go_concurrent():
+    """PostgreSQL refuses REINDEX SYSTEM CONCURRENTLY: system catalogs cannot be reindexed concurrently."""
+    [finding] = lint("-- migrator:no-transaction\nREINDEX SYSTEM app;", RULE)
+    assert "CONCURRENTLY" not in finding.help and "maintenance window" in finding.help
+
+
 def test_concurrent_reindex_passes():
     assert hits("-- migrator:no-transaction\nREINDEX INDEX CONCURRENTLY i;", RULE) == 0
     assert hits("-- migrator:no-transaction\nREINDEX (CONCURRENTLY) TABLE t;", RULE) == 0
+    assert hits("-- migrator:no-transaction\nREINDEX (VERBOSE false, CONCURRENTLY true) TABLE t;", RULE) == 0
 
 
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])

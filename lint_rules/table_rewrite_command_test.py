@@ -11,6 +11,8 @@ RULE = "table-rewrite-command"
     ("ALTER TABLE events SET TABLESPACE fast;", "SET TABLESPACE"),
     ("ALTER TABLE events SET ACCESS METHOD heap2;", "SET ACCESS METHOD"),
     ("VACUUM FULL events;", "VACUUM FULL"),
+    ("VACUUM (FULL) events;", "VACUUM FULL"),
+    ("VACUUM (FULL true, ANALYZE) events;", "VACUUM FULL"),
     ("CLUSTER events USING events_pkey;", "CLUSTER"),
     ("CLUSTER;", "every clustered table"),
 ])
@@ -19,7 +21,10 @@ def test_rewriting_commands_are_errors(sql, shown):
     assert shown in finding.message
 
 
-@pytest.mark.parametrize("sql", ["VACUUM events;", "VACUUM (ANALYZE) events;", "ALTER TABLE events SET (fillfactor = 80);"])
+@pytest.mark.parametrize("sql", [
+    "VACUUM events;", "VACUUM (ANALYZE) events;", "VACUUM (FULL false) events;", "VACUUM (FULL off, FREEZE) events;",
+    "ALTER TABLE events SET (fillfactor = 80);",
+])
 def test_non_rewriting_forms_pass(sql):
     assert hits(sql, RULE, transaction="none") == 0
 

@@ -16,6 +16,7 @@ from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
 from migrator.durations import parse_pg_duration
+from migrator.pgtypes import PgType, parse_type, read_type
 from migrator.sqltext import (
     STRING_TOKENS,
     Cursor,
@@ -85,7 +86,10 @@ class Action:
     columns: tuple[str, ...] = ()
     references: Relation | None = None
     referenced_columns: tuple[str, ...] = ()
-    data_type: exp.DataType | None = None
+    data_type: PgType | None = None
+    using: exp.Expr | None = None  # ALTER COLUMN ... TYPE ... USING expression
+    using_casts: list[PgType] | None = None  # USING col::t1::t2: [t1, t2]; None when USING is another expression
+    rewrites: bool | None = False  # this action rewrites the table; None: depends on what is not known here
     default: exp.Expr | None = None
     not_null: bool = False
     check_not_null_column: str | None = None
@@ -93,9 +97,13 @@ class Action:
     concurrently: bool = False
     value: str | None = None
     partition: Relation | None = None
-    node: exp.Expr | None = None
     guarded: bool = False  # IF EXISTS / IF NOT EXISTS given: a re-run skips it instead of failing
     position: str | None = None  # ADD VALUE ... BEFORE / AFTER
+    column_constraints: list["Action"] = field(default_factory=list)  # a column's own constraints (kind column_constraint)
+
+    def constraints_of(self, constraint_type: str) -> list["Action"]:
+        """This column's constraints of one type (a column may carry several: UNIQUE REFERENCES ...)."""
+        return [c for c in self.column_constraints if c.constraint_type == constraint_type]
 
 
 @dataclass
@@ -183,9 +191,6 @@ def volatile_functions(expression: exp.Expr | None) -> list[str]:
     return [n for n in function_names(expression) if n in VOLATILE_FUNCTIONS or n not in NON_VOLATILE_FUNCTIONS]
 
 
-SERIAL_TYPES = {exp.DType.SERIAL, exp.DType.BIGSERIAL, exp.DType.SMALLSERIAL}
-
-
 # --- the analyzer ---------------------------------------------------------------------------
 class Analyzer:
     """Turns SQL text into Statement facts for one PostgreSQL major version."""
@@ -270,8 +275,14 @@ class Analyzer:
             cursor.advance()
         statement.relation = table
         for part in split_top_level(cursor.rest()):
-            action = self._table_action(Cursor(cursor.statement, part), table)
-            statement.actions.append(action)
+            statement.actions.append(self._table_action(Cursor(cursor.statement, part), table))
+        # PostgreSQL skips validating an ADD COLUMN's foreign key when no column the statement adds
+        # has a default (serial and stored generated columns have one): every row holds NULL.
+        added = [a for a in statement.actions if a.kind == "add_column"]
+        if not any(a.default is not None or a.generated in ("serial", "stored") for a in added):
+            for foreign_key in (c for a in added for c in a.constraints_of("foreign_key")):
+                foreign_key.not_valid = True
+        for action in statement.actions:
             self._apply_action_facts(statement, action, table)
 
     def _table_action(self, cursor: Cursor, table: Relation) -> Action:
@@ -365,40 +376,71 @@ class Analyzer:
 
     def _add_column(self, cursor: Cursor, action: Action, table: Relation) -> Action:
         cursor.accept("COLUMN")
-        parsed = parse_one(f"ALTER TABLE {table} ADD COLUMN {cursor.rest_sql()}")
-        column_def = _single_action(parsed, exp.ColumnDef)
-        if column_def is None:
+        guarded = cursor.accept("IF", "NOT", "EXISTS")
+        column = self._column_definition(cursor)
+        if column.kind == "unanalyzable":
             return action
-        action.kind = "add_column"
-        action.guarded = bool(column_def.args.get("exists"))
-        action.node = column_def
-        action.column = _identifier_name(column_def.this)
-        action.data_type = column_def.args.get("kind")
-        words = {cursor.word(i) for i in range(len(cursor.rest()))}
-        action.not_valid = _has_not_valid(cursor)
-        if action.data_type is not None and action.data_type.this in SERIAL_TYPES:
+        column.kind, column.sql, column.guarded = "add_column", action.sql, guarded
+        return column
+
+    def _column_definition(self, cursor: Cursor) -> Action:
+        """`name type [constraints...]` of CREATE TABLE or ADD COLUMN, as a `column` action."""
+        action = Action(kind="column", sql=cursor.rest_sql())
+        action.column = cursor.identifier()
+        action.data_type = read_type(cursor)
+        if action.column is None or action.data_type is None:
+            return Action(kind="unanalyzable", sql=action.sql)
+        if action.data_type.serial:
             action.generated = "serial"
-        for constraint in column_def.args.get("constraints") or []:
-            kind = constraint.args.get("kind")
-            if isinstance(kind, exp.DefaultColumnConstraint):
-                action.default = kind.this
-            elif isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"):
+        name = None
+        while not cursor.at_end:
+            if cursor.accept("CONSTRAINT"):
+                name = cursor.identifier()
+                continue
+            constraint = Action(kind="column_constraint", constraint=name, columns=(action.column,))
+            name = None
+            if cursor.accept("NOT", "NULL"):
                 action.not_null = True
-            elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
-                action.constraint_type = "primary_key"
-                action.not_null = True
-            elif isinstance(kind, exp.UniqueColumnConstraint):
-                action.constraint_type = "unique"
-            elif isinstance(kind, exp.Reference):
-                action.constraint_type = "foreign_key"
-                action.references = _relation_of(kind.this)
-            elif isinstance(kind, exp.CheckColumnConstraint):
-                action.constraint_type = action.constraint_type or "check"
-            elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.args.get("expression") is None:
-                action.generated = "identity"
-            elif isinstance(kind, (exp.ComputedColumnConstraint, exp.GeneratedAsIdentityColumnConstraint)):
-                stored = "STORED" in words or ("VIRTUAL" not in words and self.pg_version < 18)
-                action.generated = "stored" if stored else "virtual"
+            elif cursor.accept("NULL") or cursor.accept("NOT", "DEFERRABLE") or cursor.accept("DEFERRABLE") \
+                    or cursor.accept("NOT", "ENFORCED") or cursor.accept("ENFORCED") or cursor.accept("NO", "INHERIT"):
+                pass
+            elif cursor.accept_any("COLLATE", "COMPRESSION", "STORAGE", "INITIALLY"):
+                cursor.advance()
+            elif cursor.accept("DEFAULT"):
+                expression = _expression(cursor, _until_column_constraint(cursor))
+                if expression is None:
+                    return Action(kind="unanalyzable", sql=action.sql)
+                action.default = expression
+            elif cursor.accept("PRIMARY KEY") or cursor.accept("UNIQUE"):
+                primary = cursor.tokens[cursor.index - 1].text.upper().startswith("PRIMARY")
+                constraint.constraint_type = "primary_key" if primary else "unique"
+                action.not_null |= primary
+                cursor.accept("NULLS", "NOT", "DISTINCT") or cursor.accept("NULLS", "DISTINCT")
+                _skip_index_parameters(cursor)
+                action.column_constraints.append(constraint)
+            elif cursor.accept("REFERENCES"):
+                constraint.constraint_type = "foreign_key"
+                constraint.references = cursor.relation()
+                constraint.referenced_columns = _column_list(cursor)
+                _skip_reference_options(cursor)
+                action.column_constraints.append(constraint)
+            elif cursor.accept("CHECK"):
+                constraint.constraint_type = "check"
+                constraint.check_not_null_column = _is_not_null_check(Cursor(cursor.statement, cursor.skip_group()))
+                action.column_constraints.append(constraint)
+            elif cursor.accept("GENERATED"):
+                cursor.accept("ALWAYS") or cursor.accept("BY", "DEFAULT")
+                if not cursor.accept("AS"):
+                    return Action(kind="unanalyzable", sql=action.sql)
+                if cursor.accept("IDENTITY"):
+                    action.generated = "identity"
+                    cursor.skip_group()
+                else:
+                    cursor.skip_group()
+                    stored = cursor.accept_any("STORED", "VIRTUAL")
+                    action.generated = "virtual" if stored == "VIRTUAL" or (stored is None and self.pg_version >= 18) else "stored"
+            else:
+                return Action(kind="unanalyzable", sql=action.sql)
         return action
 
     def _alter_column(self, cursor: Cursor, action: Action, table: Relation) -> Action:
@@ -416,13 +458,20 @@ class Analyzer:
             if node is not None:
                 action.kind = "set_default"
                 action.default = node.args.get("default")
-        elif cursor.has_words("TYPE") or cursor.has_words("SET", "DATA", "TYPE"):
-            parsed = parse_one(f"ALTER TABLE {table} ALTER COLUMN {quote_identifier(action.column or '')} {cursor.rest_sql()}")
-            node = _single_action(parsed, exp.AlterColumn)
-            if node is not None and node.args.get("dtype") is not None:
+        elif cursor.accept("TYPE") or cursor.accept("SET", "DATA", "TYPE"):
+            action.data_type = read_type(cursor)
+            if cursor.accept("COLLATE"):
+                cursor.advance()
+            action.using_casts = []
+            if cursor.accept("USING"):
+                action.using = _expression(cursor, cursor.rest())
+                if action.using is None:
+                    return action
+                action.using_casts = _cast_chain(action.using, action.column)
+            if action.data_type is not None and cursor.at_end:
                 action.kind = "alter_column_type"
-                action.data_type = node.args["dtype"]
-                action.node = node
+                # the column's current type decides, when the migration knows it (MigrationContext.enter)
+                action.rewrites = None if action.using_casts is not None else True
         elif cursor.accept("SET", "STATISTICS"):
             action.kind = "set_statistics"
         elif cursor.has_words("SET") and cursor.is_type(TokenType.L_PAREN, 1) or cursor.has_words("RESET"):
@@ -470,13 +519,14 @@ class Analyzer:
         lock = Lock.ACCESS_EXCLUSIVE
         if kind == "add_column":
             if action.generated in ("serial", "identity", "stored") or volatile_functions(action.default):
-                statement.rewrites = True
+                action.rewrites = True
             elif action.default is not None and not isinstance(action.default, exp.Null) and self.pg_version < 11:
-                statement.rewrites = True
-            if action.constraint_type in ("primary_key", "unique", "foreign_key"):
-                statement.scans = True
-            if action.constraint_type == "foreign_key":
-                statement.add_lock(action.references, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
+                action.rewrites = True
+            if any(c.constraint_type in ("primary_key", "unique", "check") for c in action.column_constraints):
+                statement.scans = True  # the index build, or the CHECK, reads every row
+            for foreign_key in action.constraints_of("foreign_key"):
+                statement.add_lock(foreign_key.references, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
+                statement.scans |= not foreign_key.not_valid
         elif kind == "add_constraint":
             if action.constraint_type == "foreign_key":
                 lock = Lock.SHARE_ROW_EXCLUSIVE
@@ -486,10 +536,8 @@ class Analyzer:
             statement.scans = True
             if kind == "validate_constraint":
                 lock = Lock.SHARE_UPDATE_EXCLUSIVE
-        elif kind == "alter_column_type":
-            statement.rewrites = True
         elif kind in ("set_logged", "set_unlogged", "set_tablespace", "set_access_method"):
-            statement.rewrites = True
+            action.rewrites = True
         elif kind in ("toggle_trigger",):
             lock = Lock.SHARE_ROW_EXCLUSIVE
         elif kind in ("set_statistics", "set_storage_parameters", "cluster_on", "set_without_cluster", "set_attribute_options"):
@@ -505,6 +553,7 @@ class Analyzer:
                 statement.no_transaction = "DETACH PARTITION ... CONCURRENTLY cannot run inside a transaction block"
             statement.add_lock(action.partition, Lock.ACCESS_EXCLUSIVE if not action.concurrently else Lock.SHARE_UPDATE_EXCLUSIVE, "partition")
         statement.add_lock(table, lock)
+        statement.rewrites = any(a.rewrites is not False for a in statement.actions)  # None: it may
 
     def _alter_type(self, cursor: Cursor, statement: Statement) -> None:
         statement.kind = "alter_type"
@@ -563,9 +612,9 @@ class Analyzer:
             self._create_index(cursor, statement, unique)
             return
         cursor.accept_any("GLOBAL", "LOCAL")
-        cursor.accept_any("TEMPORARY", "TEMP", "UNLOGGED")
+        persistence = cursor.accept_any("TEMPORARY", "TEMP", "UNLOGGED")
         if cursor.accept("TABLE"):
-            self._create_table(cursor, statement)
+            self._create_table(cursor, statement, temporary=persistence in ("TEMPORARY", "TEMP"))
             return
         cursor.accept("CONSTRAINT")
         if cursor.accept("TRIGGER") or cursor.accept("POLICY") or cursor.accept("RULE"):
@@ -639,37 +688,59 @@ class Analyzer:
             statement.add_lock(table, Lock.SHARE)
         statement.scans = not only
 
-    def _create_table(self, cursor: Cursor, statement: Statement) -> None:
+    def _create_table(self, cursor: Cursor, statement: Statement, temporary: bool = False) -> None:
         statement.kind = "create_table"
         statement.if_not_exists = bool(cursor.accept("IF", "NOT", "EXISTS"))
         statement.relation = cursor.relation()
         if statement.relation is None:
             raise _Unanalyzable("expected a table name")
+        if temporary and statement.relation.schema is None:
+            statement.relation = Relation(statement.relation.name, "pg_temp")
         if cursor.accept("PARTITION", "OF"):
             parent = cursor.relation()
             statement.add_lock(parent, Lock.ACCESS_EXCLUSIVE, "parent")
-        if cursor.word() == "AS" or cursor.find_word("AS") is not None and not cursor.is_type(TokenType.L_PAREN):
-            statement.kind = "create_table_as"
+        as_at = cursor.find_word("AS")
+        if as_at is not None:
+            cursor.advance(as_at + 1)
+            self._table_from_query(cursor, statement)
             return
-        parsed = parse_one(statement.sql) if cursor.is_type(TokenType.L_PAREN) else None
-        if isinstance(parsed, exp.Create) and isinstance(parsed.this, exp.Schema):
-            for element in parsed.this.expressions:
-                if isinstance(element, exp.ColumnDef):
-                    statement.actions.append(
-                        Action(kind="column", column=_identifier_name(element.this), data_type=element.args.get("kind"), node=element)
-                    )
-                elif (constraint := _table_constraint(element)) is not None:
-                    statement.actions.append(constraint)
-            for reference in parsed.find_all(exp.Reference):
-                statement.add_lock(_relation_of(reference.this), Lock.SHARE_ROW_EXCLUSIVE, "referenced")
-        else:  # a new, empty table: only the tables it references matter
-            body = cursor.skip_group()
-            inner = Cursor(cursor.statement, body)
-            while not inner.at_end:
-                if inner.accept("REFERENCES"):
-                    statement.add_lock(inner.relation(), Lock.SHARE_ROW_EXCLUSIVE, "referenced")
-                else:
-                    inner.advance()
+        body = cursor.skip_group()
+        for element in split_top_level(body):
+            inner = Cursor(cursor.statement, element)
+            if inner.word() in ("CONSTRAINT", "CHECK", "UNIQUE", "PRIMARY KEY", "FOREIGN KEY", "EXCLUDE"):
+                action = self._add_constraint(inner, Action(kind="unanalyzable", sql=inner.rest_sql()))
+                action.kind = "table_constraint"
+            elif inner.word() == "LIKE":
+                inner.advance()
+                statement.add_lock(inner.relation(), Lock.ACCESS_SHARE)
+                continue
+            else:  # a column PostgreSQL accepts but we do not read keeps the table new, without its type
+                action = self._column_definition(inner)
+                action.kind = "column"
+            statement.actions.append(action)
+        inner = Cursor(cursor.statement, body)
+        while not inner.at_end:  # a new, empty table: only the tables it references are locked
+            if inner.accept("REFERENCES"):
+                statement.add_lock(inner.relation(), Lock.SHARE_ROW_EXCLUSIVE, "referenced")
+            else:
+                inner.advance()
+
+    def _table_from_query(self, cursor: Cursor, statement: Statement) -> None:
+        """CREATE TABLE ... AS / SELECT INTO: a new table, filled by reading the query's tables."""
+        statement.kind = "create_table_as"
+        words = [cursor.word(offset) for offset in range(len(cursor.rest()))]
+        with_data = words[-3:] != ["WITH", "NO", "DATA"]
+        tail = 3 if not with_data else 2 if words[-2:] == ["WITH", "DATA"] else 0
+        query_tokens = cursor.rest()[: len(words) - tail]
+        query = parse_one(cursor.sql_of(query_tokens)) if cursor.word() != "EXECUTE" else None
+        if query is None:
+            raise _Unanalyzable("the query of CREATE TABLE ... AS is not understood")
+        ctes = {_identifier_name(cte.args.get("alias")) for cte in query.find_all(exp.CTE)}
+        for table in query.find_all(exp.Table):
+            source = None if table.find_ancestor(exp.Into) else _relation_of(table)
+            if source is not None and source.name not in ctes and source != statement.relation:
+                statement.add_lock(source, Lock.ACCESS_SHARE)
+        statement.scans = with_data and bool(statement.locks)
 
     # -- DROP ----------------------------------------------------------------------------
     def _drop(self, cursor: Cursor, statement: Statement) -> None:
@@ -722,14 +793,11 @@ class Analyzer:
     def _reindex(self, cursor: Cursor, statement: Statement) -> None:
         statement.kind = "reindex"
         cursor.accept("REINDEX")
-        options = cursor.skip_group()
+        options = _options(cursor)
         target = cursor.accept_any("INDEX", "TABLE", "SCHEMA", "DATABASE", "SYSTEM")
         if target is None:
             raise _Unanalyzable("REINDEX target is not understood")
-        concurrently = cursor.accept("CONCURRENTLY") or any(
-            token.text.upper() == "CONCURRENTLY" for token in options
-        )
-        statement.concurrently = bool(concurrently)
+        statement.concurrently = bool(cursor.accept("CONCURRENTLY")) or options.get("CONCURRENTLY") is True
         statement.relation = cursor.relation()
         statement.scans = True
         statement.actions.append(Action(kind="reindex_" + target.lower(), sql=statement.sql, concurrently=statement.concurrently))
@@ -768,11 +836,10 @@ class Analyzer:
     def _vacuum(self, cursor: Cursor, statement: Statement) -> None:
         statement.kind = "vacuum"
         cursor.advance()
-        options = cursor.skip_group()
-        words = {token.text.upper() for token in options}
+        options = _options(cursor)
         while cursor.accept_any("FULL", "FREEZE", "VERBOSE", "ANALYZE", "ANALYSE"):
-            words.add(cursor.tokens[cursor.index - 1].text.upper())
-        full = "FULL" in words
+            options[cursor.tokens[cursor.index - 1].text.upper()] = True
+        full = options.get("FULL") is True
         statement.no_transaction = "VACUUM cannot run inside a transaction block"
         for part in split_top_level(cursor.rest()):
             name = Cursor(cursor.statement, part).relation()
@@ -808,8 +875,7 @@ class Analyzer:
             raise _Unanalyzable(f"REPACK needs PostgreSQL 19 (target is {self.pg_version})")
         statement.kind = "repack"
         cursor.advance()
-        options = _enabled_options(cursor.skip_group())
-        statement.concurrently = "CONCURRENTLY" in options
+        statement.concurrently = _options(cursor).get("CONCURRENTLY") is True
         statement.relation = cursor.relation()
         statement.rewrites = True
         statement.actions.append(Action(kind="repack", sql=statement.sql, concurrently=statement.concurrently))
@@ -864,6 +930,16 @@ class Analyzer:
 
     def _select(self, cursor: Cursor, statement: Statement) -> None:
         statement.kind = "select"
+        into = cursor.find_word("INTO")
+        if into is not None:  # SELECT ... INTO new_table: CREATE TABLE ... AS by another name
+            target = Cursor(cursor.statement, cursor.rest()[into + 1 :])
+            temporary = target.accept_any("TEMPORARY", "TEMP", "UNLOGGED") in ("TEMPORARY", "TEMP")
+            target.accept("TABLE")
+            statement.relation = target.relation()
+            if temporary and statement.relation is not None and statement.relation.schema is None:
+                statement.relation = Relation(statement.relation.name, "pg_temp")
+            self._table_from_query(cursor, statement)
+            return
         tokens = cursor.rest()
         for position, token in enumerate(tokens[:-5]):
             if token.text.lower() == "set_config" and tokens[position + 1].token_type == TokenType.L_PAREN:
@@ -1095,28 +1171,6 @@ def _identifier_name(node: exp.Expr | None) -> str | None:
     return _identifier_name(node.this) if isinstance(node.this, exp.Expr) else str(node.this).lower()
 
 
-def _table_constraint(node: exp.Expr) -> Action | None:
-    """A table-level PRIMARY KEY, UNIQUE or FOREIGN KEY of CREATE TABLE, as a `table_constraint` action."""
-    name = None
-    if isinstance(node, exp.Constraint):
-        name = _identifier_name(node.this)
-        node = node.expressions[0] if len(node.expressions) == 1 else None
-    references = None
-    if isinstance(node, exp.PrimaryKey):
-        kind, columns = "primary_key", node.expressions
-    elif isinstance(node, exp.UniqueColumnConstraint) and isinstance(node.this, exp.Schema):
-        kind, columns = "unique", node.this.expressions
-    elif isinstance(node, exp.ForeignKey):
-        kind, columns = "foreign_key", node.expressions
-        reference = node.args.get("reference")
-        references = _relation_of(reference.this) if reference is not None else None
-    else:
-        return None
-    names = tuple(_identifier_name(column) for column in columns if isinstance(column, exp.Identifier))
-    return Action(kind="table_constraint", constraint=name, constraint_type=kind,
-                  columns=names, references=references)
-
-
 def _relation_of(node: exp.Expr | None) -> Relation | None:
     table = node.this if isinstance(node, exp.Schema) else node
     if not isinstance(table, exp.Table):
@@ -1134,21 +1188,100 @@ def _single_action(parsed: exp.Expr | None, kind: type) -> exp.Expr | None:
     return None
 
 
+_COLUMN_CONSTRAINT_WORDS = {
+    "CONSTRAINT", "NOT", "NULL", "CHECK", "UNIQUE", "PRIMARY KEY", "REFERENCES", "GENERATED", "COLLATE",
+    "DEFERRABLE", "INITIALLY", "COMPRESSION", "STORAGE", "ENFORCED", "NO", "DEFAULT",
+}
+
+
+def _until_column_constraint(cursor: Cursor) -> list[Token]:
+    """The tokens from here to the next top-level column-constraint keyword (a DEFAULT's expression)."""
+    rest = cursor.rest()
+    depth = 0
+    for offset, token in enumerate(rest):
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            depth += 1
+        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+            depth -= 1
+        elif depth == 0 and offset and cursor.word(offset) in _COLUMN_CONSTRAINT_WORDS:
+            return rest[:offset]
+    return rest
+
+
+def _expression(cursor: Cursor, tokens: list[Token]) -> exp.Expr | None:
+    """Consume tokens and parse them as one SQL expression; None if sqlglot cannot."""
+    cursor.advance(len(tokens))
+    parsed = parse_one("SELECT " + cursor.sql_of(tokens)) if tokens else None
+    if not isinstance(parsed, exp.Select) or len(parsed.expressions) != 1:
+        return None
+    return parsed.expressions[0]
+
+
+def _skip_index_parameters(cursor: Cursor) -> None:
+    """INCLUDE (...), WITH (...), USING INDEX TABLESPACE name after a UNIQUE or PRIMARY KEY."""
+    while True:
+        if cursor.accept("INCLUDE") or cursor.accept("WITH"):
+            cursor.skip_group()
+        elif cursor.accept("USING", "INDEX", "TABLESPACE"):
+            cursor.advance()
+        else:
+            return
+
+
+def _skip_reference_options(cursor: Cursor) -> None:
+    """MATCH ... and ON DELETE / ON UPDATE actions after REFERENCES table (cols)."""
+    while True:
+        if cursor.accept("MATCH"):
+            cursor.advance()
+        elif cursor.accept("ON"):
+            cursor.accept_any("DELETE", "UPDATE")
+            if cursor.accept("SET"):
+                cursor.accept_any("NULL", "DEFAULT")
+                cursor.skip_group()
+            elif not cursor.accept("NO", "ACTION"):
+                cursor.accept_any("CASCADE", "RESTRICT")
+        else:
+            return
+
+
+_TRUE = {"TRUE", "ON", "1", "YES"}
+_FALSE = {"FALSE", "OFF", "0", "NO"}
+
+
+def _options(cursor: Cursor) -> dict[str, bool | str]:
+    """A parenthesised option list, `(CONCURRENTLY, FULL false, TABLESPACE x)`, consumed at the cursor.
+
+    Each option is named in upper case; a boolean option without a value is true, as PostgreSQL
+    reads it; a value that is not a boolean is kept as its text."""
+    options: dict[str, bool | str] = {}
+    for part in split_top_level(cursor.skip_group()):
+        name = word_of(part[0]).upper() or part[0].text.upper()
+        value = " ".join(token.text for token in part[1:]).upper()
+        options[name] = True if not value or value in _TRUE else False if value in _FALSE else value
+    return options
+
+
+def _cast_chain(using: exp.Expr, column: str | None) -> list[PgType] | None:
+    """The types of `USING col::t1::t2` innermost first; None if USING is any other expression."""
+    casts: list[PgType] = []
+    node = using
+    while isinstance(node, (exp.Paren, exp.Cast)):
+        if isinstance(node, exp.Cast):
+            cast_type = parse_type(node.to.sql("postgres"))
+            if cast_type is None:
+                return None
+            casts.insert(0, cast_type)
+        node = node.this
+    if isinstance(node, exp.Column) and not node.table and _identifier_name(node.this) == column:
+        return casts
+    return None
+
+
 def _first_identifier(tokens: list[Token]) -> str:
     if len(tokens) == 1 or tokens and tokens[1].text.upper() in ("ASC", "DESC", "NULLS", "COLLATE") or (len(tokens) > 1 and tokens[1].token_type not in (TokenType.L_PAREN, TokenType.DOT) and tokens[0].token_type != TokenType.L_PAREN):
         first = tokens[0]
         return first.text if first.token_type == TokenType.IDENTIFIER else first.text.lower()
     return "(expression)"
-
-
-def _enabled_options(tokens: list[Token]) -> set[str]:
-    """The options of a parenthesised list that are on: `(VERBOSE, CONCURRENTLY false)` gives {"VERBOSE"}."""
-    enabled = set()
-    for part in split_top_level(tokens):
-        words = [token.text.upper() for token in part]
-        if words and (len(words) == 1 or words[1] not in ("FALSE", "OFF", "0")):
-            enabled.add(words[0])
-    return enabled
 
 
 def _assigned_columns(cursor: Cursor, word: str) -> tuple[str, ...]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlglot import exp
-
 from migrator.analyzer import Lock, Statement
+from migrator.pgtypes import PgType, type_change_rewrites
 from migrator.sqltext import Relation
 
 TIMEOUT_SETTINGS = ("lock_timeout", "statement_timeout")
@@ -56,9 +55,10 @@ class MigrationContext:
     in_transaction: bool = False
     explicit_transaction: bool = False
     transaction_id: int = 0
-    created_tables: set[str] = field(default_factory=set)
-    created_indexes: dict[str, str] = field(default_factory=dict)
-    column_types: dict[tuple[str, str], exp.DataType] = field(default_factory=dict)
+    search_path: list[str] = field(default_factory=lambda: ["public"])
+    created_tables: set[tuple[str, str]] = field(default_factory=set)  # (schema, name), as resolved when created
+    created_indexes: set[tuple[str, str]] = field(default_factory=set)
+    column_types: dict[tuple[str, str, str], PgType] = field(default_factory=dict)
     constraints: dict[tuple[str, str], ConstraintState] = field(default_factory=dict)
     validated_not_null: set[tuple[str, str]] = field(default_factory=set)
     enum_values_added: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -77,9 +77,21 @@ class MigrationContext:
         """Was this relation created earlier in this migration (so nobody else uses it yet)?"""
         if relation is None:
             return False
-        if kind == "index":
-            return relation.name in self.created_indexes
-        return relation.name in self.created_tables
+        created = self.created_indexes if kind == "index" else self.created_tables
+        return self.resolve(relation, created) in created
+
+    def resolve(self, relation: Relation, created: set[tuple[str, str]] | None = None) -> tuple[str, str]:
+        """(schema, name) of a relation as PostgreSQL finds it: temporary tables first, then the search_path.
+
+        A bare name matches a relation this migration created in an earlier schema of the path;
+        otherwise it is taken to be in the first schema of the path (where CREATE puts it)."""
+        if relation.schema is not None:
+            return relation.schema, relation.name
+        created = self.created_tables if created is None else created
+        for schema in ("pg_temp", *self.search_path):
+            if (schema, relation.name) in created:
+                return schema, relation.name
+        return (self.search_path[0] if self.search_path else "public"), relation.name
 
     def timeout(self, name: str) -> TimeoutInForce | None:
         """The lock_timeout / statement_timeout in force for the next statement, if one was set."""
@@ -87,8 +99,9 @@ class MigrationContext:
             return self.local_timeouts[name]
         return self.session_timeouts.get(name)
 
-    def column_type(self, table: Relation, column: str) -> exp.DataType | None:
-        return self.column_types.get((table.name, column))
+    def column_type(self, table: Relation, column: str) -> PgType | None:
+        """The column's type, when this migration declared or changed it."""
+        return self.column_types.get((*self.resolve(table), column))
 
     # -- moving forward ------------------------------------------------------------------
     def enter(self, statement: Statement) -> None:
@@ -97,6 +110,17 @@ class MigrationContext:
             self.transaction_id += 1
             self.local_timeouts.clear()
             self.held_locks.clear()
+        if statement.kind == "alter_table" and statement.relation is not None:
+            self._decide_type_changes(statement)
+
+    def _decide_type_changes(self, statement: Statement) -> None:
+        """ALTER COLUMN ... TYPE on a column whose type the migration knows: rewrite or not, per PostgreSQL."""
+        for action in statement.actions:
+            if action.kind == "alter_column_type" and action.rewrites is None:
+                old = self.column_type(statement.relation, action.column)
+                if old is not None:
+                    action.rewrites = type_change_rewrites(old, action.data_type, action.using_casts, self.pg_version)
+        statement.rewrites = any(action.rewrites is not False for action in statement.actions)
 
     def apply(self, statement: Statement) -> None:
         """Record what a statement did, after the rules have looked at it."""
@@ -123,15 +147,16 @@ class MigrationContext:
             for target in statement.locks:
                 self.held_locks.append(HeldLock(target.relation, target.lock, statement.line))
         table = statement.relation
-        if kind == "create_table" and table is not None:
-            self.created_tables.add(table.name)
+        if kind in ("create_table", "create_table_as") and table is not None:
+            key = self.resolve(table, set())
+            self.created_tables.add(key)
             for action in statement.actions:
                 if action.data_type is not None and action.column:
-                    self.column_types[(table.name, action.column)] = action.data_type
-        elif kind == "create_index":
+                    self.column_types[(*key, action.column)] = action.data_type
+        elif kind == "create_index" and table is not None:
             action = statement.actions[0]
-            if action.constraint:
-                self.created_indexes[action.constraint] = table.name if table else ""
+            if action.constraint:  # an index lives in its table's schema
+                self.created_indexes.add((self.resolve(table)[0], action.constraint))
         elif kind == "alter_table" and table is not None:
             for action in statement.actions:
                 self._apply_table_action(table, action)
@@ -141,6 +166,11 @@ class MigrationContext:
                     self.enum_values_added[(table.name, action.value)] = self.transaction_id
 
     def _apply_setting(self, setting, line: int) -> None:
+        if setting.name == "search_path":
+            raw = "public" if setting.raw is None or setting.raw.upper() == "DEFAULT" else setting.raw
+            names = [part.strip().strip('"').lower() for part in raw.split(",")]
+            self.search_path = [name for name in names if name and name != "$user"]
+            return
         if setting.name not in TIMEOUT_SETTINGS:
             return
         if setting.milliseconds is None:  # RESET / DEFAULT: back to the server's value
@@ -156,9 +186,9 @@ class MigrationContext:
             self.local_timeouts.pop(setting.name, None)
 
     def _apply_table_action(self, table: Relation, action) -> None:
-        key = table.name
+        schema, key = self.resolve(table)
         if action.kind in ("add_column", "alter_column_type") and action.column and action.data_type is not None:
-            self.column_types[(key, action.column)] = action.data_type
+            self.column_types[(schema, key, action.column)] = action.data_type
         elif action.kind == "add_constraint" and action.constraint_type == "check":
             validated = not action.not_valid
             if action.constraint:
@@ -176,5 +206,5 @@ class MigrationContext:
             state.validated = True
             if state.not_null_column:
                 self.validated_not_null.add((key, state.not_null_column))
-        elif action.kind == "rename_table" and action.new_name and key in self.created_tables:
-            self.created_tables.add(action.new_name)
+        elif action.kind == "rename_table" and action.new_name and (schema, key) in self.created_tables:
+            self.created_tables.add((schema, action.new_name))
