@@ -11,6 +11,10 @@ def check(statement, ctx):
             ctx.report("BEGIN in a file the runner already wraps in a transaction: the COMMIT that follows ends the "
                        "runner's transaction, and what comes after runs outside any transaction",
                        "Remove BEGIN/COMMIT, or mark the file -- migrator:no-transaction to manage transactions yourself.")
+    elif statement.kind == "rollback" and migration.in_transaction and not migration.explicit_transaction:
+        ctx.report("ROLLBACK in a migration that runs in one transaction undoes everything before it, and the "
+                   "runner still records the migration as applied; what follows runs outside any transaction",
+                   "Remove the ROLLBACK (a failing statement already rolls the migration back).")
     elif statement.kind in ("commit", "rollback") and not migration.in_transaction:
         ctx.report(f"{statement.kind.upper()} with no transaction open", "Remove it, or add the missing BEGIN.",
                    severity="warning")
@@ -26,11 +30,12 @@ def finish(ctx):
 RULE = Rule(
     id="unbalanced-transaction",
     severity="error",
-    summary="BEGIN without COMMIT, nested BEGIN, or BEGIN in a file the runner already wraps.",
+    summary="BEGIN without COMMIT, nested BEGIN, BEGIN in a file the runner already wraps, or ROLLBACK of the migration.",
     what="Flags explicit transaction control that does not balance, or that fights the runner's own transaction.",
     why=(
         "A BEGIN without COMMIT leaves locks held until the session ends; a nested BEGIN is ignored, so the "
-        "inner COMMIT ends the outer transaction early and the rest of the file runs unprotected."
+        "inner COMMIT ends the outer transaction early and the rest of the file runs unprotected. A ROLLBACK "
+        "silently undoes the migration's work while the runner records it as applied."
     ),
     instead="-- migrator:no-transaction\nBEGIN;\nALTER TABLE users ADD COLUMN plan text;\nCOMMIT;",
     check=check,

@@ -31,3 +31,16 @@ def test_balanced_transactions_pass():
 def test_every_version():
     for pg_version in (11, 18):
         assert hits("BEGIN;\nBEGIN;\nCOMMIT;", RULE, transaction="none", pg_version=pg_version) == 1
+
+
+def test_rollback_in_a_one_transaction_migration_is_an_error():
+    [finding] = lint("ALTER TABLE t ADD COLUMN a int;\nROLLBACK;", RULE)
+    assert finding.severity == "error" and "undoes everything before it" in finding.message
+
+
+def test_rollback_of_an_explicit_block_in_an_autocommit_file_passes():
+    assert hits("-- migrator:no-transaction\nBEGIN;\nALTER TABLE t ADD COLUMN a int;\nROLLBACK;", RULE) == 0
+
+
+def test_rollback_to_savepoint_passes():
+    assert hits("SAVEPOINT s;\nALTER TABLE t ADD COLUMN a int;\nROLLBACK TO SAVEPOINT s;", RULE) == 0

@@ -56,6 +56,8 @@ class Lock(IntEnum):
 
 @dataclass
 class LockTarget:
+    """A lock on a relation; kind `domain_users`: on every table with a column of the domain `relation`."""
+
     relation: Relation
     lock: Lock
     kind: str = "table"
@@ -254,6 +256,8 @@ class Analyzer:
                 raise _Unanalyzable("expected ON table")
             statement.relation = cursor.relation()
             statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE)
+        elif cursor.accept("DOMAIN"):
+            self._alter_domain(cursor, statement)
         elif cursor.accept("SYSTEM"):
             statement.kind = "alter_system"
             statement.no_transaction = "ALTER SYSTEM cannot run inside a transaction block"
@@ -554,6 +558,31 @@ class Analyzer:
             statement.add_lock(action.partition, Lock.ACCESS_EXCLUSIVE if not action.concurrently else Lock.SHARE_UPDATE_EXCLUSIVE, "partition")
         statement.add_lock(table, lock)
         statement.rewrites = any(a.rewrites is not False for a in statement.actions)  # None: it may
+
+    def _alter_domain(self, cursor: Cursor, statement: Statement) -> None:
+        """ALTER DOMAIN: a new constraint is checked against every column of every table using the domain."""
+        statement.kind = "alter_domain"
+        statement.relation = cursor.relation()
+        action = Action(kind="alter_domain_metadata", sql=cursor.rest_sql())
+        if cursor.accept("ADD"):
+            action.kind = "add_constraint"
+            if cursor.accept("CONSTRAINT"):
+                action.constraint = cursor.identifier()
+            action.not_valid = _has_not_valid(cursor)
+            action.constraint_type = "not_null" if cursor.has_words("NOT", "NULL") else "check"
+        elif cursor.accept("SET", "NOT", "NULL"):
+            action.kind = "set_not_null"
+        elif cursor.accept("VALIDATE", "CONSTRAINT"):
+            action.kind = "validate_constraint"
+            action.constraint = cursor.identifier()
+        elif cursor.word() not in ("DROP", "RENAME", "OWNER", "SET"):
+            raise _Unanalyzable("ALTER DOMAIN form is not understood")
+        statement.actions.append(action)
+        if action.kind in ("set_not_null", "validate_constraint") or action.kind == "add_constraint" and not action.not_valid:
+            statement.scans = True
+            # PostgreSQL 18 validates an existing domain constraint under SHARE UPDATE EXCLUSIVE
+            lock = Lock.SHARE_UPDATE_EXCLUSIVE if action.kind == "validate_constraint" and self.pg_version >= 18 else Lock.SHARE
+            statement.add_lock(statement.relation, lock, "domain_users")
 
     def _alter_type(self, cursor: Cursor, statement: Statement) -> None:
         statement.kind = "alter_type"
@@ -1108,7 +1137,7 @@ _HARMLESS_CREATE_OBJECTS = {
     "ACCESS", "TRANSFORM", "STATISTICS", "PROCEDURAL", "TRUSTED",
 }
 _HARMLESS_ALTER_OBJECTS = {
-    "VIEW", "FUNCTION", "PROCEDURE", "DOMAIN", "SCHEMA", "EXTENSION", "AGGREGATE", "COLLATION",
+    "VIEW", "FUNCTION", "PROCEDURE", "SCHEMA", "EXTENSION", "AGGREGATE", "COLLATION",
     "OPERATOR", "ROLE", "USER", "GROUP", "SERVER", "PUBLICATION", "SUBSCRIPTION", "LANGUAGE",
     "DATABASE", "TEXT", "CONVERSION", "EVENT", "STATISTICS", "ROUTINE", "TABLESPACE", "LARGE",
 }
