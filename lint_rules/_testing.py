@@ -24,3 +24,25 @@ def rules_hit(sql: str, rule: str | None = None, **options) -> list[str]:
 def hits(sql: str, rule: str, **options) -> int:
     """How many times `rule` fires on the SQL."""
     return rules_hit(sql, rule, **options).count(rule)
+
+
+# The world the oracle runs rule fixtures in (tests/test_oracle.py): these tables exist, each with a few
+# rows, before a fixture's migration runs. A rule test module lists its fixtures as ORACLE = [sql, ...]
+# (or (setup, sql) pairs); the oracle fails on any fact the analyzer states differently from the server.
+ORACLE_SCHEMA = """
+CREATE SCHEMA app;
+CREATE TYPE mood AS ENUM ('ok', 'sad');
+CREATE DOMAIN email AS text;
+CREATE TABLE teams (id bigint PRIMARY KEY, name text);
+CREATE TABLE users (
+    id bigint PRIMARY KEY, email varchar(100), name text, handle varchar(255), age int, score numeric(10,2),
+    flag boolean, born timestamp, doc json, team_id bigint, contact email, ratio float, code char(10), state mood
+);
+CREATE INDEX users_email_idx ON users (email);
+CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users, total numeric(10,2), note text);
+CREATE TABLE events (id bigint, at timestamptz, kind text, seq int);
+CREATE TABLE t (id bigint PRIMARY KEY, a int, b text);
+CREATE TABLE app.t (id bigint, a int);
+CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;
+CREATE UNIQUE INDEX mv_id ON mv (id);
+"""

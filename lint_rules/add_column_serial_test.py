@@ -20,3 +20,9 @@ def test_safe_alternative_and_new_table_pass():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("ALTER TABLE e ADD COLUMN s bigserial;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # tests/test_oracle.py
+    "ALTER TABLE events ADD COLUMN n serial8;",
+    "ALTER TABLE events ADD COLUMN n serial2;",
+]

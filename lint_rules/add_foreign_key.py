@@ -17,11 +17,11 @@ def check(statement, ctx):
             )
     for action in actions(statement, ctx, "add_column"):
         for foreign_key in action.constraints_of("foreign_key"):
-            if foreign_key.not_valid:  # no column of the statement has a default: nothing to validate
+            if foreign_key.not_valid:  # the column has no default: every row is NULL, nothing to validate
                 continue
             name = foreign_key.constraint or constraint_name(table.name, [action.column], "fkey")
             ctx.report(
-                f"ADD COLUMN {action.column} ... REFERENCES with a DEFAULT in the same statement adds a validated "
+                f"ADD COLUMN {action.column} ... REFERENCES with a DEFAULT adds a validated "
                 f"foreign key: it locks {table} and {foreign_key.references} and scans {table}",
                 f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
                 f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({action.column}) REFERENCES {foreign_key.references} NOT VALID;\n"
@@ -39,8 +39,8 @@ RULE = Rule(
     summary="A foreign key added without NOT VALID scans the table under a write-blocking lock.",
     what=(
         "Flags `ADD FOREIGN KEY` / `ADD CONSTRAINT ... FOREIGN KEY` without `NOT VALID` on a table that "
-        "existed before this migration, and `ADD COLUMN ... REFERENCES` when a column the statement adds has "
-        "a DEFAULT (without one every row holds NULL and PostgreSQL skips the validation)."
+        "existed before this migration, and `ADD COLUMN ... REFERENCES` when that column has a DEFAULT "
+        "(without one every row holds NULL and PostgreSQL skips the validation)."
     ),
     why=(
         "Adding a foreign key checks every existing row while holding SHARE ROW EXCLUSIVE on both "

@@ -18,7 +18,7 @@ def test_unnamed_foreign_key_gets_a_generated_name():
 
 @pytest.mark.parametrize("sql", [
     "ALTER TABLE orders ADD COLUMN user_id bigint DEFAULT 1 REFERENCES users (id);",
-    "ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users (id), ADD COLUMN n int DEFAULT 0;",
+    "ALTER TABLE orders ADD COLUMN user_id bigint DEFAULT NULL REFERENCES users (id);",
     "ALTER TABLE orders ADD COLUMN user_id bigserial REFERENCES users (id);",
 ])
 def test_add_column_references_with_a_default_in_the_statement_is_flagged(sql):
@@ -31,6 +31,7 @@ def test_add_column_references_with_a_default_in_the_statement_is_flagged(sql):
     "ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users (id);",
     "ALTER TABLE orders ADD COLUMN user_id bigint UNIQUE REFERENCES users ON DELETE SET NULL;",
     "ALTER TABLE orders ADD COLUMN user_id bigint CONSTRAINT fk REFERENCES users (id) MATCH FULL ON UPDATE CASCADE NOT NULL;",
+    "ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users (id), ADD COLUMN n int DEFAULT 0;",
 ])
 def test_add_column_references_without_default_is_not_validated(sql):
     """Every row holds NULL: PostgreSQL marks the key valid without reading the table."""
@@ -56,3 +57,15 @@ def test_new_table_passes():
 def test_every_model_and_version(transaction, pg_version):
     sql = "ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id);"
     assert hits(sql, RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # tests/test_oracle.py: no validation scan without a default, a scan with one
+    "ALTER TABLE orders ADD COLUMN team_id bigint REFERENCES teams (id);",
+    "ALTER TABLE orders ADD COLUMN team_id bigint UNIQUE REFERENCES teams ON DELETE SET NULL;",
+    "ALTER TABLE orders ADD COLUMN team_id bigint DEFAULT 1 REFERENCES teams (id);",
+    "ALTER TABLE orders ADD COLUMN team_id bigint REFERENCES teams (id), ADD COLUMN n int DEFAULT 0;",
+    "ALTER TABLE orders ADD COLUMN n int DEFAULT 0, ADD COLUMN team_id bigint REFERENCES teams (id);",
+    "ALTER TABLE orders ADD COLUMN team_id bigint DEFAULT NULL REFERENCES teams (id);",
+    "ALTER TABLE orders ADD COLUMN team_id bigserial REFERENCES teams (id);",
+    "ALTER TABLE users ADD CONSTRAINT users_team_fk FOREIGN KEY (team_id) REFERENCES teams (id);",
+]

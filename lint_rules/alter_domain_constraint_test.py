@@ -35,3 +35,11 @@ def test_validate_still_locks_the_tables_it_checks():
 
 def test_an_alter_domain_form_not_understood_is_reported():
     assert [f.rule for f in lint("ALTER DOMAIN email FROBNICATE;")] == ["unanalyzable-statement"]
+
+
+ORACLE = [  # tests/test_oracle.py: SHARE on users, the table with an email column
+    "ALTER DOMAIN email ADD CONSTRAINT has_v CHECK (VALUE LIKE 'v%');",
+    "ALTER DOMAIN email ADD CHECK (length(VALUE) < 300) NOT VALID;",
+    "ALTER DOMAIN email SET NOT NULL;",
+    "ALTER DOMAIN email DROP NOT NULL;",
+]

@@ -95,3 +95,20 @@ def test_new_table_passes():
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])
 def test_every_model(transaction):
     assert severities("ALTER TABLE u ALTER COLUMN c TYPE bigint;", transaction=transaction) == ["error"]
+
+
+# Run on a live server by tests/test_oracle.py: the type decisions above are PostgreSQL's.
+ORACLE = [
+    change(old, new).replace(" c ", " x ").replace("COLUMN c ", "COLUMN x ").replace("c::", "x::").replace("(c)", "(x)")
+    for old, new in [
+        ("varchar(100)", "varchar(200)"), ("varchar(255)", "text USING c::text"), ("varchar", "varchar(255)"),
+        ("float", "float(53)"), ("boolean", "boolean"), ("numeric(10,2)", "numeric(12,2) USING c::numeric(12,2)"),
+        ("char(10)", "text"), ("varchar(10)[]", "text[]"), ("int[]", "integer[]"), ("bit(3)", "bit varying"),
+        ("timestamp(3)", "timestamp"), ("int", "bigint"), ("varchar(10)", "text USING c::int::text"),
+    ]
+] + [
+    "ALTER TABLE users ALTER COLUMN ratio TYPE float(53)",
+    "ALTER TABLE users ALTER COLUMN flag TYPE boolean",
+    "ALTER TABLE users ALTER COLUMN score TYPE numeric(12,2) USING score::numeric(12,2)",
+    "ALTER TABLE users ALTER COLUMN code TYPE bpchar(10)",
+]

@@ -46,3 +46,10 @@ def test_add_column_with_check_scans_under_access_exclusive(sql):
 
 def test_add_column_check_on_new_table_passes():
     assert hits("CREATE TABLE orders (id int);\nALTER TABLE orders ADD COLUMN total int CHECK (total >= 0);", RULE) == 0
+
+
+ORACLE = [  # tests/test_oracle.py
+    "ALTER TABLE orders ADD COLUMN points int CHECK (points >= 0);",
+    "ALTER TABLE orders ADD COLUMN points int NOT NULL DEFAULT 0 CONSTRAINT positive CHECK (points >= 0);",
+    "ALTER TABLE orders ADD CONSTRAINT total_positive CHECK (total >= 0) NOT VALID;",
+]

@@ -64,3 +64,13 @@ def test_unique_index_and_schema_qualified_names_are_flagged():
 @pytest.mark.parametrize("pg_version", [11, 15, 18])
 def test_flagged_in_every_transaction_model_and_version(transaction, pg_version):
     assert hits("CREATE INDEX i ON t (a);", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # tests/test_oracle.py: new tables from queries, and schema-qualified names
+    "CREATE TABLE n AS SELECT * FROM t;\nCREATE INDEX n_a ON n (a);",
+    "SELECT id, email INTO n FROM users;\nCREATE INDEX n_email ON n (email);",
+    "CREATE TEMP TABLE n AS SELECT 1 AS a;\nCREATE INDEX n_a ON n (a);",
+    "DO $$ BEGIN CREATE TABLE n AS SELECT * FROM t; END $$;\nCREATE INDEX n_a ON n (a);",
+    "CREATE TABLE app.users (id bigint, email text);\nCREATE INDEX u_email ON users (email);",
+    "SET search_path = app;\nCREATE INDEX t_a ON t (a);",
+]

@@ -44,3 +44,11 @@ def test_concurrent_reindex_passes():
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])
 def test_every_model(transaction):
     assert hits("REINDEX INDEX i;", RULE, transaction=transaction) == 1
+
+
+ORACLE = [  # tests/test_oracle.py
+    "REINDEX (CONCURRENTLY false) INDEX users_email_idx;",
+    "REINDEX (CONCURRENTLY off, VERBOSE) TABLE t;",
+    "REINDEX (CONCURRENTLY) TABLE t;",
+    "REINDEX SYSTEM oracle_template;",
+]

@@ -60,3 +60,12 @@ def test_repack_concurrently_is_the_online_form():
 def test_before_19_the_help_is_pg_repack():
     [finding] = lint("VACUUM FULL events;", RULE, transaction="none", pg_version=18)
     assert "pg_repack" in finding.help
+
+
+ORACLE = [  # tests/test_oracle.py
+    "ALTER TABLE t SET UNLOGGED;",
+    "CLUSTER t USING t_pkey;",
+    "VACUUM (FULL) t;",
+    "VACUUM (FULL false, ANALYZE) t;",
+    "ALTER TABLE t SET (fillfactor = 80);",
+]

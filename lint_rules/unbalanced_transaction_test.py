@@ -44,3 +44,8 @@ def test_rollback_of_an_explicit_block_in_an_autocommit_file_passes():
 
 def test_rollback_to_savepoint_passes():
     assert hits("SAVEPOINT s;\nALTER TABLE t ADD COLUMN a int;\nROLLBACK TO SAVEPOINT s;", RULE) == 0
+
+
+ORACLE = [  # tests/test_oracle.py: transaction control is the harness's own, the rest is compared
+    "ALTER TABLE t ADD COLUMN x int;\nSAVEPOINT s;\nALTER TABLE t ADD COLUMN y int;",
+]

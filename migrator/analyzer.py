@@ -92,6 +92,7 @@ class Action:
     using: exp.Expr | None = None  # ALTER COLUMN ... TYPE ... USING expression
     using_casts: list[PgType] | None = None  # USING col::t1::t2: [t1, t2]; None when USING is another expression
     rewrites: bool | None = False  # this action rewrites the table; None: depends on what is not known here
+    scans: bool = False  # this action reads every row of the table (a validation, an index build)
     default: exp.Expr | None = None
     not_null: bool = False
     check_not_null_column: str | None = None
@@ -280,12 +281,12 @@ class Analyzer:
         statement.relation = table
         for part in split_top_level(cursor.rest()):
             statement.actions.append(self._table_action(Cursor(cursor.statement, part), table))
-        # PostgreSQL skips validating an ADD COLUMN's foreign key when no column the statement adds
-        # has a default (serial and stored generated columns have one): every row holds NULL.
-        added = [a for a in statement.actions if a.kind == "add_column"]
-        if not any(a.default is not None or a.generated in ("serial", "stored") for a in added):
-            for foreign_key in (c for a in added for c in a.constraints_of("foreign_key")):
-                foreign_key.not_valid = True
+        # PostgreSQL skips validating an ADD COLUMN's foreign key when the column has no default (serial
+        # and stored generated columns have one): every row holds NULL. tests/test_oracle.py checks it.
+        for added in statement.actions:
+            if added.kind == "add_column" and added.default is None and added.generated not in ("serial", "stored"):
+                for foreign_key in added.constraints_of("foreign_key"):
+                    foreign_key.not_valid = True
         for action in statement.actions:
             self._apply_action_facts(statement, action, table)
 
@@ -527,17 +528,17 @@ class Analyzer:
             elif action.default is not None and not isinstance(action.default, exp.Null) and self.pg_version < 11:
                 action.rewrites = True
             if any(c.constraint_type in ("primary_key", "unique", "check") for c in action.column_constraints):
-                statement.scans = True  # the index build, or the CHECK, reads every row
+                action.scans = True  # the index build, or the CHECK, reads every row
             for foreign_key in action.constraints_of("foreign_key"):
                 statement.add_lock(foreign_key.references, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
-                statement.scans |= not foreign_key.not_valid
+                action.scans |= not foreign_key.not_valid
         elif kind == "add_constraint":
             if action.constraint_type == "foreign_key":
                 lock = Lock.SHARE_ROW_EXCLUSIVE
                 statement.add_lock(action.references, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
-            statement.scans |= not action.not_valid and not action.using_index
+            action.scans = not action.not_valid and not action.using_index
         elif kind in ("set_not_null", "validate_constraint"):
-            statement.scans = True
+            action.scans = True
             if kind == "validate_constraint":
                 lock = Lock.SHARE_UPDATE_EXCLUSIVE
         elif kind in ("set_logged", "set_unlogged", "set_tablespace", "set_access_method"):
@@ -548,7 +549,7 @@ class Analyzer:
             lock = Lock.SHARE_UPDATE_EXCLUSIVE
         elif kind == "attach_partition":
             lock = Lock.SHARE_UPDATE_EXCLUSIVE if self.pg_version >= 12 else Lock.ACCESS_EXCLUSIVE
-            statement.scans = True
+            action.scans = True
             statement.add_lock(action.partition, Lock.ACCESS_EXCLUSIVE, "partition")
         elif kind in ("detach_partition", "detach_partition_finalize"):
             if action.concurrently:
@@ -558,6 +559,7 @@ class Analyzer:
             statement.add_lock(action.partition, Lock.ACCESS_EXCLUSIVE if not action.concurrently else Lock.SHARE_UPDATE_EXCLUSIVE, "partition")
         statement.add_lock(table, lock)
         statement.rewrites = any(a.rewrites is not False for a in statement.actions)  # None: it may
+        statement.scans = any(a.scans for a in statement.actions)
 
     def _alter_domain(self, cursor: Cursor, statement: Statement) -> None:
         """ALTER DOMAIN: a new constraint is checked against every column of every table using the domain."""
@@ -925,6 +927,7 @@ class Analyzer:
         statement.concurrently = bool(cursor.accept("CONCURRENTLY"))
         statement.relation = cursor.relation()
         statement.scans = True
+        statement.rewrites = not statement.concurrently  # a new heap is filled and swapped in
         statement.add_lock(statement.relation, Lock.EXCLUSIVE if statement.concurrently else Lock.ACCESS_EXCLUSIVE, "materialized_view")
 
     def _set(self, cursor: Cursor, statement: Statement) -> None:

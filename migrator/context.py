@@ -111,16 +111,21 @@ class MigrationContext:
             self.local_timeouts.clear()
             self.held_locks.clear()
         if statement.kind == "alter_table" and statement.relation is not None:
-            self._decide_type_changes(statement)
+            self._decide_from_known_columns(statement)
 
-    def _decide_type_changes(self, statement: Statement) -> None:
-        """ALTER COLUMN ... TYPE on a column whose type the migration knows: rewrite or not, per PostgreSQL."""
+    def _decide_from_known_columns(self, statement: Statement) -> None:
+        """Facts that depend on what the migration did before: a type change from a known type rewrites or
+        not, per PostgreSQL; SET NOT NULL on a column a validated CHECK (col IS NOT NULL) covers skips its scan."""
+        schema, table = self.resolve(statement.relation)
         for action in statement.actions:
             if action.kind == "alter_column_type" and action.rewrites is None:
                 old = self.column_type(statement.relation, action.column)
                 if old is not None:
                     action.rewrites = type_change_rewrites(old, action.data_type, action.using_casts, self.pg_version)
+            elif action.kind == "set_not_null" and self.pg_version >= 12 and (table, action.column) in self.validated_not_null:
+                action.scans = False
         statement.rewrites = any(action.rewrites is not False for action in statement.actions)
+        statement.scans = any(action.scans for action in statement.actions)
 
     def apply(self, statement: Statement) -> None:
         """Record what a statement did, after the rules have looked at it."""

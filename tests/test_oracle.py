@@ -1,0 +1,154 @@
+"""PostgreSQL is the judge: every analyzer and rule fixture runs on a live server, on tables with rows.
+
+Each test module may list ORACLE fixtures (lint_rules/*_test.py, tests/test_analyzer.py). For each
+PostgreSQL major the machine has (the system's, the pgserver wheel's), every fixture's migration runs in
+one transaction on a fresh copy of lint_rules._testing.ORACLE_SCHEMA filled with rows, and
+migrator.oracle compares each statement's locks, rewrite, scan and transaction-block refusal with the
+analyzer's facts. Any difference fails the test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import pkgutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import lint_rules
+from lint_rules._testing import ORACLE_SCHEMA
+from migrator.config import Config
+from migrator.context import MigrationContext
+from migrator.lint import Linter
+from migrator.oracle import Observer, populate
+from migrator.sandbox import Cluster, pg_major_version, pgserver_bin_dir
+
+TEMPLATE = "oracle_template"
+_numbers = itertools.count(1)
+
+
+def _fixtures() -> list[tuple[str, str, str]]:
+    """(module, setup, migration) for every ORACLE fixture of the rule and analyzer test modules."""
+    names = [f"lint_rules.{m.name}" for m in pkgutil.iter_modules(lint_rules.__path__) if m.name.endswith("_test")]
+    found = []
+    for name in [*names, "tests.test_analyzer"]:
+        for fixture in getattr(importlib.import_module(name), "ORACLE", []):
+            setup, sql = fixture if isinstance(fixture, tuple) else ("", fixture)
+            found.append((name.rsplit(".", 1)[-1], setup, sql))
+    return found
+
+
+def _bin_dirs() -> dict[int, Path]:
+    """One bin directory per PostgreSQL major on this machine."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin")) + [pgserver_bin_dir()]
+    found = {}
+    for folder in candidates:
+        if folder is not None and (folder / "postgres").is_file():
+            found.setdefault(pg_major_version(folder), folder)
+    return found
+
+
+VERSIONS = _bin_dirs()
+FIXTURES = _fixtures()
+
+
+@pytest.fixture(scope="module", params=sorted(VERSIONS), ids=lambda v: f"pg{v}")
+def server(request):
+    """A primary of one PostgreSQL major, with the oracle schema filled with rows as a template database."""
+    cluster = Cluster(replicas=0, pg_bin=VERSIONS[request.param]).start()
+    with psycopg.connect(cluster.primary.dsn(), autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {TEMPLATE}")
+    with psycopg.connect(cluster.primary.dsn(TEMPLATE), autocommit=True) as connection:
+        connection.execute(ORACLE_SCHEMA)
+        assert populate(connection) == []
+        connection.execute("REFRESH MATERIALIZED VIEW mv")
+    yield request.param, cluster
+    cluster.stop()
+
+
+def judge(cluster, pg_version: int, setup: str, sql: str, tamper=None) -> list[str]:
+    """Every disagreement between the analyzer and the server for one migration, statement by statement.
+
+    The migration runs in one transaction that is rolled back, on the template database (or, when the
+    fixture has a setup of its own, on a fresh copy of it)."""
+    database = TEMPLATE
+    if setup:
+        database = f"oracle_{next(_numbers)}"
+        with psycopg.connect(cluster.primary.dsn(), autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {database} TEMPLATE {TEMPLATE}")
+    try:
+        with psycopg.connect(cluster.primary.dsn(database), autocommit=True) as connection:
+            if setup:
+                connection.execute(setup)
+                populate(connection)
+            linter = Linter(Config(pg_version=pg_version))
+            statements = linter.analyzer.analyze(sql)
+            linter.run_rules(statements, MigrationContext(pg_version, wrapped=True))  # facts the migration so far decides
+            observer = Observer(connection)
+            problems = []
+            connection.execute("BEGIN")
+            try:
+                for statement in statements:
+                    assert statement.unanalyzable is None, f"{statement.sql}: {statement.unanalyzable}"
+                    if tamper is not None:
+                        tamper(statement)
+                    observed, expected = observer.run(statement.sql, statement)
+                    problems += [f"line {statement.line}: {p}" for p in observer.disagreements(statement, observed, expected)]
+            finally:
+                connection.execute("ROLLBACK")
+            return problems
+    finally:
+        if setup:
+            with psycopg.connect(cluster.primary.dsn(), autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE {database} WITH (FORCE)")
+
+
+def test_the_machine_has_two_majors_to_judge_with():
+    assert len(VERSIONS) >= 2, f"PostgreSQL majors found: {sorted(VERSIONS)} (the system's and pgserver's expected)"
+
+
+@pytest.mark.parametrize("module, setup, sql", FIXTURES, ids=[f"{m}:{sql[:60]}" for m, _, sql in FIXTURES])
+def test_postgres_agrees_with_the_analyzer(server, module, setup, sql):
+    pg_version, cluster = server
+    assert judge(cluster, pg_version, setup, sql) == []
+
+
+def _weaker_lock(statement):
+    for target in statement.locks:
+        target.lock = type(target.lock)(target.lock - 1)
+
+
+def _no_rewrite(statement):
+    statement.rewrites = False
+    for action in statement.actions:
+        action.rewrites = False
+
+
+def _no_scan(statement):
+    statement.scans = False
+
+
+def _no_refusal(statement):
+    statement.no_transaction = None
+
+
+def _rewrite(statement):
+    statement.rewrites = True
+    for action in statement.actions:
+        action.rewrites = True
+
+
+@pytest.mark.parametrize("sql, tamper, complaint", [
+    ("ALTER TABLE t ADD COLUMN x int", _weaker_lock, "analyzer says EXCLUSIVE, server took ACCESS EXCLUSIVE"),
+    ("ALTER TABLE users ALTER COLUMN age TYPE bigint", _no_rewrite, "analyzer says no rewrite; server rewrote users"),
+    ("ALTER TABLE users ALTER COLUMN handle TYPE text", _rewrite, "analyzer says a rewrite; server kept every table's file"),
+    ("ALTER TABLE t ADD CHECK (a > 0)", _no_scan, "analyzer says no scan; server scanned t"),
+    ("VACUUM t", _no_refusal, "server refused it in a transaction block"),
+])
+def test_the_oracle_fails_when_a_fact_is_changed_on_purpose(server, sql, tamper, complaint):
+    pg_version, cluster = server
+    assert judge(cluster, pg_version, "", sql) == []
+    problems = judge(cluster, pg_version, "", sql, tamper)
+    assert any(complaint in problem for problem in problems), problems
