@@ -28,7 +28,11 @@ def pgbouncer_command() -> tuple[str, dict[str, str]]:
     found = shutil.which("pgbouncer") or next((p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None)
     if found is not None:
         return found, {}
-    root = Path(tempfile.gettempdir()) / "migrator-pgbouncer"
+    return unpacked_command(Path(tempfile.gettempdir()) / "migrator-pgbouncer")
+
+
+def unpacked_command(root: Path) -> tuple[str, dict[str, str]]:
+    """Debian's pgbouncer unpacked under root (once), and the library path it needs."""
     if not (root / "usr/sbin/pgbouncer").exists():
         unpack_debian_package(root)
     libraries = sorted({str(library.parent) for library in root.rglob("*.so*")})

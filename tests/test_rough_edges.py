@@ -82,6 +82,17 @@ def test_a_refused_connection_says_connection_refused_on_one_line_without_the_pa
     assert result.stderr == "Error: cannot connect to 127.0.0.1:1/x: connection refused\n"
 
 
+# --- the README's test command on a fresh machine ----------------------------------------------
+def test_pgbouncer_is_obtained_without_root_and_without_installing_it(tmp_path):
+    """The path a machine without PgBouncer takes (tests/pgbouncer.py), taken here even where one is installed."""
+    from tests.pgbouncer import unpacked_command
+
+    binary, environment = unpacked_command(tmp_path / "pgbouncer")
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, env={**os.environ, **environment})
+    assert version.returncode == 0 and version.stdout.startswith("PgBouncer ")
+    assert binary.startswith(str(tmp_path))
+
+
 # --- rules in a pipe -------------------------------------------------------------------------
 def test_rules_never_wraps_ids_when_stdout_is_not_a_terminal():
     result = migrator("rules", env={"COLUMNS": "40"})
