@@ -491,9 +491,14 @@ def _load_function(reference: str):
 @click.option("--join", is_flag=True, help="Join a backfill already running elsewhere as extra workers.")
 @click.option("--dry-run", is_flag=True, help="Print the key, range, batch estimate and first batch's SQL; write nothing.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="json: one event per line [default: json when not a terminal].")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port (/metrics).")
+@click.option("--metrics-addr", default="0.0.0.0", show_default=True, help="Address the metrics endpoint listens on.")
+@click.option("--metrics-linger", type=DURATION, default="30s", show_default=True,
+              help="When the backfill ends (done, failed, cancelled), serve until one more scrape, at most this long.")
 @_one_line_errors
 def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, target_batch_time, max_lag, replicas,
-                 max_wal_rate, max_rows_per_sec, throttle_query, expected_replicas, workers, join, dry_run, log_format):
+                 max_wal_rate, max_rows_per_sec, throttle_query, expected_replicas, workers, join, dry_run, log_format,
+                 metrics_port, metrics_addr, metrics_linger):
     """Run (or resume) the backfill NAME. Re-running the same command resumes where it stopped.
 
     SIGINT or SIGTERM finishes the current batch, checkpoints and exits 0. A failing batch is
@@ -512,7 +517,7 @@ def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, t
     from backfill import state
     from backfill.progress import JsonLog, ProgressBar
     from backfill.runner import Runner
-    from backfill.spec import BackfillSpec, parse_assignment
+    from backfill.spec import BackfillError, BackfillSpec, parse_assignment
     from migrator.dsn import mask_password
 
     dsn = _require_dsn(dsn)
@@ -530,12 +535,34 @@ def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, t
         return
     reporter = JsonLog() if json_log else ProgressBar(dsn, name)
     runner.emit = reporter
+    metrics = None
+    if metrics_port is not None:
+        from backfill.metrics import BackfillMetrics
+
+        metrics = BackfillMetrics(runner, dsn)
+        try:
+            metrics.serve(metrics_port, metrics_addr)
+        except OSError as error:
+            raise click.BadParameter(f"cannot listen on {metrics_addr}:{metrics_port}: {error.strerror}",
+                                     param_hint="--metrics-port") from None
+
+        def emit(event: dict) -> None:
+            metrics.observe(event)
+            reporter(event)
+
+        runner.emit = emit
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: runner.stop())
     try:
         result = runner.run(progress=reporter.tick)
+    except BackfillError:
+        if metrics is not None:
+            metrics.linger(metrics_linger / 1000)
+        raise
     finally:
         reporter.close()
+    if metrics is not None and result.status != "stopped":
+        metrics.linger(metrics_linger / 1000)
     summary = {"event": "summary", "backfill": name, "status": result.status, "rows_processed": result.rows_processed,
                "rows_changed": result.rows_changed, "batches": result.batches, "seconds": round(result.elapsed, 2),
                "throttled_seconds": round(result.throttled_seconds, 1), "retries": result.retries}

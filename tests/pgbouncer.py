@@ -1,10 +1,7 @@
 """A real PgBouncer in front of the sandbox primary, for the executor's pooling check.
 
-PgBouncer is not on PyPI. An installed one (on PATH or in /usr/sbin) is used; otherwise the
-tests obtain Debian's package themselves, so the README's two commands are all the set-up:
-`apt-get download` and `dpkg-deb -x` unpack it, with the libraries it needs that are not
-installed, into the temp dir. That needs no root and changes nothing on the machine (a plain
-pip user is not root; `apt-get install` would need it). PgBouncer, like PostgreSQL, refuses to
+PgBouncer is not on PyPI. An installed one (on PATH or in /usr/sbin) is used; otherwise Debian's
+package is unpacked into the temp dir (tests/debian.py). PgBouncer, like PostgreSQL, refuses to
 run as root, so as root it runs as the sandbox's unprivileged user.
 """
 
@@ -20,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from migrator.sandbox import SUPERUSER, free_port, server_user
+from tests.debian import unpacked
 from tests.test_sandbox import poll
 
 
@@ -28,45 +26,7 @@ def pgbouncer_command() -> tuple[str, dict[str, str]]:
     found = shutil.which("pgbouncer") or next((p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None)
     if found is not None:
         return found, {}
-    return unpacked_command(Path(tempfile.gettempdir()) / "migrator-pgbouncer")
-
-
-def unpacked_command(root: Path) -> tuple[str, dict[str, str]]:
-    """Debian's pgbouncer unpacked under root (once), and the library path it needs."""
-    if not (root / "usr/sbin/pgbouncer").exists():
-        unpack_debian_package(root)
-    libraries = sorted({str(library.parent) for library in root.rglob("*.so*")})
-    return str(root / "usr/sbin/pgbouncer"), {"LD_LIBRARY_PATH": ":".join(libraries)}
-
-
-def unpack_debian_package(root: Path) -> None:
-    """Debian's pgbouncer and its not-installed libraries, unpacked under root (no root needed)."""
-    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
-        raise RuntimeError("pgbouncer is not installed and this is not a Debian-like system: install PgBouncer")
-    depends = subprocess.run(["apt-cache", "depends", "--no-recommends", "--no-suggests", "pgbouncer"],
-                             capture_output=True, text=True).stdout
-    libraries = [line.split(":", 1)[1].strip() for line in depends.splitlines()
-                 if line.strip().startswith("Depends: lib") and "libc6" not in line]
-    missing = [name for name in libraries if subprocess.run(
-        ["dpkg-query", "-W", "-f", "${db:Status-Status}", name], capture_output=True, text=True).stdout != "installed"]
-    staging = Path(tempfile.mkdtemp(prefix="migrator-pgbouncer-staging-"))
-    try:
-        download = subprocess.run(["apt-get", "download", "pgbouncer", *missing], cwd=staging, capture_output=True, text=True)
-        if download.returncode != 0 and os.geteuid() == 0:  # a fresh machine has no package lists yet
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-            download = subprocess.run(["apt-get", "download", "pgbouncer", *missing], cwd=staging, capture_output=True, text=True)
-        if download.returncode != 0:
-            raise RuntimeError(f"apt-get download pgbouncer failed: {download.stderr.strip().splitlines()[-1:]}")
-        for package in staging.glob("*.deb"):
-            subprocess.run(["dpkg-deb", "-x", str(package), str(staging / "root")], check=True)
-        os.chmod(staging, 0o755)
-        os.chmod(staging / "root", 0o755)
-        try:
-            os.rename(staging / "root", root)
-        except OSError:  # unpacked meanwhile by another test run
-            pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return unpacked("pgbouncer", "usr/sbin/pgbouncer")
 
 
 @contextmanager

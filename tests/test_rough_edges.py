@@ -85,9 +85,9 @@ def test_a_refused_connection_says_connection_refused_on_one_line_without_the_pa
 # --- the README's test command on a fresh machine ----------------------------------------------
 def test_pgbouncer_is_obtained_without_root_and_without_installing_it(tmp_path):
     """The path a machine without PgBouncer takes (tests/pgbouncer.py), taken here even where one is installed."""
-    from tests.pgbouncer import unpacked_command
+    from tests.debian import unpacked
 
-    binary, environment = unpacked_command(tmp_path / "pgbouncer")
+    binary, environment = unpacked("pgbouncer", "usr/sbin/pgbouncer", tmp_path / "pgbouncer")
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, env={**os.environ, **environment})
     assert version.returncode == 0 and version.stdout.startswith("PgBouncer ")
     assert binary.startswith(str(tmp_path))
