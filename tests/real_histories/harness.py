@@ -12,7 +12,6 @@ import configparser
 import difflib
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import time
@@ -42,7 +41,7 @@ class History:
     ini: Path  # the project's own alembic.ini (or the one its documentation gives)
     downgrades: bool = False  # plain `alembic downgrade base` works on it
     version_table: str = "alembic_version"
-    env: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)  # more [alembic] options, as the project's own code sets them
 
     def write_ini(self, folder: Path, url: str) -> Path:
         """The project's ini with its script location made absolute and the database URL filled in."""
@@ -50,6 +49,8 @@ class History:
         parser.read(self.ini)
         parser.set("alembic", "script_location", str(self.script_location))
         parser.set("alembic", "sqlalchemy.url", url)
+        for name, value in self.options.items():
+            parser.set("alembic", name, value)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{self.name}.ini"
         with path.open("w") as handle:
@@ -68,8 +69,15 @@ HISTORIES = [
     History("optuna", "optuna 5.1.0", _installed("optuna", "storages", "_rdb", "alembic"),
             _installed("optuna", "storages", "_rdb", "alembic.ini")),
     # DBOS Transact's system database (MIT), 15 revisions: a schema of its own, tables, PL/pgSQL
-    # triggers and functions, partial indexes, column renames and defaults.
+    # triggers and functions, partial indexes, a table rename, column defaults.
     History("dbos", "dbos 1.14.0", HERE / "dbos" / "migrations", HERE / "dbos" / "alembic.ini", downgrades=True),
+    # TruLens' database (MIT), 13 revisions: prefixed tables, data migrations, NOT NULL added after
+    # a backfill. Its env.py prefers an engine from config.attributes, names its own version table
+    # and passes config= to every upgrade(); the prefix is the main option its own code sets.
+    # Installed by the dev extras. Its downgrade to base fails upstream (4_set_ff_id_not_null).
+    History("trulens", "trulens-core 2.16.0", _installed("trulens", "core", "database", "migrations"),
+            _installed("trulens", "core", "database", "migrations", "alembic.ini"),
+            version_table="trulens_alembic_version", options={"trulens.table_prefix": "trulens_"}),
 ]
 
 
@@ -115,20 +123,19 @@ class Run:
         return found
 
 
-def run(command: list[str], history: History, cwd: Path, timeout: float = 600) -> Run:
+def run(command: list[str], cwd: Path, timeout: float = 600) -> Run:
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                            env={**os.environ, **history.env})
+    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
     return Run(command, result.returncode, result.stdout, result.stderr, time.perf_counter() - started)
 
 
-def alembic(history: History, ini: Path, *arguments: str) -> Run:
-    return run([sys.executable, "-m", "alembic", "-c", str(ini), *arguments], history, ini.parent)
+def alembic(ini: Path, *arguments: str) -> Run:
+    return run([sys.executable, "-m", "alembic", "-c", str(ini), *arguments], ini.parent)
 
 
-def migrator_apply(history: History, ini: Path, dsn: str, *arguments: str) -> Run:
+def migrator_apply(ini: Path, dsn: str, *arguments: str) -> Run:
     return run([sys.executable, "-m", "migrator", "apply", str(ini), "--dsn", dsn, "--log-format", "json", *arguments],
-               history, ini.parent)
+               ini.parent)
 
 
 def schema_dump(dsn: str) -> str:
@@ -217,20 +224,20 @@ class Comparison:
 ONLINE_MARKERS = ("CONCURRENTLY", "NOT VALID", "VALIDATE CONSTRAINT", "USING INDEX")
 
 
-def compare_upgrade(cluster: Cluster, history: History, folder: Path, tag: str = "") -> Comparison:
+def compare_upgrade(cluster: Cluster, history: History, folder: Path) -> Comparison:
     """Both tools to head on two fresh databases; the dumps, the catalog and the version tables compared."""
-    dsn_a, dsn_m = (create_database(cluster, f"{history.name}_{side}{tag}") for side in ("alembic", "migrator"))
+    dsn_a, dsn_m = (create_database(cluster, f"{history.name}_{side}") for side in ("alembic", "migrator"))
     ini_a = history.write_ini(folder / "alembic_side", sqlalchemy_url(dsn_a))
     ini_m = history.write_ini(folder / "migrator_side", sqlalchemy_url(dsn_m))
-    comparison = Comparison(history, (dsn_a, dsn_m), (ini_a, ini_m), alembic(history, ini_a, "upgrade", "head"),
-                            migrator_apply(history, ini_m, dsn_m))
+    comparison = Comparison(history, (dsn_a, dsn_m), (ini_a, ini_m), alembic(ini_a, "upgrade", "head"),
+                            migrator_apply(ini_m, dsn_m))
     dump_a, dump_m = schema_dump(dsn_a), schema_dump(dsn_m)
     comparison.diff = schema_diff(dump_a, dump_m)
     comparison.not_valid = not_valid(dsn_m)
     comparison.alembic_versions = versions(dsn_a, history.version_table)
     comparison.migrator_versions = versions(dsn_m, history.version_table)
     if comparison.migrator.returncode == 0:
-        comparison.again = migrator_apply(history, ini_m, dsn_m)
+        comparison.again = migrator_apply(ini_m, dsn_m)
         comparison.again_diff = schema_diff(dump_m, schema_dump(dsn_m))
     return comparison
 
@@ -259,10 +266,10 @@ def round_trip(comparison: Comparison) -> RoundTrip:
     The migrator side uses the downgrade interface being built for issue 16: `--to` an older
     (or relative) revision runs Alembic's downgrades."""
     history, (dsn_a, dsn_m), (ini_a, ini_m) = comparison.history, comparison.dsns, comparison.inis
-    alembic_runs = [alembic(history, ini_a, "downgrade", "base")]
-    migrator_runs = [migrator_apply(history, ini_m, dsn_m, "--to", "base")]
+    alembic_runs = [alembic(ini_a, "downgrade", "base")]
+    migrator_runs = [migrator_apply(ini_m, dsn_m, "--to", "base")]
     base_diff = schema_diff(schema_dump(dsn_a), schema_dump(dsn_m))
-    alembic_runs.append(alembic(history, ini_a, "upgrade", "head"))
-    migrator_runs.append(migrator_apply(history, ini_m, dsn_m, "--to", "head"))
+    alembic_runs.append(alembic(ini_a, "upgrade", "head"))
+    migrator_runs.append(migrator_apply(ini_m, dsn_m, "--to", "head"))
     return RoundTrip(alembic_runs, migrator_runs, base_diff, schema_diff(schema_dump(dsn_a), schema_dump(dsn_m)),
                      not_valid(dsn_m), versions(dsn_a, history.version_table), versions(dsn_m, history.version_table))
