@@ -32,6 +32,12 @@ def _status(run: harness.Run) -> str:
     return "ok" if run.returncode == 0 else f"FAILED ({run.failure})"
 
 
+def _excerpt(diff: str) -> str:
+    """The first changed SQL lines of a unified diff (pg_dump's comments and blank lines left out), on one line."""
+    return " | ".join(line for line in diff.splitlines()[2:]
+                      if line[:1] in "+-" and line[1:].strip() and not line[1:].startswith("--"))[:400]
+
+
 def upgrade_lines(comparison: harness.Comparison) -> list[str]:
     history, alembic_run, migrator_run = comparison.history, comparison.alembic, comparison.migrator
     head = (f"{history.name} ({history.release}, {harness.revision_count(history)} revisions): "
@@ -41,8 +47,7 @@ def upgrade_lines(comparison: harness.Comparison) -> list[str]:
         return [head + f"migrator apply {refused} after {migrator_run.seconds:.2f} s, {comparison.statements} "
                 f"statements run: {migrator_run.failure}"]
     verdicts = [
-        "schema identical" if not comparison.diff else "SCHEMA DIFFERS: " + " | ".join(
-            line for line in comparison.diff.splitlines()[3:12] if line.startswith(("+", "-"))),
+        "schema identical" if not comparison.diff else f"SCHEMA DIFFERS: {_excerpt(comparison.diff)}",
         "every constraint validated and index valid" if not comparison.not_valid else f"NOT VALID: {comparison.not_valid}",
         f"{history.version_table} equal" if comparison.migrator_versions == comparison.alembic_versions else
         f"{history.version_table} DIFFERS: {comparison.alembic_versions} vs {comparison.migrator_versions}",
@@ -59,8 +64,8 @@ def round_trip_lines(comparison: harness.Comparison) -> list[str]:
     runs = [f"alembic {' '.join(run.command[5:])} {_status(run)}" for run in trip.alembic_runs]
     runs += [f"migrator apply {' '.join(run.command[-2:])} {_status(run)}" for run in trip.migrator_runs]
     verdicts = [
-        "identical at base" if not trip.base_diff else "DIFFERENT AT BASE",
-        "identical back at head" if not trip.head_diff else "DIFFERENT BACK AT HEAD",
+        "identical at base" if not trip.base_diff else f"DIFFERENT AT BASE: {_excerpt(trip.base_diff)}",
+        "identical back at head" if not trip.head_diff else f"DIFFERENT BACK AT HEAD: {_excerpt(trip.head_diff)}",
         "all valid" if not trip.not_valid else f"NOT VALID: {trip.not_valid}",
         "versions equal" if trip.migrator_versions == trip.alembic_versions else
         f"versions differ: {trip.alembic_versions} vs {trip.migrator_versions}",
