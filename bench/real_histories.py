@@ -21,15 +21,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from migrator.sandbox import Cluster  # noqa: E402
 from results import report  # noqa: E402
 from tests.real_histories import harness  # noqa: E402
 
 
+def _short(text: str) -> str:
+    """Paths in messages shown from the repository root or the venv's site-packages."""
+    import sysconfig
+
+    return text.replace(sysconfig.get_paths()["purelib"] + "/", "site-packages/").replace(f"{ROOT}/", "")
+
+
 def _status(run: harness.Run) -> str:
-    return "ok" if run.returncode == 0 else f"FAILED ({run.failure})"
+    return "ok" if run.returncode == 0 else f"FAILED ({_short(run.failure)})"
 
 
 def _excerpt(diff: str) -> str:
@@ -45,7 +53,7 @@ def upgrade_lines(comparison: harness.Comparison) -> list[str]:
     if migrator_run.returncode != 0:
         refused = "refused" if comparison.refusals else "failed"
         return [head + f"migrator apply {refused} after {migrator_run.seconds:.2f} s, {comparison.statements} "
-                f"statements run: {migrator_run.failure}"]
+                f"statements run: {_short(migrator_run.failure)}"]
     verdicts = [
         "schema identical" if not comparison.diff else f"SCHEMA DIFFERS: {_excerpt(comparison.diff)}",
         "every constraint validated and index valid" if not comparison.not_valid else f"NOT VALID: {comparison.not_valid}",
@@ -90,14 +98,14 @@ def probe_lines(cluster: Cluster, history: harness.History, folder: Path) -> lis
             run = harness.migrator_apply(ini, dsn, "--to", revision)
             if run.returncode == 0:
                 continue
-            failures.append(f"{revision}: {run.failure}")
+            failures.append(f"{revision}: {_short(run.failure)}")
             if "/versions/" not in run.failure:  # not this revision's own failure: every one would repeat it
                 failures.append("(names no revision: the probe stops here)")
                 break
             finish = harness.alembic(ini, "upgrade", revision)
             if finish.returncode != 0:
                 failures.append(f"{revision}: plain `alembic upgrade {revision}` then failed too (left half-applied?): "
-                                f"{finish.failure}")
+                                f"{_short(finish.failure)}")
                 break
     finally:
         harness.drop_database(cluster, f"{history.name}_probe")
