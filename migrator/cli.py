@@ -817,10 +817,11 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
 
     from migrator.dsn import mask_password
     from migrator.executor import Executor, Policy
+    from migrator.gates import GatedSource
 
     dsn = _require_dsn(dsn)
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait)
-    source = _load_migrations(path, pg_version, not no_rewrite, target)
+    source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target))
 
     terminal = log_format == "text" and sys.stderr.isatty()
     if terminal:  # live progress: the running statement with its elapsed time, retries as they happen
@@ -867,6 +868,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         emit({"event": "summary", "applied": applied, "retries": executor.retries, "longest_lock_wait_s": round(executor.longest_wait, 2)})
     else:
         click.echo(summary)
+    if source.refusal is not None:
+        raise source.refusal
 
 
 def _build_wait(event: dict) -> str:
@@ -894,22 +897,35 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     import json as json_module
 
     from migrator.durations import format_duration
+    from migrator import gates
     from migrator.executor import Executor, Policy, describe_plan
     from migrator.output import plan_step_heading
 
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout)
     source = _load_migrations(path, pg_version, not no_rewrite, target)
     migrations = source.all()
+    waits = {}  # version -> [(gate, finished or None when unknown, the backfill's state in words)]
     if dsn:
         with Executor(dsn, policy).connect("migrator plan") as connection:
             migrations = source.pending(connection)
+            for migration in migrations:
+                waits[migration.version] = [(gate, *gates.describe(connection, gate.backfill)) for gate in gates.gates_of(migration.path)]
+    else:
+        for migration in migrations:
+            waits[migration.version] = [(gate, None, "its state is read with --dsn") for gate in gates.gates_of(migration.path)]
     steps = describe_plan(migrations, policy)
     if output_format == "json":
         click.echo(json_module.dumps(steps, indent=2))
         return
     if not steps:
         click.echo("nothing to apply")
+    shown = set()
     for step in steps:
+        if step["migration"] not in shown:
+            shown.add(step["migration"])
+            for gate, finished, words in waits.get(step["migration"], []):
+                verdict = {True: "passes", False: "waits"}.get(finished, "is gated")
+                click.echo(f"{step['migration']} {verdict}: requires backfill {gate.backfill} ({gate.where}): {words}")
         locks = ", ".join(f"{lock['lock']} on {lock['relation']}" for lock in step["locks"]) or "no table locks"
         effects = ", ".join(e for e, on in (("rewrites", step["rewrites"]), ("scans", step["scans"])) if on) or "no rewrite or scan"
         scheduled = "up to " if step["lock_timeout_ms"] else ""  # the lock-wait schedule's last tries (apply --help)

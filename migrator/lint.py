@@ -193,8 +193,10 @@ class Linter:
                 for rule_id in rules:
                     if not RULE_ID.match(rule_id) or rule_id not in known:
                         problem = f"migrator:{verb} names unknown rule {rule_id!r} (see `migrator rules`)"
-            elif verb != "no-transaction":
-                problem = f"unknown directive migrator:{verb or '?'} (known: ignore, ignore-file, no-transaction)"
+            elif verb == "requires-backfill" and not re.fullmatch(r"\s*[A-Za-z0-9_.-]+\s*", rest):
+                problem = "migrator:requires-backfill needs one backfill name"
+            elif verb not in ("no-transaction", "requires-backfill"):
+                problem = f"unknown directive migrator:{verb or '?'} (known: ignore, ignore-file, no-transaction, requires-backfill)"
             if problem:
                 if "invalid-directive" in self.meta_enabled:
                     findings.append(Finding(path, line, 1, "invalid-directive", known["invalid-directive"].severity, problem))
