@@ -58,6 +58,7 @@ class RuleContext:
 
     migration: MigrationContext
     max_timeout_ms: int
+    backfills: tuple = ()  # unfinished backfills known from the target database (migrator.gates.KnownBackfill)
     rule: Rule | None = None
     statement: Statement | None = None
     reports: list[Report] = field(default_factory=list)

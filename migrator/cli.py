@@ -92,7 +92,8 @@ def main():
 @click.option("--runner", type=click.Choice(sorted(RUNNERS)),
               help="The migration tool that applies the files: decides which run in a transaction [default: detected per file].")
 @click.option("--no-cache", is_flag=True, help="Lint every file again: neither read nor write the result cache.")
-def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path, runner, no_cache):
+@click.option("--dsn", help="Also warn about columns that unfinished backfills of this database write or read (no cache).")
+def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path, runner, no_cache, dsn):
     """Lint SQL migration files for locking and rewriting hazards.
 
     PATHS are SQL files, Alembic revisions (.py), Alembic projects (alembic.ini or its folder),
@@ -111,6 +112,7 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
     from migrator.output import print_github, print_json, print_sarif, print_text
 
     configs: dict[Path | None, tuple] = {}  # config source: (config, its cache, its linter once needed)
+    backfills = _unfinished_backfills(dsn) if dsn else None
     sources: dict[Path, Path | None] = {}  # folder: its config source, searched once per folder
 
     def config_for(folder: Path):
@@ -126,14 +128,14 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
                 raise click.UsageError(str(error)) from None
             config = config.with_options(
                 pg_version=pg_version, max_timeout_ms=max_timeout, select=_rule_list(select),
-                ignore=_rule_list(ignore) if ignore is not None else None, runner=runner,
+                ignore=_rule_list(ignore) if ignore is not None else None, runner=runner, backfills=backfills,
             )
             for option, given, rule_ids in (("--select", select, config.select), ("--ignore", ignore, config.ignore)):
                 unknown = sorted(set(rule_ids or ()) - _known_rules()) if rule_ids else []
                 if unknown:
                     raise click.BadParameter(f"unknown rule {unknown[0]!r} (see `migrator rules`)",
                                              param_hint=option if given is not None else config.source)
-            configs[source] = [config, None if no_cache else LintCache(config), None]
+            configs[source] = [config, None if no_cache or dsn else LintCache(config), None]
         return configs[source]
 
     def linter_for(folder: Path):
@@ -208,6 +210,19 @@ def _known_rules() -> set[str]:
     from lint_rules import all_rules
 
     return set(all_rules())
+
+
+def _unfinished_backfills(dsn: str) -> tuple:
+    """The backfills of the database at dsn that are not done (for the unfinished-backfill rule)."""
+    from migrator.dsn import connect
+    from migrator.errors import UserError
+    from migrator.gates import unfinished_backfills
+
+    try:
+        with connect(dsn, UserError) as connection:
+            return unfinished_backfills(connection)
+    except UserError as error:
+        raise click.BadParameter(str(error), param_hint="--dsn") from None
 
 
 def _changed_files(ref: str) -> set[Path]:

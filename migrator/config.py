@@ -25,6 +25,7 @@ class Config:
     runner: str | None = None  # the migration tool (migrator.runners.RUNNERS); None: detected per file
     max_file_size: int = 5 * 1024 * 1024
     source: str | None = None
+    backfills: tuple = ()  # unfinished backfills of the target database (lint --dsn), see migrator.gates
 
     def with_options(self, **options) -> "Config":
         return replace(self, **{k: v for k, v in options.items() if v is not None})

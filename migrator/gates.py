@@ -26,6 +26,44 @@ _PYTHON_DIRECTIVE = re.compile(r"^#\s*migrator:\s*requires-backfill\b(.*)$", re.
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+@dataclass(frozen=True)
+class KnownBackfill:
+    """A backfill of the target database that is not done, and the columns it writes and reads."""
+
+    name: str
+    status: str
+    schema: str
+    table: str
+    writes: frozenset[str]
+    reads: frozenset[str]
+
+
+def unfinished_backfills(connection: psycopg.Connection) -> tuple[KnownBackfill, ...]:
+    """The backfills recorded in the database that are not done (cancelled ones left out)."""
+    from backfill import state
+
+    if not state.exists_schema(connection):
+        return ()
+    known = []
+    for name, status, table, definition, key_columns in connection.execute(
+            "SELECT name, status, table_name, definition, key_columns FROM migrator.backfills "
+            "WHERE status NOT IN ('done', 'cancelled') ORDER BY name"):
+        schema, _, table_name = table.partition(".")
+        sets = definition.get("sets") or {}
+        read = {column for expression in [*sets.values(), definition.get("where") or "TRUE"] for column in _columns_of(expression)}
+        known.append(KnownBackfill(name, status, schema, table_name, frozenset(sets),
+                                   frozenset(read | {column for column, _ in key_columns})))
+    return tuple(known)
+
+
+def _columns_of(expression: str) -> set[str]:
+    from sqlglot import exp
+
+    from migrator.sqltext import parse_one
+
+    return {column.name for column in parse_one(f"SELECT {expression}").find_all(exp.Column)}
+
+
 class GateError(UserError):
     """A migration waits for a backfill; the message says which, how far it is, and what to do."""
 

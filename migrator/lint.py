@@ -155,7 +155,7 @@ class Linter:
 
     def run_rules(self, statements: list[Statement], migration: MigrationContext) -> list[Report]:
         """Every enabled rule on every statement (DO bodies included), in order."""
-        context = RuleContext(migration, self.config.max_timeout_ms)
+        context = RuleContext(migration, self.config.max_timeout_ms, self.config.backfills)
         for top in statements:
             for statement in top.walk():
                 migration.enter(statement)

@@ -88,3 +88,27 @@ def test_the_linter_knows_the_directive_and_refuses_it_without_a_name(tmp_path):
     bad = migrator("lint", "--select", "invalid-directive", str(tmp_path / "bad.sql"))
     assert "invalid-directive" not in good.stdout
     assert "migrator:requires-backfill needs one backfill name" in bad.stdout
+
+
+def test_lint_with_dsn_warns_about_columns_an_unfinished_backfill_of_that_database_uses(pg_db, tmp_path):
+    pg_db.execute("CREATE TABLE items (id bigint PRIMARY KEY, a int NOT NULL, b int)")
+    pg_db.execute("INSERT INTO items SELECT g, g FROM generate_series(1, 30000) g")
+    migration = tmp_path / "0002.sql"
+    migration.write_text("ALTER TABLE items ALTER COLUMN b SET NOT NULL;\nALTER TABLE items DROP COLUMN a;\n")
+    runner = Runner(BackfillSpec("fill-b", "items", {"b": "a * 2"}, where="b IS NULL"), pg_db.dsn,
+                    settings={"batch_size": 500, "max_rows_per_sec": 5000})
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        poll(lambda: pg_db.execute("SELECT count(*) FROM items WHERE b IS NOT NULL")[0][0] > 0, timeout=60)
+        assert migrator("backfill", "pause", "fill-b", "--dsn", pg_db.dsn).returncode == 0
+        result = migrator("lint", "--select", "unfinished-backfill", "--dsn", pg_db.dsn, str(migration))
+    finally:
+        migrator("backfill", "cancel", "fill-b", "--dsn", pg_db.dsn)
+        thread.join(60)
+    assert "SET NOT NULL on items.b while backfill fill-b (paused) still writes it" in result.stdout
+    assert "dropping items.a while backfill fill-b (paused) still reads it" in result.stdout
+    quiet = migrator("lint", "--select", "unfinished-backfill", "--dsn", pg_db.dsn, str(migration))
+    assert "unfinished-backfill" not in quiet.stdout, "a cancelled backfill is not waited for"
+    refused = migrator("lint", "--dsn", "postgresql://app:s3cret@127.0.0.1:1/x", str(migration))
+    assert refused.returncode == 2 and "connection refused" in refused.stderr and "s3cret" not in refused.stderr
