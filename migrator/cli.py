@@ -799,9 +799,12 @@ def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "
 @click.option("--deadline", type=DURATION, default="5m", show_default=True, help="Give up retrying a transaction after this long.")
 @click.option("--lock-wait", type=DURATION, default="60s", show_default=True, help="How long to wait for another apply to finish.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port while applying.")
+@click.option("--metrics-addr", default="0.0.0.0", show_default=True, help="Address the metrics endpoint listens on.")
+@click.option("--pushgateway", metavar="URL", help="Push metrics to this Prometheus Pushgateway at each step (job migrator_apply).")
 @_one_line_errors
 def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-          target, attempts, deadline, lock_wait, log_format):
+          target, attempts, deadline, lock_wait, log_format, metrics_port, metrics_addr, pushgateway):
     """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
 
     PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
@@ -871,12 +874,25 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         elif event["event"] == "done":
             click.echo(f"{event['migration']}: applied", err=True)
 
-    executor = Executor(dsn, policy, emit)
+    metrics = _apply_metrics(metrics_port, metrics_addr, pushgateway)
+    def observed(event: dict) -> None:
+        metrics.observe(event)
+        emit(event)
+
+    executor = Executor(dsn, policy, emit if metrics is None else observed)
     try:
         applied = executor.apply(source)
+    except BaseException:
+        if metrics is not None:
+            metrics.end(success=False)
+        raise
     finally:
         if terminal:
             status.stop()
+    if metrics is not None:
+        metrics.end(success=source.refusal is None)
+        if metrics.push_error:
+            click.echo(f"warning: pushing metrics to {pushgateway} failed: {metrics.push_error}", err=True)
     summary = (f"applied {len(applied)} migration{'s' if len(applied) != 1 else ''} to {mask_password(dsn)}; "
                f"{executor.retries} retries, longest lock wait {executor.longest_wait:.1f} s")
     if log_format == "json":
@@ -885,6 +901,26 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         click.echo(summary)
     if source.refusal is not None:
         raise source.refusal
+
+
+def _apply_metrics(port, address, pushgateway):
+    """The metrics apply serves or pushes, or None; a port in use or an unreachable Pushgateway is
+    an error before anything runs."""
+    if port is None and not pushgateway:
+        return None
+    from migrator.apply_metrics import ApplyMetrics
+
+    metrics = ApplyMetrics(pushgateway)
+    if port is not None:
+        try:
+            metrics.serve(port, address)
+        except OSError as error:
+            raise click.BadParameter(f"cannot listen on {address}:{port}: {error.strerror}", param_hint="--metrics-port") from None
+    try:
+        metrics.push(check=True)
+    except OSError as error:
+        raise click.BadParameter(f"cannot push to {pushgateway}: {error}", param_hint="--pushgateway") from None
+    return metrics
 
 
 def _build_wait(event: dict) -> str:
