@@ -1013,5 +1013,89 @@ def demo(rows, keep):
         raise click.ClickException(f"the demo failed: {first_line(error)}") from None
 
 
+# --- trace ----------------------------------------------------------------------------------
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dsn", help="A scratch database to apply the migrations to: they stay applied there "
+                            "[default: a throwaway sandbox, removed afterwards].")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_one_line_errors
+def trace(path, dsn, output_format):
+    """Apply .sql migrations to a scratch database and show, per statement, what PostgreSQL did beside lint.
+
+    PATH is a .sql file or a folder of them (name order, down migrations left out). Before each file
+    every empty table gets a few rows; each file runs as its runner runs it. For every statement it
+    prints the locks PostgreSQL took, whether it rewrote or scanned a table, its time, and the lint
+    verdict; a fact lint states differently from the server is marked. Exit status: 0 all agree,
+    1 a disagreement, 2 usage error.
+
+    \b
+    Examples:
+      migrator trace db/migrations
+      migrator trace db/migrations --dsn postgresql://localhost/scratch --format json
+    """
+    import json as json_module
+
+    from migrator.config import ConfigError, load_config
+    from migrator.dsn import connect
+    from migrator.errors import UserError
+    from migrator.lint import Linter
+    from migrator.trace import describe, trace_file
+
+    if (path / "alembic.ini").is_file() or path.suffix in (".ini", ".py"):
+        raise click.BadParameter("trace reads .sql migrations; for an Alembic project, trace the SQL that "
+                                 "`alembic upgrade head --sql` prints", param_hint="PATH")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.sql") if p.is_file() and not _is_down_migration(p))
+    else:
+        files = [path] if path.is_file() else []
+    if not files:
+        raise click.BadParameter(f"{path}: no .sql migrations there", param_hint="PATH")
+    try:
+        config = load_config(start=(path if path.is_dir() else path.parent).resolve())
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+
+    sandbox = None
+    if dsn is None:
+        from migrator.sandbox import start_sandbox
+
+        sandbox = start_sandbox(replicas=0)
+        node = getattr(sandbox, "primary", sandbox)
+        with connect(node.dsn(), UserError) as admin:
+            admin.execute("CREATE DATABASE migrator_trace")
+        dsn = node.dsn("migrator_trace")
+    try:
+        with connect(dsn, UserError) as connection:
+            pg_version = connection.info.server_version // 10000
+            linter = Linter(config.with_options(pg_version=pg_version))
+            traces = [t for file in files for t in trace_file(connection, linter, file, str(file))]
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    disagreeing = [t for t in traces if t.disagreements]
+    if output_format == "json":
+        click.echo(json_module.dumps({"pg_version": pg_version, "statements": [t.as_dict() for t in traces],
+                                      "disagreements": len(disagreeing)}, indent=2))
+    else:
+        current = None
+        for t in traces:
+            if t.path != current:
+                current = t.path
+                click.echo(click.style(t.path, bold=True))
+            mark = click.style("✗", fg="red") if t.disagreements else " "
+            click.echo(f"{mark} {t.line:>4}  {t.sql.splitlines()[0][:90] if t.sql else ''}")
+            click.echo(f"        server  {describe(t.observed)}")
+            verdict = "; ".join(f"{f.severity} {f.rule}" for f in t.findings) or "ok"
+            click.echo(f"        lint    {verdict}")
+            for problem in t.disagreements:
+                click.echo(click.style(f"        differs {problem}", fg="red"))
+            if t.note:
+                click.echo(f"        note    {t.note}")
+        summary = f"{len(traces)} statements traced on PostgreSQL {pg_version}: "
+        click.echo(summary + (f"{len(disagreeing)} disagree with lint" if disagreeing else "every fact agrees with lint"))
+    sys.exit(1 if disagreeing else 0)
+
+
 if __name__ == "__main__":
     main()

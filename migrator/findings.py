@@ -33,3 +33,4 @@ class FileResult:
     error: str | None = None
     note: str | None = None
     statements: int = 0
+    wrapped: bool | None = None  # linted as running in one transaction (None: not linted)

@@ -148,6 +148,7 @@ class Linter:
             wrapped = transaction.wraps(statements) and not any(d.verb == "no-transaction" for d in directives)
             migration = MigrationContext(self.config.pg_version, wrapped, implicit=wrapped and transaction.mode == ONE_STRING,
                                          origin=transaction.origin, escape=transaction.escape, runner_sets_timeouts=transaction.sets_timeouts)
+        result.wrapped = migration.wrapped
         reports = self.run_rules(statements, migration)
         result.findings = directive_findings + self._suppress(reports, statements, directives, path)
         result.findings.sort(key=lambda f: (f.line, f.column, f.rule))

@@ -60,6 +60,8 @@ class Observed:
     error: str | None = None  # any other error: PostgreSQL's message
     milliseconds: float = 0.0
     ran: bool = True  # False: not run (transaction control is the observer's own)
+    in_transaction: bool = True  # False: run in autocommit, so its locks ended with it
+    control: bool = False  # BEGIN / COMMIT / ROLLBACK of the migration itself
     before: dict[int, Relation] = field(default_factory=dict)  # the user relations before the statement
     related: set[int] = field(default_factory=set)  # relations locked along with the ones the analyzer names
 
