@@ -151,3 +151,16 @@ def test_one_string_verdicts_match_postgresql(pg_db, text):
         except psycopg.errors.ActiveSqlTransaction:
             refused = True
     assert (hits(text, RULE, runner="golang-migrate") > 0) == refused
+
+
+def test_alembic_revisions_are_run_by_alembic_unless_migrator_applies_them(tmp_path):
+    from tests.test_alembic_lint import findings, revision
+
+    path = revision(tmp_path, "a1", 'op.add_column("users", sa.Column("nickname", sa.Text()))')
+    assert {f["rule"] for f in findings(path)[0]} >= set(TIMEOUT_RULES)
+    in_transaction = revision(tmp_path, "a2", 'op.create_index("i", "users", ["email"], postgresql_concurrently=True)', rev="r2")
+    [finding] = findings(in_transaction, select=RULE)[0]
+    assert "the transaction alembic wraps this file in" in finding["message"]
+    (tmp_path / "migrator.toml").write_text('runner = "migrator"\n')
+    result = CliRunner().invoke(main, ["lint", "--format", "json", "--config", str(tmp_path / "migrator.toml"), str(path)])
+    assert not {f["rule"] for f in json.loads(result.stdout)} & set(TIMEOUT_RULES)
