@@ -12,7 +12,7 @@ def check(statement, ctx):
     if not migration.in_transaction:
         return
     added = {value for (_, value), transaction in migration.enum_values_added.items() if transaction == migration.transaction_id}
-    if not added:
+    if not any(value in statement.sql for value in added):  # only then is the statement tokenized
         return
     used = sorted({t.text for t in tokenize(statement.sql) if t.token_type in STRING_TOKENS and t.text in added})
     if used:

@@ -10,7 +10,7 @@ CANDIDATE = re.compile(r'"(?:[^"]|""){22,}"|[\w$]{22,}')
 
 
 def check(statement, ctx):
-    if statement.parent is not None and statement.parent.kind != "do":  # a WITH part: its parent says it
+    if not statement.kind.startswith(("create", "alter")):  # names are truncated where they are made
         return
     if not any(len(m.group(0).encode()) > MAX_BYTES for m in CANDIDATE.finditer(statement.sql)):
         return
@@ -38,7 +38,10 @@ RULE = Rule(
     id="identifier-too-long",
     severity="warning",
     summary="An identifier longer than 63 bytes, which PostgreSQL silently truncates.",
-    what="Flags every name (table, column, index, constraint, ...) longer than 63 bytes, quoted or not.",
+    what=(
+        "Flags names longer than 63 bytes, quoted or not, in the statements that make or change objects "
+        "(CREATE and ALTER): tables, columns, indexes, constraints, types."
+    ),
     why=(
         "PostgreSQL keeps only the first 63 bytes of an identifier (NAMEDATALEN - 1) and merely logs a NOTICE. "
         "Two indexes or constraints whose names share those 63 bytes collide (the second fails with "
