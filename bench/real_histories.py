@@ -5,13 +5,16 @@ revisions, the statements migrator ran and how many of them in an online form (C
 NOT VALID, VALIDATE, USING INDEX), its refusals, the wall time of each tool side by side, and
 what PostgreSQL says of the result (pg_dump --schema-only identical, every constraint validated
 and index valid, the version table equal, a second apply a no-op). Where the project's downgrades
-work under plain Alembic, both go to base and back to head (`migrator apply --to base`, then
-`--to head`) and are compared at each end.
+work under plain Alembic, both go down as far as they work (`migrator apply --to REV`, REV
+often base) and back to head (`--to head`), and are compared at each end.
 
 --probe lists every failure of a history, not only the first: it runs `migrator apply --to REV`
 for each revision in turn and lets plain `alembic upgrade REV` finish a revision that failed.
 
-    python bench/real_histories.py [--probe] [--only NAME[,NAME]] [--no-record]
+--apps adds applications too large for the dev extras (harness.app_histories(): Airflow), run
+from an interpreter that has them installed.
+
+    python bench/real_histories.py [--probe] [--only NAME[,NAME]] [--apps] [--no-record]
 """
 
 from __future__ import annotations
@@ -72,13 +75,14 @@ def round_trip_lines(comparison: harness.Comparison) -> list[str]:
     runs = [f"alembic {' '.join(run.command[5:])} {_status(run)}" for run in trip.alembic_runs]
     runs += [f"migrator apply {' '.join(run.command[-2:])} {_status(run)}" for run in trip.migrator_runs]
     verdicts = [
-        "identical at base" if not trip.base_diff else f"DIFFERENT AT BASE: {_excerpt(trip.base_diff)}",
+        "identical at the bottom" if not trip.bottom_diff else f"DIFFERENT AT THE BOTTOM: {_excerpt(trip.bottom_diff)}",
         "identical back at head" if not trip.head_diff else f"DIFFERENT BACK AT HEAD: {_excerpt(trip.head_diff)}",
         "all valid" if not trip.not_valid else f"NOT VALID: {trip.not_valid}",
         "versions equal" if trip.migrator_versions == trip.alembic_versions else
         f"versions differ: {trip.alembic_versions} vs {trip.migrator_versions}",
     ]
-    return [f"{comparison.history.name} round trip to base and back: " + "; ".join(runs + verdicts)]
+    history = comparison.history
+    return [f"{history.name} round trip to {history.downgrade_to} and back: " + "; ".join(runs + verdicts)]
 
 
 def upgrade_order(history: harness.History) -> list[str]:
@@ -90,19 +94,18 @@ def upgrade_order(history: harness.History) -> list[str]:
 def probe_lines(cluster: Cluster, history: harness.History, folder: Path) -> list[str]:
     """`migrator apply --to REV` for each revision in turn; one that fails is finished by plain
     `alembic upgrade REV`, so every failure of the history is listed, not only the first."""
-    dsn = harness.create_database(cluster, f"{history.name}_probe")
-    ini = history.write_ini(folder / "probe", harness.sqlalchemy_url(dsn))
+    side = history.prepare(folder / "probe", harness.create_database(cluster, f"{history.name}_probe"))
     failures = []
     try:
         for revision in upgrade_order(history):
-            run = harness.migrator_apply(ini, dsn, "--to", revision)
+            run = harness.migrator_apply(side, "--to", revision)
             if run.returncode == 0:
                 continue
             failures.append(f"{revision}: {_short(run.failure)}")
             if "/versions/" not in run.failure:  # not this revision's own failure: every one would repeat it
                 failures.append("(names no revision: the probe stops here)")
                 break
-            finish = harness.alembic(ini, "upgrade", revision)
+            finish = harness.alembic(side, "upgrade", revision)
             if finish.returncode != 0:
                 failures.append(f"{revision}: plain `alembic upgrade {revision}` then failed too (left half-applied?): "
                                 f"{_short(finish.failure)}")
@@ -117,19 +120,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probe", action="store_true", help="list every failure, finishing each failing revision with alembic")
     parser.add_argument("--only", help="comma-separated history names")
+    parser.add_argument("--apps", action="store_true", help="also the histories of harness.app_histories() (installed by hand)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    chosen = [h for h in harness.HISTORIES if not args.only or h.name in args.only.split(",")]
+    histories = harness.HISTORIES + (harness.app_histories() if args.apps else [])
+    chosen = [h for h in histories if not args.only or h.name in args.only.split(",")]
     lines = []
     with Cluster(replicas=0) as cluster, tempfile.TemporaryDirectory() as folder:
         for history in chosen:
             comparison = harness.compare_upgrade(cluster, history, Path(folder) / history.name)
             try:
                 lines += upgrade_lines(comparison)
-                if history.downgrades and comparison.migrator.returncode == 0:
+                if history.downgrade_to and comparison.migrator.returncode == 0:
                     lines += round_trip_lines(comparison)
-                elif history.downgrades:
-                    lines.append(f"{history.name} round trip to base and back: not run (apply to head failed)")
+                elif history.downgrade_to:
+                    lines.append(f"{history.name} round trip to {history.downgrade_to} and back: not run (apply to head failed)")
             finally:
                 harness.drop_databases(cluster, comparison)
             if args.probe:

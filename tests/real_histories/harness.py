@@ -12,6 +12,7 @@ import configparser
 import difflib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -39,12 +40,19 @@ class History:
     release: str  # the published release the migrations come from
     script_location: Path
     ini: Path  # the project's own alembic.ini (or the one its documentation gives)
-    downgrades: bool = False  # plain `alembic downgrade base` works on it
+    # The lowest revision plain `alembic downgrade` reaches from head ("base" when every
+    # downgrade works), for the round trip; None when the project has no downgrades.
+    downgrade_to: str | None = None
     version_table: str = "alembic_version"
     options: dict[str, str] = field(default_factory=dict)  # more [alembic] options, as the project's own code sets them
+    # Environment both CLIs get, for projects whose env.py reads its URL from there; {url} and
+    # {folder} (a folder of the run's own) are filled in.
+    env: dict[str, str] = field(default_factory=dict)
+    driver: str = "psycopg"  # the SQLAlchemy driver of the URL env.py gets
 
-    def write_ini(self, folder: Path, url: str) -> Path:
+    def prepare(self, folder: Path, dsn: str) -> "Side":
         """The project's ini with its script location made absolute and the database URL filled in."""
+        url = dsn.replace("postgresql://", f"postgresql+{self.driver}://", 1)
         parser = configparser.RawConfigParser()
         parser.read(self.ini)
         parser.set("alembic", "script_location", str(self.script_location))
@@ -55,7 +63,16 @@ class History:
         path = folder / f"{self.name}.ini"
         with path.open("w") as handle:
             parser.write(handle)
-        return path
+        return Side(path, dsn, {name: value.format(url=url, folder=folder) for name, value in self.env.items()})
+
+
+@dataclass(frozen=True)
+class Side:
+    """One database and the ini (and environment) that point a project at it."""
+
+    ini: Path
+    dsn: str
+    env: dict[str, str]
 
 
 HISTORIES = [
@@ -65,24 +82,37 @@ HISTORIES = [
     History("zuul", "zuul 14.3.0", HERE / "zuul" / "alembic", HERE / "zuul" / "alembic.ini"),
     # Optuna's RDB storage (MIT), 10 revisions: enums, batch mode, data migrations through the ORM
     # on op.get_bind(). Its env.py imports optuna, which the dev extras install, so the installed
-    # package's own folder is used. Its downgrade to base fails upstream (v3.0.0.c).
+    # package's own folder is used. Its downgrades work down to v3.0.0.c, whose own fails upstream.
     History("optuna", "optuna 5.1.0", _installed("optuna", "storages", "_rdb", "alembic"),
-            _installed("optuna", "storages", "_rdb", "alembic.ini")),
+            _installed("optuna", "storages", "_rdb", "alembic.ini"), downgrade_to="v3.0.0.c"),
     # DBOS Transact's system database (MIT), 15 revisions: a schema of its own, tables, PL/pgSQL
     # triggers and functions, partial indexes, a table rename, column defaults.
-    History("dbos", "dbos 1.14.0", HERE / "dbos" / "migrations", HERE / "dbos" / "alembic.ini", downgrades=True),
+    History("dbos", "dbos 1.14.0", HERE / "dbos" / "migrations", HERE / "dbos" / "alembic.ini", downgrade_to="base"),
     # TruLens' database (MIT), 13 revisions: prefixed tables, data migrations, NOT NULL added after
     # a backfill. Its env.py prefers an engine from config.attributes, names its own version table
     # and passes config= to every upgrade(); the prefix is the main option its own code sets.
-    # Installed by the dev extras. Its downgrade to base fails upstream (4_set_ff_id_not_null).
+    # Installed by the dev extras. Its downgrades work down to 4, whose own fails upstream.
     History("trulens", "trulens-core 2.16.0", _installed("trulens", "core", "database", "migrations"),
             _installed("trulens", "core", "database", "migrations", "alembic.ini"),
-            version_table="trulens_alembic_version", options={"trulens.table_prefix": "trulens_"}),
+            version_table="trulens_alembic_version", options={"trulens.table_prefix": "trulens_"}, downgrade_to="4"),
 ]
 
 
-def sqlalchemy_url(dsn: str) -> str:
-    return dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+def app_histories() -> list[History]:
+    """Histories of applications too large for the dev extras: bench/real_histories.py --apps runs
+    them with an interpreter that has them, for example a venv made with
+    `pip install -e '.[dev]' apache-airflow-core==3.3.2 psycopg2-binary 'sqlalchemy<2.1'`."""
+    airflow = _installed("airflow")
+    return [
+        # Apache Airflow's metadata database (Apache-2.0), 124 revisions from a squashed 2.6.2
+        # base. Its env.py takes the connection from config.attributes["connection"], else its own
+        # settings' engine, whose URL comes from the environment. Its revisions need psycopg2's
+        # untyped parameters and SQLAlchemy 2.0 (2.1 casts string parameters to VARCHAR). Its
+        # downgrades work down to the squashed base, whose own fails upstream.
+        History("airflow", "apache-airflow-core 3.3.2", airflow / "migrations", airflow / "alembic.ini", driver="psycopg2",
+                env={"AIRFLOW_HOME": "{folder}/airflow-home", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "{url}"},
+                downgrade_to="4bc4d934e2bc"),
+    ]
 
 
 def create_database(cluster: Cluster, name: str) -> str:
@@ -123,19 +153,20 @@ class Run:
         return found
 
 
-def run(command: list[str], cwd: Path, timeout: float = 600) -> Run:
+def run(command: list[str], side: Side, timeout: float = 900) -> Run:
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=side.ini.parent, timeout=timeout,
+                            env={**os.environ, **side.env})
     return Run(command, result.returncode, result.stdout, result.stderr, time.perf_counter() - started)
 
 
-def alembic(ini: Path, *arguments: str) -> Run:
-    return run([sys.executable, "-m", "alembic", "-c", str(ini), *arguments], ini.parent)
+def alembic(side: Side, *arguments: str) -> Run:
+    return run([sys.executable, "-m", "alembic", "-c", str(side.ini), *arguments], side)
 
 
-def migrator_apply(ini: Path, dsn: str, *arguments: str) -> Run:
-    return run([sys.executable, "-m", "migrator", "apply", str(ini), "--dsn", dsn, "--log-format", "json", *arguments],
-               ini.parent)
+def migrator_apply(side: Side, *arguments: str) -> Run:
+    return run([sys.executable, "-m", "migrator", "apply", str(side.ini), "--dsn", side.dsn, "--log-format", "json",
+                *arguments], side)
 
 
 def schema_dump(dsn: str) -> str:
@@ -187,8 +218,7 @@ class Comparison:
     """`migrator apply` against `alembic upgrade head` for one history, judged by PostgreSQL."""
 
     history: History
-    dsns: tuple[str, str]  # alembic's database, migrator's
-    inis: tuple[Path, Path]
+    sides: tuple[Side, Side]  # alembic's database, migrator's
     alembic: Run
     migrator: Run
     again: Run | None = None  # the second `migrator apply`, when the first succeeded
@@ -226,34 +256,32 @@ ONLINE_MARKERS = ("CONCURRENTLY", "NOT VALID", "VALIDATE CONSTRAINT", "USING IND
 
 def compare_upgrade(cluster: Cluster, history: History, folder: Path) -> Comparison:
     """Both tools to head on two fresh databases; the dumps, the catalog and the version tables compared."""
-    dsn_a, dsn_m = (create_database(cluster, f"{history.name}_{side}") for side in ("alembic", "migrator"))
-    ini_a = history.write_ini(folder / "alembic_side", sqlalchemy_url(dsn_a))
-    ini_m = history.write_ini(folder / "migrator_side", sqlalchemy_url(dsn_m))
-    comparison = Comparison(history, (dsn_a, dsn_m), (ini_a, ini_m), alembic(ini_a, "upgrade", "head"),
-                            migrator_apply(ini_m, dsn_m))
-    dump_a, dump_m = schema_dump(dsn_a), schema_dump(dsn_m)
+    a, m = (history.prepare(folder / tool, create_database(cluster, f"{history.name}_{tool}"))
+            for tool in ("alembic", "migrator"))
+    comparison = Comparison(history, (a, m), alembic(a, "upgrade", "head"), migrator_apply(m))
+    dump_a, dump_m = schema_dump(a.dsn), schema_dump(m.dsn)
     comparison.diff = schema_diff(dump_a, dump_m)
-    comparison.not_valid = not_valid(dsn_m)
-    comparison.alembic_versions = versions(dsn_a, history.version_table)
-    comparison.migrator_versions = versions(dsn_m, history.version_table)
+    comparison.not_valid = not_valid(m.dsn)
+    comparison.alembic_versions = versions(a.dsn, history.version_table)
+    comparison.migrator_versions = versions(m.dsn, history.version_table)
     if comparison.migrator.returncode == 0:
-        comparison.again = migrator_apply(ini_m, dsn_m)
-        comparison.again_diff = schema_diff(dump_m, schema_dump(dsn_m))
+        comparison.again = migrator_apply(m)
+        comparison.again_diff = schema_diff(dump_m, schema_dump(m.dsn))
     return comparison
 
 
 def drop_databases(cluster: Cluster, comparison: Comparison) -> None:
-    for dsn in comparison.dsns:
-        drop_database(cluster, dsn.rsplit("/", 1)[1])
+    for side in comparison.sides:
+        drop_database(cluster, side.dsn.rsplit("/", 1)[1])
 
 
 @dataclass
 class RoundTrip:
-    """Downgrade to base and upgrade to head again, each tool on its own database."""
+    """Downgrade as far as the project goes and upgrade to head again, each tool on its own database."""
 
     alembic_runs: list[Run]
     migrator_runs: list[Run]
-    base_diff: str  # the dumps at base
+    bottom_diff: str  # the dumps at the bottom of the round trip
     head_diff: str  # the dumps back at head
     not_valid: list[str]
     alembic_versions: list[str] | None
@@ -261,15 +289,16 @@ class RoundTrip:
 
 
 def round_trip(comparison: Comparison) -> RoundTrip:
-    """`alembic downgrade base` + `upgrade head` against `migrator apply --to base` + `--to head`.
+    """`alembic downgrade REV` + `upgrade head` against `migrator apply --to REV` + `--to head`,
+    REV being the history's downgrade_to.
 
     The migrator side uses the downgrade interface being built for issue 16: `--to` an older
     (or relative) revision runs Alembic's downgrades."""
-    history, (dsn_a, dsn_m), (ini_a, ini_m) = comparison.history, comparison.dsns, comparison.inis
-    alembic_runs = [alembic(ini_a, "downgrade", "base")]
-    migrator_runs = [migrator_apply(ini_m, dsn_m, "--to", "base")]
-    base_diff = schema_diff(schema_dump(dsn_a), schema_dump(dsn_m))
-    alembic_runs.append(alembic(ini_a, "upgrade", "head"))
-    migrator_runs.append(migrator_apply(ini_m, dsn_m, "--to", "head"))
-    return RoundTrip(alembic_runs, migrator_runs, base_diff, schema_diff(schema_dump(dsn_a), schema_dump(dsn_m)),
-                     not_valid(dsn_m), versions(dsn_a, history.version_table), versions(dsn_m, history.version_table))
+    history, (a, m) = comparison.history, comparison.sides
+    alembic_runs = [alembic(a, "downgrade", history.downgrade_to)]
+    migrator_runs = [migrator_apply(m, "--to", history.downgrade_to)]
+    bottom_diff = schema_diff(schema_dump(a.dsn), schema_dump(m.dsn))
+    alembic_runs.append(alembic(a, "upgrade", "head"))
+    migrator_runs.append(migrator_apply(m, "--to", "head"))
+    return RoundTrip(alembic_runs, migrator_runs, bottom_diff, schema_diff(schema_dump(a.dsn), schema_dump(m.dsn)),
+                     not_valid(m.dsn), versions(a.dsn, history.version_table), versions(m.dsn, history.version_table))
