@@ -27,3 +27,8 @@ def test_new_table_passes():
 @pytest.mark.parametrize("pg_version", [10, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("ALTER TABLE u ADD COLUMN p text NOT NULL;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE events ADD COLUMN n int NOT NULL DEFAULT 0;",
+]

@@ -28,3 +28,8 @@ def test_new_table_passes():
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])
 def test_every_model(transaction):
     assert hits(STORED, RULE, transaction=transaction) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE t ADD COLUMN a2 int GENERATED ALWAYS AS (a * 2) STORED;",
+]

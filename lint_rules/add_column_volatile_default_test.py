@@ -39,3 +39,10 @@ def test_new_table_passes():
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])
 def test_every_model(transaction):
     assert hits("ALTER TABLE u ADD COLUMN x float DEFAULT random();", RULE, transaction=transaction) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE events ADD COLUMN token uuid DEFAULT gen_random_uuid();",
+    "ALTER TABLE events ADD COLUMN seen timestamptz DEFAULT now();",
+    "ALTER TABLE events ADD COLUMN r float8 DEFAULT random() NOT NULL;",
+]

@@ -19,3 +19,8 @@ def test_new_table_passes():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits(SQL, RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE events ADD CONSTRAINT one_id EXCLUDE USING btree (id WITH =);",
+]

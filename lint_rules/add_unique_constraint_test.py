@@ -31,3 +31,10 @@ def test_new_table_passes():
 @pytest.mark.parametrize("pg_version", [10, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("ALTER TABLE u ADD UNIQUE (e);", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+    "ALTER TABLE users ADD COLUMN nick text UNIQUE;",
+    "ALTER TABLE orders ADD COLUMN team_id bigint UNIQUE REFERENCES teams;",
+]

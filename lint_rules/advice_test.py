@@ -55,3 +55,8 @@ def test_every_model_and_version(transaction, pg_version):
     assert hits(FK, "fk-needs-index", transaction=transaction, pg_version=pg_version) == 1
     sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);"
     assert hits(sql, "concurrent-index-if-not-exists", transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\nCREATE INDEX CONCURRENTLY orders_user ON orders (user_id);",
+]

@@ -28,3 +28,8 @@ def test_partition_created_in_the_migration_passes():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits(ATTACH, RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    ("CREATE TABLE m (id bigint, at date) PARTITION BY RANGE (at);\nCREATE TABLE m_all PARTITION OF m FOR VALUES FROM ('2000-01-01') TO ('2100-01-01');\nCREATE TABLE m_new (id bigint, at date);", "ALTER TABLE m DETACH PARTITION m_all;\nALTER TABLE m ATTACH PARTITION m_new FOR VALUES FROM ('2000-01-01') TO ('2100-01-01');"),
+]

@@ -31,3 +31,10 @@ def test_fine_on_objects_created_in_the_same_migration(rule, sql, message):
 @pytest.mark.parametrize("rule, sql, message", CASES)
 def test_every_model_and_version(rule, sql, message, transaction, pg_version):
     assert hits(sql, rule, transaction=transaction, pg_version=pg_version) >= 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE users RENAME COLUMN name TO full_name;",
+    "ALTER TABLE teams RENAME TO squads;",
+    "ALTER TABLE users DROP COLUMN doc;",
+]

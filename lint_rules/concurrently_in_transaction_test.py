@@ -53,3 +53,11 @@ def test_plain_statements_pass():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_version(pg_version):
     assert hits("CREATE INDEX CONCURRENTLY i ON t (a);", RULE, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "CREATE INDEX CONCURRENTLY i ON t (a);",
+    "DROP INDEX CONCURRENTLY users_email_idx;",
+    "REINDEX INDEX CONCURRENTLY users_email_idx;",
+    "VACUUM t;",
+]

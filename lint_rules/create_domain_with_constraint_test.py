@@ -49,3 +49,9 @@ def test_postgresql_locks_every_table_using_the_domain_to_add_a_constraint(pg_db
             "SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = pg_backend_pid() "
             "AND relation IN ('a'::regclass, 'b'::regclass) ORDER BY 1").fetchall()
     assert held == [("a", "ShareLock"), ("b", "ShareLock")]
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "CREATE DOMAIN positive AS int CHECK (VALUE > 0);",
+    "CREATE DOMAIN d AS int NOT NULL;",
+]

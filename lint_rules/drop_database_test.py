@@ -23,3 +23,8 @@ def test_other_drops_pass():
 @pytest.mark.parametrize("pg_version", [11, 19])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("DROP DATABASE x;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "DROP DATABASE IF EXISTS legacy WITH (FORCE);",
+]

@@ -51,3 +51,9 @@ def test_postgresql_accepts_what_passes(sql, pg_db):
 @pytest.mark.parametrize("pg_version", [11, 19])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("UPDATE t SET a = 1, a = 2;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "UPDATE users SET email = lower(email), name = 'x';",  # PostgreSQL itself refuses a column assigned twice
+    "INSERT INTO teams (id, name) VALUES (10, 'a');",
+]

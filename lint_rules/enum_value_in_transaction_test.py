@@ -30,3 +30,8 @@ def test_every_version_and_explicit_transactions():
     for pg_version in (12, 18):
         assert hits(ADD + USE, RULE, pg_version=pg_version) == 1
         assert hits("BEGIN;\n" + ADD + USE + "COMMIT;", RULE, transaction="none", pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TYPE mood ADD VALUE 'happy';",
+]

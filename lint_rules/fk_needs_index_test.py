@@ -18,3 +18,9 @@ def test_create_table_column_and_table_constraints():
     assert hits("CREATE TABLE o (user_id bigint UNIQUE REFERENCES users);", RULE) == 0
     assert hits("CREATE TABLE o (a int, b int, FOREIGN KEY (a, b) REFERENCES p, PRIMARY KEY (a, b));", RULE) == 0
     assert hits("CREATE TABLE o (a int, b bit varying(3), FOREIGN KEY (a) REFERENCES p);\nCREATE INDEX ON o (a);", RULE) == 0
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE orders ADD COLUMN team_id bigint UNIQUE REFERENCES teams;",
+    "CREATE TABLE o (a bigint, b bit varying(3), FOREIGN KEY (a) REFERENCES teams);\nCREATE INDEX ON o (a);",
+]

@@ -49,3 +49,9 @@ def test_postgresql_truncates_as_stated_and_the_names_collide(pg_db):
     assert pg_db.execute("SELECT attname FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum = 2") == [(truncated(multibyte),)]
     with pytest.raises(psycopg.errors.DuplicateTable):
         pg_db.execute(f"CREATE INDEX {LONG[:63]}_other ON t (a)")
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "CREATE INDEX aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa ON orders (user_id);",
+    "DO $$ BEGIN CREATE TABLE aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (a int); END $$;",
+]

@@ -19,3 +19,10 @@ def test_weak_lock_and_new_table_pass():
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])
 def test_every_model(transaction):
     assert hits("LOCK TABLE t IN EXCLUSIVE MODE;", RULE, transaction=transaction) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "LOCK TABLE users IN SHARE MODE;",
+    "LOCK users, orders IN ACCESS EXCLUSIVE MODE;",
+    "LOCK TABLE t IN SHARE ROW EXCLUSIVE MODE NOWAIT;",
+]

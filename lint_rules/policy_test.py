@@ -82,3 +82,9 @@ def test_a_bit_varying_column_keeps_the_other_findings(rule):
 def test_every_model_and_version(rule, transaction, pg_version):
     sql = "CREATE TABLE t (id serial, a varchar(5), b timestamp, c json);"
     assert hits(sql, rule, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "CREATE TABLE p (id serial8, a bpchar(3), b varchar(50)[3][4], c bit varying, d timestamp, e json);",
+    "ALTER TABLE events ALTER COLUMN kind TYPE varchar(20), ADD COLUMN ids int array[4];",
+]

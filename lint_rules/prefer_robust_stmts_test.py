@@ -70,3 +70,10 @@ def test_postgresql_reruns_the_robust_concurrent_build_and_not_the_other(pg_db):
     pg_db.execute("DROP INDEX CONCURRENTLY IF EXISTS i")
     pg_db.execute("CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)")
     assert pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'i'::regclass") == [(True,)]
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE users ADD COLUMN IF NOT EXISTS nickname text;",
+    "DROP INDEX IF EXISTS users_email_idx;\nCREATE INDEX IF NOT EXISTS users_email_idx ON users (email);",
+    "ALTER TABLE users DROP COLUMN IF EXISTS nope;",
+]

@@ -18,3 +18,9 @@ def test_concurrent_refresh_passes():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("REFRESH MATERIALIZED VIEW mv WITH DATA;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "REFRESH MATERIALIZED VIEW mv;",
+    "REFRESH MATERIALIZED VIEW CONCURRENTLY mv;",
+]

@@ -23,3 +23,9 @@ def test_concurrent_detach_and_new_table_pass():
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])
 def test_every_model(transaction):
     assert hits(SQL, RULE, transaction=transaction, pg_version=18) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    ("CREATE TABLE m (id bigint, at date) PARTITION BY RANGE (at);\nCREATE TABLE m_all PARTITION OF m FOR VALUES FROM ('2000-01-01') TO ('2100-01-01');", "ALTER TABLE m DETACH PARTITION m_all;"),
+    ("CREATE TABLE m (id bigint, at date) PARTITION BY RANGE (at);\nCREATE TABLE m_all PARTITION OF m FOR VALUES FROM ('2000-01-01') TO ('2100-01-01');", "ALTER TABLE m DETACH PARTITION m_all CONCURRENTLY;"),
+]

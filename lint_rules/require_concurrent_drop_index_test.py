@@ -24,3 +24,9 @@ def test_index_created_in_same_migration_may_be_dropped_plainly():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_flagged_in_every_model_and_version(transaction, pg_version):
     assert hits("DROP INDEX IF EXISTS public.a_idx CASCADE;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "DROP INDEX users_email_idx;",
+    "DROP INDEX IF EXISTS users_email_idx, mv_id;",
+]

@@ -41,3 +41,9 @@ def test_postgresql_appends_an_unplaced_value(pg_db):
     pg_db.execute("ALTER TYPE s ADD VALUE 'open' AFTER 'new'")
     assert pg_db.execute("SELECT enumlabel FROM pg_enum WHERE enumtypid = 's'::regtype ORDER BY enumsortorder") == [
         ("new",), ("open",), ("paid",), ("shipped",), ("packed",)]
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TYPE mood ADD VALUE 'meh' BEFORE 'sad';",
+    "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'ok';",
+]

@@ -69,3 +69,8 @@ def test_statements_inside_do_blocks_count():
 @pytest.mark.parametrize("pg_version", [10, 18])
 def test_every_version(pg_version):
     assert hits(ALTER, RULE, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "SET LOCAL lock_timeout = '1s';\nALTER TABLE t ADD COLUMN x int;",
+]

@@ -32,3 +32,8 @@ def test_new_table_passes():
 @pytest.mark.parametrize("pg_version", [10, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits(ALTER, RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "SET statement_timeout = '1s';\nCREATE INDEX i ON t (a);\nRESET statement_timeout;",
+]

@@ -51,3 +51,9 @@ def test_postgresql_alters_whichever_t_the_search_path_finds_first(pg_db):
         connection.execute("SET search_path = app, public")
         connection.execute("ALTER TABLE t ADD COLUMN c int")
     assert pg_db.execute("SELECT attrelid::regclass::text FROM pg_attribute WHERE attname = 'c'") == [("app.t",)]
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE public.orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES public.users (id) NOT VALID;",
+    "CREATE INDEX i ON app.t (a);",
+]

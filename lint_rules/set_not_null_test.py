@@ -53,3 +53,9 @@ def test_check_from_earlier_migration_is_asserted_with_ignore():
 def test_every_model(transaction):
     assert hits(SET, RULE, transaction=transaction) == 1
     assert hits(CHECK + VALIDATE + SET, RULE, transaction=transaction) == 0
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+    "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\nALTER TABLE users VALIDATE CONSTRAINT email_nn;\nALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+]

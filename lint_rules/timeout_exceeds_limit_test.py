@@ -37,3 +37,8 @@ def test_new_table_passes():
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])
 def test_every_model(transaction):
     assert hits("SET lock_timeout = '30s';\n" + ALTER, RULE, transaction=transaction) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "SELECT set_config('lock_timeout', '1min', true);\nALTER TABLE t ADD COLUMN x int;",
+]

@@ -20,3 +20,10 @@ def test_insert_and_new_tables_pass():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("UPDATE t SET a = 1;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "UPDATE users SET name = 'x';",
+    "DELETE FROM events;",
+    "INSERT INTO teams SELECT id + 10 FROM teams;",
+]

@@ -37,3 +37,8 @@ def test_new_table_passes():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_version(pg_version):
     assert hits(ADD + VALIDATE, RULE, pg_version=pg_version) == 1
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE orders ADD CONSTRAINT total_pos CHECK (total >= 0) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT total_pos;",
+]

@@ -37,3 +37,9 @@ def test_new_tables_do_not_count():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_version(pg_version):
     assert rules_hit(ALTER + "UPDATE users SET plan = 'x';", RULE, pg_version=pg_version) == [RULE]
+
+
+ORACLE = [  # run on a live server by tests/test_oracle.py
+    "ALTER TABLE users ADD COLUMN x int;\nUPDATE orders SET note = 'x';",
+    "ALTER TABLE users ADD COLUMN x int;\nCREATE INDEX ON orders (note);",
+]

@@ -536,7 +536,8 @@ class Analyzer:
             if action.constraint_type == "foreign_key":
                 lock = Lock.SHARE_ROW_EXCLUSIVE
                 statement.add_lock(action.references, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
-            action.scans = not action.not_valid and not action.using_index
+            # PRIMARY KEY USING INDEX still makes the columns NOT NULL, which reads the table
+            action.scans = not action.not_valid and (not action.using_index or action.constraint_type == "primary_key")
         elif kind in ("set_not_null", "validate_constraint"):
             action.scans = True
             if kind == "validate_constraint":

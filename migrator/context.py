@@ -57,7 +57,8 @@ class MigrationContext:
     transaction_id: int = 0
     search_path: list[str] = field(default_factory=lambda: ["public"])
     created_tables: set[tuple[str, str]] = field(default_factory=set)  # (schema, name), as resolved when created
-    created_indexes: set[tuple[str, str]] = field(default_factory=set)
+    created_indexes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (schema, name): columns
+    not_null_columns: set[tuple[str, str, str]] = field(default_factory=set)  # (schema, table, column) declared NOT NULL
     column_types: dict[tuple[str, str, str], PgType] = field(default_factory=dict)
     constraints: dict[tuple[str, str], ConstraintState] = field(default_factory=dict)
     validated_not_null: set[tuple[str, str]] = field(default_factory=set)
@@ -115,7 +116,8 @@ class MigrationContext:
 
     def _decide_from_known_columns(self, statement: Statement) -> None:
         """Facts that depend on what the migration did before: a type change from a known type rewrites or
-        not, per PostgreSQL; SET NOT NULL on a column a validated CHECK (col IS NOT NULL) covers skips its scan."""
+        not, per PostgreSQL; SET NOT NULL on a column a validated CHECK (col IS NOT NULL) covers skips its
+        scan, and so does PRIMARY KEY USING INDEX on columns declared NOT NULL."""
         schema, table = self.resolve(statement.relation)
         for action in statement.actions:
             if action.kind == "alter_column_type" and action.rewrites is None:
@@ -124,6 +126,11 @@ class MigrationContext:
                     action.rewrites = type_change_rewrites(old, action.data_type, action.using_casts, self.pg_version)
             elif action.kind == "set_not_null" and self.pg_version >= 12 and (table, action.column) in self.validated_not_null:
                 action.scans = False
+            elif action.kind == "add_constraint" and action.constraint_type == "primary_key" and action.using_index:
+                # the key makes its columns NOT NULL: a scan, unless the migration declared them so
+                columns = self.created_indexes.get((schema, action.using_index))
+                if columns and all((schema, table, column) in self.not_null_columns for column in columns):
+                    action.scans = False
         statement.rewrites = any(action.rewrites is not False for action in statement.actions)
         statement.scans = any(action.scans for action in statement.actions)
 
@@ -158,10 +165,12 @@ class MigrationContext:
             for action in statement.actions:
                 if action.data_type is not None and action.column:
                     self.column_types[(*key, action.column)] = action.data_type
+                if action.not_null and action.column:
+                    self.not_null_columns.add((*key, action.column))
         elif kind == "create_index" and table is not None:
             action = statement.actions[0]
             if action.constraint:  # an index lives in its table's schema
-                self.created_indexes.add((self.resolve(table)[0], action.constraint))
+                self.created_indexes[(self.resolve(table)[0], action.constraint)] = action.columns
         elif kind == "alter_table" and table is not None:
             for action in statement.actions:
                 self._apply_table_action(table, action)
@@ -194,6 +203,8 @@ class MigrationContext:
         schema, key = self.resolve(table)
         if action.kind in ("add_column", "alter_column_type") and action.column and action.data_type is not None:
             self.column_types[(schema, key, action.column)] = action.data_type
+        if action.kind in ("add_column", "set_not_null") and action.column and (action.not_null or action.kind == "set_not_null"):
+            self.not_null_columns.add((schema, key, action.column))
         elif action.kind == "add_constraint" and action.constraint_type == "check":
             validated = not action.not_valid
             if action.constraint:
