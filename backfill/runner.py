@@ -3,14 +3,13 @@
 Each batch is one short transaction: find the key of the N-th next row (keyset, never OFFSET),
 update `key > low AND key <= high` rows whose value differs, and write the checkpoint in that
 same transaction, so a crash at any moment loses nothing and repeats nothing. While a batch
-runs, a second thread finds the next batch's key on its own connection and reads the throttle,
-and the checkpoint statement reads back status and settings: between two batches the loop
-makes no round trip of its own. A batch begins by reading status and settings in its own
-transaction, and takes its throttle verdict from a sampler that reads lag on its own clock
-(backfill.throttle): a pause, a `set` or a lag crossing its limit applies to the very next batch.
-Rate caps space the batches' starts (Pacer). Work is split
-into key chunks that workers (threads here, or runners on other machines) claim from the state
-table; a chunk whose worker died is reclaimed at once (its advisory lock went with it).
+runs, a second thread finds the next batch's key on its own connection: between two batches
+the loop makes no round trip of its own. A batch begins by reading status and settings in its
+first statement, and takes its throttle verdict, as it starts, from a sampler that reads lag on
+its own clock (backfill.throttle): a pause, a `set` or a lag crossing its limit applies to the
+very next batch. Rate caps space the batches' starts (Pacer). Work is split into key chunks
+that workers (threads here, or runners on other machines) claim from the state table; a chunk
+whose worker died is reclaimed at once (its advisory lock went with it).
 """
 
 from __future__ import annotations
