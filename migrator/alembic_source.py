@@ -1,64 +1,146 @@
-"""Alembic projects as a migration source for the executor.
+"""Alembic projects: applied by Alembic's own runtime, planned offline.
 
-Each pending revision's upgrade() is rendered to SQL offline by Alembic itself (see
-migrator.revisions), planned like a SQL migration (timeouts, retries, rewrites,
-autocommit_block() sections outside the transaction) and stamped in Alembic's own
-alembic_version table, which stays the record, one row per head as Alembic keeps it. A revision
-that reads the database runs live instead, in one transaction, each statement checked and timed
-as it is sent (no rewrites: what would need one is refused).
+`migrator apply` runs the project's env.py unchanged, as `alembic upgrade` (or `downgrade`)
+does: its configuration, search_path, custom types and version table settings all hold. migrator
+owns the connection: `sqlalchemy.url` is set to the target database, the connection is offered
+in `config.attributes["connection"]` (Alembic's documented way to share one), and whatever
+connection env.py hands to `context.configure()` must reach the database that holds migrator's
+deploy lock. migrator's safety sits on the execution path, at SQLAlchemy's
+`before_cursor_execute`: every statement is judged as it is sent (migrator.guard), armed with
+its lock and statement timeouts, and run as written, in its online form, or refused.
+
+Each revision runs in one transaction with its version stamp (`transaction_per_migration`):
+it commits whole or not at all. Online follow-ups (CONCURRENTLY builds, VALIDATE, the SET NOT
+NULL steps) are journaled in that transaction and run right after it commits, before the next
+revision; a re-run finishes any that a crash left. A lock timeout rolls the revision back and
+the run goes on from it after a pause. `plan` renders revisions offline (migrator.revisions).
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
+import contextlib
+import sys
+import threading
+import time
 from pathlib import Path
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from migrator.analyzer import Analyzer, Statement
-from migrator.executor import ApplyError, Group, Migration, Step, plan_live_statement, plan_text
-from migrator.revisions import render_revision, run_live, to_sql, version_table_sql
+from migrator.errors import first_line
+from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
+from migrator.revisions import RevisionDirectives, render_revision, to_sql, version_table_sql
 
 VERSION_TABLE_SQL = ("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) NOT NULL "
                      "CONSTRAINT alembic_version_pkc PRIMARY KEY)")
+_GUARDING = threading.local()  # the run whose env.py is executing, so the env.py hook steps aside
+
+
+def alembic_config(path: Path):
+    """Alembic's Config for a project given as its ini file, the folder holding alembic.ini, or
+    the folder holding env.py. The script location is the ini's `script_location`, else the
+    ini's own folder when env.py sits beside it (the Flask-Migrate layout)."""
+    from alembic.config import Config
+
+    if path.is_file() and path.suffix == ".ini":
+        ini = path
+    elif path.is_dir() and (path / "alembic.ini").is_file():
+        ini = path / "alembic.ini"
+    elif path.is_dir() and (path / "env.py").is_file():
+        ini = None
+    else:
+        return None
+    config = Config(str(ini)) if ini else Config()
+    if not config.get_main_option("script_location"):
+        folder = ini.parent if ini else path
+        if not (folder / "env.py").is_file():
+            raise ApplyError(f"{ini}: no script_location in [alembic], and no env.py beside it")
+        config.set_main_option("script_location", str(folder.resolve()))
+    if ini is not None:  # relative paths name folders beside the ini, wherever migrator runs from
+        for option, separators in (("script_location", None), ("prepend_sys_path", ":"), ("version_locations", " ,")):
+            value = config.get_main_option(option)
+            if value and ":" not in value[1:2]:
+                parts = value.split() if separators else [value]
+                if separators:
+                    for separator in separators:
+                        parts = [piece for part in parts for piece in part.split(separator) if piece]
+                absolute = [str((ini.parent / part).resolve()) if not Path(part).is_absolute() and (ini.parent / part).exists()
+                            else part for part in parts]
+                config.set_main_option(option, " ".join(absolute) if option == "version_locations" else
+                                       ":".join(absolute) if option == "prepend_sys_path" else absolute[0])
+    return config
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """A libpq DSN (URL or key=value) as a SQLAlchemy URL for psycopg 3, password kept."""
+    from psycopg.conninfo import conninfo_to_dict
+    from sqlalchemy.engine import URL
+
+    parts = {key: str(value) for key, value in conninfo_to_dict(dsn).items()}
+    host = parts.pop("host", None)
+    port = parts.pop("port", None)
+    if host and (host.startswith("/") or "," in host):  # a socket folder or several hosts: libpq reads them from the query
+        parts["host"], host = host, None
+        if port:
+            parts["port"], port = port, None
+    return URL.create("postgresql+psycopg", username=parts.pop("user", None), password=parts.pop("password", None),
+                      host=host, port=int(port) if port else None, database=parts.pop("dbname", None),
+                      query=parts).render_as_string(hide_password=False)
+
+
+def libpq_dsn(url) -> str:
+    """A SQLAlchemy URL (any PostgreSQL driver) as a libpq URL."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class AlembicProject:
-    """The revisions of an Alembic project between the database's current one and `target`."""
+    """An Alembic project: its revisions between the database's heads and `target`."""
 
-    def __init__(self, ini: Path, target: str = "head", pg_version: int = 15, rewrite: bool = True):
-        from alembic.config import Config
+    def __init__(self, path: Path, target: str = "head", pg_version: int = 15, rewrite: bool = True,
+                 lint_config=None, config=None, url_from_project: bool = False):
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
-        if not ini.is_file():
-            raise ApplyError(f"{ini}: no alembic.ini here")
+        self.config = config or alembic_config(path)
+        if self.config is None:
+            raise ApplyError(f"{path}: not an Alembic project (no alembic.ini or env.py)")
+        self.ini = Path(self.config.config_file_name) if self.config.config_file_name else path
         try:
-            self.script = ScriptDirectory.from_config(Config(str(ini)))
-            self.script.get_heads()  # loads every revision: their errors surface here
+            with contextlib.redirect_stdout(sys.stderr):  # what revisions print at import is not our output
+                self.script = ScriptDirectory.from_config(self.config)  # honours prepend_sys_path
+                self.script.get_heads()  # loads every revision: their errors surface here
         except CommandError as error:
-            raise ApplyError(f"{ini}: {error}") from None
+            raise ApplyError(f"{self.ini}: {error}") from None
         except SyntaxError as error:
             raise ApplyError(f"{error.filename}:{error.lineno}: syntax error: {error.msg}") from None
         except Exception as error:  # a revision's own import-time code failed
-            raise ApplyError(f"{ini}: cannot load the revisions ({type(error).__name__}: {error})") from None
-        self._refuse_custom_version_table()
-        self.ini, self.target, self.rewrite = ini, target, rewrite
+            raise ApplyError(f"{self.ini}: cannot load the revisions ({type(error).__name__}: {first_line(error)})") from None
+        self.target, self.rewrite, self.lint_config = target, rewrite, lint_config
+        self.url_from_project = url_from_project  # the env.py hook: the project's own URL, not --dsn
         self.analyzer = Analyzer(pg_version)
         self.stamps: dict[str, str] = {}
-        self._resolve(())  # an unknown target fails now, before anything connects
+        self.direction = "upgrade"
+        self._check_target()
 
-    def _refuse_custom_version_table(self) -> None:
-        """migrator records revisions in alembic_version: an env.py that names another version
-        table would see every revision as pending again, so it is refused, not guessed at."""
-        env = Path(self.script.env_py_location)
-        text = env.read_text(encoding="utf-8") if env.is_file() else ""
-        for number, line in enumerate(text.splitlines(), 1):
-            if "version_table" in line.split("#", 1)[0]:
-                raise ApplyError(f"{env}:{number}: env.py configures its own version table; migrator records "
-                                 "revisions in alembic_version only (not supported yet: apply with alembic upgrade)")
+    # -- revisions ---------------------------------------------------------------------------------
+    def _check_target(self) -> None:
+        """An unknown target fails now, before anything connects."""
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError
+
+        target = self.target
+        if target in ("head", "heads", "base") or target.lstrip("+-").isdigit() or "@" in target:
+            return
+        try:
+            self.script.revision_map.get_revisions(target)
+        except (CommandError, RevisionError) as error:
+            raise ApplyError(f"{self.ini}: {error}") from None
+        except AssertionError:  # Alembic's walk trips over a revision id that is one of its keywords
+            raise ApplyError(self._reserved_revision_id() or f"{self.ini}: Alembic cannot order the revisions") from None
 
     def _resolve(self, heads: tuple[str, ...]) -> list:
         """The revisions from `heads` (the database's) up to the target, in upgrade order, as Alembic orders them."""
@@ -72,7 +154,7 @@ class AlembicProject:
                              f"{self.target!r}: name one with --to REVISION, or --to heads for all of them") from None
         except (CommandError, RevisionError) as error:
             raise ApplyError(f"{self.ini}: {error}") from None
-        except AssertionError:  # Alembic's walk trips over a revision id that is one of its keywords
+        except AssertionError:
             raise ApplyError(self._reserved_revision_id() or f"{self.ini}: Alembic cannot order the revisions") from None
         return list(reversed(revisions))
 
@@ -91,31 +173,18 @@ class AlembicProject:
                             "(base, head, heads): give the revision another id")
         return None
 
-    def _plan(self, revision) -> Migration:
+    # -- plan: rendered offline --------------------------------------------------------------------
+    def _plan(self, revision, catalog=None) -> Migration:
         path = Path(revision.path)
-        rendered = render_revision(path, revision.module)  # Alembic imported it already
+        with contextlib.redirect_stdout(sys.stderr):
+            rendered = render_revision(path, revision.module)  # Alembic imported it already
         if rendered.error is not None:
-            return self._live(revision, path, rendered.error)
+            line, message = rendered.error
+            shown = Statement(f"-- upgrade() of {path.name} reads the database: each statement is judged as it is sent "
+                              f"({message})", line, 0, line, "live_revision")
+            return Migration(revision.revision, path, "", [Group([Step(0, shown)], transaction=True, online_only=True)])
         text, origin = to_sql(rendered)
-        return plan_text(revision.revision, path, text, self.analyzer, self.rewrite, origin)
-
-    def _live(self, revision, path: Path, why: tuple[int, str]) -> Migration:
-        """A revision that cannot be rendered offline (it reads the database): one transaction in
-        which upgrade() runs live, each statement planned and refused like a SQL step as it comes."""
-        line, message = why
-        text = path.read_text(encoding="utf-8")
-        shown = Statement(f"-- upgrade() of {path.name} runs live, in one transaction: online only ({message})",
-                          line, 0, line, "live_revision")
-
-        def run(connection: psycopg.Connection, before_step) -> None:
-            from migrator.context import MigrationContext
-
-            so_far = MigrationContext(self.analyzer.pg_version)  # each attempt starts the revision over
-            run_live(path, revision.module, connection,
-                     lambda sql_text, at: before_step(plan_live_statement(path, sql_text, at, self.analyzer, so_far)))
-
-        return Migration(revision.revision, path, hashlib.sha256(text.encode()).hexdigest()[:16],
-                         [Group([Step(0, shown)], transaction=True, live=run)])
+        return plan_text(revision.revision, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog)
 
     def all(self) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(())]
@@ -126,42 +195,374 @@ class AlembicProject:
             return ()
         return tuple(row[0] for row in connection.execute("SELECT version_num FROM alembic_version ORDER BY 1"))
 
-    def pending(self, connection: psycopg.Connection) -> list[Migration]:
+    def pending(self, connection: psycopg.Connection, policy=None) -> list[Migration]:
+        """The revisions apply would run, rendered offline and planned against this database's tables."""
+        from migrator.executor import Policy
+        from migrator.guard import Catalog
+
+        catalog = Catalog(connection, policy or Policy())
         heads = self.current(connection)
         revisions = self._resolve(heads)
         changes = version_table_sql(self.script.revision_map, revisions, heads)
         if not heads:  # alembic_version may not exist yet
             changes[:1] = [VERSION_TABLE_SQL + ";\n" + change for change in changes[:1]]
         self.stamps = {revision.revision: change for revision, change in zip(revisions, changes)}
-        return [self._plan(r) for r in revisions]
+        return [self._plan(r, catalog) for r in revisions]
+
+    def pending_files(self, connection: psycopg.Connection) -> list[tuple[str, Path]]:
+        """(revision, file) of each revision an upgrade would run, unrendered (a downgrade: none)."""
+        if self.target == "base" or self.target.startswith("-"):
+            return []
+        return [(revision.revision, Path(revision.path)) for revision in self._resolve(self.current(connection))]
+
+    def stop_after(self, revision: str) -> None:
+        """Upgrade no further than `revision`."""
+        self.target = revision
 
     def stamp_sql(self, migration: Migration) -> sql.SQL:
-        """The statements that record the revision as Alembic does; the executor runs them in a transaction."""
+        """The statements that record the revision as Alembic does (plan shows them)."""
         return sql.SQL(self.stamps[migration.version])
 
+    # -- apply: Alembic's own runtime ----------------------------------------------------------------
+    def apply(self, executor, connection: psycopg.Connection) -> list[str]:
+        """Run env.py under the guard until the target is reached; a lock timeout rolls back the
+        revision in flight and, after a pause, the run goes on from it."""
+        from migrator.guard import Guard
 
-def run_migrations_through_migrator(context) -> None:
-    """Call this in env.py instead of context.run_migrations(): `alembic upgrade` then runs
-    through migrator's executor (timeouts, retries, rewrites, journal, deploy lock)."""
-    import os
+        guard = Guard(self.analyzer, executor.policy, self.lint_config, self.rewrite)  # tables created so far outlive retries
+        self.direction = self._direction(executor, connection, guard)
+        guard.downgrade = self.direction == "downgrade"
+        applied: list[str] = []
+        schedule = executor.policy.lock_waits()
+        tries, failing, started = iter(schedule), None, time.monotonic()
+        attempt = next(tries)
+        while True:
+            attempt_started = time.monotonic()
+            run = _Run(self, executor, connection, applied, guard, lambda revision: attempt.lock_timeout
+                       if revision == failing else schedule.first_lock_timeout)
+            try:
+                run.execute()
+                return applied
+            except _LockTimeout as timeout:
+                executor.longest_wait = max(executor.longest_wait, time.monotonic() - attempt_started)
+                if timeout.revision != failing:  # each revision walks the lock-wait schedule from its first try
+                    tries, failing, started = iter(schedule), timeout.revision, attempt_started
+                    attempt = next(tries)
+                pause = schedule.pause_after(attempt, time.monotonic() - started)
+                if pause is None:
+                    raise ApplyError(f"{timeout.where}: gave up after {attempt.number} attempts in "
+                                     f"{time.monotonic() - started:.1f} s: {first_line(timeout.error)} (something holds a "
+                                     f"conflicting lock; {run.rolled_back()})") from None
+                executor.retries += 1
+                executor.emit({"event": "retry", "migration": timeout.revision, "step": 0, "attempt": attempt.number,
+                               "error": type(timeout.error).__name__, "wait_s": round(pause, 2)})
+                time.sleep(pause)
+                attempt = next(tries)
+
+    def _direction(self, executor, connection: psycopg.Connection, guard) -> str:
+        """upgrade or downgrade, as the target lies above or below the database's heads."""
+        target = self.target
+        if target == "base" or target.startswith("-"):
+            return "downgrade"
+        if target in ("head", "heads") or target.startswith("+"):
+            return "upgrade"
+        heads = _Run(self, executor, connection, [], guard, lambda revision: executor.policy.lock_timeout).current_heads()
+        below = {r.revision for r in self.script.iterate_revisions(heads, "base")} if heads else set()
+        wanted = {r.revision for r in self.script.revision_map.get_revisions(target) if r is not None}
+        return "downgrade" if wanted and wanted <= below and not wanted & set(heads) else "upgrade"
+
+
+class _LockTimeout(Exception):
+    def __init__(self, error: Exception, where: str, revision: str):
+        super().__init__(str(error))
+        self.error, self.where, self.revision = error, where, revision
+
+
+class _Run:
+    """One pass of the project's env.py with migrator's guard on every statement it sends."""
+
+    def __init__(self, project: AlembicProject, executor, connection: psycopg.Connection | None, applied: list[str], guard,
+                 lock_timeout):
+        self.project, self.executor, self.connection, self.applied, self.guard = project, executor, connection, applied, guard
+        self.lock_timeout = lock_timeout  # revision -> this try's lock timeout (the lock-wait schedule)
+        self.env_path = Path(project.script.env_py_location)
+        self.revisions = {}  # co_filename of a revision module -> its Script
+        for script in project.script.walk_revisions():
+            module_file = getattr(script.module, "__file__", None) or script.path
+            self.revisions[module_file] = self.revisions[str(Path(script.path))] = script
+        self._directives: dict[str, RevisionDirectives] = {}
+        self.queued: list[tuple[list, str]] = []  # follow-ups of the revision in flight, with where they come from
+        self.journaled = False  # follow-ups committed with a revision, to run before anything else
+        self.armed: dict[int, tuple] = {}  # per DBAPI connection: the timeouts set in its current transaction
+        self.last = None  # (origin, verdict, started) of the statement in flight
+        self.revision: str | None = None  # the revision whose statements are being sent
+
+    # -- running env.py -------------------------------------------------------------------------
+    def execute(self) -> None:
+        with self._env(self._migrations_fn()):
+            pass
+        self._run_followups()
+
+    def current_heads(self) -> tuple[str, ...]:
+        """The database's heads as Alembic reads them through env.py (its version table settings)."""
+        heads: list[str] = []
+
+        def record(rev, context):
+            heads.extend(rev)
+            return []
+
+        with self._env(record, dont_mutate=True):
+            pass
+        return tuple(heads)
+
+    def _migrations_fn(self):
+        script, target = self.project.script, self.project.target
+        if self.project.direction == "downgrade":
+            return lambda rev, context: script._downgrade_revs(target, rev)
+        return lambda rev, context: script._upgrade_revs(target, rev)
+
+    @contextlib.contextmanager
+    def _env(self, fn, **options):
+        from sqlalchemy import create_engine, event, exc, pool
+        from sqlalchemy.engine import Engine
+
+        config = self.project.config
+        if not self.project.url_from_project:
+            config.set_main_option("sqlalchemy.url", sqlalchemy_url(self.executor.dsn).replace("%", "%%"))
+        owned = self.executor.connect("migrator apply")
+        owned.autocommit = False
+        engine = create_engine("postgresql+psycopg://", creator=lambda: owned, poolclass=pool.StaticPool)
+        hooks = [("before_cursor_execute", self._before, True), ("after_cursor_execute", self._after, False)]
+        for name, function, retval in hooks:
+            event.listen(Engine, name, function, retval=retval)
+        _GUARDING.run = self
+        try:
+            with engine.connect() as shared, contextlib.redirect_stdout(sys.stderr):
+                config.attributes["connection"] = shared
+                with _guarded_environment(self, config, self.project.script, fn=fn, as_sql=False, starting_rev=None,
+                                         destination_rev=self.project.target, tag=None, **options):
+                    self.project.script.run_env()
+            yield
+        except (ApplyError, _LockTimeout):
+            raise
+        except exc.DBAPIError as error:
+            self._database_error(error.orig or error)
+        except psycopg.Error as error:
+            self._database_error(error)
+        except Exception as error:  # env.py's or a revision's own code
+            path, line = self._failing_line(error.__traceback__)
+            raise ApplyError(f"{path}:{line}: {type(error).__name__}: {first_line(error)} ({self.rolled_back()})") from None
+        finally:
+            _GUARDING.run = None
+            config.attributes.pop("connection", None)
+            for name, function, _ in hooks:
+                event.remove(Engine, name, function)
+            engine.dispose()
+            owned.close()
+
+    def check_same_database(self, connection) -> None:
+        """The connection env.py configured must reach the database whose deploy lock this apply holds."""
+        raw = connection.connection.dbapi_connection if hasattr(connection, "connection") else None
+        if not isinstance(raw, psycopg.Connection) or self.executor.lock_pid is None:
+            return
+        idle = raw.info.transaction_status == TransactionStatus.IDLE and not raw.autocommit
+        same = raw.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = %s AND granted "
+                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+                           (self.executor.lock_pid,)).fetchone()[0]
+        if idle:
+            raw.rollback()
+        if not same:
+            raise ApplyError(f"{self.env_path}: env.py connected to another database than the one being migrated "
+                             "(it builds its own URL?): let it use sqlalchemy.url or config.attributes['connection']")
+
+    # -- each statement ---------------------------------------------------------------------------
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        from migrator.guard import Origin
+
+        raw = cursor.connection
+        if raw.info.transaction_status == TransactionStatus.IDLE:
+            self._between_transactions(raw)
+        path, stack = self._origin()
+        directives = self._directives_of(path)
+        origin = Origin(path, stack[0] if stack else 1, stack, directives.ignores if directives else Origin.ignores)
+        text = _inline(raw, statement, parameters[0] if executemany and parameters else parameters)
+        verdict = self.guard.judge(raw, text, origin, in_transaction=not raw.autocommit)
+        step = verdict.step
+        self._arm(raw, step)
+        rewritten = step.statement.sql != text
+        self.last = (origin, verdict, time.monotonic())
+        lock_timeout, statement_timeout = step.timeouts(self.executor.policy, self.lock_timeout(self.revision))
+        self.executor.emit({"event": "step", "migration": self.revision or "alembic", "step": origin.line,
+                            "sql": step.statement.sql, "lock_timeout_ms": lock_timeout,
+                            "statement_timeout_ms": statement_timeout, **({"note": verdict.note} if verdict.note else {})})
+        if rewritten:
+            return step.statement.sql.replace("%", "%%"), {}
+        return statement, parameters
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        origin, verdict, started = self.last
+        followups = self.guard.after(cursor.connection, verdict)
+        if followups:
+            self.queued.append((followups, f"{origin.path}:{origin.line}"))
+        self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", "step": origin.line,
+                            "seconds": round(time.monotonic() - started, 3)})
+
+    def version_applied(self, ctx, step, heads, run_args) -> None:
+        """Alembic moved the version table, in the revision's transaction: journal its follow-ups there."""
+        revision = step.up_revision_id if step.is_upgrade else f"{step.up_revision_id}-downgrade"
+        if self.queued:
+            raw = ctx.connection.connection.dbapi_connection
+            number = 1
+            for units, where in self.queued:
+                raw.execute(followups_journal_sql(revision, units, where, number, self.project.analyzer))
+                number += sum(len(unit.sql) for unit in units)
+            self.queued, self.journaled = [], True
+        self.applied.append(step.up_revision_id)
+        self.executor.emit({"event": "done", "migration": step.up_revision_id,
+                            **({} if step.is_upgrade else {"direction": "downgrade"})})
+
+    def _between_transactions(self, raw: psycopg.Connection) -> None:
+        """A statement is about to open a transaction: the last one ended, so its follow-ups run now."""
+        self.armed.pop(id(raw), None)
+        self.guard.start_migration()
+        self.queued = []  # what a rolled-back transaction queued is gone with it
+        self._run_followups()
+
+    def _run_followups(self) -> None:
+        if self.journaled:
+            self.journaled = False
+            self.executor.finish_followups(self.connection)
+
+    def _arm(self, raw: psycopg.Connection, step: Step) -> None:
+        """Set the statement's lock and statement timeouts on its connection, when they change."""
+        timeouts = step.timeouts(self.executor.policy, self.lock_timeout(self.revision))
+        if self.armed.get(id(raw)) == (timeouts, raw.autocommit):
+            return
+        lock_timeout, statement_timeout = timeouts
+        if raw.autocommit:  # autocommit_block(): for the session
+            raw.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                        (f"{lock_timeout}ms", f"{statement_timeout}ms"))
+        else:
+            raw.execute(f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'")
+        self.armed[id(raw)] = (timeouts, raw.autocommit)
+
+    # -- where a statement comes from ---------------------------------------------------------------
+    def _origin(self) -> tuple[Path, tuple[int, ...]]:
+        """The revision file that sends the statement and its lines on the call stack (env.py's, else)."""
+        frame = sys._getframe(2)
+        found, lines, env_line = None, [], None
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            script = self.revisions.get(filename)
+            if script is not None and (found is None or filename == found):
+                found = filename
+                lines.append(frame.f_lineno)
+            elif env_line is None and filename == str(self.env_path):
+                env_line = frame.f_lineno
+            frame = frame.f_back
+        if found is not None:
+            self.revision = self.revisions[found].revision
+            return Path(self.revisions[found].path), tuple(lines)
+        return self.env_path, (env_line or 1,)
+
+    def _directives_of(self, path: Path) -> RevisionDirectives | None:
+        key = str(path)
+        if key not in self._directives:
+            self._directives[key] = RevisionDirectives(path.read_text(encoding="utf-8")) if path.is_file() else None
+        return self._directives[key]
+
+    def _failing_line(self, traceback) -> tuple[Path, int]:
+        """The innermost revision (else env.py) line in a traceback."""
+        found = (self.env_path, 1)
+        revision_found = None
+        while traceback is not None:
+            filename = traceback.tb_frame.f_code.co_filename
+            if filename in self.revisions:
+                revision_found = (Path(self.revisions[filename].path), traceback.tb_lineno)
+            elif filename == str(self.env_path):
+                found = (self.env_path, traceback.tb_lineno)
+            traceback = traceback.tb_next
+        return revision_found or found
+
+    # -- failures ----------------------------------------------------------------------------------
+    def _database_error(self, error: Exception):
+        origin = self.last[0] if self.last else None
+        where = f"{origin.path}:{origin.line}" if origin else str(self.env_path)
+        if isinstance(error, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected)):
+            raise _LockTimeout(error, where, self.revision or "alembic") from None
+        raise ApplyError(f"{where}: {first_line(error)} ({self.rolled_back()})") from None
+
+    def rolled_back(self) -> str:
+        done = f"committed before it: {', '.join(self.applied)}" if self.applied else "nothing was committed"
+        return f"revision {self.revision or '?'} was rolled back; {done}"
+
+
+def _inline(raw: psycopg.Connection, statement: str, parameters) -> str:
+    """The statement with its parameters inlined as literals, for the analyzer."""
+    try:
+        with psycopg.ClientCursor(raw) as cursor:
+            return cursor.mogrify(statement, parameters if parameters is not None else None)
+    except Exception:  # a value psycopg cannot adapt on its own: the analyzer needs the statement's shape only
+        import re
+
+        return re.sub(r"%\((\w+)\)s|%s", "NULL", statement).replace("%%", "%")
+
+
+def _guarded_environment(run: _Run, *args, **kwargs):
+    """Alembic's EnvironmentContext as env.py sees it, whose configure() puts each revision in its
+    own transaction with its version stamp, adds the version callback that journals follow-ups,
+    and checks the connection reaches the database being migrated."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    environment = EnvironmentContext(*args, **kwargs)
+    configure = environment.configure
+
+    def guarded_configure(connection=None, **options):
+        if connection is None:
+            raise ApplyError(f"{run.env_path}: env.py configured Alembic without a connection: migrator applies online only")
+        run.check_same_database(connection)
+        options["transaction_per_migration"] = True
+        options["on_version_apply"] = [*(options.get("on_version_apply") or ()), run.version_applied]
+        configure(connection=connection, **options)
+
+    environment.configure = guarded_configure  # what the alembic.context proxy hands env.py
+    return environment
+
+
+def run_migrations_through_migrator(context, run_migrations_online) -> None:
+    """Route `alembic upgrade` through migrator; every other command stays plain Alembic.
+
+    In env.py, in place of the call to your online function::
+
+        from migrator.alembic_source import run_migrations_through_migrator
+        run_migrations_through_migrator(context, run_migrations_online)
+
+    `alembic upgrade` then applies through migrator's executor (deploy lock, timeouts, retries,
+    online rewrites, journal), which runs this env.py again with its guard on; `stamp`,
+    `downgrade`, `current`, `check`, `history` and offline `--sql` call run_migrations_online()
+    (or the offline path) exactly as before. The database is the one env.py's configuration names.
+    """
+    environment = getattr(context, "_proxy", context)  # alembic.context is a proxy of the EnvironmentContext
+    upgrading = getattr(getattr(environment, "context_opts", {}).get("fn"), "__name__", "") == "upgrade"
+    if getattr(_GUARDING, "run", None) is not None or context.is_offline_mode() or not upgrading:
+        run_migrations_online()
+        return
+    from sqlalchemy.engine import make_url
 
     from migrator.executor import Executor, Policy
 
-    if context.is_offline_mode():
-        with context.begin_transaction():
-            context.run_migrations()
-        return
     config = context.config
-    url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url")
-    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgresql+psycopg2://", "postgresql://", 1)
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise ApplyError(f"{config.config_file_name}: no sqlalchemy.url for migrator to apply to")
     target = context.get_revision_argument() or "head"
     if isinstance(target, tuple):
         target = target[0] if len(target) == 1 else "heads"
-    source = AlembicProject(Path(config.config_file_name), target)
+    source = AlembicProject(Path(config.config_file_name or "."), target, config=config, url_from_project=True)
 
     def show(event: dict) -> None:
         if event["event"] in ("retry", "done"):
             detail = f" retry {event['attempt']} after {event['error']}" if event["event"] == "retry" else " applied"
-            print(f"migrator: {event['migration']}{detail}", flush=True)
+            print(f"migrator: {event['migration']}{detail}", file=sys.stderr, flush=True)
 
-    Executor(dsn, Policy(), show).apply(source)
+    Executor(libpq_dsn(make_url(url)), Policy(), show).apply(source)

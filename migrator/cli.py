@@ -38,6 +38,26 @@ class DurationType(click.ParamType):
 DURATION = DurationType()
 
 
+class SizeType(click.ParamType):
+    """A size such as 0, 64kB, 8MB or 1GB (units as PostgreSQL writes them), converted to bytes."""
+
+    name = "size"
+    UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        import re
+
+        match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?b)?\s*", str(value), re.IGNORECASE)
+        if match is None or (match.group(2) is None and match.group(1) != "0"):
+            self.fail(f"{value!r} is not a size: write it with a unit, as 512kB, 8MB or 1GB (or 0)", param, ctx)
+        return int(match.group(1)) * self.UNITS[(match.group(2) or "b").lower()]
+
+
+SIZE = SizeType()
+
+
 def _rule_list(value: str | None) -> frozenset[str] | None:
     if value is None:
         return None
@@ -774,7 +794,12 @@ def _apply_options(function):
         click.option("--online-statement-timeout", type=DURATION, default="0ms", show_default=True,
                      help="For CONCURRENTLY and VALIDATE (0: none)."),
         click.option("--no-rewrite", is_flag=True, help="Run statements as written: no automatic online forms."),
-        click.option("--to", "target", default="head", show_default=True, help="Alembic projects: the revision to upgrade to (heads: every branch)."),
+        click.option("--small-table", type=SIZE, default="8MB", show_default=True,
+                     help="Tables up to this size (indexes included, read from the catalog) get rewrites, scans and "
+                          "index builds as written, under the statement timeout; bigger ones get the online form or a refusal."),
+        click.option("--to", "target", default="head", show_default=True,
+                     help="Alembic: the revision to upgrade or downgrade to (heads: every branch; -1, +2, base as in "
+                          "Alembic). SQL folders: the last file to apply (its name without .sql)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -782,15 +807,20 @@ def _apply_options(function):
 
 
 def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "head"):
-    """An Alembic project (alembic.ini or the folder holding it) or a folder of .sql files."""
-    from migrator.executor import load_sql_folder
+    """An Alembic project (an .ini, the folder holding alembic.ini or env.py) or a folder of .sql files,
+    with the configuration lint reads for it (migrator.toml / [tool.migrator], found upward)."""
+    from migrator.config import ConfigError, load_config
+    from migrator.executor import ApplyError, load_sql_folder
 
-    ini = path if path.suffix == ".ini" else path / "alembic.ini"
-    if ini.is_file():
+    try:
+        lint_config = load_config(start=path if path.is_dir() else path.parent).with_options(pg_version=pg_version)
+    except ConfigError as error:
+        raise ApplyError(str(error)) from None
+    if path.suffix == ".ini" or (path / "alembic.ini").is_file() or (path / "env.py").is_file():
         from migrator.alembic_source import AlembicProject
 
-        return AlembicProject(ini, target, pg_version, rewrite)
-    return load_sql_folder(path, pg_version, rewrite)
+        return AlembicProject(path, target, pg_version, rewrite, lint_config)
+    return load_sql_folder(path, pg_version, rewrite, lint_config, None if target == "head" else target)
 
 
 @main.command()
@@ -804,7 +834,7 @@ def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "
 @click.option("--pushgateway", metavar="URL", help="Push metrics to this Prometheus Pushgateway at each step (job migrator_apply).")
 @_one_line_errors
 def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-          target, attempts, deadline, lock_wait, log_format, metrics_port, metrics_addr, pushgateway):
+          small_table, target, attempts, deadline, lock_wait, log_format, metrics_port, metrics_addr, pushgateway):
     """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
 
     PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
@@ -838,7 +868,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     from migrator.gates import GatedSource
 
     dsn = _require_dsn(dsn)
-    policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait)
+    policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait,
+                    small_table)
     source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target))
 
     terminal = log_format == "text" and sys.stderr.isatty()
@@ -933,7 +964,7 @@ def _build_wait(event: dict) -> str:
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_one_line_errors
 def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-         target, output_format):
+         small_table, target, output_format):
     """Show what apply would run for each pending migration; changes nothing.
 
     PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
@@ -952,16 +983,16 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     from migrator.executor import Executor, Policy, describe_plan
     from migrator.output import plan_step_heading
 
-    policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout)
+    policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, small_table_bytes=small_table)
     source = _load_migrations(path, pg_version, not no_rewrite, target)
-    migrations = source.all()
     waits = {}  # version -> [(gate, finished or None when unknown, the backfill's state in words)]
     if dsn:
         with Executor(dsn, policy).connect("migrator plan") as connection:
-            migrations = source.pending(connection)
+            migrations = source.pending(connection, policy)
             for migration in migrations:
                 waits[migration.version] = [(gate, *gates.describe(connection, gate.backfill)) for gate in gates.gates_of(migration.path)]
     else:
+        migrations = source.all()
         for migration in migrations:
             waits[migration.version] = [(gate, None, "its state is read with --dsn") for gate in gates.gates_of(migration.path)]
     steps = describe_plan(migrations, policy)

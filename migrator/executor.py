@@ -13,7 +13,7 @@ import functools
 import hashlib
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from migrator.analyzer import Analyzer, Lock, Statement
+from migrator.config import Config
 from migrator.dsn import connect
 from migrator.durations import format_duration
 from migrator.errors import UserError, first_line
@@ -30,6 +31,8 @@ from migrator.lint import migration_markers, read_sql_file
 from migrator.lockwait import LockWaitSchedule
 from migrator.sqltext import Source
 
+FOLLOWUP_STEPS = 100_000  # journal step numbers of a SQL migration's follow-ups start here
+NO_OP_STEP = "SELECT WHERE false"  # what a step whose whole statement follows the commit sends in the transaction
 DEPLOY_LOCK = 7_326_100  # advisory lock id held by a running apply
 VERSION_TABLE_SQL = """
 CREATE SCHEMA IF NOT EXISTS migrator;
@@ -46,6 +49,9 @@ CREATE TABLE IF NOT EXISTS migrator.apply_journal (
     finished_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (version, step)
 );
+-- follow-ups: online steps journaled 'pending' with their SQL in the migration's own transaction
+ALTER TABLE migrator.apply_journal ADD COLUMN IF NOT EXISTS sql text, ADD COLUMN IF NOT EXISTS unit integer,
+    ADD COLUMN IF NOT EXISTS in_transaction boolean, ADD COLUMN IF NOT EXISTS origin text;
 """
 
 
@@ -64,6 +70,7 @@ class Policy:
     attempts: int = 10
     deadline: int = 300_000
     lock_wait: int = 60_000
+    small_table_bytes: int = 8 << 20  # rewrites and scans of tables up to this size run as written
 
     def __post_init__(self) -> None:
         for name in ("lock_timeout", "statement_timeout"):
@@ -80,6 +87,8 @@ class Policy:
 class Step:
     index: int
     statement: Statement
+    followups: list = field(default_factory=list)  # migrator.rewrites.Unit: run once this step's transaction commits
+    names_constraint: str | None = None  # the table whose new constraint's name the follow-ups read from the catalog
 
     @property
     def online(self) -> bool:
@@ -115,10 +124,7 @@ class Group:
     transaction: bool
     on_failure: str | None = None  # clean-up SQL if the group fails for another reason than a lock
     failure_message: str | None = None
-    # Code that sends the group's statements itself (a revision that reads the database): called
-    # in the group's transaction with the connection and a hook that takes each statement's Step
-    # (from plan_live_statement) before it runs.
-    live: Callable[[psycopg.Connection, Callable[[Step], None]], None] | None = None
+    online_only: bool = False  # a revision that reads the database: its statements are judged as they are sent
 
 
 @dataclass
@@ -127,24 +133,74 @@ class Migration:
     path: Path
     checksum: str
     groups: list[Group] = field(default_factory=list)
+    committed: str | None = None  # what of it already committed, when a step fails after that
+
+
+def followups_journal_sql(version: str, units, origin: str, first_step: int, analyzer: Analyzer) -> sql.Composed:
+    """Journal follow-up units (migrator.rewrites.Unit) as pending, one row per statement, steps
+    numbered from first_step: run in the migration's transaction, so they commit with it."""
+    rows = []
+    step = first_step
+    for number, unit in enumerate(units):
+        in_transaction = not any(s.no_transaction for text in unit.sql for s in analyzer.analyze(text))
+        for text in unit.sql:
+            rows.append(sql.SQL("({}, {}, {}, 'pending', {}, {}, {}, {})").format(
+                sql.Literal(version), sql.Literal(step), sql.Literal(hashlib.sha256(text.encode()).hexdigest()[:16]),
+                sql.Literal(text), sql.Literal(first_step + number), sql.Literal(in_transaction), sql.Literal(origin)))
+            step += 1
+    return sql.SQL("INSERT INTO migrator.apply_journal (version, step, statement_hash, status, sql, unit, in_transaction, origin) "
+                   "VALUES {} ON CONFLICT (version, step) DO UPDATE SET status = 'pending', sql = EXCLUDED.sql, "
+                   "statement_hash = EXCLUDED.statement_hash, unit = EXCLUDED.unit, in_transaction = EXCLUDED.in_transaction, "
+                   "origin = EXCLUDED.origin, finished_at = now()").format(sql.SQL(", ").join(rows))
 
 
 class SqlFolder:
-    """Plain .sql migrations applied in name order, recorded in migrator.schema_migrations."""
+    """Plain .sql migrations applied in name order, recorded in migrator.schema_migrations.
 
-    def __init__(self, files: list[Path], pg_version: int = 15, rewrite: bool = True):
-        analyzer = Analyzer(pg_version)
-        self.migrations = [plan_file(path, analyzer, rewrite) for path in files]
+    Files are planned against the database they go to (the size of each table decides between
+    running a statement as written, its online form, or a refusal): see plan_text."""
+
+    def __init__(self, files: list[Path], pg_version: int = 15, rewrite: bool = True, lint_config=None, target: str | None = None):
+        if target is not None and target not in {path.stem for path in files}:
+            raise ApplyError(f"{files[0].parent}: no migration named {target!r} to apply up to (--to takes a file name "
+                             "without .sql)")
+        self.files = [path for path in files if target is None or path.stem <= target]
+        self.analyzer, self.rewrite, self.lint_config = Analyzer(pg_version), rewrite, lint_config
+        self.direction = "upgrade"
+        for path in self.files:  # what needs no database is refused before anything connects
+            _, _, statements = analyze_text(path, _read(path), self.analyzer, lambda line: line)
+            refuse_unanalyzable(path, statements, lambda line: line)
+
+    def _plan(self, paths: list[Path], catalog=None) -> list[Migration]:
+        return [plan_file(path, self.analyzer, self.rewrite, self.lint_config, catalog) for path in paths]
 
     def all(self) -> list[Migration]:
-        return self.migrations
+        """Every migration, planned without a database (every table taken as big)."""
+        return self._plan(self.files)
 
-    def pending(self, connection: psycopg.Connection) -> list[Migration]:
-        exists = connection.execute("SELECT to_regclass('migrator.schema_migrations') IS NOT NULL").fetchone()[0]
-        if not exists:
-            return self.migrations
-        applied = {row[0] for row in connection.execute("SELECT version FROM migrator.schema_migrations")}
-        return [m for m in self.migrations if m.version not in applied]
+    def pending(self, connection: psycopg.Connection, policy: Policy | None = None) -> list[Migration]:
+        from migrator.guard import Catalog
+
+        applied = self._applied(connection)
+        return self._plan([path for path in self.files if path.stem not in applied], Catalog(connection, policy or Policy()))
+
+    @staticmethod
+    def _applied(connection: psycopg.Connection) -> set[str]:
+        if not connection.execute("SELECT to_regclass('migrator.schema_migrations') IS NOT NULL").fetchone()[0]:
+            return set()
+        return {row[0] for row in connection.execute("SELECT version FROM migrator.schema_migrations")}
+
+    def apply(self, executor: "Executor", connection: psycopg.Connection) -> list[str]:
+        return executor.apply_planned(connection, self, self.pending(connection, executor.policy))
+
+    def pending_files(self, connection: psycopg.Connection) -> list[tuple[str, Path]]:
+        """(version, file) of each migration not applied yet, unplanned."""
+        applied = self._applied(connection)
+        return [(path.stem, path) for path in self.files if path.stem not in applied]
+
+    def stop_after(self, version: str) -> None:
+        """Apply no migration after `version`."""
+        self.files = [path for path in self.files if path.stem <= version]
 
     def stamp_sql(self, migration: Migration) -> sql.Composed:
         """The statement that records the migration; the executor runs it in a transaction."""
@@ -152,47 +208,72 @@ class SqlFolder:
             sql.Literal(migration.version), sql.Literal(migration.checksum))
 
 
-def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True) -> SqlFolder:
-    """The .sql files of a folder in name order, planned (down migrations left out)."""
+def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True, lint_config=None,
+                    target: str | None = None) -> SqlFolder:
+    """The .sql files of a folder in name order, planned (down migrations left out), up to and
+    including the one named `target` (its file name without .sql) when given."""
     if not folder.is_dir():
         raise ApplyError(f"{folder}: not a folder of .sql migrations")
     files = sorted(p for p in folder.glob("*.sql") if not (p.name == "down.sql" or p.name.endswith(".down.sql")))
     if not files:
         raise ApplyError(f"{folder}: no .sql migrations here")
-    return SqlFolder(files, pg_version, rewrite)
+    return SqlFolder(files, pg_version, rewrite, lint_config, target)
 
 
-def plan_file(path: Path, analyzer: Analyzer, rewrite_enabled: bool = True) -> Migration:
+def plan_file(path: Path, analyzer: Analyzer, rewrite_enabled: bool = True, lint_config=None, catalog=None) -> Migration:
     """A .sql migration file, planned (see plan_text)."""
+    return plan_text(path.stem, path, _read(path), analyzer, rewrite_enabled, lint_config=lint_config, catalog=catalog)
+
+
+def _read(path: Path) -> str:
     from migrator.lint import InputError
 
     try:
-        text = read_sql_file(path, 50 * 1024 * 1024)
+        return read_sql_file(path, 50 * 1024 * 1024)
     except InputError as error:
         raise ApplyError(f"{path}: {error}") from None
-    return plan_text(path.stem, path, text, analyzer, rewrite_enabled)
+
+
 
 
 def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_enabled: bool = True,
-              line_map: list[int] | None = None) -> Migration:
+              line_map: list[int] | None = None, lint_config=None, catalog=None) -> Migration:
     """Steps grouped by transaction: the text runs in one transaction (explicit BEGIN/COMMIT honoured),
     except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
-    Unsafe statements become their online forms (see migrator.rewrites), each part in its own transaction.
+
+    A statement the linter calls unsafe is refused, unless its table is within the small-table
+    budget or new to this run (catalog: migrator.guard.Catalog, the live database; without one
+    every table counts as big). Otherwise unsafe statements take their online form: the part
+    that may run in the transaction stays there (ADD ... NOT VALID), the rest follows once it
+    commits (CONCURRENTLY builds, VALIDATE, the SET NOT NULL steps), journaled with it.
     line_map gives, per line of text, the line of `path` to name in messages (rendered Alembic revisions)."""
+    from migrator.guard import Catalog, blocks, online_form, refusal_message, split_online_form
+    from migrator.rewrites import CATALOG_NAME
     from migrator.revisions import origin_line  # light: Alembic is imported only to render
 
     def path_line(line: int) -> int:
         return origin_line(line_map, line) if line_map else line
 
-    source, tokens, statements = _analyze_text(path, text, analyzer, path_line)
+    catalog = catalog or Catalog(None, Policy())
+    source, tokens, statements = analyze_text(path, text, analyzer, path_line)
     down_line, no_transaction = migration_markers(source, tokens)
     if down_line is not None:
         statements = [s for s in statements if s.line < down_line]
-    _refuse_unanalyzable(path, statements, path_line)
-    planned = _rewrites(statements, analyzer.pg_version) if rewrite_enabled else [(s, None) for s in statements]
+    refuse_unanalyzable(path, statements, path_line)
+    costs = {id(statement): catalog.cost([statement]) for statement in statements}
+    planned = _rewrites(statements, analyzer.pg_version, costs, catalog) if rewrite_enabled else [(s, None) for s in statements]
     # linted on the text's own lines (directives and rules read them), named by path_line in messages
-    refuse_lint_errors(path, source, tokens, statements, analyzer.pg_version, {s.line for s in statements if s.no_transaction},
-                       {s.line for s, units in planned if units}, path_line)
+    by_line = {s.line: s for s in statements}
+    rewritten = {s.line for s, units in planned if units}
+    findings = refusal_linter(lint_config or Config(pg_version=analyzer.pg_version)).lint_statements(
+        source, tokens, statements, str(path)).findings
+    errors = [f for f in findings if f.line not in by_line and f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
+              or f.line in by_line and blocks(f, by_line[f.line], costs[id(by_line[f.line])], catalog, f.line in rewritten)]
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
+        cost = costs[id(by_line[first.line])] if first.line in by_line else catalog.cost([])
+        raise ApplyError(refusal_message(f"{path}:{path_line(first.line)}", first, cost, catalog.policy, more))
     for statement in statements:  # from here on, lines name the lines of `path`
         statement.line = path_line(statement.line)
     migration = Migration(version, path, hashlib.sha256(text.encode()).hexdigest()[:16])
@@ -200,6 +281,16 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     explicit = False
     numbers = itertools.count()
     for statement, units in planned:
+        wrapped = not explicit and not no_transaction
+        if units and wrapped:  # the transactional part stays in the transaction; the rest follows its commit
+            now, followups = split_online_form(analyzer, units)
+            step = Step(next(numbers), _analyzed(analyzer, now.sql[0], statement.line) if now else statement, followups)
+            if now is None:  # nothing of it runs in the transaction
+                step.statement = replace(statement, sql=NO_OP_STEP, locks=[], actions=[])
+            if any(CATALOG_NAME in sql for unit in followups for sql in unit.sql):
+                step.names_constraint = str(statement.relation)
+            current.append(step)
+            continue
         if units:
             _close(migration, current)
             current = []
@@ -225,24 +316,7 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     return migration
 
 
-def plan_live_statement(path: Path, text: str, line: int, analyzer: Analyzer, migration) -> Step:
-    """A statement a live revision is about to send, planned like a step of a SQL migration and
-    refused the same way; no rewrite is possible, and it must run in the revision's transaction.
-    migration: the linter's state of the revision so far (migrator.context.MigrationContext), so
-    that, say, an index on a table the revision just created is not taken for one on a live table."""
-    source, tokens, statements = _analyze_text(path, text, analyzer, lambda _: line)
-    _refuse_unanalyzable(path, statements, lambda _: line)
-    for statement in statements:
-        if statement.no_transaction:
-            raise ApplyError(f"{path}:{line}: {statement.no_transaction}, and this revision reads the database, so it runs "
-                             "in one transaction: move the statement to a revision of its own")
-    refuse_lint_errors(path, source, tokens, statements, analyzer.pg_version, set(), set(), lambda _: line, migration)
-    statement = max(statements, key=lambda s: s.max_lock or 0) if statements else _analyzed(analyzer, "SELECT", line)
-    statement.sql, statement.line = text, line
-    return Step(0, statement)
-
-
-def _analyze_text(path: Path, text: str, analyzer: Analyzer, path_line: Callable[[int], int]) -> tuple[Source, list, list[Statement]]:
+def analyze_text(path: Path, text: str, analyzer: Analyzer, path_line: Callable[[int], int]) -> tuple[Source, list, list[Statement]]:
     source = Source(text)
     try:
         tokens = source.tokenize()
@@ -251,7 +325,7 @@ def _analyze_text(path: Path, text: str, analyzer: Analyzer, path_line: Callable
     return source, tokens, analyzer.analyze_source(source, tokens)
 
 
-def _refuse_unanalyzable(path: Path, statements: list[Statement], path_line: Callable[[int], int]) -> None:
+def refuse_unanalyzable(path: Path, statements: list[Statement], path_line: Callable[[int], int]) -> None:
     """Never assume safe what the analyzer could not classify."""
     for statement in statements:
         if statement.unanalyzable:
@@ -259,47 +333,25 @@ def _refuse_unanalyzable(path: Path, statements: list[Statement], path_line: Cal
                              f"{statement.unanalyzable}")
 
 
-# Lint errors the executor itself makes moot: it sets the timeouts, and runs statements that
-# cannot run in a transaction block outside one.
+# Lint errors the executor itself makes moot: it sets the timeouts, runs statements that cannot
+# run in a transaction block outside one, and bounds every lock wait (holding one table's lock
+# while waiting for another's ends in a lock timeout and a retry, not a queue).
 HANDLED_BY_EXECUTOR = frozenset({"require-lock-timeout", "require-statement-timeout", "timeout-exceeds-limit",
-                                 "concurrently-in-transaction", "unbalanced-transaction"})
-
-
-def refuse_lint_errors(path: Path, source: Source, tokens, statements: list[Statement], pg_version: int,
-                       autocommit_lines: set[int], rewritten_lines: set[int], path_line: Callable[[int], int],
-                       migration=None) -> None:
-    """Refuse, before anything runs, a migration the linter calls unsafe (its ignore directives honoured).
-
-    Statements on autocommit_lines run outside the file's transaction, so holding its locks is no
-    concern; statements on rewritten_lines run in their online form. path_line names a line of
-    the analyzed text as a line of `path` (they differ for rendered Alembic revisions). migration:
-    the linter's state of the migration so far, for statements that come one at a time.
-    """
-    from migrator.rewrites import REWRITTEN_RULES
-
-    findings = _refusal_linter(pg_version).lint_statements(source, tokens, statements, str(path), migration).findings
-    errors = [f for f in findings if f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
-              and not (f.rule == "work-while-holding-lock" and f.line in autocommit_lines | rewritten_lines)
-              and not (f.rule in REWRITTEN_RULES and f.line in rewritten_lines)]
-    if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
-        safe = f"; instead: {first.help.splitlines()[0]}" if first.help else ""
-        raise ApplyError(f"{path}:{path_line(first.line)}: refused by {first.rule}: {first.message}{safe}{more}")
+                                 "concurrently-in-transaction", "unbalanced-transaction", "work-while-holding-lock"})
 
 
 @functools.cache
-def _refusal_linter(pg_version: int):
-    """The linter with its default rules, one per PostgreSQL version."""
-    from migrator.config import Config
+def refusal_linter(config):
+    """The linter that judges what apply runs: the project's configuration (its ignore list)."""
     from migrator.lint import Linter
 
-    return Linter(Config(pg_version=pg_version))
+    return Linter(config)
 
 
-def _rewrites(statements: list[Statement], pg_version: int) -> list[tuple[Statement, list | None]]:
-    """Each statement with its online form, if it needs one (none inside explicit BEGIN ... COMMIT)."""
-    from migrator.rewrites import rewrite
+def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog) -> list[tuple[Statement, list | None]]:
+    """Each statement with its online form, if it needs one (none inside explicit BEGIN ... COMMIT,
+    none on a table this migration creates, or one within the small-table budget)."""
+    from migrator.guard import online_form
 
     created: set[str] = set()
     explicit = False
@@ -309,7 +361,8 @@ def _rewrites(statements: list[Statement], pg_version: int) -> list[tuple[Statem
             explicit = True
         elif statement.kind in ("commit", "rollback"):
             explicit = False
-        planned.append((statement, None if explicit else rewrite(statement, created, pg_version)))
+        new = statement.relation is not None and statement.relation.name in created
+        planned.append((statement, None if explicit or new else online_form(statement, costs[id(statement)], catalog, pg_version)))
         if statement.kind == "create_table" and statement.relation is not None:
             created.add(statement.relation.name)
     return planned
@@ -337,6 +390,7 @@ class Executor:
         self.policy = policy
         self.emit = emit or (lambda event: None)
         self.retries = 0
+        self.lock_pid: int | None = None  # the backend holding the deploy lock, once apply took it
         self.longest_wait = 0.0
 
     def connect(self, name: str = "migrator apply") -> psycopg.Connection:
@@ -371,23 +425,31 @@ class Executor:
 
     # -- applying ------------------------------------------------------------------------------
     def apply(self, source) -> list[str]:
-        """Apply what the source has pending, in order, under the deploy lock; returns the versions applied."""
+        """Apply what the source has pending, in order, under the deploy lock; returns the versions applied.
+
+        Follow-up steps journaled by an earlier run that stopped (a crash, a failed VALIDATE) are
+        finished first: a migration's follow-ups always run before the next migration."""
         with self.connect() as lock_connection, self.connect() as connection:
             self.refuse_transaction_pooling(lock_connection, connection)
             self.acquire_deploy_lock(lock_connection)
+            self.lock_pid = lock_connection.info.backend_pid
             connection.execute(VERSION_TABLE_SQL)
-            pending = source.pending(connection)
-            done: dict[str, set[int]] = {}
-            for version, step in connection.execute(
-                    "SELECT version, step FROM migrator.apply_journal WHERE status = 'done' AND version = ANY(%s)",
-                    ([m.version for m in pending],)):
-                done.setdefault(version, set()).add(step)
-            applied = []
-            for migration in pending:
-                self._apply_one(connection, migration, done.get(migration.version, set()), source)
-                self.emit({"event": "done", "migration": migration.version})
-                applied.append(migration.version)
-            return applied
+            self.finish_followups(connection)
+            return source.apply(self, connection)
+
+    def apply_planned(self, connection: psycopg.Connection, source, pending: list[Migration]) -> list[str]:
+        """Run planned migrations (a folder of .sql files, or `--to` a SQL version): groups, journal, stamp."""
+        done: dict[str, set[int]] = {}
+        for version, step in connection.execute(
+                "SELECT version, step FROM migrator.apply_journal WHERE status = 'done' AND version = ANY(%s)",
+                ([m.version for m in pending],)):
+            done.setdefault(version, set()).add(step)
+        applied = []
+        for migration in pending:
+            self._apply_one(connection, migration, done.get(migration.version, set()), source)
+            self.emit({"event": "done", "migration": migration.version})
+            applied.append(migration.version)
+        return applied
 
     def _apply_one(self, connection: psycopg.Connection, migration: Migration, done: set[int], source) -> None:
         """Run the groups not yet journaled as done, then stamp the version: in the last group's
@@ -418,8 +480,8 @@ class Executor:
                     connection.execute(_journal_sql(migration, [step]))
                 return
             except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as error:
-                waited = time.monotonic() - started
                 self.longest_wait = max(self.longest_wait, time.monotonic() - attempt_started)
+                waited = time.monotonic() - started
                 pause = schedule.pause_after(attempt, waited)
                 if pause is None:
                     raise ApplyError(
@@ -437,28 +499,68 @@ class Executor:
                                        (f"{self.policy.lock_timeout}ms",))
                     connection.execute(group.on_failure)
                     raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {first_line(error)}") from None
+                if migration.committed:
+                    raise ApplyError(f"{migration.path}:{line}: {first_line(error)} ({migration.committed}; this step is "
+                                     "journaled: fix the cause and run apply again to finish it)") from None
                 raise ApplyError(f"{migration.path}:{line}: {first_line(error)} (this transaction was rolled back)") from None
+
+    # -- follow-ups: online steps that run after their migration's transaction commits -----------
+    def finish_followups(self, connection: psycopg.Connection) -> None:
+        """Run every follow-up step journaled as pending, in order (each unit with its retries)."""
+        rows = connection.execute(
+            "SELECT version, step, sql, unit, in_transaction, origin FROM migrator.apply_journal "
+            "WHERE status = 'pending' ORDER BY finished_at, version, step").fetchall()
+        units: dict[tuple[str, int], list] = {}
+        for row in rows:
+            units.setdefault((row[0], row[3]), []).append(row)
+        analyzer = Analyzer()
+        for (version, _), members in units.items():
+            path, _, line = members[0][5].rpartition(":")
+            steps = [Step(step, _analyzed(analyzer, text, int(line) if line.isdigit() else 1)) for _, step, text, *_ in members]
+            migration = Migration(version, Path(path or version), "", committed=f"migration {version} committed")
+            self.emit({"event": "followup", "migration": version, "steps": [s.index for s in steps]})
+            self._run_group(connection, migration, Group(steps, transaction=bool(members[0][4])), None)
 
     def _transaction(self, connection: psycopg.Connection, migration: Migration, group: Group, stamp_source,
                      lock_timeout: int) -> None:
         """One transaction for the group's steps, their journal entries and (stamp_source) the version,
-        its lock waits bounded by this try's lock_timeout.
+        its lock waits bounded by this try's lock_timeout; follow-ups journaled in it run once it commits.
 
         BEGIN travels with the first step and the journal, stamp and COMMIT in one message: a
         one-statement migration costs two round trips, where psycopg's transaction() would take four.
         """
+        from migrator.guard import resolve_constraint_name
+
+        followups = []
         try:
-            if group.live is not None:
-                self._run_live(connection, migration, group, lock_timeout)
-            else:
-                for position, step in enumerate(group.steps):
-                    self._execute(connection, migration, step, lock_timeout, transaction=True, begin=position == 0)
+            begun = False
+            for step in group.steps:
+                before = None
+                if step.names_constraint:
+                    if not begun:
+                        connection.execute("BEGIN")
+                    begun = True
+                    before = frozenset(row[0] for row in connection.execute(
+                        "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s)", (step.names_constraint,)))
+                if step.statement.sql != NO_OP_STEP:
+                    self._execute(connection, migration, step, lock_timeout, transaction=True, begin=not begun)
+                    begun = True
+                units = step.followups
+                if before is not None:
+                    units = resolve_constraint_name(connection, step.names_constraint, before, units)
+                if units:
+                    followups.append(followups_journal_sql(migration.version, units, f"{migration.path}:{step.statement.line}",
+                                                           FOLLOWUP_STEPS + 100 * step.index, Analyzer()))
             stamp = [stamp_source.stamp_sql(migration)] if stamp_source is not None else []
-            connection.execute(sql.SQL("; ").join([_journal_sql(migration, group.steps), *stamp, sql.SQL("COMMIT")]))
+            connection.execute(sql.SQL("; ").join([*([] if begun else [sql.SQL("BEGIN")]), _journal_sql(migration, group.steps),
+                                                   *followups, *stamp, sql.SQL("COMMIT")]))
         except BaseException:
             if connection.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
                 connection.execute("ROLLBACK")
             raise
+        if followups:
+            migration.committed = f"migration {migration.version} committed"
+            self.finish_followups(connection)
 
     def _execute(self, connection: psycopg.Connection, migration: Migration, step: Step, lock_timeout: int,
                  transaction: bool, begin: bool = False) -> None:
@@ -479,26 +581,6 @@ class Executor:
             raise
         self.emit({"event": "step_done", "migration": migration.version, "step": step.index,
                    "seconds": round(time.monotonic() - started, 3)})
-
-    def _run_live(self, connection: psycopg.Connection, migration: Migration, group: Group, lock_timeout: int) -> None:
-        """Open the group's transaction and let its code send its statements, each armed with its
-        own timeouts as a step of a SQL migration is; a database error names the statement's line."""
-        connection.execute("BEGIN")
-        sent: list[Step] = []
-
-        def before(step: Step) -> None:
-            sent.append(step)
-            step_lock_timeout, statement_timeout = step.timeouts(self.policy, lock_timeout)
-            connection.execute(_set_local_timeouts(step_lock_timeout, statement_timeout))
-            self.emit({"event": "step", "migration": migration.version, "step": group.steps[0].index, "sql": step.statement.sql,
-                       "lock_timeout_ms": step_lock_timeout, "statement_timeout_ms": statement_timeout})
-
-        try:
-            group.live(connection, before)
-        except psycopg.Error as error:
-            if sent:
-                error.migrator_step = sent[-1]
-            raise
 
     def _index_already_built(self, connection: psycopg.Connection, migration: Migration, step: Step) -> bool:
         """Before CREATE INDEX CONCURRENTLY: wait for a build of the index still running on the server
@@ -594,6 +676,6 @@ def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
                     "locks": [{"relation": str(t.relation), "lock": t.lock.label} for t in statement.locks],
                     "rewrites": statement.rewrites, "scans": statement.scans,
                     "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout,
-                    "online_only": group.live is not None,
+                    "online_only": group.online_only,
                 })
     return plan

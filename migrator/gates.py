@@ -181,8 +181,8 @@ def check(connection: psycopg.Connection, migration) -> None:
 
 
 class GatedSource:
-    """A migration source whose pending list ends before the first migration a backfill still
-    holds; `refusal` then says why. Everything else is the wrapped source's."""
+    """A migration source that stops before the first migration a backfill still holds; `refusal`
+    then says why. Everything else is the wrapped source's."""
 
     def __init__(self, source):
         self.source = source
@@ -191,8 +191,8 @@ class GatedSource:
     def __getattr__(self, name):
         return getattr(self.source, name)
 
-    def pending(self, connection: psycopg.Connection) -> list:
-        pending = self.source.pending(connection)
+    def pending(self, connection: psycopg.Connection, policy=None) -> list:
+        pending = self.source.pending(connection, policy)
         for index, migration in enumerate(pending):
             try:
                 check(connection, migration)
@@ -200,3 +200,23 @@ class GatedSource:
                 self.refusal = error
                 return pending[:index]
         return pending
+
+    def apply(self, executor, connection: psycopg.Connection) -> list[str]:
+        """Apply what the wrapped source has pending, up to the first migration a backfill holds."""
+        pending = self.source.pending_files(connection)
+        for index, (version, path) in enumerate(pending):
+            try:
+                check(connection, _Pending(version, path))
+            except GateError as error:
+                self.refusal = error
+                if index == 0:
+                    return []
+                self.source.stop_after(pending[index - 1][0])
+                break
+        return self.source.apply(executor, connection)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    version: str
+    path: Path

@@ -76,6 +76,11 @@ class LockWaitSchedule:
         return min(attempt.pause, left)
 
     @property
+    def first_lock_timeout(self) -> int:
+        """The lock timeout of a first try (ms)."""
+        return next(self.lock_timeouts())
+
+    @property
     def longest_lock_timeout(self) -> int:
         """The longest any try waits (ms): the longest stall a reader of the table can see."""
         return max(self.lock_timeouts())

@@ -3,12 +3,14 @@
 Nothing connects to a database. Each rendered statement remembers the line of the `op.` call
 in the revision that produced it, so findings point there. `# migrator:` comments in the
 revision work like the SQL directives. A revision that reads the database cannot be rendered
-offline: run_live() runs it on the executor's connection, showing each statement before it runs.
+offline: `migrator apply` runs it with Alembic's own runtime (migrator.alembic_source).
 """
 
 from __future__ import annotations
 
+import ast
 import configparser
+import contextlib
 import importlib.util
 import io
 import sys
@@ -25,10 +27,11 @@ class RenderedRevision:
     statements: list[tuple[int, str]] = field(default_factory=list)  # (revision line, SQL)
     directives: list[tuple[int, str]] = field(default_factory=list)  # (revision line, "-- migrator:...")
     error: tuple[int, str] | None = None  # (revision line, why it could not be rendered)
+    stacks: list[tuple[int, ...]] = field(default_factory=list)  # per statement: the revision lines on its call stack
 
 
 class _Capture:
-    """Alembic's output buffer: records each statement with the revision line that emitted it."""
+    """Alembic's output buffer: records each statement with the revision lines that emitted it."""
 
     def __init__(self, filename: str, rendered: RenderedRevision):
         self.filename = filename
@@ -37,18 +40,62 @@ class _Capture:
     def write(self, text: str) -> None:
         text = text.strip()
         if text:
-            self.rendered.statements.append((_revision_line(sys._getframe(1), self.filename), text))
+            stack = revision_stack(sys._getframe(1), {self.filename})
+            self.rendered.statements.append((stack[0] if stack else 1, text))
+            self.rendered.stacks.append(stack)
 
     def flush(self) -> None:
         pass
 
 
-def _revision_line(frame, filename: str) -> int:
+def revision_stack(frame, filenames) -> tuple[int, ...]:
+    """The lines of the revision files in `filenames` on the call stack, innermost first."""
+    lines = []
     while frame is not None:
-        if frame.f_code.co_filename == filename:
-            return frame.f_lineno
+        if frame.f_code.co_filename in filenames:
+            lines.append(frame.f_lineno)
         frame = frame.f_back
-    return 1
+    return tuple(lines)
+
+
+class RevisionDirectives:
+    """A revision's `# migrator:` comments, each tied to the Python statement it applies to: the
+    one on its line, else the next one below it (a whole `def` when that comes next). A statement
+    sent to the database is covered when any revision line on its call stack lies in that
+    statement, so a directive works wherever the `op.` call sits, in a helper function too."""
+
+    def __init__(self, source: str):
+        self.comments = _directives(source)
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            tree = ast.Module(body=[], type_ignores=[])
+        self._spans = sorted((node.lineno, node.end_lineno or node.lineno)
+                             for node in ast.walk(tree) if isinstance(node, ast.stmt))
+
+    def target(self, line: int) -> tuple[int, int] | None:
+        """The lines of the Python statement a directive on `line` applies to."""
+        on_line = [span for span in self._spans if span[0] == line]
+        if on_line:
+            return min(on_line, key=lambda span: span[1])
+        below = [span for span in self._spans if span[0] > line]
+        if not below:
+            return None
+        first = min(span[0] for span in below)
+        return min((span for span in below if span[0] == first), key=lambda span: span[1])
+
+    def covers(self, directive_line: int, stack: tuple[int, ...]) -> bool:
+        span = self.target(directive_line)
+        return span is not None and any(span[0] <= line <= span[1] for line in stack)
+
+    def ignores(self, rule: str, stack: tuple[int, ...]) -> bool:
+        """Does an ignore (or ignore-file) directive silence `rule` for a statement sent from `stack`?"""
+        for line, text in self.comments:
+            verb, _, rest = text.removeprefix("-- migrator:").partition(" ")
+            rules = {item.strip() for item in rest.split("--", 1)[0].split(",")}
+            if rule in rules and (verb == "ignore-file" or verb == "ignore" and self.covers(line, stack)):
+                return True
+        return False
 
 
 def render_revision(path: Path, module=None) -> RenderedRevision:
@@ -60,19 +107,20 @@ def render_revision(path: Path, module=None) -> RenderedRevision:
     source = path.read_text(encoding="utf-8")
     rendered.directives = _directives(source)
     try:
-        if module is None:
-            spec = importlib.util.spec_from_file_location(f"migrator_revision_{abs(hash(filename))}", filename)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        filename = getattr(module, "__file__", None) or filename
-        upgrade = getattr(module, "upgrade", None)
-        if not callable(upgrade):
-            rendered.error = (1, "no upgrade() function: not an Alembic revision")
-            return rendered
-        capture, context = _offline_context()
-        capture.filename, capture.rendered = filename, rendered
-        with Operations.context(context):
-            upgrade()
+        with contextlib.redirect_stdout(sys.stderr):  # what a revision prints must not corrupt json/sarif output
+            if module is None:
+                spec = importlib.util.spec_from_file_location(f"migrator_revision_{abs(hash(filename))}", filename)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            filename = getattr(module, "__file__", None) or filename
+            upgrade = getattr(module, "upgrade", None)
+            if not callable(upgrade):
+                rendered.error = (1, "no upgrade() function: not an Alembic revision")
+                return rendered
+            capture, context = _offline_context()
+            capture.filename, capture.rendered = filename, rendered
+            with Operations.context(context):
+                upgrade()
     except SyntaxError as error:
         rendered.error = (error.lineno or 1, f"syntax error: {error.msg}")
     except Exception as error:  # the revision's own code: anything can fail offline
@@ -80,78 +128,6 @@ def render_revision(path: Path, module=None) -> RenderedRevision:
         rendered.error = (line, f"cannot render offline ({type(error).__name__}: {first_line(error)}); "
                                 "revisions that read from the database (op.get_bind()) need a live one")
     return rendered
-
-
-def run_live(path: Path, module, connection, before_statement) -> None:
-    """Run a revision's upgrade() through SQLAlchemy, as Alembic online does, on the executor's
-    psycopg `connection` and in the transaction the executor opened there.
-
-    before_statement(sql, line) gets each statement, its parameters inlined, and the revision
-    line that sends it, before it runs; it may refuse it by raising. Database errors come out as
-    psycopg's own, so the executor retries lock timeouts as it does for SQL steps.
-    """
-    import psycopg
-    import sqlalchemy
-
-    from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
-
-    filename = getattr(module, "__file__", None) or str(path.resolve())
-    engine = sqlalchemy.create_engine("postgresql+psycopg://", creator=lambda: _ExecutorOwned(connection),
-                                      poolclass=sqlalchemy.pool.StaticPool, pool_reset_on_return=None,
-                                      use_native_hstore=False)  # its type lookup wants a real psycopg connection
-    inline = psycopg.ClientCursor(connection)
-
-    def check(sa_connection, cursor, statement, parameters, context, executemany) -> None:
-        values = parameters[0] if executemany and parameters else parameters
-        before_statement(inline.mogrify(statement, values or None), _revision_line(sys._getframe(1), filename))
-
-    try:
-        with engine.connect() as sa_connection:  # SQLAlchemy's own first queries (server version...) are not checked
-            sqlalchemy.event.listen(sa_connection, "before_cursor_execute", check)
-            context = MigrationContext.configure(connection=sa_connection)
-            context.autocommit_block = _refuse_autocommit_block
-            with Operations.context(context):
-                module.upgrade()
-    except sqlalchemy.exc.DBAPIError as error:
-        raise error.orig from None
-    except (UserError, psycopg.Error):
-        raise
-    except Exception as error:  # the revision's own code
-        raise UserError(f"{path}:{_failing_line(error.__traceback__, filename)}: upgrade() failed "
-                        f"({type(error).__name__}: {first_line(error)}); nothing of it was applied") from None
-    finally:
-        inline.close()
-        engine.dispose()
-
-
-def _refuse_autocommit_block():
-    raise UserError("autocommit_block() cannot run in a revision that reads the database (it runs in one "
-                    "transaction): move the statements that need it to a revision of their own")
-
-
-class _ExecutorOwned:
-    """The executor's connection as SQLAlchemy's DBAPI connection. Its transaction and settings
-    are the executor's: commit, rollback and close from SQLAlchemy do nothing, and changing a
-    setting (autocommit, isolation level) is refused."""
-
-    def __init__(self, connection):
-        object.__setattr__(self, "_connection", connection)
-
-    def __getattr__(self, name):
-        return getattr(self._connection, name)
-
-    def __setattr__(self, name, value):
-        raise UserError(f"a revision that reads the database runs in the executor's transaction: it cannot set {name}")
-
-    def commit(self) -> None:
-        pass
-
-    def rollback(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 _OFFLINE: tuple | None = None
@@ -215,8 +191,7 @@ def origin_line(origin: list[int], line: int) -> int:
 def to_sql(rendered: RenderedRevision) -> tuple[str, list[int]]:
     """The rendered SQL text and, per line of it, the revision line it stands for.
 
-    An `ignore` directive is placed before the statement it applies to: one on the same
-    revision line, else the first one below it.
+    An `ignore` directive is placed before the first statement it covers (see RevisionDirectives).
     """
     lines: list[str] = []
     origin: list[int] = []
@@ -226,8 +201,10 @@ def to_sql(rendered: RenderedRevision) -> tuple[str, list[int]]:
             lines.append(text)
             origin.append(line)
     ignores = [(line, text) for line, text in pending if text.startswith("-- migrator:ignore ") or text.startswith("-- migrator:ignore\t")]
-    for statement_line, sql in rendered.statements:
-        for directive in [d for d in ignores if d[0] <= statement_line]:
+    coverage = RevisionDirectives(rendered.path.read_text(encoding="utf-8")) if ignores else None
+    stacks = rendered.stacks or [(line,) for line, _ in rendered.statements]
+    for (statement_line, sql), stack in zip(rendered.statements, stacks):
+        for directive in [d for d in ignores if coverage.covers(d[0], stack)]:
             lines.append(directive[1])
             origin.append(directive[0])
             ignores.remove(directive)

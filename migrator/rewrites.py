@@ -4,6 +4,10 @@ Each rewrite is a list of units; a unit is SQL that runs in its own transaction 
 autocommit when it may not run in a transaction), with an optional clean-up to run if it fails
 so that nothing is left half applied (a NOT VALID constraint whose validation failed is dropped).
 Only single-action statements on tables that existed before the migration are rewritten.
+Constraints keep the names PostgreSQL would give them: an unnamed CHECK or FOREIGN KEY is added
+NOT VALID without a name (PostgreSQL names it) and its VALIDATE names CATALOG_NAME, which the
+executor replaces with the name read from the catalog; a unique index built for ADD UNIQUE or ADD
+PRIMARY KEY gets the name PostgreSQL's ChooseRelationName() would give.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ import re
 from dataclasses import dataclass
 
 from migrator.analyzer import Statement
+from migrator.pgnames import choose_relation_name, index_name_addition
 from migrator.sqltext import constraint_name, insert_after_keyword, quote_identifier
+
+# Stands for the name PostgreSQL gave a constraint added without one; read from the catalog once added.
+CATALOG_NAME = "<constraint named by PostgreSQL>"
 
 # Lint rules whose findings a rewrite resolves.
 REWRITTEN_RULES = frozenset({
@@ -28,8 +36,12 @@ class Unit:
     failure_message: str | None = None
 
 
-def rewrite(statement: Statement, created_tables: set[str], pg_version: int) -> list[Unit] | None:
-    """The online form of a statement, or None when it is fine as it is (or cannot be rewritten)."""
+def rewrite(statement: Statement, created_tables: set[str], pg_version: int,
+            taken=lambda name: False) -> list[Unit] | None:
+    """The online form of a statement, or None when it is fine as it is (or cannot be rewritten).
+
+    taken(name): is a relation or constraint of that name in the table's schema (for naming a new
+    unique index as PostgreSQL would; without a catalog, nothing is)."""
     table = statement.relation
     if table is None or table.name in created_tables:
         return None
@@ -42,26 +54,22 @@ def rewrite(statement: Statement, created_tables: set[str], pg_version: int) -> 
         return None
     action = statement.actions[0]
     if action.kind == "add_constraint" and action.constraint_type in ("check", "foreign_key") and not action.not_valid:
-        suffix = "check" if action.constraint_type == "check" else "fkey"
-        name = action.constraint or constraint_name(table.name, action.columns, suffix)
-        sql = statement.sql
-        if action.constraint is None:
-            sql = re.sub(r"\bADD\s+(CHECK|FOREIGN\s+KEY)\b", lambda m: f"ADD CONSTRAINT {quote_identifier(name)} {m.group(1)}",
-                         sql, count=1, flags=re.IGNORECASE)
-        return [Unit([sql + " NOT VALID"]), _validate(table, name)]
+        name = quote_identifier(action.constraint) if action.constraint else CATALOG_NAME
+        return [Unit([statement.sql.rstrip().rstrip(";") + " NOT VALID"]), _validate(table, name)]
     if action.kind == "set_not_null" and pg_version >= 12:
         name = constraint_name(table.name, [action.column], "not_null")
         column = quote_identifier(action.column)
         return [
             Unit([f"ALTER TABLE {table} ADD CONSTRAINT {quote_identifier(name)} CHECK ({column} IS NOT NULL) NOT VALID"]),
-            _validate(table, name),
+            _validate(table, quote_identifier(name)),
             Unit([f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL",
                   f"ALTER TABLE {table} DROP CONSTRAINT {quote_identifier(name)}"]),
         ]
     if action.kind == "add_constraint" and action.constraint_type in ("unique", "primary_key") and not action.using_index \
             and action.columns and "(expression)" not in action.columns:
         keyword = "UNIQUE" if action.constraint_type == "unique" else "PRIMARY KEY"
-        name = action.constraint or constraint_name(table.name, action.columns, "key" if keyword == "UNIQUE" else "pkey")
+        name = action.constraint or (choose_relation_name(table.name, index_name_addition(list(action.columns)), "key", taken)
+                                     if keyword == "UNIQUE" else choose_relation_name(table.name, None, "pkey", taken))
         columns = ", ".join(quote_identifier(c) for c in action.columns)
         return [
             Unit([f"CREATE UNIQUE INDEX CONCURRENTLY {quote_identifier(name)} ON {table} ({columns})"],
@@ -73,8 +81,9 @@ def rewrite(statement: Statement, created_tables: set[str], pg_version: int) -> 
 
 
 def _validate(table, name: str) -> Unit:
+    """VALIDATE of the constraint `name` (already quoted, or CATALOG_NAME)."""
     return Unit(
-        [f"ALTER TABLE {table} VALIDATE CONSTRAINT {quote_identifier(name)}"],
-        on_failure=f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote_identifier(name)}",
+        [f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}"],
+        on_failure=f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}",
         failure_message=f"existing rows violate {name}; the NOT VALID constraint was dropped, nothing is left half applied",
     )

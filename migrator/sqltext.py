@@ -18,6 +18,8 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from migrator.pgnames import index_name_addition, make_object_name, quote_identifier  # noqa: F401 (re-exported)
+
 
 class MigratorPostgres(Postgres):
     """PostgreSQL dialect whose tokenizer keeps every statement fully tokenized."""
@@ -67,12 +69,6 @@ class SqlSyntaxError(Exception):
 
 
 _NEWLINE = re.compile("\n")
-_PLAIN_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
-
-
-def quote_identifier(name: str) -> str:
-    """An identifier as SQL text: quoted only when PostgreSQL would otherwise fold or reject it."""
-    return name if _PLAIN_IDENTIFIER.match(name) else '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -370,5 +366,5 @@ def insert_after_keyword(sql: str, keyword: str, insertion: str) -> str:
 
 
 def constraint_name(table: str, columns, suffix: str) -> str:
-    """A constraint or index name in PostgreSQL's own style: table_columns_suffix, at most 63 bytes."""
-    return "_".join([table, *[c for c in columns if c != "(expression)"], suffix])[:63]
+    """The name PostgreSQL gives a constraint or index of these columns when no other has it."""
+    return make_object_name(table, index_name_addition([c for c in columns if c != "(expression)"]) or None, suffix)

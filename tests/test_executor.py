@@ -152,7 +152,7 @@ def test_concurrently_runs_outside_the_transaction_and_the_version_is_stamped_on
 
 
 def test_two_applies_never_run_ddl_together(migrations, pg_db):
-    write(migrations, "001_slow.sql", "SELECT pg_sleep(2);\nALTER TABLE users ADD COLUMN a int;\n")
+    write(migrations, "001_slow.sql", "SELECT pg_sleep(5);\nALTER TABLE users ADD COLUMN a int;\n")
     command = CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--log-format", "json"]
     first = subprocess.Popen(command + ["--lock-wait", "20s"], stdout=subprocess.PIPE, text=True)
     poll(lambda: pg_db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0] > 0)
@@ -193,7 +193,7 @@ def test_the_executor_reads_the_no_transaction_directive_as_the_linter_does(tmp_
     ("SELECT 1;\nSELECT 'unterminated;\n", "001_bad.sql:2: cannot tokenize"),
     ("ALTER TABLE users ADD COLUMN a int;\nFROBNICATE users;\n", "001_bad.sql:2: refusing a statement migrator cannot analyze"),
 ])
-def test_bad_migration_is_refused_before_anything_runs(migrations, pg_db, sql, message):
+def test_bad_migration_is_refused_before_anything_connects(migrations, pg_db, sql, message):
     write(migrations, "001_bad.sql", sql)
     result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True)
     assert result.returncode == 1 and message in result.stderr
@@ -246,19 +246,36 @@ def test_pgbouncer_transaction_pooling_is_refused_before_any_ddl_and_session_poo
     assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001_add",)]
 
 
-def test_unsafe_migration_without_a_rewrite_is_refused_unless_ignored(migrations, pg_db):
+BIG = ["--small-table", "64kB"]  # users (1000 rows, ~112 kB with its index) counts as big
+
+
+def test_unsafe_migration_without_a_rewrite_is_refused_on_a_big_table_unless_ignored(migrations, pg_db):
     write(migrations, "001_type.sql", "ALTER TABLE users ALTER COLUMN email TYPE integer USING length(email);\n")
-    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True)
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True)
     assert result.returncode == 1
     assert "001_type.sql:1: refused by changing-column-type" in result.stderr and "instead:" in result.stderr
-    assert pg_db.execute("SELECT to_regclass('migrator.schema_migrations')") == [(None,)]
+    assert "kB on this database, about 0 s; the budget is 64.0 kB" in result.stderr, result.stderr
+    assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
     write(migrations, "001_type.sql", "-- migrator:ignore changing-column-type -- 1000 rows\nALTER TABLE users ALTER COLUMN email TYPE integer USING length(email);\n")
-    assert subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True).returncode == 0
+    assert subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True).returncode == 0
+
+
+def test_a_rewrite_of_a_small_table_runs_as_written(migrations, pg_db):
+    write(migrations, "001_type.sql", "ALTER TABLE users ALTER COLUMN email TYPE integer USING length(email);\n"
+                                      "CREATE INDEX users_email_idx ON users (email);\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--log-format", "json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    ran = [json.loads(line)["sql"] for line in result.stdout.splitlines() if json.loads(line)["event"] == "step"]
+    assert ran == ["ALTER TABLE users ALTER COLUMN email TYPE integer USING length(email)",
+                   "CREATE INDEX users_email_idx ON users (email)"], "one transaction, as written"
+    assert pg_db.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass "
+                         "AND attname = 'email'") == [("integer",)]
 
 
 def test_no_rewrite_refuses_what_would_be_rewritten(migrations, pg_db):
     write(migrations, "001_index.sql", "CREATE INDEX users_email_idx ON users (email);\n")
-    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--no-rewrite"], capture_output=True, text=True)
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--no-rewrite", *BIG], capture_output=True, text=True)
     assert result.returncode == 1 and "refused by require-concurrent-index" in result.stderr
 
 
@@ -271,7 +288,7 @@ REWRITES = [
       "ALTER TABLE users VALIDATE CONSTRAINT email_set"],
      "SELECT convalidated FROM pg_constraint WHERE conname = 'email_set'"),
     ("ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users (id);",
-     ["ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID",
+     ["ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID",
       "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey"],
      "SELECT convalidated FROM pg_constraint WHERE conname = 'orders_user_id_fkey'"),
     ("ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
@@ -285,9 +302,9 @@ REWRITES = [
       "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key"],
      "SELECT indisvalid AND indisunique FROM pg_index WHERE indexrelid = 'users_email_key'::regclass"),
     ("ALTER TABLE orders ADD PRIMARY KEY (id);",
-     ["CREATE UNIQUE INDEX CONCURRENTLY orders_id_pkey ON orders (id)",
-      "ALTER TABLE orders ADD CONSTRAINT orders_id_pkey PRIMARY KEY USING INDEX orders_id_pkey"],
-     "SELECT indisprimary FROM pg_index WHERE indexrelid = 'orders_id_pkey'::regclass"),
+     ["CREATE UNIQUE INDEX CONCURRENTLY orders_pkey ON orders (id)",
+      "ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey"],
+     "SELECT indisprimary FROM pg_index WHERE indexrelid = 'orders_pkey'::regclass"),
     ("DROP INDEX users_old_idx;",
      ["DROP INDEX CONCURRENTLY users_old_idx"],
      "SELECT to_regclass('users_old_idx') IS NULL"),
@@ -297,9 +314,10 @@ REWRITES = [
 @pytest.mark.parametrize("sql, expected, catalog", REWRITES)
 def test_each_rewrite_runs_its_safe_sequence_and_leaves_the_catalog_right(migrations, pg_db, sql, expected, catalog):
     pg_db.execute("CREATE TABLE orders (id bigint NOT NULL, user_id bigint)")
+    pg_db.execute("INSERT INTO orders SELECT g, mod(g, 1000) + 1 FROM generate_series(1, 3000) g")
     pg_db.execute("CREATE INDEX users_old_idx ON users (id)")
     write(migrations, "001.sql", "-- migrator:ignore fk-needs-index\n" + sql + "\n")
-    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--log-format", "json"],
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--log-format", "json", *BIG],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     ran = [json.loads(line)["sql"] for line in result.stdout.splitlines() if json.loads(line)["event"] == "step"]
@@ -307,14 +325,23 @@ def test_each_rewrite_runs_its_safe_sequence_and_leaves_the_catalog_right(migrat
     assert pg_db.execute(catalog) == [(True,)]
 
 
-def test_validation_failure_leaves_no_half_state(migrations, pg_db):
+def test_a_failed_validation_is_journaled_and_finished_by_the_next_run(migrations, pg_db):
+    """The migration's transaction committed (its NOT VALID constraint guards new rows); the
+    VALIDATE that found old violating rows stays journaled, and the run after the fix finishes it."""
     pg_db.execute("UPDATE users SET email = NULL WHERE id = 7")
     write(migrations, "001.sql", "ALTER TABLE users ADD CONSTRAINT email_set CHECK (email IS NOT NULL);\n")
-    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True, timeout=60)
+    write(migrations, "002.sql", "ALTER TABLE users ADD COLUMN later int;\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "existing rows violate email_set; the NOT VALID constraint was dropped" in result.stderr
-    assert pg_db.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'email_set'") == [(0,)]
-    assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
+    assert "001.sql:1: check constraint \"email_set\" of relation \"users\" is violated by some row (migration 001 " \
+           "committed; this step is journaled: fix the cause and run apply again to finish it)" in result.stderr, result.stderr
+    assert pg_db.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'email_set'") == [(False,)]
+    assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001",)], "002 waits for 001's follow-up"
+    pg_db.execute("UPDATE users SET email = 'fixed' WHERE id = 7")
+    again = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert pg_db.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'email_set'") == [(True,)]
+    assert pg_db.execute("SELECT version FROM migrator.schema_migrations ORDER BY 1") == [("001",), ("002",)]
 
 
 def kill_apply_during_concurrent_build(path, db) -> None:
