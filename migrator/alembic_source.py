@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -33,7 +34,7 @@ from psycopg.pq import TransactionStatus
 from migrator.analyzer import Analyzer, Statement
 from migrator.errors import first_line
 from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
-from migrator.revisions import RevisionDirectives, render_revision, to_sql, version_table_sql
+from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql, version_table_sql
 
 VERSION_TABLE_SQL = ("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) NOT NULL "
                      "CONSTRAINT alembic_version_pkc PRIMARY KEY)")
@@ -41,37 +42,23 @@ _GUARDING = threading.local()  # the run whose env.py is executing, so the env.p
 
 
 def alembic_config(path: Path):
-    """Alembic's Config for a project given as its ini file, the folder holding alembic.ini, or
-    the folder holding env.py. The script location is the ini's `script_location`, else the
-    ini's own folder when env.py sits beside it (the Flask-Migrate layout)."""
+    """Alembic's Config for a project (see migrator.revisions.project_layout), with its paths made
+    absolute so that it runs from any folder; None if `path` is not an Alembic project."""
     from alembic.config import Config
 
-    if path.is_file() and path.suffix == ".ini":
-        ini = path
-    elif path.is_dir() and (path / "alembic.ini").is_file():
-        ini = path / "alembic.ini"
-    elif path.is_dir() and (path / "env.py").is_file():
-        ini = None
-    else:
+    try:
+        layout = project_layout(path)
+    except ValueError as error:
+        raise ApplyError(str(error)) from None
+    if layout is None:
         return None
-    config = Config(str(ini)) if ini else Config()
-    if not config.get_main_option("script_location"):
-        folder = ini.parent if ini else path
-        if not (folder / "env.py").is_file():
-            raise ApplyError(f"{ini}: no script_location in [alembic], and no env.py beside it")
-        config.set_main_option("script_location", str(folder.resolve()))
-    if ini is not None:  # relative paths name folders beside the ini, wherever migrator runs from
-        for option, separators in (("script_location", None), ("prepend_sys_path", ":"), ("version_locations", " ,")):
-            value = config.get_main_option(option)
-            if value and ":" not in value[1:2]:
-                parts = value.split() if separators else [value]
-                if separators:
-                    for separator in separators:
-                        parts = [piece for part in parts for piece in part.split(separator) if piece]
-                absolute = [str((ini.parent / part).resolve()) if not Path(part).is_absolute() and (ini.parent / part).exists()
-                            else part for part in parts]
-                config.set_main_option(option, " ".join(absolute) if option == "version_locations" else
-                                       ":".join(absolute) if option == "prepend_sys_path" else absolute[0])
+    config = Config(str(layout.ini)) if layout.ini else Config()
+    config.set_main_option("script_location", str(layout.script))
+    if config.get_main_option("version_locations"):
+        config.set_main_option("path_separator", "os")
+        config.set_main_option("version_locations", os.pathsep.join(str(folder) for folder in layout.versions))
+    sys.path[:0] = [entry for entry in layout.sys_paths if entry not in sys.path]
+    config.set_main_option("prepend_sys_path", "")  # done above, from the ini's folder
     return config
 
 
@@ -111,8 +98,10 @@ class AlembicProject:
         self.ini = Path(self.config.config_file_name) if self.config.config_file_name else path
         try:
             with contextlib.redirect_stdout(sys.stderr):  # what revisions print at import is not our output
-                self.script = ScriptDirectory.from_config(self.config)  # honours prepend_sys_path
-                self.script.get_heads()  # loads every revision: their errors surface here
+                self.script = ScriptDirectory.from_config(self.config)
+                self.scripts = list(self.script.walk_revisions())  # loads every revision: their errors surface here
+        except AssertionError:  # Alembic's walk trips over a revision id that is one of its keywords
+            raise ApplyError(self._reserved_revision_id() or f"{self.ini}: Alembic cannot order the revisions") from None
         except CommandError as error:
             raise ApplyError(f"{self.ini}: {error}") from None
         except SyntaxError as error:
@@ -287,7 +276,7 @@ class _Run:
         self.lock_timeout = lock_timeout  # revision -> this try's lock timeout (the lock-wait schedule)
         self.env_path = Path(project.script.env_py_location)
         self.revisions = {}  # co_filename of a revision module -> its Script
-        for script in project.script.walk_revisions():
+        for script in project.scripts:
             module_file = getattr(script.module, "__file__", None) or script.path
             self.revisions[module_file] = self.revisions[str(Path(script.path))] = script
         self._directives: dict[str, RevisionDirectives] = {}
@@ -565,4 +554,7 @@ def run_migrations_through_migrator(context, run_migrations_online) -> None:
             detail = f" retry {event['attempt']} after {event['error']}" if event["event"] == "retry" else " applied"
             print(f"migrator: {event['migration']}{detail}", file=sys.stderr, flush=True)
 
-    Executor(libpq_dsn(make_url(url)), Policy(), show).apply(source)
+    try:
+        Executor(libpq_dsn(make_url(url)), Policy(), show).apply(source)
+    finally:  # the run's own EnvironmentContext took alembic.context over: hand it back to `alembic upgrade`'s
+        environment._install_proxy()

@@ -880,9 +880,11 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         status = console.status("connecting")
         status.start()
 
+    stdout = sys.stdout  # what revisions print while they run goes to stderr: our events keep stdout
+
     def emit(event: dict) -> None:
         if log_format == "json":
-            click.echo(json_module.dumps({"time": round(time.time(), 3), **event}))
+            click.echo(json_module.dumps({"time": round(time.time(), 3), **event}), file=stdout)
         elif terminal:
             if event["event"] == "step":
                 status.update(f"{event['migration']} step {event['step']}: {event['sql'].splitlines()[0][:70]}")
@@ -924,7 +926,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         metrics.end(success=source.refusal is None)
         if metrics.push_error:
             click.echo(f"warning: pushing metrics to {pushgateway} failed: {metrics.push_error}", err=True)
-    summary = (f"applied {len(applied)} migration{'s' if len(applied) != 1 else ''} to {mask_password(dsn)}; "
+    verb = "reverted" if source.direction == "downgrade" else "applied"
+    summary = (f"{verb} {len(applied)} migration{'s' if len(applied) != 1 else ''} to {mask_password(dsn)}; "
                f"{executor.retries} retries, longest lock wait {executor.longest_wait:.1f} s")
     if log_format == "json":
         emit({"event": "summary", "applied": applied, "retries": executor.retries, "longest_lock_wait_s": round(executor.longest_wait, 2)})

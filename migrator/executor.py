@@ -269,6 +269,7 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
         source, tokens, statements, str(path)).findings
     errors = [f for f in findings if f.line not in by_line and f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
               or f.line in by_line and blocks(f, by_line[f.line], costs[id(by_line[f.line])], catalog, f.line in rewritten)]
+    errors.sort(key=lambda f: f.line)
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
@@ -662,20 +663,34 @@ def _failing_step(group: Group, error: Exception) -> Step:
 
 
 def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
-    """What apply would do, step by step: SQL, locks, rewrite/scan, transaction, timeouts."""
+    """What apply would do, step by step: SQL, locks, rewrite/scan, transaction, timeouts. A
+    rewrite's follow-ups come after the transaction they follow, as "after commit" groups."""
+    analyzer = Analyzer()
     plan = []
+
+    def entry(migration: Migration, group: int, step: Step, transaction: str, online_only: bool = False) -> dict:
+        statement = step.statement
+        lock_timeout, statement_timeout = step.timeouts(policy)
+        return {"migration": migration.version, "group": group, "step": step.index, "transaction": transaction,
+                "sql": statement.sql, "locks": [{"relation": str(t.relation), "lock": t.lock.label} for t in statement.locks],
+                "rewrites": statement.rewrites, "scans": statement.scans, "lock_timeout_ms": lock_timeout,
+                "statement_timeout_ms": statement_timeout, "online_only": online_only}
+
     for migration in migrations:
-        for number, group in enumerate(migration.groups):
+        if not migration.groups:  # nothing to send, yet the version moves: apply counts it too
+            plan.append(entry(migration, 0, Step(0, _analyzed(analyzer, "SELECT", 1)), "transaction"))
+            plan[-1]["sql"] = "-- no SQL for PostgreSQL: only the version record moves"
+        number = 0
+        for group in migration.groups:
+            followups = []
             for step in group.steps:
-                statement = step.statement
-                lock_timeout, statement_timeout = step.timeouts(policy)
-                plan.append({
-                    "migration": migration.version, "group": number, "step": step.index,
-                    "transaction": "transaction" if group.transaction else "autocommit",
-                    "sql": statement.sql,
-                    "locks": [{"relation": str(t.relation), "lock": t.lock.label} for t in statement.locks],
-                    "rewrites": statement.rewrites, "scans": statement.scans,
-                    "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout,
-                    "online_only": group.online_only,
-                })
+                if step.statement.sql != NO_OP_STEP:
+                    plan.append(entry(migration, number, step, "transaction" if group.transaction else "autocommit",
+                                      group.online_only))
+                followups += [_analyzed(analyzer, text, step.statement.line) for unit in step.followups for text in unit.sql]
+            for statement in followups:
+                number += 1
+                kind = "after commit, autocommit" if statement.no_transaction else "after commit"
+                plan.append(entry(migration, number, Step(step.index, statement), kind))
+            number += 1
     return plan

@@ -117,13 +117,13 @@ def blocks(finding, statement: Statement, cost: Cost, catalog: Catalog, rewritte
     """Is this lint finding a reason to refuse the statement, on this database? (one truth for
     SQL files and Alembic revisions alike)"""
     rule = finding.rule
+    if rule == "changing-column-type":  # the linter may not know the old type (a warning then): the catalog does
+        return not (cost.small or cost.new) and catalog.type_change_rewrites(statement)
     if finding.severity != "error" or rule in HANDLED_BY_EXECUTOR:
         return False
     if rewritten and rule in REWRITTEN_RULES:
         return False
     if rule in SIZE_BOUND_RULES and (cost.small or cost.new):
-        return False
-    if rule == "changing-column-type" and not catalog.type_change_rewrites(statement):
         return False
     return not (rule in BREAKING_RULES and (cost.new or downgrade))
 
@@ -176,8 +176,8 @@ class Guard:
         statement.line = origin.line
         findings = refusal_linter(self.lint_config).lint_statements(source, tokens, statements, str(origin.path),
                                                                     self.so_far).findings
-        findings = [f for f in findings if f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
-                    and not origin.ignores(f.rule, origin.stack)]
+        findings = [f for f in findings if (f.severity == "error" or f.rule == "changing-column-type")
+                    and f.rule not in HANDLED_BY_EXECUTOR and not origin.ignores(f.rule, origin.stack)]
         deferred_whole = in_transaction and any(s.no_transaction for s in statements)
         rewritable = self.rewrite_enabled and in_transaction and len(statements) == 1 and \
             rewrite(statement, set(), self.analyzer.pg_version) is not None

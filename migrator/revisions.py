@@ -13,6 +13,7 @@ import configparser
 import contextlib
 import importlib.util
 import io
+import os
 import sys
 import tokenize
 from dataclasses import dataclass, field
@@ -217,34 +218,69 @@ def to_sql(rendered: RenderedRevision) -> tuple[str, list[int]]:
     return "\n".join(lines) + "\n", origin
 
 
-def revision_files(target: Path) -> list[Path] | None:
-    """The revision files of an Alembic project (alembic.ini, or a folder holding it or env.py); None if not one."""
+@dataclass
+class ProjectLayout:
+    """Where an Alembic project keeps its parts, as Alembic reads alembic.ini (relative paths are
+    taken from the ini's folder, so migrator finds them from anywhere)."""
+
+    ini: Path | None
+    script: Path  # the folder holding env.py
+    versions: list[Path]  # the version folders
+    sys_paths: list[str]  # prepend_sys_path, absolute
+
+
+def project_layout(target: Path) -> ProjectLayout | None:
+    """An Alembic project given as an .ini, the folder holding alembic.ini, or the folder holding
+    env.py; None if `target` is none of these. Without script_location the ini's own folder holds
+    env.py (the Flask-Migrate layout)."""
     if target.is_file() and target.name.endswith(".ini"):
-        return _versions_of_ini(target)
-    if target.is_dir():
-        if (target / "alembic.ini").is_file():
-            return _versions_of_ini(target / "alembic.ini")
-        if (target / "env.py").is_file() and (target / "versions").is_dir():
-            return sorted((target / "versions").rglob("*.py"))
-    return None
-
-
-def _versions_of_ini(ini: Path) -> list[Path]:
-    parser = configparser.ConfigParser(defaults={"here": str(ini.parent.resolve())})
+        ini = target
+    elif target.is_dir() and (target / "alembic.ini").is_file():
+        ini = target / "alembic.ini"
+    elif target.is_dir() and (target / "env.py").is_file():
+        return ProjectLayout(None, target.resolve(), [target.resolve() / "versions"], [])
+    else:
+        return None
+    here = ini.parent.resolve()
+    parser = configparser.ConfigParser(defaults={"here": str(here)})
     parser.read(ini)
-    section = "alembic"
-    script_location = parser.get(section, "script_location", fallback=None) if parser.has_section(section) else None
-    if not script_location:
-        raise ValueError(f"{ini}: no script_location in [alembic]")
-    script = Path(script_location)
-    if not script.is_absolute():
-        script = ini.parent / script
-    locations = parser.get(section, "version_locations", fallback=None)
-    folders = [Path(p) if Path(p).is_absolute() else ini.parent / p for p in (locations or "").replace(",", " ").split()] \
-        or [script / "versions"]
+
+    def option(name: str) -> str | None:
+        return parser.get("alembic", name, fallback=None) if parser.has_section("alembic") else None
+
+    def absolute(path: str) -> Path:
+        return Path(path) if Path(path).is_absolute() else here / path
+
+    location = option("script_location")
+    if location:
+        script = absolute(location)
+    elif (here / "env.py").is_file():
+        script = here
+    else:
+        raise ValueError(f"{ini}: no script_location in [alembic], and no env.py beside it")
+    separator = {"os": os.pathsep, "space": " ", "newline": "\n", ";": ";", ":": ":"}.get(option("path_separator") or "", None)
+
+    def split(value: str | None) -> list[str]:
+        if not value:
+            return []
+        if separator is not None:
+            return [part.strip() for part in value.split(separator) if part.strip()]
+        return [part for part in value.replace(",", " ").split() if part]  # Alembic's legacy splitting
+
+    versions = [absolute(folder) for folder in split(option("version_locations"))] or [script / "versions"]
+    return ProjectLayout(ini, script, versions, [str(absolute(path)) for path in split(option("prepend_sys_path"))])
+
+
+def revision_files(target: Path) -> list[Path] | None:
+    """The revision files of an Alembic project (see project_layout), its prepend_sys_path put on
+    sys.path so revisions that import the application render; None if `target` is not one."""
+    layout = project_layout(target)
+    if layout is None:
+        return None
+    sys.path[:0] = [path for path in layout.sys_paths if path not in sys.path]
     files = []
-    for folder in folders:
+    for folder in layout.versions:
         if not folder.is_dir():
-            raise ValueError(f"{ini}: versions folder {folder} does not exist")
+            raise ValueError(f"{layout.ini or target}: versions folder {folder} does not exist")
         files += sorted(p for p in folder.rglob("*.py") if p.name != "__init__.py")
     return files

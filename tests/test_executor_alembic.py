@@ -1,28 +1,47 @@
-"""`migrator apply` on Alembic projects, and `alembic upgrade` routed through the executor by env.py."""
+"""`migrator apply` on Alembic projects: the project's env.py run by Alembic's own runtime, every
+statement judged on its way to PostgreSQL; and `alembic upgrade` routed through migrator by env.py."""
 
 import json
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.test_executor import kill_apply_during_concurrent_build
 
 CLI = [sys.executable, "-m", "migrator"]
+# The env.py `alembic init` writes (online part), with the hook that routes `alembic upgrade` through migrator.
 ENV_PY = """from alembic import context
+from sqlalchemy import engine_from_config, pool
+
 from migrator.alembic_source import run_migrations_through_migrator
 
-run_migrations_through_migrator(context)
+config = context.config
+
+
+def run_migrations_online():
+    connectable = engine_from_config(config.get_section(config.config_ini_section, {{}}), prefix="sqlalchemy.",
+                                     poolclass=pool.NullPool)
+    with connectable.connect() as connection:
+        context.configure(connection=connection{options})
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_through_migrator(context, run_migrations_online)
 """
 
 
-def project(root: Path, dsn: str, revisions: dict[str, str]) -> Path:
+def project(root: Path, dsn: str, revisions: dict[str, str], options: str = "") -> Path:
     """An Alembic project whose revisions run in order; returns its alembic.ini."""
     (root / "alembic" / "versions").mkdir(parents=True)
-    (root / "alembic" / "env.py").write_text(ENV_PY)
-    (root / "alembic.ini").write_text(f"[alembic]\nscript_location = %(here)s/alembic\nsqlalchemy.url = {dsn}\n")
+    (root / "alembic" / "env.py").write_text(ENV_PY.format(options=options))
+    url = dsn.replace("postgresql://", "postgresql+psycopg://")
+    (root / "alembic.ini").write_text(f"[alembic]\nscript_location = %(here)s/alembic\nsqlalchemy.url = {url}\n")
     down = None
     for name, body in revisions.items():
         add_revision(root / "alembic.ini", name, down, body)
@@ -30,12 +49,26 @@ def project(root: Path, dsn: str, revisions: dict[str, str]) -> Path:
     return root / "alembic.ini"
 
 
-def add_revision(ini: Path, name: str, down: str | tuple[str, ...] | None, body: str) -> None:
+def add_revision(ini: Path, name: str, down: str | tuple[str, ...] | None, body: str, downgrade: str = "pass") -> None:
     """A revision file `name` following `down` (a tuple of revisions: a merge revision)."""
     (ini.parent / "alembic" / "versions" / f"{name}.py").write_text(
         f'"""{name}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = "{name}"\n'
         f"down_revision = {down!r}\n\n\ndef upgrade():\n" + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")
-        + "\n\ndef downgrade():\n    pass\n")
+        + "\n\ndef downgrade():\n" + textwrap.indent(textwrap.dedent(downgrade).strip() + "\n", "    "))
+
+
+def apply(ini: Path, dsn: str, *options: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + ["apply", str(ini), "--dsn", dsn, *options], capture_output=True, text=True, timeout=timeout)
+
+
+def steps(result: subprocess.CompletedProcess) -> list[dict]:
+    return [e for e in map(json.loads, result.stdout.splitlines()) if e["event"] == "step"]
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    return lines[-1]
 
 
 @pytest.fixture
@@ -43,9 +76,11 @@ def tables(pg_db):
     pg_db.execute("CREATE TABLE users (id bigint PRIMARY KEY, email text)")
     pg_db.execute("CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint)")
     pg_db.execute("INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 1000) g")
+    pg_db.execute("INSERT INTO orders SELECT g, g FROM generate_series(1, 1000) g")
     return pg_db
 
 
+BIG = ["--small-table", "32kB"]  # users and orders (~100 kB each) count as big
 REVISIONS = {
     "r1": 'op.create_index("users_email_idx", "users", ["email"])',
     "r2": 'op.create_foreign_key("orders_user_fk", "orders", "users", ["user_id"], ["id"])  # migrator:ignore fk-needs-index',
@@ -59,207 +94,371 @@ CATALOG = ("SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_em
            "(SELECT version_num FROM alembic_version)")
 
 
-def test_apply_rewrites_alembic_operations_and_stamps_alembic_version(tmp_path, tables):
+def test_apply_runs_online_forms_on_big_tables_and_stamps_alembic_version(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, REVISIONS)
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
+    result = apply(ini, tables.dsn, "--log-format", "json", *BIG)
     assert result.returncode == 0, result.stderr
-    assert "CREATE INDEX CONCURRENTLY users_email_idx" in result.stderr
-    assert "VALIDATE CONSTRAINT orders_user_fk" in result.stderr
+    sent = [step["sql"] for step in steps(result)]
+    assert "CREATE INDEX CONCURRENTLY users_email_idx ON users (email)" in sent
+    assert "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk" in sent
     assert tables.execute(CATALOG) == [(True, True, True, True, "r4")]
-    again = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
+    again = apply(ini, tables.dsn)
     assert "applied 0 migrations" in again.stdout
+    assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status <> 'done'") == [(0,)]
 
 
-LIVE = """
-    rows = op.get_bind().execute(sa.text("SELECT id FROM users WHERE id <= :n ORDER BY id"), {"n": 3}).fetchall()
-    for (user_id,) in rows:
-        op.execute(sa.text("UPDATE users SET email = 'vip' || id WHERE id = :i").bindparams(i=user_id))
-    op.add_column("orders", sa.Column("flag", sa.Boolean))
-"""
-
-
-def test_a_revision_that_reads_the_database_runs_live_after_the_rendered_ones(tmp_path, tables):
-    ini = project(tmp_path, tables.dsn, {**REVISIONS, "r5": LIVE})
-    assert subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, "--to", "r2"], capture_output=True).returncode == 0
-    assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
-    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
-    assert plan.returncode == 0 and "r5 [transaction 0] step 0: -- upgrade() of r5.py runs live" in plan.stdout, plan.stdout
-    assert "online only: each statement is planned" in plan.stdout
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, "--log-format", "json"],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    live = [e for e in events if e.get("event") == "step" and e["migration"] == "r5"]
-    assert [e["sql"].split()[0] for e in live] == ["SELECT", "UPDATE", "UPDATE", "UPDATE", "ALTER"], live
-    assert "WHERE id = 2" in live[2]["sql"], "parameters inlined in what is checked and shown"
-    alter = live[-1]
-    assert (alter["lock_timeout_ms"], alter["statement_timeout_ms"]) == (100, 5100), "armed like a SQL step's first try"
-    assert tables.execute("SELECT string_agg(email, ',' ORDER BY id) FROM users WHERE id <= 4") == [("vip1,vip2,vip3,u4",)]
-    assert tables.execute("SELECT version_num FROM alembic_version") == [("r5",)]
-    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'flag'") == [(1,)]
-
-
-def test_a_live_revision_retries_a_lock_timeout_from_its_start(tmp_path, tables):
-    import threading
-
-    import psycopg
-
-    ini = project(tmp_path, tables.dsn, {"r1": LIVE})
-    holder = psycopg.connect(tables.dsn)
-    holder.execute("SELECT count(*) FROM orders").fetchone()  # ACCESS SHARE on orders until commit
-    timer = threading.Timer(2.0, holder.commit)
-    timer.start()
-    try:
-        result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, "--lock-timeout", "300ms"],
-                                capture_output=True, text=True, timeout=120)
-    finally:
-        timer.join()
-        holder.close()
-    assert result.returncode == 0, result.stderr
-    assert "retry" in result.stderr and "LockNotAvailable" in result.stderr, result.stderr
-    assert tables.execute("SELECT count(*) FROM users WHERE left(email, 3) = 'vip'") == [(3,)]
-    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
-
-
-def test_a_live_revision_is_linted_as_a_whole_so_far(tmp_path, tables):
-    """Statements come one at a time, but the linter sees the revision up to each: an index on a
-    table the revision created a moment ago is no index on a live table."""
-    ini = project(tmp_path, tables.dsn, {"r1": """
-        op.get_bind().execute(sa.text("SELECT 1")).scalar()
-        op.create_table("tags", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("name", sa.Text))
-        op.create_index("tags_name_idx", "tags", ["name"])
-    """})
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'tags_name_idx'::regclass") == [(True,)]
-
-
-@pytest.mark.parametrize("body, message", [
-    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.create_index("users_email_idx", "users", ["email"])',
-     "r1.py:12: refused by require-concurrent-index"),
-    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nwith op.get_context().autocommit_block():\n    op.execute("VACUUM users")',
-     "autocommit_block() cannot run in a revision that reads the database"),
-    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.add_column("users", sa.Column("n", sa.Integer))\n'
-     'op.execute("UPDATE users SET n = 1")', "r1.py:13: refused by work-while-holding-lock"),
-    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.execute("UPDATE users SET id = 7 WHERE id = 8")',
-     "r1.py:12: duplicate key value violates unique constraint"),
-    ('op.get_bind().execute(sa.text("SELECT 1")).scalar()\nraise ValueError("no such tenant")',
-     "r1.py:12: upgrade() failed (ValueError: no such tenant); nothing of it was applied"),
-])
-def test_a_live_revision_is_refused_or_fails_statement_by_statement_and_rolls_back(tmp_path, tables, body, message):
-    ini = project(tmp_path, tables.dsn, {"r0": 'op.add_column("orders", sa.Column("note", sa.Text))',
-                                         "r1": 'op.execute("UPDATE users SET email = NULL WHERE id = 1")\n' + body})
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and message in result.stderr.strip().splitlines()[-1], result.stderr
-    assert "Traceback" not in result.stderr
-    assert tables.execute("SELECT version_num FROM alembic_version") == [("r0",)], "r0 applied, r1 not"
-    assert tables.execute("SELECT email FROM users WHERE id = 1") == [("u1",)], "r1's first statement rolled back"
-
-
-@pytest.mark.parametrize("target, message", [("nope", "No such revision or branch 'nope'")])
-def test_unknown_target_revision(tmp_path, tables, target, message):
+def test_on_small_tables_each_revision_runs_as_written_in_one_transaction(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, REVISIONS)
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, "--to", target], capture_output=True, text=True)
-    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
-    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
+    result = apply(ini, tables.dsn, "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    sent = [step["sql"] for step in steps(result)]
+    assert "CREATE INDEX users_email_idx ON users (email)" in sent and not any("CONCURRENTLY" in s for s in sent)
+    assert tables.execute(CATALOG) == [(True, True, True, True, "r4")]
 
 
-def test_branched_history_and_its_merge_revision_keep_alembic_version_as_alembic_does(tmp_path, tables):
-    """alembic_version holds one row per head: a branch point adds a row, a merge revision folds them."""
-    ini = project(tmp_path, tables.dsn, {"root": 'op.add_column("users", sa.Column("handle", sa.Text))'})
-    add_revision(ini, "left", "root", 'op.create_index("users_handle_idx", "users", ["handle"])')
-    add_revision(ini, "right", "root", 'op.add_column("orders", sa.Column("note", sa.Text))')
-
-    def apply(*target):
-        return subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn, *target], capture_output=True, text=True, timeout=120)
-
-    two_heads = apply()
-    assert two_heads.returncode == 1 and "several heads (left, right)" in two_heads.stderr, two_heads.stderr
-    assert "Traceback" not in two_heads.stderr and len(two_heads.stderr.strip().splitlines()) == 1
-    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)], "nothing applied"
-    assert apply("--to", "left").returncode == 0
-    assert tables.execute("SELECT version_num FROM alembic_version") == [("left",)]
-    both = apply("--to", "heads")
-    assert both.returncode == 0, both.stderr
-    assert tables.execute("SELECT version_num FROM alembic_version ORDER BY 1") == [("left",), ("right",)]
-    add_revision(ini, "merged", ("left", "right"), 'op.create_index("orders_note_idx", "orders", ["note"])')
-    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
-    assert plan.returncode == 0 and "merged" in plan.stdout and "left" not in plan.stdout, plan.stdout
-    merged = apply()
-    assert merged.returncode == 0, merged.stderr
-    assert "CREATE INDEX CONCURRENTLY orders_note_idx" in merged.stderr
-    assert tables.execute("SELECT version_num FROM alembic_version") == [("merged",)]
-    assert tables.execute("SELECT count(*) FROM pg_index WHERE indexrelid IN ('users_handle_idx'::regclass, "
-                          "'orders_note_idx'::regclass) AND indisvalid") == [(2,)]
-    assert "applied 0 migrations" in apply().stdout
-
-
-def test_a_custom_version_table_is_refused_not_guessed_at(tmp_path, tables):
-    ini = project(tmp_path, tables.dsn, REVISIONS)
-    env = tmp_path / "alembic" / "env.py"
-    env.write_text(PLAIN_ENV_WITH_VERSION_TABLE)
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
-    assert result.returncode == 1 and f"{env}:5: env.py configures its own version table" in result.stderr, result.stderr
-    assert tables.execute("SELECT to_regclass('alembic_version'), to_regclass('my_versions')") == [(None, None)]
-
-
-PLAIN_ENV_WITH_VERSION_TABLE = """from alembic import context
-from sqlalchemy import create_engine
-
-with create_engine(context.config.get_main_option("sqlalchemy.url")).connect() as connection:
-    context.configure(connection=connection, version_table="my_versions")
-    with context.begin_transaction():
-        context.run_migrations()
-"""
-
-
-def test_a_revision_named_like_an_alembic_keyword_is_a_clear_error(tmp_path, tables):
-    ini = project(tmp_path, tables.dsn, {"base": 'op.add_column("users", sa.Column("n", sa.Integer))',
-                                         "r2": 'op.add_column("users", sa.Column("m", sa.Integer))'})
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "base.py:5: revision id 'base' is one of Alembic's keywords" in result.stderr
-
-
-def test_revision_with_a_syntax_error(tmp_path, tables):
-    ini = project(tmp_path, tables.dsn, {"r1": "op.execute('SELECT 1'"})
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
-    assert result.returncode == 1 and "r1.py" in result.stderr and "syntax error" in result.stderr
-
-
-def test_unsafe_revision_is_refused_at_the_line_of_its_op_call(tmp_path, tables):
+def test_env_py_runs_unchanged_its_config_and_version_table_settings_hold(tmp_path, tables):
+    """Observation 1: a revision reads op.get_context().config; env.py's version_table_schema and
+    version_table are Alembic's business and hold."""
+    tables.execute("CREATE SCHEMA meta")
     ini = project(tmp_path, tables.dsn, {"r1": """
+        section = op.get_context().config.get_section(op.get_context().config.config_ini_section)
+        assert section["sqlalchemy.url"].startswith("postgresql+psycopg://")
         op.add_column("users", sa.Column("handle", sa.Text))
-        op.alter_column("users", "email", type_=sa.BigInteger)
-    """})
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
-    assert result.returncode == 1 and "r1.py:11: refused by changing-column-type" in result.stderr, result.stderr
+    """}, options=', version_table="my_versions", version_table_schema="meta"')
+    result = apply(ini, tables.dsn)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT version_num FROM meta.my_versions") == [("r1",)]
     assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
+    assert "applied 0 migrations" in apply(ini, tables.dsn).stdout
 
 
-def test_alembic_upgrade_runs_through_the_executor_with_two_lines_in_env_py(tmp_path, tables):
-    import threading
+def test_a_refusal_names_the_revision_line_and_ignore_directives_hold_in_revisions_that_read_the_database(tmp_path, tables):
+    """Observation 2."""
+    body = """
+        count = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()
+        op.alter_column("users", "email", type_=sa.Integer, postgresql_using="length(email)"){directive}
+    """
+    ini = project(tmp_path, tables.dsn, {"r1": body.format(directive="")})
+    assert one_line_error(apply(ini, tables.dsn, *BIG)).startswith(f"Error: {ini.parent}/alembic/versions/r1.py:11: refused by "
+                                                                 "changing-column-type")
+    add_revision(ini, "r1", None, body.format(directive="  # migrator:ignore changing-column-type -- checked"))
+    result = apply(ini, tables.dsn, *BIG)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass "
+                          "AND attname = 'email'") == [("integer",)]
 
-    import psycopg
 
-    ini = project(tmp_path, tables.dsn.replace("postgresql://", "postgresql+psycopg://"),
-                  {"r1": 'op.add_column("users", sa.Column("nickname", sa.Text))', **{k: v for k, v in REVISIONS.items() if k != "r1"},
-                   "r5": 'op.create_index("users_email_idx", "users", ["email"])'})
+HELPER = '''"""r1"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "r1"
+down_revision = None
+
+
+def fill():
+    # migrator:ignore changing-column-type -- a 1,000-row table
+    op.alter_column("users", "email", type_=sa.Integer, postgresql_using="length(email)")
+
+
+def upgrade():
+    op.add_column("orders", sa.Column("note", sa.Text))
+    fill()
+
+
+def downgrade():
+    pass
+'''
+
+
+def test_an_ignore_directive_in_a_helper_function_covers_the_call_below_it(tmp_path, tables):
+    """Observation 3: lint and apply attribute the statement to the helper's op call."""
+    ini = project(tmp_path, tables.dsn, {})
+    revision = ini.parent / "alembic" / "versions" / "r1.py"
+    revision.write_text(HELPER)
+    lint = subprocess.run(CLI + ["lint", str(revision), "--format", "json", "--ignore",
+                                 "require-lock-timeout,require-statement-timeout,work-while-holding-lock"], capture_output=True, text=True)
+    assert json.loads(lint.stdout) == [], lint.stdout
+    result = apply(ini, tables.dsn, *BIG)
+    assert result.returncode == 0, result.stderr
+
+
+def test_online_forms_quote_identifiers_as_postgresql_does(tmp_path, tables):
+    """Observation 4: reserved words as table names survive every rewrite."""
+    tables.execute('CREATE TABLE "user" (id int PRIMARY KEY, email text)')
+    tables.execute('CREATE TABLE "group" (id int PRIMARY KEY, owner int)')
+    tables.execute("""INSERT INTO "user" SELECT g, 'e' || g FROM generate_series(1, 2000) g""")
+    tables.execute("""INSERT INTO "group" SELECT g, g FROM generate_series(1, 2000) g""")
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.execute('ALTER TABLE "user" ALTER COLUMN email SET NOT NULL')
+        op.execute('ALTER TABLE "user" ADD UNIQUE (email)')
+        op.execute('ALTER TABLE "group" ADD FOREIGN KEY (owner) REFERENCES "user" (id)')  # migrator:ignore fk-needs-index
+    """})
+    result = apply(ini, tables.dsn, "--log-format", "json", *BIG)
+    assert result.returncode == 0, result.stderr
+    sent = [step["sql"] for step in steps(result)]
+    assert 'CREATE UNIQUE INDEX CONCURRENTLY user_email_key ON "user" (email)' in sent
+    assert 'ALTER TABLE "group" VALIDATE CONSTRAINT group_owner_fkey' in sent
+    assert tables.execute("SELECT conname, convalidated FROM pg_constraint WHERE conrelid IN ('\"user\"'::regclass, "
+                          "'\"group\"'::regclass) AND contype <> 'p' ORDER BY 1") == [
+        ("group_owner_fkey", True), ("user_email_key", True)]
+    assert tables.execute("""SELECT attnotnull FROM pg_attribute WHERE attrelid = '"user"'::regclass AND attname = 'email'""") == [(True,)]
+
+
+@pytest.mark.parametrize("size", [[], BIG], ids=["as written", "online form"])
+def test_unnamed_check_constraints_get_the_names_postgresql_gives_them(tmp_path, tables, size):
+    """Observation 5: t_a_check and t_b_check, as psql and alembic upgrade leave them."""
+    tables.execute("CREATE TABLE t (a int, b int, c int)")
+    tables.execute("INSERT INTO t SELECT g, g, g FROM generate_series(1, 3000) g")
+    tables.execute("ALTER TABLE t ADD CONSTRAINT t_a_check CHECK (a > -1)")  # taken: PostgreSQL picks t_a_check1
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.execute("ALTER TABLE t ADD CHECK (a > 0)")
+        op.execute("ALTER TABLE t ADD CHECK (b > 0)")
+        op.execute("ALTER TABLE t ADD CHECK (a > 0 AND c > 0)")
+    """})
+    result = apply(ini, tables.dsn, *size)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 't'::regclass ORDER BY 1") == [
+        ("t_a_check", True), ("t_a_check1", True), ("t_b_check", True), ("t_check", True)]
+
+
+def test_core_constructs_and_bound_parameters_run_with_their_values(tmp_path, tables):
+    """Observation 6."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        users = sa.table("users", sa.column("id", sa.BigInteger), sa.column("email", sa.Text))
+        op.execute(users.update().where(users.c.id.in_([1, 2])).values(email="core"))
+        op.execute(sa.text("UPDATE users SET email = :e WHERE id = :i").bindparams(e="text", i=3))
+        op.execute(sa.text("UPDATE users SET email = 'pct%' WHERE id = 4"))
+    """})
+    result = apply(ini, tables.dsn)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT string_agg(email, ',' ORDER BY id) FROM users WHERE id <= 5") == [("core,core,text,pct%,u5",)]
+
+
+def test_a_failing_statement_rolls_back_its_whole_revision(tmp_path, tables):
+    """Observation 7, Alembic side: DROP CONSTRAINT then a failing ADD FOREIGN KEY keeps the old key."""
+    tables.execute("ALTER TABLE orders ADD CONSTRAINT orders_owner_fk FOREIGN KEY (user_id) REFERENCES users (id)")
+    ini = project(tmp_path, tables.dsn, {"r0": 'op.add_column("users", sa.Column("nick", sa.Text))', "r1": """
+        op.execute("ALTER TABLE orders DROP CONSTRAINT orders_owner_fk")
+        op.execute("ALTER TABLE orders ADD CONSTRAINT orders_owner_fk FOREIGN KEY (user_id) REFERENCES users (email)")
+    """})
+    for size, committed in (([], "committed before it: r0"), (BIG, "nothing was committed")):
+        error = one_line_error(apply(ini, tables.dsn, *size))
+        assert "r1.py:11: there is no unique constraint matching given keys for referenced table" in error, error
+        assert f"(revision r1 was rolled back; {committed})" in error, error
+        assert tables.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'orders_owner_fk'") == [
+            ("FOREIGN KEY (user_id) REFERENCES users(id)",)]
+        assert tables.execute("SELECT version_num FROM alembic_version") == [("r0",)]
+
+
+def test_type_changes_postgresql_does_not_rewrite_are_never_refused(tmp_path, tables):
+    """Observation 8: judged by the live catalog; the relfilenode shows PostgreSQL agrees."""
+    tables.execute("ALTER TABLE users ADD COLUMN f float, ADD COLUMN b boolean, ADD COLUMN v varchar(20), "
+                   "ADD COLUMN n numeric(10, 2)")
+    before = tables.execute("SELECT pg_relation_filenode('users')")
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.alter_column("users", "f", type_=sa.Float(precision=53))
+        op.alter_column("users", "b", type_=sa.Boolean)
+        op.alter_column("users", "v", type_=sa.String(255))
+        op.alter_column("users", "n", type_=sa.Numeric(12, 2))
+        op.alter_column("users", "email", type_=sa.Text, postgresql_using="email::text")
+    """})
+    result = apply(ini, tables.dsn, *BIG)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT pg_relation_filenode('users')") == before, "no rewrite, as migrator judged"
+    add_revision(ini, "r2", "r1", 'op.alter_column("users", "v", type_=sa.String(10))')
+    assert "r2.py:10: refused by changing-column-type" in one_line_error(apply(ini, tables.dsn, *BIG))
+    add_revision(ini, "r2", "r1", 'op.execute("ALTER TABLE users ALTER COLUMN email TYPE varchar(255)")')
+    assert "r2.py:10: refused by changing-column-type" in one_line_error(apply(ini, tables.dsn, *BIG))
+
+
+def test_a_revision_created_table_takes_rewrites_as_written(tmp_path, tables):
+    """Observations 8 and 16: rewrites, volatile defaults and two tables at once on tables this run created."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.create_table("a", sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", sa.String))
+        op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))
+        op.execute("INSERT INTO a SELECT g, g::text FROM generate_series(1, 50000) g")
+    """, "r2": """
+        op.alter_column("a", "v", type_=sa.String(255))
+        op.add_column("a", sa.Column("token", sa.Uuid, server_default=sa.text("gen_random_uuid()"), nullable=False))
+        op.add_column("a", sa.Column("x", sa.Integer))
+        op.add_column("b", sa.Column("x", sa.Integer))
+    """})
+    result = apply(ini, tables.dsn, *BIG)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT count(DISTINCT token) FROM a") == [(50000,)]
+
+
+def test_plan_and_apply_agree_on_a_revision_that_renders_no_sql(tmp_path, tables):
+    """Observation 9."""
+    ini = project(tmp_path, tables.dsn, {"r1": "pass"})
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
+    assert plan.returncode == 0 and "r1" in plan.stdout and "nothing to apply" not in plan.stdout, plan.stdout
+    assert "applied 1 migration " in apply(ini, tables.dsn).stdout
+    assert "nothing to apply" in subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True).stdout
+
+
+def test_to_applies_up_to_a_sql_migration_and_refuses_an_unknown_one(tmp_path, pg_db):
+    """Observation 10."""
+    for name in ("001_a", "002_b", "003_c"):
+        (tmp_path / f"{name}.sql").write_text(f"CREATE TABLE t_{name} (id int);\n")
+    assert "no migration named 'nonexistent'" in one_line_error(apply(tmp_path, pg_db.dsn, "--to", "nonexistent"))
+    assert pg_db.execute("SELECT to_regclass('migrator.schema_migrations')") == [(None,)]
+    assert apply(tmp_path, pg_db.dsn, "--to", "002_b").returncode == 0
+    assert pg_db.execute("SELECT version FROM migrator.schema_migrations ORDER BY 1") == [("001_a",), ("002_b",)]
+
+
+def alembic(ini: Path, *arguments: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "alembic", "-c", str(ini), *arguments], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_the_env_py_hook_changes_upgrade_only(tmp_path, tables):
+    """Observation 11: stamp, downgrade, current and check stay plain Alembic; the URL is Alembic's."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))'})
+    add_revision(ini, "r2", "r1", 'op.create_index("users_a_idx", "users", ["a"])', downgrade='op.drop_index("users_a_idx")')
+    elsewhere = {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nowhere"}
+    stamped = alembic(ini, "stamp", "r1", env=elsewhere)
+    assert stamped.returncode == 0, stamped.stderr
+    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'a'") == [(0,)]
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
+    tables.execute("ALTER TABLE users ADD COLUMN a text")
+    upgraded = alembic(ini, "upgrade", "head", env=elsewhere)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "migrator: r2 applied" in upgraded.stderr
+    current = alembic(ini, "current")
+    assert current.returncode == 0 and "r2 (head)" in current.stdout, current.stdout + current.stderr
+    assert alembic(ini, "check").returncode in (0, 255) and "Traceback" not in alembic(ini, "check").stderr
+    down = alembic(ini, "downgrade", "-1")
+    assert down.returncode == 0 and "Traceback" not in down.stderr, down.stderr
+    assert tables.execute("SELECT version_num, to_regclass('users_a_idx') FROM alembic_version") == [("r1", None)]
+    base = alembic(ini, "downgrade", "base")
+    assert base.returncode == 0, base.stderr
+    assert tables.execute("SELECT count(*) FROM alembic_version") == [(0,)]
+
+
+def test_alembic_upgrade_through_the_hook_retries_a_lock_timeout(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("nickname", sa.Text))',
+                                         "r2": 'op.create_index("users_email_idx", "users", ["email"])'})
     holder = psycopg.connect(tables.dsn)
     holder.execute("SELECT count(*) FROM users").fetchone()  # ACCESS SHARE on users until commit
-    timer = threading.Timer(7.0, holder.commit)
+    timer = threading.Timer(12.0, holder.commit)  # longer than one 5 s lock timeout, whatever the start-up takes
     timer.start()
     try:
-        result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"],
-                                capture_output=True, text=True, timeout=120)
+        result = alembic(ini, "upgrade", "head")
     finally:
         timer.join()
         holder.close()
     assert result.returncode == 0, result.stderr
-    assert "migrator: r1 retry 1 after LockNotAvailable" in result.stdout
-    assert "migrator: r5 applied" in result.stdout
-    assert tables.execute(CATALOG.replace("version_num FROM alembic_version", "'r5' FROM alembic_version WHERE version_num = 'r5'")) \
-        == [(True, True, True, True, "r5")]
+    assert "migrator: r1 retry 1 after LockNotAvailable" in result.stderr and "migrator: r2 applied" in result.stderr
+    assert tables.execute("SELECT version_num, to_regclass('users_email_idx') IS NOT NULL FROM alembic_version") == [("r2", True)]
+
+
+def test_project_layouts_an_ini_without_script_location_and_the_env_py_folder(tmp_path, tables):
+    """Observation 12: the Flask-Migrate layout, and apply given the folder holding env.py."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))'})
+    folder = ini.parent / "alembic"
+    (folder / "alembic.ini").write_text(ini.read_text().replace("script_location = %(here)s/alembic\n", ""))
+    result = apply(folder / "alembic.ini", tables.dsn)
+    assert result.returncode == 0, result.stderr
+    (folder / "alembic.ini").unlink()
+    add_revision(ini, "r2", "r1", 'op.add_column("users", sa.Column("b", sa.Text))')
+    by_folder = apply(folder, tables.dsn)
+    assert by_folder.returncode == 0, by_folder.stderr
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
+
+
+def test_prepend_sys_path_is_honoured_by_lint(tmp_path, tables):
+    """Observation 12: a revision importing the application lints through prepend_sys_path."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'from myapp import COLUMN\nop.add_column("users", sa.Column(COLUMN, sa.Text))'})
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "myapp.py").write_text('COLUMN = "from_app"\n')
+    ini.write_text(ini.read_text() + "prepend_sys_path = src\n")
+    lint = subprocess.run(CLI + ["lint", str(ini), "--format", "json"], capture_output=True, text=True, cwd="/")
+    assert "unrenderable-revision" not in lint.stdout, lint.stdout
+    assert apply(ini, tables.dsn).returncode == 0
+    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'from_app'") == [(1,)]
+
+
+def test_what_revisions_print_never_corrupts_machine_output(tmp_path, tables):
+    """Observation 13."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'print("hello from r1")\nop.add_column("users", sa.Column("a", sa.Text))'})
+    path = ini.parent / "alembic" / "versions" / "r1.py"
+    path.write_text('print("imported")\n' + path.read_text())
+    for output in ("json", "sarif"):
+        lint = subprocess.run(CLI + ["lint", str(ini), "--format", output], capture_output=True, text=True)
+        json.loads(lint.stdout)
+    result = apply(ini, tables.dsn, "--log-format", "json")
+    assert result.returncode == 0 and [json.loads(line) for line in result.stdout.splitlines()]
+    assert "hello from r1" in result.stderr
+
+
+def test_to_an_older_or_relative_revision_downgrades(tmp_path, tables):
+    """Observation 14."""
+    ini = project(tmp_path, tables.dsn, {})
+    add_revision(ini, "r1", None, 'op.add_column("users", sa.Column("a", sa.Text))', 'op.drop_column("users", "a")')
+    add_revision(ini, "r2", "r1", 'op.add_column("users", sa.Column("b", sa.Text))', 'op.drop_column("users", "b")')
+    add_revision(ini, "r3", "r2", 'op.add_column("users", sa.Column("c", sa.Text))', 'op.drop_column("users", "c")')
+    assert apply(ini, tables.dsn).returncode == 0
+    down = apply(ini, tables.dsn, "--to", "r1")
+    assert down.returncode == 0 and "reverted 2 migrations" in down.stdout, down.stdout + down.stderr
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
+    assert apply(ini, tables.dsn, "--to", "+1").returncode == 0
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
+    assert apply(ini, tables.dsn, "--to", "-1").returncode == 0
+    assert apply(ini, tables.dsn, "--to", "base").returncode == 0
+    assert tables.execute("SELECT count(*) FROM alembic_version") == [(0,)]
+    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname IN ('a', 'b', 'c') "
+                          "AND NOT attisdropped") == [(0,)]
+
+
+def test_the_configuration_ignore_list_holds_for_apply(tmp_path, tables):
+    """Observation 15: lint, plan and apply read one configuration."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.execute("ALTER TABLE users ALTER COLUMN id TYPE integer")'})
+    assert "refused by changing-column-type" in one_line_error(apply(ini, tables.dsn, *BIG))
+    (tmp_path / "migrator.toml").write_text('ignore = ["changing-column-type"]\n')
+    result = apply(ini, tables.dsn, *BIG)
+    assert result.returncode == 0, result.stderr
+
+
+def test_sql_folders_keep_a_migration_in_one_transaction(tmp_path, pg_db):
+    """Observation 7, SQL side: the NOT VALID part of a rewrite stays in the file's transaction."""
+    pg_db.execute("CREATE TABLE users (id int PRIMARY KEY, email text)")
+    pg_db.execute("CREATE TABLE item (id int, owner_id int)")
+    pg_db.execute("INSERT INTO users SELECT g, 'e' || g FROM generate_series(1, 2000) g")
+    pg_db.execute("INSERT INTO item SELECT g, g FROM generate_series(1, 2000) g")
+    pg_db.execute("ALTER TABLE item ADD CONSTRAINT item_owner_fk FOREIGN KEY (owner_id) REFERENCES users (id)")
+    (tmp_path / "001.sql").write_text("ALTER TABLE item DROP CONSTRAINT item_owner_fk;\n"
+                                      "ALTER TABLE item ADD CONSTRAINT item_owner_fk FOREIGN KEY (owner_id) REFERENCES users(email);\n")
+    for size in ([], BIG):
+        error = one_line_error(apply(tmp_path, pg_db.dsn, *size))
+        assert "001.sql:2: there is no unique constraint matching given keys" in error and "rolled back" in error, error
+        assert pg_db.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'item_owner_fk'") == [(1,)]
+
+
+def test_a_lock_timeout_retries_the_revision_in_flight(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))', "r2": """
+        rows = op.get_bind().execute(sa.text("SELECT id FROM users WHERE id <= 3")).fetchall()
+        for (user_id,) in rows:
+            op.execute(sa.text("UPDATE users SET email = 'vip' || id WHERE id = :i").bindparams(i=user_id))
+        op.add_column("orders", sa.Column("flag", sa.Boolean))
+    """})
+    holder = psycopg.connect(tables.dsn)
+    holder.execute("SELECT count(*) FROM orders").fetchone()  # ACCESS SHARE on orders until commit
+    timer = threading.Timer(6.0, holder.commit)  # longer than start-up and one 300 ms lock timeout
+    timer.start()
+    try:
+        result = apply(ini, tables.dsn, "--lock-timeout", "300ms", "--log-format", "json")
+    finally:
+        timer.join()
+        holder.close()
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["migration"] for e in events if e["event"] == "retry"][:1] == ["r2"]
+    assert [e["migration"] for e in events if e["event"] == "done"] == ["r1", "r2"], "r1 committed once, r2 retried"
+    assert tables.execute("SELECT count(*) FROM users WHERE left(email, 3) = 'vip'") == [(3,)]
 
 
 def test_kill_during_the_concurrent_index_build_of_a_revision_then_resume(tmp_path, tables):
@@ -270,9 +469,76 @@ def test_kill_during_the_concurrent_index_build_of_a_revision_then_resume(tmp_pa
     """})
     kill_apply_during_concurrent_build(ini, tables)
     assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'handle'") == [(1,)]
-    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
-    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120)
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)], "committed with its journaled follow-up"
+    result = apply(ini, tables.dsn, "--log-format", "json")
     assert result.returncode == 0, result.stderr
-    assert "duplicate" not in result.stderr.lower() and "ADD COLUMN handle" not in result.stderr  # not run again
+    sent = [step["sql"] for step in steps(result) if not step["sql"].startswith("SELECT")]  # Alembic's own look-ups
+    # the follow-up, unless the server finished the build after its client died (then it is found valid)
+    assert sent in ([], ["CREATE INDEX CONCURRENTLY users_email_idx ON users (email, id)"]), sent
+    assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status = 'pending'") == [(0,)]
     assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
-    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
+
+
+@pytest.mark.parametrize("target, message", [("nope", "No such revision or branch 'nope'")])
+def test_unknown_target_revision(tmp_path, tables, target, message):
+    ini = project(tmp_path, tables.dsn, REVISIONS)
+    assert message in one_line_error(apply(ini, tables.dsn, "--to", target))
+    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
+
+
+def test_branched_history_and_its_merge_revision_keep_alembic_version_as_alembic_does(tmp_path, tables):
+    """alembic_version holds one row per head: a branch point adds a row, a merge revision folds them."""
+    ini = project(tmp_path, tables.dsn, {"root": 'op.add_column("users", sa.Column("handle", sa.Text))'})
+    add_revision(ini, "left", "root", 'op.create_index("users_handle_idx", "users", ["handle"])')
+    add_revision(ini, "right", "root", 'op.add_column("orders", sa.Column("note", sa.Text))')
+    two_heads = apply(ini, tables.dsn)
+    assert "Multiple head revisions" in one_line_error(two_heads) or "several heads" in one_line_error(two_heads)
+    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)], "nothing applied"
+    assert apply(ini, tables.dsn, "--to", "left").returncode == 0
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("left",)]
+    both = apply(ini, tables.dsn, "--to", "heads")
+    assert both.returncode == 0, both.stderr
+    assert tables.execute("SELECT version_num FROM alembic_version ORDER BY 1") == [("left",), ("right",)]
+    add_revision(ini, "merged", ("left", "right"), 'op.create_index("orders_note_idx", "orders", ["note"])')
+    merged = apply(ini, tables.dsn, "--log-format", "json", *BIG)
+    assert merged.returncode == 0, merged.stderr
+    assert "CREATE INDEX CONCURRENTLY orders_note_idx ON orders (note)" in [step["sql"] for step in steps(merged)]
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("merged",)]
+    assert "applied 0 migrations" in apply(ini, tables.dsn).stdout
+
+
+def test_a_revision_named_like_an_alembic_keyword_is_a_clear_error(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"base": 'op.add_column("users", sa.Column("n", sa.Integer))',
+                                         "r2": 'op.add_column("users", sa.Column("m", sa.Integer))'})
+    assert "base.py:5: revision id 'base' is one of Alembic's keywords" in one_line_error(apply(ini, tables.dsn))
+
+
+def test_revision_with_a_syntax_error(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"r1": "op.execute('SELECT 1'"})
+    error = one_line_error(apply(ini, tables.dsn))
+    assert "r1.py" in error and "syntax error" in error
+
+
+def test_an_exception_of_the_revision_names_its_line_and_rolls_it_back(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"r0": 'op.add_column("orders", sa.Column("note", sa.Text))',
+                                         "r1": 'op.execute("UPDATE users SET email = NULL WHERE id = 1")\nraise ValueError("no such tenant")'})
+    error = one_line_error(apply(ini, tables.dsn))
+    assert "r1.py:11: ValueError: no such tenant (revision r1 was rolled back; committed before it: r0)" in error, error
+    assert tables.execute("SELECT email FROM users WHERE id = 1") == [("u1",)]
+
+
+def test_env_py_connecting_elsewhere_is_refused(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))'})
+    other = tables.dsn.rsplit("/", 1)[0] + "/postgres"
+    env = ini.parent / "alembic" / "env.py"
+    env.write_text(env.read_text().replace("config = context.config\n", f"config = context.config\nOTHER = {other!r}\n")
+                   .replace("connectable = engine_from_config(config.get_section(config.config_ini_section, {}), prefix=\"sqlalchemy.\",",
+                            "connectable = engine_from_config({'sqlalchemy.url': OTHER.replace('postgresql://', 'postgresql+psycopg://')}, prefix=\"sqlalchemy.\","))
+    assert "env.py connected to another database than the one being migrated" in one_line_error(apply(ini, tables.dsn))
+    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'a'") == [(0,)]
+
+
+def test_plan_marks_a_revision_that_reads_the_database(tmp_path, tables):
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.add_column("users", sa.Column("a", sa.Text))'})
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
+    assert plan.returncode == 0 and "reads the database: each statement is judged as it is sent" in plan.stdout, plan.stdout
