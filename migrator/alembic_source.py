@@ -369,6 +369,10 @@ class _Run:
         from migrator.guard import Origin
 
         raw = cursor.connection
+        if raw.info.transaction_status == TransactionStatus.INERROR:  # only a ROLLBACK (TO SAVEPOINT) can run now
+            self.armed.pop(id(raw), None)  # and it undoes the SET LOCALs made since the savepoint
+            self.last = None
+            return statement, parameters
         if raw.info.transaction_status == TransactionStatus.IDLE:
             self._between_transactions(raw)
         path, stack = self._origin()
@@ -389,6 +393,8 @@ class _Run:
         return statement, parameters
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if self.last is None:  # a statement sent as it came (see _before)
+            return
         origin, verdict, started = self.last
         followups = self.guard.after(cursor.connection, verdict)
         if followups:

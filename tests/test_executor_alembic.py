@@ -542,3 +542,23 @@ def test_plan_marks_a_revision_that_reads_the_database(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, {"r1": 'op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.add_column("users", sa.Column("a", sa.Text))'})
     plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
     assert plan.returncode == 0 and "reads the database: each statement is judged as it is sent" in plan.stdout, plan.stdout
+
+
+def test_a_savepoint_rolled_back_by_the_revision_leaves_its_transaction_usable(tmp_path, tables):
+    """A revision that tries a statement in begin_nested() and rolls the savepoint back on failure
+    (as zuul's do) goes on as under alembic upgrade, its statements still armed with timeouts."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        bind = op.get_bind()
+        with bind.begin_nested() as nested:
+            try:
+                bind.execute(sa.text("ALTER TABLE users RENAME CONSTRAINT no_such_constraint TO other"))
+            except sa.exc.ProgrammingError:
+                nested.rollback()
+        op.add_column("users", sa.Column("after_savepoint", sa.Text))
+    """})
+    result = apply(ini, tables.dsn, "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    [added] = [step for step in steps(result) if "after_savepoint" in step["sql"]]
+    assert added["lock_timeout_ms"] > 0 and added["statement_timeout_ms"] > 0
+    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass "
+                          "AND attname = 'after_savepoint'") == [(1,)]
