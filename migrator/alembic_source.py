@@ -325,6 +325,13 @@ class _Run:
         for name, function, retval in hooks:
             event.listen(Engine, name, function, retval=retval)
         _GUARDING.run = self
+        emit, stdout = self.executor.emit, sys.stdout
+
+        def emit_to_stdout(event: dict) -> None:  # what migrator reports keeps stdout; what revisions print does not
+            with contextlib.redirect_stdout(stdout):
+                emit(event)
+
+        self.executor.emit = emit_to_stdout
         try:
             with engine.connect() as shared, contextlib.redirect_stdout(sys.stderr):
                 config.attributes["connection"] = shared
@@ -343,6 +350,7 @@ class _Run:
             raise ApplyError(f"{path}:{line}: {type(error).__name__}: {first_line(error)} ({self.rolled_back()})") from None
         finally:
             _GUARDING.run = None
+            self.executor.emit = emit
             config.attributes.pop("connection", None)
             for name, function, _ in hooks:
                 event.remove(Engine, name, function)

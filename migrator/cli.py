@@ -880,11 +880,9 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         status = console.status("connecting")
         status.start()
 
-    stdout = sys.stdout  # what revisions print while they run goes to stderr: our events keep stdout
-
     def emit(event: dict) -> None:
         if log_format == "json":
-            click.echo(json_module.dumps({"time": round(time.time(), 3), **event}), file=stdout)
+            click.echo(json_module.dumps({"time": round(time.time(), 3), **event}))
         elif terminal:
             if event["event"] == "step":
                 status.update(f"{event['migration']} step {event['step']}: {event['sql'].splitlines()[0][:70]}")
