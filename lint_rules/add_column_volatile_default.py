@@ -2,7 +2,7 @@ from sqlglot import exp
 
 from lint_rules import Rule
 from lint_rules._helpers import actions
-from migrator.analyzer import volatile_functions
+from migrator.analyzer import VOLATILE_FUNCTIONS, volatile_functions
 
 
 def check(statement, ctx):
@@ -23,11 +23,13 @@ def check(statement, ctx):
                 alternative,
             )
             continue
-        volatile = volatile_functions(default)
+        volatile = sorted(set(volatile_functions(default)))
         if volatile:
+            unknown = [name for name in volatile if name not in VOLATILE_FUNCTIONS]
+            note = f" ({', '.join(unknown)}: not a function migrator knows, so counted as volatile)" if unknown else ""
             ctx.report(
-                f"ADD COLUMN {action.column} with a volatile DEFAULT ({', '.join(sorted(set(volatile)))}) rewrites all "
-                f"of {table} under ACCESS EXCLUSIVE (unknown functions count as volatile)",
+                f"ADD COLUMN {action.column} with a volatile DEFAULT ({', '.join(volatile)}) rewrites all "
+                f"of {table} under ACCESS EXCLUSIVE{note}",
                 alternative,
             )
 
