@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
+import json
 import sys
 from pathlib import Path
 
@@ -823,8 +825,51 @@ def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "
     return load_sql_folder(path, pg_version, rewrite, lint_config, None if target == "head" else target)
 
 
+def _fleet_options(function):
+    """Options naming a fleet of targets (apply and plan)."""
+    options = [
+        click.option("--fleet", "fleet_file", is_flag=False, flag_value="", default=None, metavar="FILE",
+                     help="Apply to each target of the [fleet] table of FILE (alone: the migrator.toml found upward)."),
+        click.option("--targets-query", metavar="SQL", help="Targets from this query on --catalog-dsn: rows of (dsn) or "
+                     "(name, dsn), or schema names of the catalog database (schema-per-tenant)."),
+        click.option("--catalog-dsn", help="The database --targets-query runs on."),
+        click.option("--canary", metavar="N|NAME,...", help="Targets to run first: the first N, or these names."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _load_fleet(fleet_file, targets_query, catalog_dsn, canary, path: Path):
+    """The fleet the options name, or None when they name none."""
+    from migrator import fleet
+    from migrator.config import find_config_file
+
+    count = int(canary) if canary and canary.isdigit() else None
+    names = None if count is not None else canary
+    if targets_query:
+        if not catalog_dsn:
+            raise click.UsageError("--targets-query runs on a catalog database: pass --catalog-dsn")
+        return fleet.query_targets(catalog_dsn, targets_query, names, count)
+    if fleet_file is None:
+        return None
+    found = Path(fleet_file) if fleet_file else find_config_file((path if path.is_dir() else path.parent).resolve())
+    if found is None:
+        raise click.UsageError("--fleet: no migrator.toml found upward from PATH: name the fleet file")
+    return fleet.load_fleet_file(found, names, count)
+
+
 @main.command()
 @_apply_options
+@_fleet_options
+@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True, help="Fleet: targets in flight on this runner.")
+@click.option("--max-failures", type=click.IntRange(1), default=1, show_default=True,
+              help="Fleet: start no new target once this many failed.")
+@click.option("--control-dsn", help="Fleet: the database holding the rollout's state, shared by every runner "
+              "[default: the catalog database, else the first target].")
+@click.option("--claim-ttl", type=DURATION, default="30s", show_default=True,
+              help="Fleet: a claim whose runner stopped beating for this long is taken over.")
+@click.option("--rollout", "rollout_name", help="Fleet: the rollout's name in the state [default: PATH's name@goal].")
 @click.option("--attempts", type=click.IntRange(1, 1000), default=10, show_default=True, help="Tries per transaction on lock timeout or deadlock.")
 @click.option("--deadline", type=DURATION, default="5m", show_default=True, help="Give up retrying a transaction after this long.")
 @click.option("--lock-wait", type=DURATION, default="60s", show_default=True, help="How long to wait for another apply to finish.")
@@ -834,7 +879,8 @@ def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "
 @click.option("--pushgateway", metavar="URL", help="Push metrics to this Prometheus Pushgateway at each step (job migrator_apply).")
 @_one_line_errors
 def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-          small_table, target, attempts, deadline, lock_wait, log_format, metrics_port, metrics_addr, pushgateway):
+          small_table, target, fleet_file, targets_query, catalog_dsn, canary, parallel, max_failures, control_dsn,
+          claim_ttl, rollout_name, attempts, deadline, lock_wait, log_format, metrics_port, metrics_addr, pushgateway):
     """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
 
     PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
@@ -855,10 +901,15 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     A CREATE INDEX CONCURRENTLY left running on the server by a killed apply is waited for (up to
     --online-statement-timeout, if set), never dropped under its build: that would deadlock.
 
+    With --fleet or --targets-query, each target of the fleet gets the same apply: canaries
+    first (--canary), then the rest, --parallel at a time, stopping after --max-failures. Runners
+    on several machines share a rollout through --control-dsn (README: Fleets).
+
     \b
     Examples:
       migrator apply db/migrations --dsn "$DATABASE_URL"
       migrator apply alembic.ini --to 0042 --lock-timeout 2s --deadline 10m --log-format json
+      migrator apply alembic.ini --fleet fleet.toml --canary 2 --parallel 8 --control-dsn "$CONTROL_URL"
     """
     import json as json_module
     import time
@@ -867,9 +918,19 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     from migrator.executor import Executor, Policy
     from migrator.gates import GatedSource
 
-    dsn = _require_dsn(dsn)
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait,
                     small_table)
+    fleet = _load_fleet(fleet_file, targets_query, catalog_dsn, canary, path)
+    if fleet is not None:
+        from migrator import fleet as fleets
+
+        load = functools.partial(_load_migrations, path, pg_version, not no_rewrite, target)
+        rollout = fleets.Rollout(rollout_name or fleets.rollout_name(path, load()), parallel, max_failures, claim_ttl)
+        json_events = log_format == "json" or not sys.stdout.isatty()
+        with fleets.FleetView(json_events) as view:
+            fleets.run(fleet, rollout, load, policy, control_dsn, view.show, json_events)
+        return
+    dsn = _require_dsn(dsn)
     source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target))
 
     terminal = log_format == "text" and sys.stderr.isatty()
@@ -962,10 +1023,11 @@ def _build_wait(event: dict) -> str:
 
 @main.command()
 @_apply_options
+@_fleet_options
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_one_line_errors
 def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-         small_table, target, output_format):
+         small_table, target, fleet_file, targets_query, catalog_dsn, canary, output_format):
     """Show what apply would run for each pending migration; changes nothing.
 
     PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
@@ -986,6 +1048,10 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
 
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, small_table_bytes=small_table)
     source = _load_migrations(path, pg_version, not no_rewrite, target)
+    fleet = _load_fleet(fleet_file, targets_query, catalog_dsn, canary, path)
+    if fleet is not None:
+        _plan_fleet(fleet, source, output_format)
+        return
     waits = {}  # version -> [(gate, finished or None when unknown, the backfill's state in words)]
     if dsn:
         with Executor(dsn, policy).connect("migrator plan") as connection:
@@ -1019,6 +1085,51 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
             click.echo(f"    online only: each statement is planned, refused or given its timeouts as it is sent")
         else:
             click.echo(f"    {locks}; {effects}; {timeouts}")
+
+
+def _plan_fleet(fleet, source, output_format: str) -> None:
+    """Which targets are behind, by which revisions; drift: targets unlike the majority."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from migrator import fleet as fleets
+
+    rows = fleets.plan(fleet, source)
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{sum(1 for r in rows if r.get('behind'))} of {len(rows)} targets behind")
+    for column in ("target", "behind by", "drift"):
+        table.add_column(column)
+    for row in rows:
+        behind = row["error"] if "error" in row else ", ".join(row["behind"]) or "at the goal"
+        table.add_row(row["target"], behind, "[red]drift" if row["drift"] else "")
+    Console(highlight=False).print(table)
+
+
+@main.group()
+def fleet():
+    """Fleet rollouts: their state, from any machine."""
+
+
+@fleet.command("status")
+@click.option("--control-dsn", required=True, help="The database holding the rollouts' state (apply --control-dsn).")
+@click.option("--rollout", "rollout_name", help="The rollout [default: the latest].")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_one_line_errors
+def fleet_status(control_dsn, rollout_name, output_format):
+    """Counts by state, the slowest targets, the failures with their one-line errors."""
+    from migrator import fleet as fleets
+
+    report = fleets.status(control_dsn, rollout_name)
+    if output_format == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"rollout {report['rollout']}: " + ", ".join(f"{n} {state}" for state, n in report["counts"].items()))
+    for row in report["slowest"]:
+        click.echo(f"  slow   {row['target']}: {row['seconds']:.2f} s ({row['state']})")
+    for row in report["failures"]:
+        click.echo(f"  failed {row['target']} (attempt {row['attempts']}): {row['error']}")
 
 
 @main.command()

@@ -68,7 +68,7 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
 
 
 def config_from_mapping(data: dict, source: str) -> Config:
-    unknown = sorted(set(data) - _KEYS)
+    unknown = sorted(set(data) - _KEYS - {"fleet"})  # [fleet]: the targets, read by migrator.fleet
     if unknown:
         raise ConfigError(f"{source}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
     options: dict = {"source": source}

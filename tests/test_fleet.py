@@ -1,0 +1,228 @@
+"""Fleets on the sandbox: `migrator apply --fleet` over many databases and tenant schemas, canary
+first, several runners sharing one rollout through PostgreSQL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migrator.fleet import FleetError, Target, load_fleet_file
+from migrator.testing import TEMPLATE
+from tests.test_executor_alembic import add_revision, project
+
+CLI = [sys.executable, "-m", "migrator"]
+MIGRATIONS = {  # a history with a rewrite: ADD CHECK on a table becomes NOT VALID + VALIDATE when big
+    "0001_items.sql": "CREATE TABLE items (id bigint PRIMARY KEY, v integer NOT NULL);",
+    "0002_note.sql": "ALTER TABLE items ADD COLUMN note text;",
+    "0003_check.sql": "ALTER TABLE items ADD CONSTRAINT items_v_positive CHECK (v > 0);",
+    "0004_index.sql": "CREATE INDEX items_v ON items (v);",
+}
+
+
+def query(dsn: str, statement: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        cursor = connection.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture
+def fleet_size():
+    return 6
+
+
+@pytest.fixture
+def databases(pg_cluster, request, fleet_size):
+    """`fleet_size` fresh databases, by name."""
+    count = fleet_size
+    names = [f"fleet_{request.node.name[5:25].lower()}_{i:02d}" for i in range(count)]
+    for name in names:
+        pg_cluster.query(pg_cluster.primary, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    yield {name: pg_cluster.primary.dsn(name) for name in names}
+    for name in names:
+        pg_cluster.query(pg_cluster.primary, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def sql_folder(root: Path, migrations: dict[str, str] = MIGRATIONS) -> Path:
+    folder = root / "migrations"
+    folder.mkdir()
+    for name, text in migrations.items():
+        (folder / name).write_text(text + "\n")
+    return folder
+
+
+def fleet_file(root: Path, databases: dict[str, str], canary: list[str] = ()) -> Path:
+    lines = ["[fleet]", f"canary = {json.dumps(list(canary))}", "[fleet.targets]"]
+    lines += [f'{name} = "{dsn}"' for name, dsn in databases.items()]
+    (root / "fleet.toml").write_text("\n".join(lines) + "\n")
+    return root / "fleet.toml"
+
+
+def run_fleet(path: Path, *options: str, timeout: int = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + ["apply", str(path), *options, "--log-format", "json"], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def events(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def versions(dsn: str) -> list[tuple]:
+    if not query(dsn, "SELECT to_regclass('migrator.schema_migrations') IS NOT NULL")[0][0]:
+        return []
+    return query(dsn, "SELECT version, count(*) FROM migrator.schema_migrations GROUP BY 1 ORDER BY 1")
+
+
+def test_fleet_file_errors_name_the_line_and_never_print_passwords(tmp_path, monkeypatch):
+    path = tmp_path / "fleet.toml"
+    path.write_text('[fleet]\ncanary = ["b"]\n[fleet.targets]\na = "postgresql://app:s3cret@db1/app"\nb = "$SHARD_B_URL"\n')
+    monkeypatch.setenv("SHARD_B_URL", "host=db2 dbname=app password=hunter2")
+    fleet = load_fleet_file(path)
+    assert [t.name for t in fleet.targets] == ["a", "b"] and fleet.canaries == ["b"]
+    assert [t.shown for t in fleet.targets] == ["postgresql://app:***@db1/app", "host=db2 dbname=app password=***"]
+    monkeypatch.delenv("SHARD_B_URL")
+    with pytest.raises(FleetError, match=rf"^{path}:5: target b: environment variable SHARD_B_URL is not set$"):
+        load_fleet_file(path)
+    path.write_text('[fleet]\ncanary = ["z"]\n[fleet.targets]\na = "postgresql://db1/app"\n')
+    with pytest.raises(FleetError, match=rf"^{path}:2: canary 'z' is not a target of the fleet$"):
+        load_fleet_file(path)
+    assert Target("t", "postgresql://db/app", "tenant 7").connection_dsn.endswith("options='-c search_path=\"tenant\\\\ 7\"'")
+
+
+def test_canary_failure_stops_the_rollout_before_any_other_target_is_touched(tmp_path, databases):
+    names = list(databases)
+    for name, dsn in databases.items():
+        query(dsn, "CREATE TABLE items (id bigint PRIMARY KEY, v integer NOT NULL)")
+        query(dsn, "INSERT INTO items SELECT g, g FROM generate_series(1, 100) g")
+    query(databases[names[2]], "UPDATE items SET v = -1 WHERE id = 42")  # the bad row, in the canary
+    folder = sql_folder(tmp_path, {"0001_check.sql": MIGRATIONS["0003_check.sql"], "0002_note.sql": MIGRATIONS["0002_note.sql"]})
+    result = run_fleet(folder, "--fleet", str(fleet_file(tmp_path, databases)), "--canary", names[2], "--parallel", "4")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: rollout migrations@0002_note stopped: a canary failed (1 failed, {len(names) - 1} targets not touched); "
+        "`migrator fleet status` shows the error")
+    started = [e["target"] for e in events(result.stdout) if e["event"] == "target_start"]
+    assert started == [names[2]]
+    for name in names:  # the others: not even the executor's tables (the first target holds the rollout's state)
+        if name != names[2]:
+            assert query(databases[name], "SELECT array_agg(relname::text) FROM pg_class WHERE relnamespace = "
+                                          "to_regnamespace('migrator') AND relkind = 'r'") == [(["fleet_targets"] if name == names[0] else None,)]
+            assert query(databases[name], "SELECT count(*) FROM pg_constraint WHERE conname = 'items_v_positive'") == [(0,)]
+    status = subprocess.run(CLI + ["fleet", "status", "--control-dsn", databases[names[0]], "--format", "json"],
+                            capture_output=True, text=True, timeout=60)
+    report = json.loads(status.stdout)
+    assert report["counts"] == {"failed": 1, "pending": len(names) - 1}
+    [failure] = report["failures"]
+    assert failure["target"] == names[2] and failure["error"].startswith(f"{folder}/0001_check.sql:1: ")
+    assert "violated by some row" in failure["error"]
+    # fixed: the re-run resumes the canary, then the rest; a third run skips every target at once
+    query(databases[names[2]], "DELETE FROM items WHERE v < 0")
+    again = run_fleet(folder, "--fleet", str(fleet_file(tmp_path, databases)), "--canary", names[2], "--parallel", "4")
+    assert again.returncode == 0, again.stderr
+    order = [e["target"] for e in events(again.stdout) if e["event"] == "target_done"]
+    assert order[0] == names[2] and sorted(order) == sorted(names)
+    assert all(versions(dsn) == [("0001_check", 1), ("0002_note", 1)] for dsn in databases.values())
+    third = run_fleet(folder, "--fleet", str(fleet_file(tmp_path, databases)), "--canary", names[2])
+    assert third.returncode == 0 and not [e for e in events(third.stdout) if e["event"] == "target_start"]
+    assert events(third.stdout)[-1] == {**events(third.stdout)[-1], "event": "summary", "done": len(names), "failed": 0}
+
+
+def test_a_lock_held_on_one_target_makes_it_retry_and_finish_while_the_others_proceed(tmp_path, databases):
+    names = list(databases)
+    folder = sql_folder(tmp_path, {"0001_items.sql": MIGRATIONS["0001_items.sql"]})
+    assert run_fleet(folder, "--fleet", str(fleet_file(tmp_path, databases))).returncode == 0
+    (folder / "0002_note.sql").write_text(MIGRATIONS["0002_note.sql"] + "\n")
+    blocked = names[3]
+    holder = psycopg.connect(databases[blocked])
+    holder.execute("LOCK TABLE items IN ACCESS SHARE MODE")  # a long report: ADD COLUMN cannot get its lock
+    runner = subprocess.Popen(CLI + ["apply", str(folder), "--fleet", str(fleet_file(tmp_path, databases)), "--parallel", "3",
+                                     "--lock-timeout", "200ms", "--log-format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen, retries = [], 0
+    for line in runner.stdout:
+        event = json.loads(line)
+        seen.append(event)
+        if event.get("target") == blocked and event["event"] == "retry":
+            retries += 1
+        done = {e["target"] for e in seen if e["event"] == "target_done"}
+        if retries >= 2 and done == set(names) - {blocked}:
+            holder.rollback()  # the report ends: the blocked target's next try gets its lock
+            holder.close()
+            break
+    rest, stderr = runner.communicate(timeout=120)
+    seen += events(rest)
+    assert runner.returncode == 0, stderr
+    assert retries >= 2
+    assert [e["target"] for e in seen if e["event"] == "target_done"][-1] == blocked
+    assert all(versions(dsn) == [("0001_items", 1), ("0002_note", 1)] for dsn in databases.values())
+
+
+@pytest.mark.parametrize("fleet_size", [10])
+def test_kill_9_of_one_of_two_runners_half_way_the_other_finishes_the_fleet(tmp_path, databases, pg_cluster):
+    names = list(databases)
+    slow = {**MIGRATIONS, "0002_note.sql": "SELECT pg_sleep(0.4);\n" + MIGRATIONS["0002_note.sql"]}
+    folder = sql_folder(tmp_path, slow)
+    control = pg_cluster.primary.dsn("postgres")
+    fleet = str(fleet_file(tmp_path, databases))
+    options = ["--fleet", fleet, "--control-dsn", control, "--parallel", "2", "--claim-ttl", "2s", "--rollout", "kill-test",
+               "--log-format", "json"]
+    first = subprocess.Popen(CLI + ["apply", str(folder), *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    second = subprocess.Popen(CLI + ["apply", str(folder), *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finished, claimed = False, None
+    for line in first.stdout:  # half-way: the first runner finished a target and holds a claim on another
+        event = json.loads(line)
+        finished = finished or event["event"] == "target_done"
+        if finished and event["event"] == "target_start":
+            claimed = event["target"]
+            break
+    os.killpg(first.pid, signal.SIGKILL)  # the runner and its workers: a machine gone
+    first.wait(timeout=30)
+    out, err = second.communicate(timeout=180)
+    assert second.returncode == 0, err
+    assert events(out)[-1]["event"] == "summary" and events(out)[-1]["done"] == len(names)
+    head = [(name[:-4], 1) for name in sorted(slow)]
+    for dsn in databases.values():
+        assert versions(dsn) == head  # every version stamped once
+        assert query(dsn, "SELECT count(*) FROM pg_constraint WHERE conname = 'items_v_positive' AND convalidated") == [(1,)]
+        assert query(dsn, "SELECT count(*) FROM pg_index WHERE indexrelid = 'items_v'::regclass AND indisvalid") == [(1,)]
+    rows = query(control, "SELECT state, count(*), count(DISTINCT runner) FROM migrator.fleet_targets "
+                          "WHERE rollout = 'kill-test' GROUP BY 1")
+    assert rows == [("done", len(names), 2)]  # both runners finished targets
+    assert query(control, "SELECT attempts FROM migrator.fleet_targets WHERE rollout = 'kill-test' AND target = %s",
+                 (claimed,)) == [(2,)]  # the dead runner's claim, taken over once it expired
+
+
+def test_schema_per_tenant_each_schema_gets_its_own_version_table(tmp_path, pg_db):
+    tenants = [f"tenant_{i:02d}" for i in range(12)]
+    for tenant in tenants:
+        pg_db.execute(f"CREATE SCHEMA {tenant}")
+    ini = project(tmp_path, pg_db.dsn, {
+        "a1": 'op.create_table("accounts", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("plan", sa.Text))',
+        "a2": 'op.add_column("accounts", sa.Column("seats", sa.Integer))',
+        "a3": 'op.create_index("accounts_plan", "accounts", ["plan"])',
+    })
+    query_sql = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant%' ORDER BY 1"
+    result = run_fleet(ini, "--targets-query", query_sql, "--catalog-dsn", pg_db.dsn, "--canary", "1", "--parallel", "3")
+    assert result.returncode == 0, result.stderr
+    assert [e["target"] for e in events(result.stdout) if e["event"] == "target_start"][0] == tenants[0]
+    for tenant in tenants:
+        assert pg_db.execute(f"SELECT version_num FROM {tenant}.alembic_version") == [("a3",)]
+        assert pg_db.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'seats'",
+                             (f"{tenant}.accounts",)) == [(1,)]
+    assert pg_db.execute("SELECT to_regclass('public.accounts'), to_regclass('public.alembic_version')") == [(None, None)]
+    plan = subprocess.run(CLI + ["plan", str(ini), "--targets-query", query_sql, "--catalog-dsn", pg_db.dsn, "--format", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout) == [{"target": t, "behind": [], "drift": False} for t in tenants]
+    add_revision(ini, "a4", "a3", 'op.add_column("accounts", sa.Column("region", sa.Text))')
+    pg_db.execute("UPDATE tenant_05.alembic_version SET version_num = 'a2'")  # a tenant someone left behind
+    plan = subprocess.run(CLI + ["plan", str(ini), "--targets-query", query_sql, "--catalog-dsn", pg_db.dsn, "--format", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert json.loads(plan.stdout) == [{"target": t, "behind": ["a3", "a4"] if t == "tenant_05" else ["a4"],
+                                        "drift": t == "tenant_05"} for t in tenants]
