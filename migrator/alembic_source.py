@@ -29,9 +29,9 @@ from pathlib import Path
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg.pq import TransactionStatus
 
 from migrator.analyzer import Analyzer, Statement
+from migrator.dbapi import Session, Status
 from migrator.errors import first_line
 from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql, version_table_sql
@@ -62,8 +62,8 @@ def alembic_config(path: Path):
     return config
 
 
-def sqlalchemy_url(dsn: str) -> str:
-    """A libpq DSN (URL or key=value) as a SQLAlchemy URL for psycopg 3, password kept."""
+def sqlalchemy_url(dsn: str, driver: str | None = None) -> str:
+    """A libpq DSN (URL or key=value) as a SQLAlchemy URL for `driver` (psycopg 3 by default), password kept."""
     from psycopg.conninfo import conninfo_to_dict
     from sqlalchemy.engine import URL
 
@@ -74,7 +74,7 @@ def sqlalchemy_url(dsn: str) -> str:
         parts["host"], host = host, None
         if port:
             parts["port"], port = port, None
-    return URL.create("postgresql+psycopg", username=parts.pop("user", None), password=parts.pop("password", None),
+    return URL.create(f"postgresql+{driver or 'psycopg'}", username=parts.pop("user", None), password=parts.pop("password", None),
                       host=host, port=int(port) if port else None, database=parts.pop("dbname", None),
                       query=parts).render_as_string(hide_password=False)
 
@@ -88,7 +88,7 @@ class AlembicProject:
     """An Alembic project: its revisions between the database's heads and `target`."""
 
     def __init__(self, path: Path, target: str = "head", pg_version: int = 15, rewrite: bool = True,
-                 lint_config=None, config=None, url_from_project: bool = False):
+                 lint_config=None, config=None, url_from_project: bool = False, driver: str | None = None):
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
@@ -110,6 +110,7 @@ class AlembicProject:
             raise ApplyError(f"{self.ini}: cannot load the revisions ({type(error).__name__}: {first_line(error)})") from None
         self.target, self.rewrite, self.lint_config = target, rewrite, lint_config
         self.url_from_project = url_from_project  # the env.py hook: the project's own URL, not --dsn
+        self.driver = driver  # the DBAPI driver env.py's connections use (psycopg, psycopg2); None: psycopg 3
         self.analyzer = Analyzer(pg_version)
         self.stamps: dict[str, str] = {}
         self.direction = "upgrade"
@@ -316,11 +317,10 @@ class _Run:
         from sqlalchemy.engine import Engine
 
         config = self.project.config
+        url = sqlalchemy_url(self.executor.dsn, self.project.driver)
         if not self.project.url_from_project:
-            config.set_main_option("sqlalchemy.url", sqlalchemy_url(self.executor.dsn).replace("%", "%%"))
-        owned = self.executor.connect("migrator apply")
-        owned.autocommit = False
-        engine = create_engine("postgresql+psycopg://", creator=lambda: owned, poolclass=pool.StaticPool)
+            config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        engine = create_engine(url, poolclass=pool.NullPool, connect_args={"application_name": "migrator apply"})
         hooks = [("before_cursor_execute", self._before, True), ("after_cursor_execute", self._after, False)]
         for name, function, retval in hooks:
             event.listen(Engine, name, function, retval=retval)
@@ -355,17 +355,16 @@ class _Run:
             for name, function, _ in hooks:
                 event.remove(Engine, name, function)
             engine.dispose()
-            owned.close()
 
     def check_same_database(self, connection) -> None:
         """The connection env.py configured must reach the database whose deploy lock this apply holds."""
-        raw = connection.connection.dbapi_connection if hasattr(connection, "connection") else None
-        if not isinstance(raw, psycopg.Connection) or self.executor.lock_pid is None:
+        if not hasattr(connection, "connection") or self.executor.lock_pid is None:
             return
-        idle = raw.info.transaction_status == TransactionStatus.IDLE and not raw.autocommit
-        same = raw.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = %s AND granted "
-                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
-                           (self.executor.lock_pid,)).fetchone()[0]
+        raw = Session(connection.connection.dbapi_connection)
+        idle = raw.status == Status.IDLE and not raw.autocommit
+        [(same,)] = raw.rows("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = %s AND granted "
+                             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+                             (self.executor.lock_pid,))
         if idle:
             raw.rollback()
         if not same:
@@ -376,12 +375,12 @@ class _Run:
     def _before(self, conn, cursor, statement, parameters, context, executemany):
         from migrator.guard import Origin
 
-        raw = cursor.connection
-        if raw.info.transaction_status == TransactionStatus.INERROR:  # only a ROLLBACK (TO SAVEPOINT) can run now
-            self.armed.pop(id(raw), None)  # and it undoes the SET LOCALs made since the savepoint
+        raw = self._session(cursor)
+        if raw.status == Status.INERROR:  # only a ROLLBACK (TO SAVEPOINT) can run now
+            self.armed.pop(id(raw.connection), None)  # and it undoes the SET LOCALs made since the savepoint
             self.last = None
             return statement, parameters
-        if raw.info.transaction_status == TransactionStatus.IDLE:
+        if raw.status == Status.IDLE:
             self._between_transactions(raw)
         path, stack = self._origin()
         directives = self._directives_of(path)
@@ -404,7 +403,7 @@ class _Run:
         if self.last is None:  # a statement sent as it came (see _before)
             return
         origin, verdict, started = self.last
-        followups = self.guard.after(cursor.connection, verdict)
+        followups = self.guard.after(self._session(cursor), verdict)
         if followups:
             self.queued.append((followups, f"{origin.path}:{origin.line}"))
         self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", "step": origin.line,
@@ -414,19 +413,19 @@ class _Run:
         """Alembic moved the version table, in the revision's transaction: journal its follow-ups there."""
         revision = step.up_revision_id if step.is_upgrade else f"{step.up_revision_id}-downgrade"
         if self.queued:
-            raw = ctx.connection.connection.dbapi_connection
+            raw = Session(ctx.connection.connection.dbapi_connection)
             number = 1
             for units, where in self.queued:
-                raw.execute(followups_journal_sql(revision, units, where, number, self.project.analyzer))
+                raw.run(followups_journal_sql(revision, units, where, number, self.project.analyzer))
                 number += sum(len(unit.sql) for unit in units)
             self.queued, self.journaled = [], True
         self.applied.append(step.up_revision_id)
         self.executor.emit({"event": "done", "migration": step.up_revision_id,
                             **({} if step.is_upgrade else {"direction": "downgrade"})})
 
-    def _between_transactions(self, raw: psycopg.Connection) -> None:
+    def _between_transactions(self, raw: Session) -> None:
         """A statement is about to open a transaction: the last one ended, so its follow-ups run now."""
-        self.armed.pop(id(raw), None)
+        self.armed.pop(id(raw.connection), None)
         self.guard.start_migration()
         self.queued = []  # what a rolled-back transaction queued is gone with it
         self._run_followups()
@@ -436,18 +435,20 @@ class _Run:
             self.journaled = False
             self.executor.finish_followups(self.connection)
 
-    def _arm(self, raw: psycopg.Connection, step: Step) -> None:
+    def _arm(self, raw: Session, step: Step) -> None:
         """Set the statement's lock and statement timeouts on its connection, when they change."""
         timeouts = step.timeouts(self.executor.policy, self.lock_timeout(self.revision))
-        if self.armed.get(id(raw)) == (timeouts, raw.autocommit):
+        if self.armed.get(id(raw.connection)) == (timeouts, raw.autocommit):
             return
         lock_timeout, statement_timeout = timeouts
-        if raw.autocommit:  # autocommit_block(): for the session
-            raw.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
-                        (f"{lock_timeout}ms", f"{statement_timeout}ms"))
-        else:
-            raw.execute(f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'")
-        self.armed[id(raw)] = (timeouts, raw.autocommit)
+        scope = "SESSION" if raw.autocommit else "LOCAL"  # autocommit_block(): for the session
+        raw.run(f"SET {scope} lock_timeout = '{lock_timeout}ms'; SET {scope} statement_timeout = '{statement_timeout}ms'")
+        self.armed[id(raw.connection)] = (timeouts, raw.autocommit)
+
+    @staticmethod
+    def _session(cursor) -> Session:
+        """The session a DBAPI cursor runs in, psycopg 3's or psycopg2's (see migrator.dbapi)."""
+        return Session(cursor.connection)
 
     # -- where a statement comes from ---------------------------------------------------------------
     def _origin(self) -> tuple[Path, tuple[int, ...]]:
@@ -500,11 +501,10 @@ class _Run:
         return f"revision {self.revision or '?'} was rolled back; {done}"
 
 
-def _inline(raw: psycopg.Connection, statement: str, parameters) -> str:
+def _inline(raw: Session, statement: str, parameters) -> str:
     """The statement with its parameters inlined as literals, for the analyzer."""
     try:
-        with psycopg.ClientCursor(raw) as cursor:
-            return cursor.mogrify(statement, parameters if parameters is not None else None)
+        return raw.mogrify(statement, parameters)
     except Exception:  # a value psycopg cannot adapt on its own: the analyzer needs the statement's shape only
         import re
 
@@ -561,7 +561,8 @@ def run_migrations_through_migrator(context, run_migrations_online) -> None:
     target = context.get_revision_argument() or "head"
     if isinstance(target, tuple):
         target = target[0] if len(target) == 1 else "heads"
-    source = AlembicProject(Path(config.config_file_name or "."), target, config=config, url_from_project=True)
+    source = AlembicProject(Path(config.config_file_name or "."), target, config=config, url_from_project=True,
+                            driver=make_url(url).get_driver_name())
 
     def show(event: dict) -> None:
         if event["event"] in ("retry", "done"):

@@ -808,7 +808,7 @@ def _apply_options(function):
     return function
 
 
-def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "head"):
+def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "head", driver: str | None = None):
     """An Alembic project (an .ini, the folder holding alembic.ini or env.py) or a folder of .sql files,
     with the configuration lint reads for it (migrator.toml / [tool.migrator], found upward)."""
     from migrator.config import ConfigError, load_config
@@ -821,7 +821,7 @@ def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "
     if path.suffix == ".ini" or (path / "alembic.ini").is_file() or (path / "env.py").is_file():
         from migrator.alembic_source import AlembicProject
 
-        return AlembicProject(path, target, pg_version, rewrite, lint_config)
+        return AlembicProject(path, target, pg_version, rewrite, lint_config, driver=driver)
     return load_sql_folder(path, pg_version, rewrite, lint_config, None if target == "head" else target)
 
 
@@ -918,6 +918,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     from migrator.executor import Executor, Policy
     from migrator.gates import GatedSource
 
+    from migrator.dsn import split_driver
+
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, attempts, deadline, lock_wait,
                     small_table)
     fleet = _load_fleet(fleet_file, targets_query, catalog_dsn, canary, path)
@@ -930,8 +932,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         with fleets.FleetView(json_events) as view:
             fleets.run(fleet, rollout, load, policy, control_dsn, view.show, json_events)
         return
-    dsn = _require_dsn(dsn)
-    source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target))
+    dsn, driver = split_driver(_require_dsn(dsn))  # postgresql+psycopg2://...: env.py's connections use that driver
+    source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target, driver))
 
     terminal = log_format == "text" and sys.stderr.isatty()
     if terminal:  # live progress: the running statement with its elapsed time, retries as they happen
@@ -1046,12 +1048,15 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     from migrator.executor import Executor, Policy, describe_plan
     from migrator.output import plan_step_heading
 
+    from migrator.dsn import split_driver
+
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, small_table_bytes=small_table)
     source = _load_migrations(path, pg_version, not no_rewrite, target)
     fleet = _load_fleet(fleet_file, targets_query, catalog_dsn, canary, path)
     if fleet is not None:
         _plan_fleet(fleet, source, output_format)
         return
+    dsn = split_driver(dsn)[0] if dsn else dsn
     waits = {}  # version -> [(gate, finished or None when unknown, the backfill's state in words)]
     if dsn:
         with Executor(dsn, policy).connect("migrator plan") as connection:

@@ -41,6 +41,18 @@ def connect_failure_cause(error: Exception) -> str:
     return "; ".join(causes) or "connection failed"
 
 
+def split_driver(dsn: str) -> tuple[str, str | None]:
+    """A SQLAlchemy-style URL (postgresql+psycopg2://...) as a libpq URL and the driver it names
+    (None when it names none)."""
+    match = _DRIVER.match(dsn)
+    if match is None:
+        return dsn, None
+    return "postgresql://" + dsn[match.end():], match.group("driver")
+
+
+_DRIVER = re.compile(r"^postgres(?:ql)?\+(?P<driver>\w+)://")
+
+
 def describe_dsn(dsn: str) -> str:
     """host:port/dbname of a DSN, for messages."""
     try:

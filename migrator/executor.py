@@ -530,7 +530,8 @@ class Executor:
         BEGIN travels with the first step and the journal, stamp and COMMIT in one message: a
         one-statement migration costs two round trips, where psycopg's transaction() would take four.
         """
-        from migrator.guard import resolve_constraint_name
+        from migrator.dbapi import Session
+        from migrator.guard import constraint_names, resolve_constraint_name
 
         followups = []
         try:
@@ -541,14 +542,13 @@ class Executor:
                     if not begun:
                         connection.execute("BEGIN")
                     begun = True
-                    before = frozenset(row[0] for row in connection.execute(
-                        "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s)", (step.names_constraint,)))
+                    before = constraint_names(Session(connection), step.names_constraint)
                 if step.statement.sql != NO_OP_STEP:
                     self._execute(connection, migration, step, lock_timeout, transaction=True, begin=not begun)
                     begun = True
                 units = step.followups
                 if before is not None:
-                    units = resolve_constraint_name(connection, step.names_constraint, before, units)
+                    units = resolve_constraint_name(Session(connection), step.names_constraint, before, units)
                 if units:
                     followups.append(followups_journal_sql(migration.version, units, f"{migration.path}:{step.statement.line}",
                                                            FOLLOWUP_STEPS + 100 * step.index, Analyzer()))

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import psycopg
-
 from migrator.analyzer import Analyzer, Statement
+from migrator.dbapi import Session
 from migrator.executor import (HANDLED_BY_EXECUTOR, NO_OP_STEP, ApplyError, Policy, Step, analyze_text, refusal_linter,
                                refuse_unanalyzable)
 from migrator.rewrites import CATALOG_NAME, REWRITTEN_RULES, Unit, rewrite
@@ -69,33 +68,34 @@ class Catalog:
     created them, whether a type change rewrites. Without a connection (plan offline) every
     table is taken as big and existing, and every type change as a rewrite."""
 
-    def __init__(self, connection: psycopg.Connection | None, policy: Policy):
-        self.connection, self.policy = connection, policy
+    def __init__(self, connection, policy: Policy):
+        self.session = None if connection is None else connection if isinstance(connection, Session) else Session(connection)
+        self.policy = policy
         self.created: set[int] = set()  # oids of tables this run created
 
     def cost(self, statements: list[Statement]) -> "Cost":
         tables = _tables(statements)
-        if self.connection is None:
+        if self.session is None:
             return Cost(None, False, False)
         if not tables:
             return Cost(0, True, False)
-        sizes = _sizes(self.connection, tables)
+        sizes = _sizes(self.session, tables)
         total = sum(size for _, size in sizes.values())
         new = all(oid is None or oid in self.created for oid, _ in sizes.values())
         return Cost(total, total <= self.policy.small_table_bytes, new)
 
     def type_change_rewrites(self, statement: Statement) -> bool:
-        return self.connection is None or _type_change_rewrites(self.connection, statement)
+        return self.session is None or _type_change_rewrites(self.session, statement)
 
     def name_taken(self, statement: Statement) -> Callable[[str], bool]:
-        if self.connection is None:
+        if self.session is None:
             return lambda name: False
-        return lambda name: _name_taken(self.connection, statement, name)
+        return lambda name: _name_taken(self.session, statement, name)
 
     def remember_created(self, table: str) -> None:
-        row = self.connection.execute("SELECT to_regclass(%s)::oid", (table,)).fetchone()
-        if row and row[0] is not None:
-            self.created.add(row[0])
+        [(oid,)] = self.session.rows("SELECT to_regclass(%s)::oid", (table,))
+        if oid is not None:
+            self.created.add(oid)
 
 
 @dataclass
@@ -167,9 +167,9 @@ class Guard:
         """A new migration (transaction) starts: the linter's view of it starts over."""
         self.so_far = self._new_context()
 
-    def judge(self, connection: psycopg.Connection, text: str, origin: Origin, in_transaction: bool) -> Verdict:
-        """The verdict for `text` (parameters inlined), about to run on `connection`; raises ApplyError to refuse."""
-        self.catalog.connection = connection
+    def judge(self, session: Session, text: str, origin: Origin, in_transaction: bool) -> Verdict:
+        """The verdict for `text` (parameters inlined), about to run in `session`; raises ApplyError to refuse."""
+        self.catalog.session = session
         source, tokens, statements = analyze_text(origin.path, text, self.analyzer, lambda _: origin.line)
         refuse_unanalyzable(origin.path, statements, lambda _: origin.line)
         statement = max(statements, key=lambda s: s.max_lock or 0) if statements else self.analyzer.analyze("SELECT")[0]
@@ -199,26 +199,26 @@ class Guard:
             verdict.step.statement.line = origin.line
             if any(CATALOG_NAME in sql for unit in verdict.followups for sql in unit.sql):
                 verdict.constraint_table = str(statement.relation)
-                verdict.constraints_before = _constraint_names(connection, verdict.constraint_table)
+                verdict.constraints_before = constraint_names(session, verdict.constraint_table)
             verdict.note = f"online form: {_describe_size(cost.size or 0)} is above the small-table budget"
         elif cost.size and (statement.rewrites or statement.scans):
             verdict.note = f"runs as written ({_describe_size(cost.size)})"
         return verdict
 
-    def after(self, connection: psycopg.Connection, verdict: Verdict) -> list[Unit]:
+    def after(self, session: Session, verdict: Verdict) -> list[Unit]:
         """Once the statement ran: remember what it created, and name the constraint its follow-ups need."""
         if verdict.creates:
             self.catalog.remember_created(verdict.creates)
         if verdict.constraint_table is None:
             return verdict.followups
-        return resolve_constraint_name(connection, verdict.constraint_table, verdict.constraints_before, verdict.followups)
+        return resolve_constraint_name(session, verdict.constraint_table, verdict.constraints_before, verdict.followups)
 
 
-def resolve_constraint_name(connection: psycopg.Connection, table: str, before: frozenset[str], followups: list[Unit]) -> list[Unit]:
+def resolve_constraint_name(session: Session, table: str, before: frozenset[str], followups: list[Unit]) -> list[Unit]:
     """The follow-ups with CATALOG_NAME replaced by the constraint PostgreSQL just added to `table`."""
     from migrator.pgnames import quote_identifier
 
-    added = _constraint_names(connection, table) - before
+    added = constraint_names(session, table) - before
     if len(added) != 1:
         raise ApplyError(f"cannot tell which constraint PostgreSQL just added to {table} ({', '.join(sorted(added)) or 'none'})")
     [name] = added
@@ -238,28 +238,30 @@ def _tables(statements: list[Statement]) -> list[str]:
                    if target.kind in ("table", "index") and target.relation is not None})
 
 
-def _sizes(connection: psycopg.Connection, tables: list[str]) -> dict[str, tuple[int | None, int]]:
+def _sizes(session: Session, tables: list[str]) -> dict[str, tuple[int | None, int]]:
     """Per relation (as named in SQL): the oid of its table (None if it does not exist yet) and that
     table's size in bytes, indexes included (an index stands for the table it indexes)."""
-    rows = connection.execute(
+    rows = session.rows(
         "SELECT name, t.oid, coalesce(pg_total_relation_size(t.oid), 0) FROM unnest(%s::text[]) name "
         "LEFT JOIN pg_index i ON i.indexrelid = to_regclass(name) "
-        "LEFT JOIN pg_class t ON t.oid = coalesce(i.indrelid, to_regclass(name))", (tables,)).fetchall()
+        "LEFT JOIN pg_class t ON t.oid = coalesce(i.indrelid, to_regclass(name))", (tables,))
     return {name: (oid, size) for name, oid, size in rows}
 
 
-def _constraint_names(connection: psycopg.Connection, table: str) -> frozenset[str]:
-    rows = connection.execute("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s)", (table,))
+def constraint_names(session: Session, table: str) -> frozenset[str]:
+    """The names of the table's constraints."""
+    rows = session.rows("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s)", (table,))
     return frozenset(row[0] for row in rows)
 
 
-def _name_taken(connection: psycopg.Connection, statement: Statement, name: str) -> bool:
+def _name_taken(session: Session, statement: Statement, name: str) -> bool:
     """Is a relation or constraint of this name in the schema of the statement's table (ChooseRelationName's test)?"""
-    return (connection.execute(
+    rows = session.rows(
         "SELECT EXISTS (SELECT FROM pg_class WHERE relname = %(name)s AND relnamespace = n.oid) "
         "OR EXISTS (SELECT FROM pg_constraint WHERE conname = %(name)s AND connamespace = n.oid) "
         "FROM pg_namespace n WHERE n.oid = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass(%(table)s))",
-        {"name": name, "table": str(statement.relation)}).fetchone() or (False,))[0]
+        {"name": name, "table": str(statement.relation)})
+    return bool(rows and rows[0][0])
 
 
 def _describe_size(size: int) -> str:
@@ -276,27 +278,28 @@ _WIDENING = {1043: "length", 1562: "length", 1700: "numeric", 1083: "precision",
              1184: "precision", 1266: "precision"}
 
 
-def _type_change_rewrites(connection: psycopg.Connection, statement: Statement) -> bool:
+def _type_change_rewrites(session: Session, statement: Statement) -> bool:
     """Does this ALTER COLUMN ... TYPE rewrite the table, judged by the live catalog? True when unsure."""
     changes = [a for a in statement.actions if a.kind == "alter_column_type"]
-    return any(_column_change_rewrites(connection, str(statement.relation), action) for action in changes) \
+    return any(_column_change_rewrites(session, str(statement.relation), action) for action in changes) \
         or not changes
 
 
-def _column_change_rewrites(connection: psycopg.Connection, table: str, action) -> bool:
+def _column_change_rewrites(session: Session, table: str, action) -> bool:
     match = _TYPE_CLAUSE.search(action.sql or "")
     if match is None:
         return True
-    row = connection.execute("SELECT atttypid, atttypmod FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-                             "AND attname = %s AND NOT attisdropped", (table, action.column)).fetchone()
-    if row is None:
+    rows = session.rows("SELECT atttypid, atttypmod FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                        "AND attname = %s AND NOT attisdropped", (table, action.column))
+    if not rows:
         return True
-    old_type, old_mod = row
-    try:  # PostgreSQL parses the target type: its oid and typmod, and nothing runs
-        with connection.transaction(), connection.cursor() as cursor:  # a savepoint inside the migration's transaction
-            cursor.execute(f"SELECT NULL::{match['type']}")
-            new_type, new_mod = cursor.pgresult.ftype(0), cursor.pgresult.fmod(0)
-    except psycopg.Error:
+    [(old_type, old_mod)] = rows
+    try:  # PostgreSQL parses the target type, as a column of a view that is rolled back at once
+        with session.rolled_back():
+            session.run(f"CREATE TEMP VIEW migrator_type_probe AS SELECT NULL::{match['type']} AS c")
+            [(new_type, new_mod)] = session.rows("SELECT atttypid, atttypmod FROM pg_attribute "
+                                                 "WHERE attrelid = 'migrator_type_probe'::regclass AND attnum = 1")
+    except Exception:  # not a type PostgreSQL knows here (the driver's error class varies): unsure, so a rewrite
         return True
     using = match["using"]
     if using is not None:
@@ -307,9 +310,9 @@ def _column_change_rewrites(connection: psycopg.Connection, table: str, action) 
             return True
     if new_type == old_type:
         return not _typmod_keeps_data(new_type, old_mod, new_mod)
-    binary = connection.execute("SELECT castmethod = 'b' FROM pg_cast WHERE castsource = %s AND casttarget = %s",
-                                (old_type, new_type)).fetchone()
-    return not (binary and binary[0] and new_mod == -1)
+    binary = session.rows("SELECT castmethod = 'b' FROM pg_cast WHERE castsource = %s AND casttarget = %s",
+                          (old_type, new_type))
+    return not (binary and binary[0][0] and new_mod == -1)
 
 
 def _typmod_keeps_data(type_oid: int, old_mod: int, new_mod: int) -> bool:

@@ -94,9 +94,11 @@ CATALOG = ("SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_em
            "(SELECT version_num FROM alembic_version)")
 
 
-def test_apply_runs_online_forms_on_big_tables_and_stamps_alembic_version(tmp_path, tables):
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_apply_runs_online_forms_on_big_tables_and_stamps_alembic_version(tmp_path, tables, driver):
+    """With either driver env.py may connect through (--dsn postgresql+DRIVER://...)."""
     ini = project(tmp_path, tables.dsn, REVISIONS)
-    result = apply(ini, tables.dsn, "--log-format", "json", *BIG)
+    result = apply(ini, tables.dsn.replace("postgresql://", f"postgresql+{driver}://"), "--log-format", "json", *BIG)
     assert result.returncode == 0, result.stderr
     sent = [step["sql"] for step in steps(result)]
     assert "CREATE INDEX CONCURRENTLY users_email_idx ON users (email)" in sent
@@ -251,7 +253,8 @@ def test_a_failing_statement_rolls_back_its_whole_revision(tmp_path, tables):
         assert tables.execute("SELECT version_num FROM alembic_version") == [("r0",)]
 
 
-def test_type_changes_postgresql_does_not_rewrite_are_never_refused(tmp_path, tables):
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_type_changes_postgresql_does_not_rewrite_are_never_refused(tmp_path, tables, driver):
     """Observation 8: judged by the live catalog; the relfilenode shows PostgreSQL agrees."""
     tables.execute("ALTER TABLE users ADD COLUMN f float, ADD COLUMN b boolean, ADD COLUMN v varchar(20), "
                    "ADD COLUMN n numeric(10, 2)")
@@ -263,7 +266,7 @@ def test_type_changes_postgresql_does_not_rewrite_are_never_refused(tmp_path, ta
         op.alter_column("users", "n", type_=sa.Numeric(12, 2))
         op.alter_column("users", "email", type_=sa.Text, postgresql_using="email::text")
     """})
-    result = apply(ini, tables.dsn, *BIG)
+    result = apply(ini, tables.dsn.replace("postgresql://", f"postgresql+{driver}://"), *BIG)
     assert result.returncode == 0, result.stderr
     assert tables.execute("SELECT pg_relation_filenode('users')") == before, "no rewrite, as migrator judged"
     add_revision(ini, "r2", "r1", 'op.alter_column("users", "v", type_=sa.String(10))')
