@@ -289,8 +289,7 @@ class _Run:
 
     # -- running env.py -------------------------------------------------------------------------
     def execute(self) -> None:
-        with self._env(self._migrations_fn()):
-            pass
+        self._run_env(self._migrations_fn())
         self._run_followups()
 
     def current_heads(self) -> tuple[str, ...]:
@@ -301,8 +300,7 @@ class _Run:
             heads.extend(rev)
             return []
 
-        with self._env(record, dont_mutate=True):
-            pass
+        self._run_env(record, dont_mutate=True)
         return tuple(heads)
 
     def _migrations_fn(self):
@@ -311,8 +309,9 @@ class _Run:
             return lambda rev, context: script._downgrade_revs(target, rev)
         return lambda rev, context: script._upgrade_revs(target, rev)
 
-    @contextlib.contextmanager
-    def _env(self, fn, **options):
+    def _run_env(self, fn, **options) -> None:
+        """Run env.py with `fn` as Alembic's migrations function, every statement guarded; its
+        failures become ApplyError (or _LockTimeout, to retry)."""
         from sqlalchemy import create_engine, event, exc, pool
         from sqlalchemy.engine import Engine
 
@@ -338,7 +337,6 @@ class _Run:
                 with _guarded_environment(self, config, self.project.script, fn=fn, as_sql=False, starting_rev=None,
                                          destination_rev=self.project.target, tag=None, **options):
                     self.project.script.run_env()
-            yield
         except (ApplyError, _LockTimeout):
             raise
         except exc.DBAPIError as error:
