@@ -930,7 +930,7 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         rollout = fleets.Rollout(rollout_name or fleets.rollout_name(path, load()), parallel, max_failures, claim_ttl)
         json_events = log_format == "json" or not sys.stdout.isatty()
         with fleets.FleetView(json_events) as view:
-            fleets.run(fleet, rollout, load, policy, control_dsn, view.show, json_events)
+            fleets.run(fleet, rollout, load, policy, control_dsn, view.show)
         return
     dsn, driver = split_driver(_require_dsn(dsn))  # postgresql+psycopg2://...: env.py's connections use that driver
     source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target, driver))

@@ -281,9 +281,10 @@ def status(dsn: str, rollout: str | None) -> dict:
 _worker: dict = {}
 
 
-def _start_worker(load_source: Callable, policy, json_events: bool) -> None:
-    """Load the migrations once per worker process (Alembic imports every revision)."""
-    _worker.update(source=load_source(), policy=policy, json_events=json_events)
+def _start_worker(load_source: Callable, policy, events) -> None:
+    """Load the migrations once per worker process (Alembic imports every revision); the executor's
+    events go to the runner through `events`, so that one process writes the output."""
+    _worker.update(source=load_source(), policy=policy, events=events)
 
 
 def apply_target(target: Target) -> dict:
@@ -294,8 +295,7 @@ def apply_target(target: Target) -> dict:
     source, started = _worker["source"], time.monotonic()
 
     def emit(event: dict) -> None:
-        if _worker["json_events"]:
-            print(json.dumps({"time": round(time.time(), 3), "target": target.name, **event}), flush=True)
+        _worker["events"].put({"target": target.name, **event})
 
     try:
         if target.schema is not None and not hasattr(source, "script"):
@@ -344,22 +344,34 @@ def rollout_name(path: Path, source) -> str:
 
 
 def run(fleet: Fleet, rollout: Rollout, load_source: Callable, policy, control_dsn: str | None,
-        show: Callable[[dict], None], json_events: bool) -> collections.Counter:
+        show: Callable[[dict], None]) -> collections.Counter:
     """Apply to every target this runner can claim; returns the rollout's counts by state at the end.
     Raises FleetError when a canary failed or --max-failures targets did (after the claimed ones end)."""
     by_name = {t.name: t for t in fleet.targets}
     state = RolloutState(control_dsn or fleet.control_dsn or fleet.targets[0].dsn, rollout.name, rollout.claim_ttl_ms)
     runner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    stop = threading.Event()
+    stop, showing = threading.Event(), threading.Lock()
+    context = multiprocessing.get_context("spawn")
+    events = context.Queue()
+    shown = show
+
+    def show(event: dict) -> None:  # called by the main loop and by the thread relaying the workers' events
+        with showing:
+            shown(event)
+
+    def relay() -> None:
+        for event in iter(events.get, None):
+            show(event)
 
     def heartbeat() -> None:
         while not stop.wait(rollout.claim_ttl_ms / 3000):
             state.beat(runner)
 
     beating = threading.Thread(target=heartbeat, name="fleet heartbeat", daemon=True)
-    pool = concurrent.futures.ProcessPoolExecutor(
-        rollout.parallel, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-        initargs=(load_source, policy, json_events))
+    relaying = threading.Thread(target=relay, name="fleet events", daemon=True)
+    relaying.start()
+    pool = concurrent.futures.ProcessPoolExecutor(rollout.parallel, mp_context=context, initializer=_start_worker,
+                                                  initargs=(load_source, policy, events))
     in_flight: dict[concurrent.futures.Future, str] = {}
     try:
         state.register(fleet.targets, fleet.canaries)
@@ -394,6 +406,8 @@ def run(fleet: Fleet, rollout: Rollout, load_source: Callable, policy, control_d
         for future in in_flight:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        events.put(None)
+        relaying.join()
         state.close()
     show({"event": "summary", "rollout": rollout.name, **{k: counts[k] for k in ("done", "failed", "pending", "running")}})
     if counts["canary_failed"]:
@@ -433,6 +447,7 @@ class FleetView:
         self.json_events = json_events
         self.counts: collections.Counter = collections.Counter()
         self.running: dict[str, float] = {}
+        self.notes: dict[str, str] = {}  # a running target's latest retry
         self.failures: list[tuple[str, str]] = []
         self.live = None
 
@@ -459,9 +474,12 @@ class FleetView:
             self.running[name] = time.monotonic()
         elif kind in ("target_done", "target_skipped", "target_failed"):
             self.running.pop(name, None)
+            self.notes.pop(name, None)
             self.counts[kind.removeprefix("target_")] += 1
             if kind == "target_failed":
                 self.failures.append((name, event["error"]))
+        elif kind == "retry":
+            self.notes[name] = f"retry {event['attempt']} after {event['error']}"
         elif kind == "summary":
             self.live.console.print(f"rollout {event['rollout']}: {event['done']} done, {event['failed']} failed, "
                                     f"{event['pending']} pending")
@@ -475,7 +493,7 @@ class FleetView:
             table.add_column(column)
         now = time.monotonic()
         for name, since in list(self.running.items())[:20]:
-            table.add_row(name, "[yellow]running", f"{now - since:.1f}")
+            table.add_row(name, "[yellow]running", f"{now - since:.1f} {self.notes.get(name, '')}")
         for name, error in self.failures[-10:]:
             table.add_row(name, "[red]failed", error)
         return table
