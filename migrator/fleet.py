@@ -167,6 +167,7 @@ def _canaries(targets: list[Target], named: list[str], count: int | None) -> lis
 
 
 # -- the rollout's state ---------------------------------------------------------------------------
+STATE_LOCK = 7_326_101  # advisory lock id: one runner at a time creates the state table
 STATE_SQL = """
 CREATE SCHEMA IF NOT EXISTS migrator;
 CREATE TABLE IF NOT EXISTS migrator.fleet_targets (
@@ -206,7 +207,7 @@ class RolloutState:
     def register(self, targets: list[Target], canaries: list[str]) -> None:
         """Add the targets (a re-run keeps what is done); failed ones are retried (their journal
         resumes them) unless a live runner is still at work."""
-        self._run(STATE_SQL)
+        self._run(f"BEGIN; SELECT pg_advisory_xact_lock({STATE_LOCK}); {STATE_SQL} COMMIT")  # runners start together
         self._run("INSERT INTO migrator.fleet_targets (rollout, target, position, canary) "
                   "SELECT %s, name, position, name = ANY(%s) FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, position) "
                   "ON CONFLICT (rollout, target) DO UPDATE SET position = EXCLUDED.position, canary = EXCLUDED.canary",
