@@ -927,10 +927,10 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         from migrator import fleet as fleets
 
         load = functools.partial(_load_migrations, path, pg_version, not no_rewrite, target)
-        rollout = fleets.Rollout(rollout_name or fleets.rollout_name(path, load()), parallel, max_failures, claim_ttl)
-        json_events = log_format == "json" or not sys.stdout.isatty()
-        with fleets.FleetView(json_events) as view:
-            fleets.run(fleet, rollout, load, policy, control_dsn, view.show)
+        source = load()
+        rollout = fleets.Rollout(rollout_name or fleets.rollout_name(path, source), parallel, max_failures, claim_ttl)
+        with fleets.FleetView(log_format == "json" or not sys.stdout.isatty()) as view:
+            fleets.run(fleet, rollout, source, load, policy, control_dsn, view.show)
         return
     dsn, driver = split_driver(_require_dsn(dsn))  # postgresql+psycopg2://...: env.py's connections use that driver
     source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target, driver))

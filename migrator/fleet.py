@@ -299,13 +299,7 @@ def apply_target(target: Target) -> dict:
         _worker["events"].put({"target": target.name, **event})
 
     try:
-        if target.schema is not None and not hasattr(source, "script"):
-            raise FleetError(f"target {target.name}: schema-per-tenant targets need an Alembic project (a folder of "
-                             ".sql migrations keeps its versions in migrator.schema_migrations, one per database)")
         executor = Executor(target.connection_dsn, _worker["policy"], emit)
-        with executor.connect("migrator fleet") as connection:
-            if not source.pending_files(connection) and not _followups_pending(connection):
-                return {"applied": [], "skipped": True, "seconds": time.monotonic() - started}
         gated = GatedSource(source)
         applied = executor.apply(gated)
         if gated.refusal is not None:
@@ -317,11 +311,15 @@ def apply_target(target: Target) -> dict:
         return {"error": mask_password(f"{type(error).__name__}: {first_line(error)}"), "seconds": time.monotonic() - started}
 
 
-def _followups_pending(connection: psycopg.Connection) -> bool:
-    """Whether a run that stopped left journaled follow-ups to finish."""
-    if not connection.execute("SELECT to_regclass('migrator.apply_journal') IS NOT NULL").fetchone()[0]:
-        return False
-    return connection.execute("SELECT EXISTS (SELECT FROM migrator.apply_journal WHERE status = 'pending')").fetchone()[0]
+def at_goal(target: Target, source) -> bool:
+    """Whether the target has nothing to apply: no pending migration, no follow-up a stopped run left.
+    The runner asks before handing a target to a worker, so that a re-run takes milliseconds a target."""
+    with connect(target.connection_dsn, FleetError, application_name="migrator fleet") as connection:
+        if source.pending_files(connection):
+            return False
+        if not connection.execute("SELECT to_regclass('migrator.apply_journal') IS NOT NULL").fetchone()[0]:
+            return True
+        return not connection.execute("SELECT EXISTS (SELECT FROM migrator.apply_journal WHERE status = 'pending')").fetchone()[0]
 
 
 # -- the runner ------------------------------------------------------------------------------------
@@ -344,10 +342,15 @@ def rollout_name(path: Path, source) -> str:
     return f"{path.resolve().name}@{goal}"
 
 
-def run(fleet: Fleet, rollout: Rollout, load_source: Callable, policy, control_dsn: str | None,
+def run(fleet: Fleet, rollout: Rollout, source, load_source: Callable, policy, control_dsn: str | None,
         show: Callable[[dict], None]) -> collections.Counter:
     """Apply to every target this runner can claim; returns the rollout's counts by state at the end.
+    `source` is what load_source() returns, loaded here to skip targets at the goal; workers load their own.
     Raises FleetError when a canary failed or --max-failures targets did (after the claimed ones end)."""
+    tenants = [t.name for t in fleet.targets if t.schema is not None]
+    if tenants and not hasattr(source, "script"):
+        raise FleetError(f"target {tenants[0]}: schema-per-tenant targets need an Alembic project (a folder of .sql "
+                         "migrations keeps its versions in migrator.schema_migrations, one table per database)")
     by_name = {t.name: t for t in fleet.targets}
     state = RolloutState(control_dsn or fleet.control_dsn or fleet.targets[0].dsn, rollout.name, rollout.claim_ttl_ms)
     runner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -387,7 +390,14 @@ def run(fleet: Fleet, rollout: Rollout, load_source: Callable, policy, control_d
                 if name is None:
                     break
                 show({"event": "target_start", "target": name})
-                in_flight[pool.submit(apply_target, by_name[name])] = name
+                skipped = _skip_at_goal(by_name[name], source)
+                if skipped is None:
+                    in_flight[pool.submit(apply_target, by_name[name])] = name
+                    continue
+                state.finish(runner, name, [], skipped.get("error"))
+                show({"event": "target_failed" if "error" in skipped else "target_skipped", "target": name, **skipped})
+                counts = state.counts()
+                stopping = counts["canary_failed"] > 0 or counts["failed"] >= rollout.max_failures
             if not in_flight:
                 if stopping or counts["pending"] == 0 and counts["running"] == 0:
                     break
@@ -399,7 +409,7 @@ def run(fleet: Fleet, rollout: Rollout, load_source: Callable, policy, control_d
                 name = in_flight.pop(future)
                 result = future.result()
                 state.finish(runner, name, result.get("applied", []), result.get("error"))
-                kind = "target_failed" if "error" in result else "target_skipped" if result.get("skipped") else "target_done"
+                kind = "target_failed" if "error" in result else "target_done"
                 show({"event": kind, "target": name, **{k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}})
         counts = state.counts()
     finally:
@@ -419,6 +429,19 @@ def run(fleet: Fleet, rollout: Rollout, load_source: Callable, policy, control_d
                          f"{'s' if counts['failed'] != 1 else ''} (--max-failures {rollout.max_failures}); "
                          f"{counts['pending']} not started; `migrator fleet status` shows the errors")
     return counts
+
+
+def _skip_at_goal(target: Target, source) -> dict | None:
+    """None when the target has work for a worker; else what to record: skipped, or why it failed."""
+    started = time.monotonic()
+    try:
+        if not at_goal(target, source):
+            return None
+    except UserError as error:
+        return {"error": mask_password(first_line(error))}
+    except psycopg.Error as error:
+        return {"error": mask_password(f"{type(error).__name__}: {first_line(error)}")}
+    return {"skipped": True, "seconds": round(time.monotonic() - started, 3)}
 
 
 def plan(fleet: Fleet, source) -> list[dict]:
