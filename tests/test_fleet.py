@@ -226,3 +226,16 @@ def test_schema_per_tenant_each_schema_gets_its_own_version_table(tmp_path, pg_d
                           capture_output=True, text=True, timeout=60)
     assert json.loads(plan.stdout) == [{"target": t, "behind": ["a3", "a4"] if t == "tenant_05" else ["a4"],
                                         "drift": t == "tenant_05"} for t in tenants]
+
+
+def test_the_readme_fleet_file_loads(tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("### Fleets")[1].split("```toml\n")[1].split("```")[0]
+    (tmp_path / "fleet.toml").write_text(example)
+    monkeypatch.setenv("EU_2_DATABASE_URL", "postgresql://deploy:pw@eu-2.db.internal/app")
+    monkeypatch.setenv("US_1_DATABASE_URL", "postgresql://deploy@us-1.db.internal/app")
+    fleet = load_fleet_file(tmp_path / "fleet.toml")
+    assert [(t.name, t.shown) for t in fleet.targets] == [
+        ("eu-1", "postgresql://deploy@eu-1.db.internal/app"), ("eu-2", "postgresql://deploy:***@eu-2.db.internal/app"),
+        ("us-1", "postgresql://deploy@us-1.db.internal/app")]
+    assert fleet.canaries == ["eu-1"]
