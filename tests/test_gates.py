@@ -21,6 +21,16 @@ def applied(pg_db):
     return [v for (v,) in pg_db.execute("SELECT version FROM migrator.schema_migrations ORDER BY version")]
 
 
+def start_fill_b(pg_db, rows_per_sec: int, at_least: int) -> threading.Thread:
+    """The backfill fill-b (b = a * 2 where b IS NULL) running in a thread, once it has filled at_least rows."""
+    runner = Runner(BackfillSpec("fill-b", "items", {"b": "a * 2"}, where="b IS NULL"), pg_db.dsn,
+                    settings={"batch_size": 500, "max_rows_per_sec": rows_per_sec})
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    poll(lambda: pg_db.execute("SELECT count(*) FROM items WHERE b IS NOT NULL")[0][0] >= at_least, timeout=60)
+    return thread
+
+
 def test_a_backfill_gates_the_migration_that_needs_it_and_those_after_until_no_row_is_left(pg_db, tmp_path):
     pg_db.execute("CREATE TABLE items (id bigint PRIMARY KEY, a int NOT NULL)")
     pg_db.execute("INSERT INTO items SELECT g, g FROM generate_series(1, 60000) g")
@@ -35,12 +45,8 @@ def test_a_backfill_gates_the_migration_that_needs_it_and_those_after_until_no_r
     assert never.stderr.splitlines()[-1].startswith(f"Error: {gated}: backfill fill-b has never run in this database")
     assert applied(pg_db) == ["0001_add_b"], "the migrations before the gate are applied, the gated one and later ones not"
 
-    runner = Runner(BackfillSpec("fill-b", "items", {"b": "a * 2"}, where="b IS NULL"), pg_db.dsn,
-                    settings={"batch_size": 1000, "max_rows_per_sec": 10_000})
-    thread = threading.Thread(target=runner.run)
-    thread.start()
+    thread = start_fill_b(pg_db, 10_000, at_least=5000)
     try:
-        poll(lambda: pg_db.execute("SELECT count(*) FROM items WHERE b IS NOT NULL")[0][0] > 5000, timeout=60)
         running = migrator("apply", str(tmp_path), "--dsn", pg_db.dsn)
         assert running.returncode == 1 and running.stderr.count("\n") == 1, "nothing applied: the one line of the refusal"
         assert re.match(rf"Error: {re.escape(gated)}: backfill fill-b is running: [\d,]+ of ~60,000 rows, ~[\d,]+ left, "
@@ -95,12 +101,8 @@ def test_lint_with_dsn_warns_about_columns_an_unfinished_backfill_of_that_databa
     pg_db.execute("INSERT INTO items SELECT g, g FROM generate_series(1, 30000) g")
     migration = tmp_path / "0002.sql"
     migration.write_text("ALTER TABLE items ALTER COLUMN b SET NOT NULL;\nALTER TABLE items DROP COLUMN a;\n")
-    runner = Runner(BackfillSpec("fill-b", "items", {"b": "a * 2"}, where="b IS NULL"), pg_db.dsn,
-                    settings={"batch_size": 500, "max_rows_per_sec": 5000})
-    thread = threading.Thread(target=runner.run)
-    thread.start()
+    thread = start_fill_b(pg_db, 5000, at_least=1)
     try:
-        poll(lambda: pg_db.execute("SELECT count(*) FROM items WHERE b IS NOT NULL")[0][0] > 0, timeout=60)
         assert migrator("backfill", "pause", "fill-b", "--dsn", pg_db.dsn).returncode == 0
         result = migrator("lint", "--select", "unfinished-backfill", "--dsn", pg_db.dsn, str(migration))
     finally:
