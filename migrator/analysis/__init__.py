@@ -1,0 +1,1 @@
+"""The analyzer's statement families, one module each, behind migrator.analyzer.Analyzer."""

@@ -1,0 +1,79 @@
+"""Transactions and settings: BEGIN/COMMIT/ROLLBACK/SAVEPOINT, SET/RESET, set_config() and SELECT (INTO)."""
+
+from __future__ import annotations
+
+from sqlglot.tokens import Token, TokenType
+
+from migrator.analysis.facts import Setting, Statement, Unanalyzable
+from migrator.durations import parse_pg_duration
+from migrator.sqltext import STRING_TOKENS, Cursor, Relation, split_top_level
+
+
+class Transactions:
+    """Transaction control, run-time settings and SELECT."""
+
+    def _set(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "set"
+        cursor.advance()
+        local = cursor.accept_any("LOCAL", "SESSION") == "LOCAL"
+        if cursor.word() in ("TIME", "ROLE", "CONSTRAINTS", "TRANSACTION", "SESSION"):
+            return
+        name = cursor.relation()
+        if name is None:
+            raise Unanalyzable("SET of what is not understood")
+        cursor.accept_any("TO") or (cursor.is_type(TokenType.EQ) and cursor.advance())
+        self._record_setting(statement, str(name), cursor.rest(), local)
+
+    def _reset(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "set"
+        cursor.advance()
+        if cursor.accept("ALL"):
+            for name in ("lock_timeout", "statement_timeout"):
+                statement.settings.append(Setting(name, None, None, False))
+            return
+        name = cursor.relation()
+        if name is not None:
+            statement.settings.append(Setting(str(name), None, None, False))
+
+    def _record_setting(self, statement: Statement, name: str, value: list[Token], local: bool) -> None:
+        raw = " ".join(token.text for token in value)
+        milliseconds = None
+        if len(value) == 1 and value[0].token_type != TokenType.DEFAULT and raw.upper() != "DEFAULT":
+            milliseconds = parse_pg_duration(value[0].text)
+        statement.settings.append(Setting(name, raw, milliseconds, local))
+
+    def _select(self, cursor: Cursor, statement: Statement) -> None:
+        statement.kind = "select"
+        into = cursor.find_word("INTO")
+        if into is not None:  # SELECT ... INTO new_table: CREATE TABLE ... AS by another name
+            target = Cursor(cursor.statement, cursor.rest()[into + 1 :])
+            temporary = target.accept_any("TEMPORARY", "TEMP", "UNLOGGED") in ("TEMPORARY", "TEMP")
+            target.accept("TABLE")
+            statement.relation = target.relation()
+            if temporary and statement.relation is not None and statement.relation.schema is None:
+                statement.relation = Relation(statement.relation.name, "pg_temp")
+            self._table_from_query(cursor, statement)
+            return
+        tokens = cursor.rest()
+        for position, token in enumerate(tokens[:-5]):
+            if token.text.lower() == "set_config" and tokens[position + 1].token_type == TokenType.L_PAREN:
+                inner = Cursor(cursor.statement, tokens[position + 1 :])
+                arguments = split_top_level(inner.skip_group())
+                if len(arguments) == 3 and arguments[0][0].token_type in STRING_TOKENS:
+                    local = arguments[2][0].text.lower() in ("true", "t", "on", "yes")
+                    self._record_setting(statement, arguments[0][0].text.lower(), arguments[1], local)
+
+    def _transaction(self, cursor: Cursor, statement: Statement) -> None:
+        word = cursor.word()
+        if word in ("BEGIN", "START"):
+            statement.kind = "begin"
+        elif word in ("COMMIT", "END"):
+            statement.kind = "commit"
+        elif word in ("ROLLBACK", "ABORT"):
+            statement.kind = "savepoint" if cursor.find_word("TO") is not None else "rollback"
+        else:
+            statement.kind = "savepoint"
+        if word == "START" and cursor.word(1) != "TRANSACTION":
+            raise Unanalyzable("START must be START TRANSACTION")
+        if word == "ROLLBACK" and cursor.has_words("ROLLBACK", "PREPARED") or word == "COMMIT" and cursor.has_words("COMMIT", "PREPARED"):
+            raise Unanalyzable("two-phase commit statements are not supported in migrations")
