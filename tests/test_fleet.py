@@ -14,6 +14,8 @@ import pytest
 
 from migrator.fleet import FleetError, Target, load_fleet_file
 from migrator.testing import TEMPLATE
+from tests.test_executor import Reader
+from tests.real_histories.harness import schema_dump
 from tests.test_executor_alembic import add_revision, project
 
 CLI = [sys.executable, "-m", "migrator"]
@@ -132,16 +134,42 @@ def test_canary_failure_stops_the_rollout_before_any_other_target_is_touched(tmp
     assert events(third.stdout)[-1] == {**events(third.stdout)[-1], "event": "summary", "done": len(names), "failed": 0}
 
 
+def test_max_failures_stops_new_targets_and_a_re_run_resumes_the_failed_one(tmp_path, databases):
+    names = list(databases)
+    for dsn in databases.values():
+        query(dsn, "CREATE TABLE items (id bigint PRIMARY KEY, v integer NOT NULL)")
+        query(dsn, "INSERT INTO items SELECT g, g FROM generate_series(1, 100) g")
+    for bad in (names[1], names[2]):
+        query(databases[bad], "UPDATE items SET v = 0 WHERE id = 7")
+    folder = sql_folder(tmp_path, {"0001_check.sql": MIGRATIONS["0003_check.sql"]})
+    fleet = str(fleet_file(tmp_path, databases))
+    result = run_fleet(folder, "--fleet", fleet, "--parallel", "1", "--max-failures", "2")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: rollout migrations@0001_check stopped after 2 failed targets (--max-failures 2); 3 not started; "
+        "`migrator fleet status` shows the errors")
+    assert [e["target"] for e in events(result.stdout) if e["event"] == "target_start"] == names[:3]
+    assert [bool(versions(dsn)) for dsn in databases.values()] == [True, False, False, False, False, False]
+    for bad in (names[1], names[2]):
+        query(databases[bad], "UPDATE items SET v = 1 WHERE id = 7")
+    again = run_fleet(folder, "--fleet", fleet, "--parallel", "2")
+    assert again.returncode == 0, again.stderr
+    assert sorted(e["target"] for e in events(again.stdout) if e["event"] == "target_start") == names[1:]
+    assert all(versions(dsn) == [("0001_check", 1)] for dsn in databases.values())
+
+
 def test_a_lock_held_on_one_target_makes_it_retry_and_finish_while_the_others_proceed(tmp_path, databases):
     names = list(databases)
-    folder = sql_folder(tmp_path, {"0001_items.sql": MIGRATIONS["0001_items.sql"]})
+    folder = sql_folder(tmp_path, {"0001_users.sql": "CREATE TABLE users (id bigint PRIMARY KEY, email text);"})
     assert run_fleet(folder, "--fleet", str(fleet_file(tmp_path, databases))).returncode == 0
-    (folder / "0002_note.sql").write_text(MIGRATIONS["0002_note.sql"] + "\n")
+    (folder / "0002_note.sql").write_text("ALTER TABLE users ADD COLUMN note text;\n")
     blocked = names[3]
     holder = psycopg.connect(databases[blocked])
-    holder.execute("LOCK TABLE items IN ACCESS SHARE MODE")  # a long report: ADD COLUMN cannot get its lock
+    holder.execute("LOCK TABLE users IN ACCESS SHARE MODE")  # a long report: ADD COLUMN cannot get its lock
+    reader = Reader(databases[blocked])  # the application, reading while the migration waits
+    reader.start()
     runner = subprocess.Popen(CLI + ["apply", str(folder), "--fleet", str(fleet_file(tmp_path, databases)), "--parallel", "3",
-                                     "--lock-timeout", "200ms", "--log-format", "json"],
+                                     "--lock-timeout", "1s", "--log-format", "json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen, retries = [], 0
     for line in runner.stdout:
@@ -155,15 +183,18 @@ def test_a_lock_held_on_one_target_makes_it_retry_and_finish_while_the_others_pr
             holder.close()
             break
     rest, stderr = runner.communicate(timeout=120)
+    reader.stop.set()
+    reader.join()
     seen += events(rest)
     assert runner.returncode == 0, stderr
     assert retries >= 2
     assert [e["target"] for e in seen if e["event"] == "target_done"][-1] == blocked
-    assert all(versions(dsn) == [("0001_items", 1), ("0002_note", 1)] for dsn in databases.values())
+    assert reader.longest <= 1.0 + 0.5, f"a reader of {blocked} waited {reader.longest:.2f} s (lock timeout 1 s)"
+    assert all(versions(dsn) == [("0001_users", 1), ("0002_note", 1)] for dsn in databases.values())
 
 
 @pytest.mark.parametrize("fleet_size", [10])
-def test_kill_9_of_one_of_two_runners_half_way_the_other_finishes_the_fleet(tmp_path, databases, pg_cluster):
+def test_kill_9_of_one_of_two_runners_half_way_the_other_finishes_the_fleet(tmp_path, databases, pg_cluster, pg_db):
     names = list(databases)
     slow = {**MIGRATIONS, "0002_note.sql": "SELECT pg_sleep(0.4);\n" + MIGRATIONS["0002_note.sql"]}
     folder = sql_folder(tmp_path, slow)
@@ -187,7 +218,11 @@ def test_kill_9_of_one_of_two_runners_half_way_the_other_finishes_the_fleet(tmp_
     assert second.returncode == 0, err
     assert events(out)[-1]["event"] == "summary" and events(out)[-1]["done"] == len(names)
     head = [(name[:-4], 1) for name in sorted(slow)]
+    single = subprocess.run(CLI + ["apply", str(folder), "--dsn", pg_db.dsn], capture_output=True, text=True, timeout=120)
+    assert single.returncode == 0, single.stderr
+    expected = schema_dump(pg_db.dsn)  # the schema a single-target apply leaves
     for dsn in databases.values():
+        assert schema_dump(dsn) == expected
         assert versions(dsn) == head  # every version stamped once
         assert query(dsn, "SELECT count(*) FROM pg_constraint WHERE conname = 'items_v_positive' AND convalidated") == [(1,)]
         assert query(dsn, "SELECT count(*) FROM pg_index WHERE indexrelid = 'items_v'::regclass AND indisvalid") == [(1,)]
