@@ -472,6 +472,7 @@ class FleetView:
         self.counts: collections.Counter = collections.Counter()
         self.running: dict[str, float] = {}
         self.notes: dict[str, str] = {}  # a running target's latest retry
+        self.lock = threading.RLock()  # rich's refresh thread reads what show() writes (and print refreshes)
         self.failures: list[tuple[str, str]] = []
         self.live = None
 
@@ -480,19 +481,22 @@ class FleetView:
             from rich.console import Console
             from rich.live import Live
 
-            self.live = Live(self._table(), console=Console(stderr=True), refresh_per_second=4, transient=False)
+            self.live = Live(console=Console(stderr=True), refresh_per_second=4, get_renderable=self._table)
             self.live.start()
         return self
 
     def __exit__(self, *exc) -> None:
         if self.live is not None:
-            self.live.update(self._table())
             self.live.stop()
 
     def show(self, event: dict) -> None:
         if self.json_events:
             print(json.dumps({"time": round(time.time(), 3), **event}), flush=True)
             return
+        with self.lock:
+            self._record(event)
+
+    def _record(self, event: dict) -> None:
         kind, name = event["event"], event.get("target")
         if kind == "target_start":
             self.running[name] = time.monotonic()
@@ -507,17 +511,17 @@ class FleetView:
         elif kind == "summary":
             self.live.console.print(f"rollout {event['rollout']}: {event['done']} done, {event['failed']} failed, "
                                     f"{event['pending']} pending")
-        self.live.update(self._table())
 
     def _table(self):
         from rich.table import Table
 
-        table = Table(title=", ".join(f"{state} {self.counts[state]}" for state in ("done", "skipped", "failed")), expand=False)
-        for column in ("target", "state", "seconds / error"):
-            table.add_column(column)
-        now = time.monotonic()
-        for name, since in list(self.running.items())[:20]:
-            table.add_row(name, "[yellow]running", f"{now - since:.1f} {self.notes.get(name, '')}")
-        for name, error in self.failures[-10:]:
-            table.add_row(name, "[red]failed", error)
-        return table
+        with self.lock:
+            table = Table(title=", ".join(f"{state} {self.counts[state]}" for state in ("done", "skipped", "failed")), expand=False)
+            for column in ("target", "state", "seconds / error"):
+                table.add_column(column)
+            now = time.monotonic()
+            for name, since in list(self.running.items())[:20]:
+                table.add_row(name, "[yellow]running", f"{now - since:.1f} {self.notes.get(name, '')}")
+            for name, error in self.failures[-10:]:
+                table.add_row(name, "[red]failed", error)
+            return table

@@ -274,3 +274,20 @@ def test_the_readme_fleet_file_loads(tmp_path, monkeypatch):
         ("eu-1", "postgresql://deploy@eu-1.db.internal/app"), ("eu-2", "postgresql://deploy:***@eu-2.db.internal/app"),
         ("us-1", "postgresql://deploy@us-1.db.internal/app")]
     assert fleet.canaries == ["eu-1"]
+
+
+@pytest.mark.parametrize("fleet_size", [3])
+def test_on_a_terminal_a_live_table_shows_the_failures_with_their_one_line_errors(tmp_path, databases):
+    names = list(databases)
+    for dsn in databases.values():
+        query(dsn, "CREATE TABLE items (id bigint PRIMARY KEY, v integer NOT NULL)")
+        query(dsn, "INSERT INTO items VALUES (1, 1)")
+    query(databases[names[1]], "UPDATE items SET v = 0")
+    folder = sql_folder(tmp_path, {"0001_check.sql": MIGRATIONS["0003_check.sql"]})
+    command = f"{sys.executable} -m migrator apply {folder} --fleet {fleet_file(tmp_path, databases)} --parallel 1"
+    result = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "250", "NO_COLOR": "1"})
+    assert result.returncode == 1
+    assert '{"time"' not in result.stdout  # the table, not the JSON events
+    assert f"{names[1]} │ failed │ {folder}/0001_check.sql:1: check constraint \"items_v_positive\"" in result.stdout
+    assert "done 1, skipped 0, failed 1" in result.stdout
