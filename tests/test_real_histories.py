@@ -1,0 +1,56 @@
+"""Issue 16, "Real histories, schema-identical": published projects' Alembic histories, unedited,
+applied to head by `migrator apply` and by plain `alembic upgrade head` on two fresh databases.
+
+PostgreSQL judges: the `pg_dump --schema-only` outputs are identical (migrator's own schema left
+out), every constraint is validated and every index valid, the version tables hold the same
+revisions, and a second apply changes nothing. Where the project's downgrades work under plain
+Alembic, both tools go down as far as they work (base for dbos) and back to head, and are
+compared again at each end.
+"""
+
+import pytest
+
+from tests.real_histories import harness
+from tests.real_histories.harness import HISTORIES
+
+
+@pytest.fixture
+def upgraded(request, pg_cluster, tmp_path):
+    comparison = harness.compare_upgrade(pg_cluster, request.param, tmp_path)
+    yield comparison
+    harness.drop_databases(pg_cluster, comparison)
+
+
+def _ran(run: harness.Run, what: str) -> None:
+    if run.returncode != 0:
+        pytest.fail(f"{what} exited {run.returncode}: {run.failure}", pytrace=False)
+
+
+@pytest.mark.parametrize("upgraded", HISTORIES, ids=[h.name for h in HISTORIES], indirect=True)
+def test_migrator_apply_builds_the_schema_alembic_upgrade_builds(upgraded):
+    _ran(upgraded.alembic, "alembic upgrade head")
+    _ran(upgraded.migrator, "migrator apply")
+    assert upgraded.refusals == []
+    assert upgraded.diff == "", f"schemas differ:\n{upgraded.diff}"
+    assert upgraded.not_valid == []
+    assert upgraded.migrator_versions == upgraded.alembic_versions
+    _ran(upgraded.again, "the second migrator apply")
+    assert upgraded.again_applied == []
+    assert upgraded.again_diff == ""
+
+
+DOWNGRADABLE = [h for h in HISTORIES if h.downgrade_to]
+
+
+@pytest.mark.parametrize("upgraded", DOWNGRADABLE, ids=[h.name for h in DOWNGRADABLE], indirect=True)
+def test_downgrade_and_back_to_head_matches_alembic(upgraded):
+    _ran(upgraded.migrator, "migrator apply")
+    trip = harness.round_trip(upgraded)
+    for run in trip.alembic_runs:
+        _ran(run, "alembic " + " ".join(run.command[5:]))
+    for run in trip.migrator_runs:
+        _ran(run, "migrator apply " + " ".join(run.command[-2:]))
+    assert trip.bottom_diff == "", f"schemas differ at {upgraded.history.downgrade_to}:\n{trip.bottom_diff}"
+    assert trip.head_diff == "", f"schemas differ back at head:\n{trip.head_diff}"
+    assert trip.not_valid == []
+    assert trip.migrator_versions == trip.alembic_versions
