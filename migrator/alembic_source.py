@@ -383,7 +383,7 @@ class _Run:
         path, stack = self._origin()
         directives = self._directives_of(path)
         origin = Origin(path, stack[0] if stack else 1, stack, directives.ignores if directives else Origin.ignores)
-        text = _inline(raw, statement, parameters[0] if executemany and parameters else parameters)
+        text = _inline(raw, statement, _first_row(parameters) if executemany else parameters)
         verdict = self.guard.judge(raw, text, origin, in_transaction=not raw.autocommit)
         step = verdict.step
         self._arm(raw, step)
@@ -497,6 +497,14 @@ class _Run:
     def rolled_back(self) -> str:
         done = f"committed before it: {', '.join(self.applied)}" if self.applied else "nothing was committed"
         return f"revision {self.revision or '?'} was rolled back; {done}"
+
+
+def _first_row(parameters):
+    """One row of an executemany's parameters, for the analyzer: a list of rows, or (psycopg2's
+    insertmanyvalues batches) already one mapping."""
+    if isinstance(parameters, (list, tuple)):
+        return parameters[0] if parameters else None
+    return parameters
 
 
 def _inline(raw: Session, statement: str, parameters) -> str:

@@ -4,7 +4,6 @@ online forms, then a re-run, ten times over: the end state must be the undisturb
 import random
 import subprocess
 import sys
-import time
 
 from migrator.testing import TEMPLATE, Database
 from tests.real_histories.harness import not_valid, schema_dump
@@ -30,8 +29,8 @@ def fill(db) -> None:
     db.execute(f"INSERT INTO orders SELECT g, g FROM generate_series(1, {ROWS}) g")
 
 
-def apply_command(ini, dsn) -> list[str]:
-    return CLI + ["apply", str(ini), "--dsn", dsn, "--small-table", "64kB"]  # every table here takes the online forms
+def apply_command(ini, dsn) -> list[str]:  # every table here takes the online forms; one event per statement sent
+    return CLI + ["apply", str(ini), "--dsn", dsn, "--small-table", "64kB", "--log-format", "json"]
 
 
 def copy_of(cluster, template: str, name: str) -> Database:
@@ -41,37 +40,39 @@ def copy_of(cluster, template: str, name: str) -> Database:
 
 
 def test_kill_9_at_ten_random_points_then_rerun_ends_as_the_undisturbed_run(tmp_path, pg_cluster):
-    """Each of ten copies of the same database has apply killed at its own random point of the
-    history, then applied again: each ends exactly as the undisturbed run, versions stamped once."""
+    """Each of ten copies of the same database has apply killed as the k-th statement of the
+    history goes out (ten k drawn at random among the undisturbed run's statements), then applied
+    again: each ends exactly as the undisturbed run, versions stamped once."""
     base = copy_of(pg_cluster, TEMPLATE, "faults_base")
     fill(base)
     calm = copy_of(pg_cluster, "faults_base", "faults_calm")
     ini = project(tmp_path, calm.dsn, HISTORY)
-    started = time.monotonic()
     undisturbed = subprocess.run(apply_command(ini, calm.dsn), capture_output=True, text=True, timeout=300)
-    duration = time.monotonic() - started
     assert undisturbed.returncode == 0, undisturbed.stderr
     expected = schema_dump(calm.dsn)
     assert not_valid(calm.dsn) == []
 
+    statements = sum(1 for line in undisturbed.stdout.splitlines() if '"event": "step"' in line)
     chance = random.Random(20261206)
-    kills = 0
-    for number in range(10):
+    for number, point in enumerate(sorted(chance.sample(range(1, statements), 10))):
         killed = copy_of(pg_cluster, "faults_base", f"faults_killed_{number}")
-        child = subprocess.Popen(apply_command(ini, killed.dsn), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(chance.uniform(0.05, 0.95) * duration)  # fault injection: a random point of the run, not a synchronisation
-        if child.poll() is None:
-            child.kill()
-            kills += 1
+        child = subprocess.Popen(apply_command(ini, killed.dsn), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        sent = 0
+        for line in child.stdout:  # kill -9 as the point-th statement goes out (or right after it)
+            sent += '"event": "step"' in line
+            if sent == point:
+                child.kill()
+                break
         child.wait()
+        child.stdout.close()
+        assert sent == point, f"apply ended before statement {point}"
         final = subprocess.run(apply_command(ini, killed.dsn), capture_output=True, text=True, timeout=300)
         assert final.returncode == 0, final.stderr
-        assert schema_dump(killed.dsn) == expected, f"kill {number}"
+        assert schema_dump(killed.dsn) == expected, f"killed at statement {point}"
         assert not_valid(killed.dsn) == []
         assert killed.execute("SELECT version_num FROM alembic_version") == [("r6",)], "stamped once: one row, at head"
         assert killed.execute("SELECT count(*) FROM migrator.apply_journal WHERE status <> 'done'") == [(0,)]
         assert killed.execute("SELECT count(*) FROM users WHERE handle IS NOT NULL") == [(1000,)], "r4 ran once, whole"
         pg_cluster.query(pg_cluster.primary, f"DROP DATABASE {killed.name} WITH (FORCE)")
-    assert kills >= 8, f"only {kills} of 10 runs were cut short"
     for name in ("faults_calm", "faults_base"):
         pg_cluster.query(pg_cluster.primary, f"DROP DATABASE {name} WITH (FORCE)")

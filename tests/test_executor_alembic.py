@@ -224,17 +224,20 @@ def test_unnamed_check_constraints_get_the_names_postgresql_gives_them(tmp_path,
         ("t_a_check", True), ("t_a_check1", True), ("t_b_check", True), ("t_check", True)]
 
 
-def test_core_constructs_and_bound_parameters_run_with_their_values(tmp_path, tables):
-    """Observation 6."""
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_core_constructs_and_bound_parameters_run_with_their_values(tmp_path, tables, driver):
+    """Observation 6, and op.bulk_insert (executemany), through either driver."""
     ini = project(tmp_path, tables.dsn, {"r1": """
         users = sa.table("users", sa.column("id", sa.BigInteger), sa.column("email", sa.Text))
         op.execute(users.update().where(users.c.id.in_([1, 2])).values(email="core"))
         op.execute(sa.text("UPDATE users SET email = :e WHERE id = :i").bindparams(e="text", i=3))
         op.execute(sa.text("UPDATE users SET email = 'pct%' WHERE id = 4"))
+        op.bulk_insert(users, [{"id": 5001, "email": "bulk1"}, {"id": 5002, "email": "bulk2"}])
     """})
-    result = apply(ini, tables.dsn)
+    result = apply(ini, tables.dsn.replace("postgresql://", f"postgresql+{driver}://"))
     assert result.returncode == 0, result.stderr
-    assert tables.execute("SELECT string_agg(email, ',' ORDER BY id) FROM users WHERE id <= 5") == [("core,core,text,pct%,u5",)]
+    assert tables.execute("SELECT string_agg(email, ',' ORDER BY id) FROM users WHERE id <= 5 OR id > 5000") == [
+        ("core,core,text,pct%,u5,bulk1,bulk2",)]
 
 
 def test_a_failing_statement_rolls_back_its_whole_revision(tmp_path, tables):
