@@ -22,7 +22,6 @@ import json
 import multiprocessing
 import os
 import socket
-import sys
 import threading
 import time
 import tomllib
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import Callable
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from migrator.dsn import connect, mask_password
@@ -243,14 +241,12 @@ class RolloutState:
                   ("failed" if error else "done", applied, error, self.rollout, target, runner))
 
     def counts(self) -> dict:
-        """Targets by state, and whether a canary failed or is not done."""
-        rows = self._run("SELECT state, canary, count(*), count(*) FILTER (WHERE state = 'running' AND "
-                         f"heartbeat > now() - interval '{self.ttl}') FROM migrator.fleet_targets WHERE rollout = %s "
-                         "GROUP BY 1, 2", (self.rollout,))
+        """Targets by state, and canaries by state (canary_done, canary_failed, ...)."""
+        rows = self._run("SELECT state, canary, count(*) FROM migrator.fleet_targets WHERE rollout = %s GROUP BY 1, 2",
+                         (self.rollout,))
         counts = collections.Counter()
-        for state, canary, number, live in rows:
+        for state, canary, number in rows:
             counts[state] += number
-            counts["live"] += live
             if canary:
                 counts[f"canary_{state}"] += number
         return counts
