@@ -387,14 +387,13 @@ class _Run:
         verdict = self.guard.judge(raw, text, origin, in_transaction=not raw.autocommit)
         step = verdict.step
         self._arm(raw, step)
-        rewritten = step.statement.sql != text
         self.last = (origin, verdict, time.monotonic())
         lock_timeout, statement_timeout = step.timeouts(self.executor.policy, self.lock_timeout(self.revision))
         self.executor.emit({"event": "step", "migration": self.revision or "alembic", "step": origin.line,
-                            "sql": step.statement.sql, "lock_timeout_ms": lock_timeout,
+                            "sql": verdict.sql or text, "lock_timeout_ms": lock_timeout,
                             "statement_timeout_ms": statement_timeout, **({"note": verdict.note} if verdict.note else {})})
-        if rewritten:
-            return step.statement.sql.replace("%", "%%"), {}
+        if verdict.sql is not None:  # the online form's first part, or nothing: never the driver's placeholders
+            return verdict.sql.replace("%", "%%"), {}
         return statement, parameters
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:

@@ -45,7 +45,8 @@ ASSUMED_BYTES_PER_SECOND = 50 * 1024 * 1024  # a rewrite or index build, for the
 class Verdict:
     """What the guard decided for one statement."""
 
-    step: Step  # the statement's facts (timeouts come from them) and the SQL to send now
+    step: Step  # the facts timeouts come from: the statement's, or those of what is sent in its place
+    sql: str | None = None  # what to send in the statement's place (its online form's first part, or nothing)
     followups: list[Unit] = field(default_factory=list)  # run after the migration's transaction commits
     constraint_table: str | None = None  # read the name PostgreSQL gave the new constraint here, after
     constraints_before: frozenset[str] = frozenset()
@@ -192,11 +193,13 @@ class Guard:
         if deferred_whole:  # CONCURRENTLY and friends, sent inside the migration's transaction
             verdict.followups = [Unit([text])]
             verdict.step = Step(0, replace(statement, sql=NO_OP_STEP, locks=[], actions=[]))
+            verdict.sql = NO_OP_STEP
             verdict.note = "runs after the migration's transaction commits (it may not run inside one)"
         elif units:
             now, verdict.followups = split_online_form(self.analyzer, units)
             verdict.step = Step(0, self.analyzer.analyze(now.sql[0])[0] if now else replace(statement, sql=NO_OP_STEP, locks=[], actions=[]))
             verdict.step.statement.line = origin.line
+            verdict.sql = verdict.step.statement.sql
             if any(CATALOG_NAME in sql for unit in verdict.followups for sql in unit.sql):
                 verdict.constraint_table = str(statement.relation)
                 verdict.constraints_before = constraint_names(session, verdict.constraint_table)

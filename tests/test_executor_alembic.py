@@ -568,3 +568,18 @@ def test_a_savepoint_rolled_back_by_the_revision_leaves_its_transaction_usable(t
     assert added["lock_timeout_ms"] > 0 and added["statement_timeout_ms"] > 0
     assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass "
                           "AND attname = 'after_savepoint'") == [(1,)]
+
+
+@pytest.mark.parametrize("driver", ["psycopg2"])  # psycopg 3 (and so plain Alembic on it) refuses several statements in one execute
+def test_op_execute_of_several_statements_sends_them_all(tmp_path, tables, driver):
+    """Airflow's revisions op.execute() a DO block and a CREATE FUNCTION in one string."""
+    ini = project(tmp_path, tables.dsn, {"r1": '''
+        op.execute("""
+            DO $$ BEGIN PERFORM 1; END $$;
+            CREATE OR REPLACE FUNCTION two() RETURNS int LANGUAGE sql AS 'SELECT 2';
+        """)
+        op.execute("UPDATE users SET email = two()::text WHERE id = 1")
+    '''})
+    result = apply(ini, tables.dsn.replace("postgresql://", f"postgresql+{driver}://"))
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT email FROM users WHERE id = 1") == [("2",)]

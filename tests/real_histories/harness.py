@@ -63,7 +63,7 @@ class History:
         path = folder / f"{self.name}.ini"
         with path.open("w") as handle:
             parser.write(handle)
-        return Side(path, dsn, {name: value.format(url=url, folder=folder) for name, value in self.env.items()})
+        return Side(path, dsn, {name: value.format(url=url, folder=folder) for name, value in self.env.items()}, url)
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class Side:
     ini: Path
     dsn: str
     env: dict[str, str]
+    url: str  # the DSN with the project's driver: what migrator apply is given, so env.py gets that driver
 
 
 HISTORIES = [
@@ -165,7 +166,7 @@ def alembic(side: Side, *arguments: str) -> Run:
 
 
 def migrator_apply(side: Side, *arguments: str) -> Run:
-    return run([sys.executable, "-m", "migrator", "apply", str(side.ini), "--dsn", side.dsn, "--log-format", "json",
+    return run([sys.executable, "-m", "migrator", "apply", str(side.ini), "--dsn", side.url, "--log-format", "json",
                 *arguments], side)
 
 
