@@ -883,8 +883,10 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
           claim_ttl, rollout_name, attempts, deadline, lock_wait, log_format, metrics_port, metrics_addr, pushgateway):
     """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
 
-    PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
-    .sql migrations.
+    PATH (required) is an Alembic project (alembic.ini, the folder holding it, or the folder holding
+    env.py) or a folder of .sql migrations. An Alembic project runs its own env.py, as alembic
+    upgrade does (--to an older revision, base or -N runs its downgrades); every statement is judged
+    as it is sent: as written on tables up to --small-table, in its online form or refused above.
 
     Statements that block traffic run under short lock and statement timeouts and are retried
     (whole transaction) on lock timeouts and deadlocks; CONCURRENTLY statements run outside
@@ -1032,8 +1034,8 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
          small_table, target, fleet_file, targets_query, catalog_dsn, canary, output_format):
     """Show what apply would run for each pending migration; changes nothing.
 
-    PATH (required) is an Alembic project (alembic.ini or the folder holding it) or a folder of
-    .sql migrations.
+    PATH (required) is an Alembic project (alembic.ini, the folder holding it, or the folder holding
+    env.py) or a folder of .sql migrations.
 
     Without --dsn (or $DATABASE_URL) every migration in the folder is shown.
 
