@@ -56,6 +56,8 @@ CREATE TABLE IF NOT EXISTS migrator.backfill_workers (
     state jsonb NOT NULL DEFAULT '{}',
     PRIMARY KEY (backfill, worker)
 );
+-- state tables made by an earlier migrator gain what came since
+ALTER TABLE migrator.backfills ADD COLUMN IF NOT EXISTS error text;
 """
 
 # Settings an operator may change while a backfill runs (`migrator backfill set NAME key=value`).

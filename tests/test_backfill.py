@@ -450,3 +450,17 @@ def test_sigint_checkpoints_and_exits_zero_then_resumes(pg_db):
     finished = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert json.loads(finished.stdout.splitlines()[-1])["status"] == "done"
     assert_filled(pg_db)
+
+
+def test_state_tables_of_an_earlier_migrator_gain_the_error_column(pg_db):
+    """A database whose backfill state predates recorded failures gets the column on the next run."""
+    import psycopg
+
+    from backfill import state
+
+    with psycopg.connect(pg_db.dsn, autocommit=True) as connection:
+        state.ensure_schema(connection)
+        connection.execute("ALTER TABLE migrator.backfills DROP COLUMN error")
+        state.ensure_schema(connection)
+        assert connection.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'migrator.backfills'::regclass "
+                                  "AND attname = 'error' AND NOT attisdropped").fetchone() == (1,)
