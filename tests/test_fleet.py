@@ -298,3 +298,17 @@ def test_on_a_terminal_a_live_table_shows_the_failures_with_their_one_line_error
     assert '{"time"' not in result.stdout  # the table, not the JSON events
     assert f"{names[1]} │ failed │ {folder}/0001_check.sql:1: check constraint \"items_v_positive\"" in result.stdout
     assert "done 1, skipped 0, failed 1" in result.stdout
+
+
+@pytest.mark.parametrize("fleet_size", [1])
+def test_an_unreachable_target_fails_in_one_line_without_its_password(tmp_path, databases):
+    [good] = databases.values()
+    targets = {"good": good, "gone": "postgresql://deploy:hunter2@127.0.0.1:1/app"}
+    folder = sql_folder(tmp_path, {"0001_items.sql": MIGRATIONS["0001_items.sql"]})
+    result = run_fleet(folder, "--fleet", str(fleet_file(tmp_path, targets)))
+    status = subprocess.run(CLI + ["fleet", "status", "--control-dsn", good], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and status.returncode == 0
+    assert "hunter2" not in result.stdout + result.stderr + status.stdout
+    [failed] = [e for e in events(result.stdout) if e["event"] == "target_failed"]
+    assert failed["target"] == "gone" and failed["error"].startswith("cannot connect to 127.0.0.1:1/app: ")
+    assert f"  failed gone (attempt 1): {failed['error']}" in status.stdout.splitlines()
