@@ -506,6 +506,12 @@ def _load_function(reference: str):
 @backfill.command("run")
 @click.argument("name")
 @DSN_OPTION
+@click.option("--fleet", "fleet_file", is_flag=False, flag_value="", default=None, metavar="FILE",
+              help="Run the backfill on each target of the [fleet] table of FILE (alone: the migrator.toml found upward).")
+@click.option("--targets-query", metavar="SQL", help="Fleet targets from this query on --catalog-dsn (as apply --fleet).")
+@click.option("--catalog-dsn", help="The database --targets-query runs on.")
+@click.option("--max-targets", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Fleet: targets backfilled at once, each with its own throttle.")
 @click.option("--table", required=True, help="Table to fill (optionally schema-qualified).")
 @click.option("--set", "sets", multiple=True, metavar='"COL = EXPR"', help="Assignment; repeatable.")
 @click.option("--where", help="Only rows matching this SQL condition.")
@@ -533,9 +539,9 @@ def _load_function(reference: str):
 @click.option("--metrics-linger", type=DURATION, default="30s", show_default=True,
               help="When the backfill ends (done, failed, cancelled), serve until one more scrape, at most this long.")
 @_one_line_errors
-def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, target_batch_time, max_lag, replicas,
-                 max_wal_rate, max_rows_per_sec, throttle_query, expected_replicas, workers, join, dry_run, log_format,
-                 metrics_port, metrics_addr, metrics_linger):
+def backfill_run(name, dsn, fleet_file, targets_query, catalog_dsn, max_targets, table, sets, where, key, function_ref,
+                 batch_size, target_batch_time, max_lag, replicas, max_wal_rate, max_rows_per_sec, throttle_query,
+                 expected_replicas, workers, join, dry_run, log_format, metrics_port, metrics_addr, metrics_linger):
     """Run (or resume) the backfill NAME. Re-running the same command resumes where it stopped.
 
     SIGINT or SIGTERM finishes the current batch, checkpoints and exits 0. A failing batch is
@@ -557,7 +563,6 @@ def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, t
     from backfill.spec import BackfillError, BackfillSpec, parse_assignment
     from migrator.dsn import mask_password
 
-    dsn = _require_dsn(dsn)
     assignments = dict(parse_assignment(item) for item in sets)
     spec = BackfillSpec(name, table, assignments, where, [k.strip() for k in key.split(",")] if key else None,
                         _load_function(function_ref) if function_ref else None)
@@ -566,6 +571,17 @@ def backfill_run(name, dsn, table, sets, where, key, function_ref, batch_size, t
                 "expected_replicas": state.parse_expected_replicas(expected_replicas, "--expected-replicas")
                 if expected_replicas else None}
     json_log = log_format == "json" or (log_format is None and not sys.stdout.isatty())
+    fleet = _load_fleet(fleet_file, targets_query, catalog_dsn, None, Path.cwd())
+    if fleet is not None:
+        from migrator import fleet as fleets
+
+        if replicas or dry_run or metrics_port is not None:
+            raise click.UsageError("--replica, --dry-run and --metrics-port name one database: not with a fleet")
+        with fleets.FleetView(json_log) as view:
+            fleets.run_backfills(fleet, lambda target: Runner(spec, target.connection_dsn, settings=settings, workers=workers,
+                                                              join=join), max_targets, view.show)
+        return
+    dsn = _require_dsn(dsn)
     runner = Runner(spec, dsn, settings=settings, replica_dsns=list(replicas), workers=workers, join=join, dry_run=dry_run)
     if dry_run:
         click.echo(runner.run().message)

@@ -427,6 +427,51 @@ def run(fleet: Fleet, rollout: Rollout, source, load_source: Callable, policy, c
     return counts
 
 
+def run_backfills(fleet: Fleet, make_runner: Callable, max_targets: int, show: Callable[[dict], None]) -> None:
+    """Run a backfill (backfill.runner.Runner, made per target) on every target, max_targets at once,
+    each with its own throttle; Ctrl-C stops them all at their checkpoints. Raises FleetError naming
+    the targets that did not finish."""
+    import signal
+
+    tenants = [t.name for t in fleet.targets if t.schema is not None]
+    if tenants:
+        raise FleetError(f"target {tenants[0]}: a backfill records its state in migrator.backfills, one table per "
+                         "database: run it on each tenant schema by name (--table SCHEMA.TABLE) instead")
+    showing, runners = threading.Lock(), []
+
+    def shown(event: dict) -> None:
+        with showing:
+            show(event)
+
+    def backfill(target: Target) -> str:
+        shown({"event": "target_start", "target": target.name})
+        try:
+            runner = make_runner(target)
+            runner.emit = lambda event: shown({"target": target.name, **event})
+            runners.append(runner)
+            result = runner.run()
+        except UserError as error:
+            shown({"event": "target_failed", "target": target.name, "error": mask_password(first_line(error))})
+            return "failed"
+        kind = "target_done" if result.status == "done" else "target_failed"
+        shown({"event": kind, "target": target.name, "status": result.status, "rows_changed": result.rows_changed,
+               "seconds": round(result.elapsed, 2), **({"error": result.status} if kind == "target_failed" else {})})
+        return result.status
+
+    def stop_all(*_) -> None:
+        for runner in runners:
+            runner.stop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_all)
+    with concurrent.futures.ThreadPoolExecutor(max_targets) as pool:
+        statuses = dict(zip((t.name for t in fleet.targets), pool.map(backfill, fleet.targets)))
+    unfinished = [name for name, status in statuses.items() if status != "done"]
+    if unfinished:
+        raise FleetError(f"backfill not done on {len(unfinished)} of {len(statuses)} targets: {', '.join(unfinished[:10])}"
+                         f"{' ...' if len(unfinished) > 10 else ''}; run the same command again to resume them")
+
+
 def _skip_at_goal(target: Target, source) -> dict | None:
     """None when the target has work for a worker; else what to record: skipped, or why it failed."""
     started = time.monotonic()

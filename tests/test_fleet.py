@@ -312,3 +312,27 @@ def test_an_unreachable_target_fails_in_one_line_without_its_password(tmp_path, 
     [failed] = [e for e in events(result.stdout) if e["event"] == "target_failed"]
     assert failed["target"] == "gone" and failed["error"].startswith("cannot connect to 127.0.0.1:1/app: ")
     assert f"  failed gone (attempt 1): {failed['error']}" in status.stdout.splitlines()
+
+
+@pytest.mark.parametrize("fleet_size", [4])
+def test_backfill_run_fleet_fills_every_target_with_a_cap_on_targets_in_flight(tmp_path, databases):
+    for number, dsn in enumerate(databases.values()):
+        query(dsn, "CREATE TABLE users (id bigint PRIMARY KEY, email text, handle text)")
+        query(dsn, "INSERT INTO users SELECT g, 'U' || g || '@X' FROM generate_series(1, %s) g", (1000 * (number + 1),))
+    result = subprocess.run(CLI + ["backfill", "run", "fill-handle", "--table", "users", "--set", "handle = lower(email)",
+                                   "--fleet", str(fleet_file(tmp_path, databases)), "--max-targets", "2", "--log-format", "json"],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    in_flight, most = set(), 0
+    for event in events(result.stdout):
+        assert "target" in event
+        if event["event"] == "target_start":
+            in_flight.add(event["target"])
+            most = max(most, len(in_flight))
+        elif event["event"] in ("target_done", "target_failed"):
+            assert event["event"] == "target_done", event
+            in_flight.discard(event["target"])
+    assert most == 2 and not in_flight
+    for number, dsn in enumerate(databases.values()):
+        assert query(dsn, "SELECT count(*) FILTER (WHERE handle = lower(email)), count(*) FROM users") == [
+            (1000 * (number + 1), 1000 * (number + 1))]
