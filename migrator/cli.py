@@ -115,7 +115,11 @@ def main():
               help="The migration tool that applies the files: decides which run in a transaction [default: detected per file].")
 @click.option("--no-cache", is_flag=True, help="Lint every file again: neither read nor write the result cache.")
 @click.option("--dsn", help="Also warn about columns that unfinished backfills of this database write or read (no cache).")
-def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path, runner, no_cache, dsn):
+@click.option("--fleet", "fleet_file", is_flag=False, flag_value="", default=None, metavar="FILE",
+              help="As --dsn, for the unfinished backfills of every target of the [fleet] table of FILE (alone: the "
+                   "migrator.toml found upward).")
+def lint(paths, pg_version, output_format, changed_since, select, ignore, max_timeout, config_path, runner, no_cache, dsn,
+         fleet_file):
     """Lint SQL migration files for locking and rewriting hazards.
 
     PATHS are SQL files, Alembic revisions (.py), Alembic projects (alembic.ini or its folder),
@@ -135,6 +139,8 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
 
     configs: dict[Path | None, tuple] = {}  # config source: (config, its cache, its linter once needed)
     backfills = _unfinished_backfills(dsn) if dsn else None
+    if fleet_file is not None:
+        backfills = (*(backfills or ()), *_fleet_backfills(_load_fleet(fleet_file, None, None, None, Path(paths[0]))))
     sources: dict[Path, Path | None] = {}  # folder: its config source, searched once per folder
 
     def config_for(folder: Path):
@@ -157,7 +163,7 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
                 if unknown:
                     raise click.BadParameter(f"unknown rule {unknown[0]!r} (see `migrator rules`)",
                                              param_hint=option if given is not None else config.source)
-            configs[source] = [config, None if no_cache or dsn else LintCache(config), None]
+            configs[source] = [config, None if no_cache or backfills is not None else LintCache(config), None]
         return configs[source]
 
     def linter_for(folder: Path):
@@ -232,6 +238,18 @@ def _known_rules() -> set[str]:
     from lint_rules import all_rules
 
     return set(all_rules())
+
+
+def _fleet_backfills(fleet) -> tuple:
+    """The unfinished backfills of every target, each named with the targets it runs on."""
+    import dataclasses
+
+    on: dict = {}
+    for target in fleet.targets:
+        for known in _unfinished_backfills(target.connection_dsn):
+            on.setdefault(known, []).append(target.name)
+    return tuple(dataclasses.replace(known, name=f"{known.name} on {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}")
+                 for known, names in on.items())
 
 
 def _unfinished_backfills(dsn: str) -> tuple:

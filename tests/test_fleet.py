@@ -14,6 +14,7 @@ import pytest
 from migrator.fleet import FleetError, Target, load_fleet_file
 from migrator.testing import TEMPLATE
 from tests.test_executor import Reader
+from tests.test_gates import start_fill_b
 from tests.real_histories.harness import schema_dump
 from tests.test_executor_alembic import add_revision, project
 
@@ -336,3 +337,22 @@ def test_backfill_run_fleet_fills_every_target_with_a_cap_on_targets_in_flight(t
     for number, dsn in enumerate(databases.values()):
         assert query(dsn, "SELECT count(*) FILTER (WHERE handle = lower(email)), count(*) FROM users") == [
             (1000 * (number + 1), 1000 * (number + 1))]
+
+
+@pytest.mark.parametrize("fleet_size", [1])
+def test_lint_fleet_warns_about_the_unfinished_backfills_of_each_target(tmp_path, databases, pg_db):
+    pg_db.execute("CREATE TABLE items (id bigint PRIMARY KEY, a int NOT NULL, b int)")
+    pg_db.execute("INSERT INTO items SELECT g, g FROM generate_series(1, 30000) g")
+    migration = tmp_path / "0002.sql"
+    migration.write_text("ALTER TABLE items ALTER COLUMN b SET NOT NULL;\n")
+    targets = {"quiet": next(iter(databases.values())), "busy": pg_db.dsn}
+    fleet = str(fleet_file(tmp_path, targets))
+    thread = start_fill_b(pg_db, 5000, at_least=1)
+    try:
+        assert subprocess.run(CLI + ["backfill", "pause", "fill-b", "--dsn", pg_db.dsn], timeout=60).returncode == 0
+        result = subprocess.run(CLI + ["lint", "--select", "unfinished-backfill", "--fleet", fleet, str(migration)],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(CLI + ["backfill", "cancel", "fill-b", "--dsn", pg_db.dsn], timeout=60)
+        thread.join(60)
+    assert "SET NOT NULL on items.b while backfill fill-b on busy (paused) still writes it" in result.stdout
