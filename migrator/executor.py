@@ -13,7 +13,7 @@ import functools
 import hashlib
 import itertools
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -247,8 +247,7 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     that may run in the transaction stays there (ADD ... NOT VALID), the rest follows once it
     commits (CONCURRENTLY builds, VALIDATE, the SET NOT NULL steps), journaled with it.
     line_map gives, per line of text, the line of `path` to name in messages (rendered Alembic revisions)."""
-    from migrator.guard import Catalog, blocks, online_form, refusal_message, split_online_form
-    from migrator.rewrites import CATALOG_NAME
+    from migrator.guard import Catalog, blocks, refusal_message, split_online_form
     from migrator.revisions import origin_line  # light: Alembic is imported only to render
 
     def path_line(line: int) -> int:
@@ -284,13 +283,8 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     for statement, units in planned:
         wrapped = not explicit and not no_transaction
         if units and wrapped:  # the transactional part stays in the transaction; the rest follows its commit
-            now, followups = split_online_form(analyzer, units)
-            step = Step(next(numbers), _analyzed(analyzer, now.sql[0], statement.line) if now else statement, followups)
-            if now is None:  # nothing of it runs in the transaction
-                step.statement = replace(statement, sql=NO_OP_STEP, locks=[], actions=[])
-            if any(CATALOG_NAME in sql for unit in followups for sql in unit.sql):
-                step.names_constraint = str(statement.relation)
-            current.append(step)
+            sent, followups, named_on = split_online_form(analyzer, statement, units)
+            current.append(Step(next(numbers), sent, followups, named_on))
             continue
         if units:
             _close(migration, current)

@@ -142,12 +142,18 @@ def online_form(statement: Statement, cost: Cost, catalog: Catalog, pg_version: 
     return rewrite(statement, set(), pg_version, catalog.name_taken(statement))
 
 
-def split_online_form(analyzer: Analyzer, units: list[Unit]) -> tuple[Unit | None, list[Unit]]:
-    """The part of an online form that runs in the migration's transaction (an ADD ... NOT VALID),
-    and the follow-ups that run after it commits (CONCURRENTLY, VALIDATE, the SET NOT NULL steps)."""
+def split_online_form(analyzer: Analyzer, statement: Statement, units: list[Unit]) -> tuple[Statement, list[Unit], str | None]:
+    """An online form split at the migration's commit: the statement sent in the transaction (its
+    ADD ... NOT VALID, or NO_OP_STEP when nothing of it may run there), the follow-ups that run
+    after the commit (CONCURRENTLY, VALIDATE, the SET NOT NULL steps), and the table whose new
+    constraint's name the follow-ups read from the catalog (None when they name it themselves)."""
     if units and not _must_follow(analyzer, units[0]):
-        return units[0], units[1:]
-    return None, units
+        [sent], followups = analyzer.analyze(units[0].sql[0]), units[1:]
+    else:
+        sent, followups = replace(statement, sql=NO_OP_STEP, locks=[], actions=[]), units
+    sent.line = sent.end_line = statement.line
+    named_later = any(CATALOG_NAME in sql for unit in followups for sql in unit.sql)
+    return sent, followups, str(statement.relation) if named_later else None
 
 
 class Guard:
@@ -196,12 +202,9 @@ class Guard:
             verdict.sql = NO_OP_STEP
             verdict.note = "runs after the migration's transaction commits (it may not run inside one)"
         elif units:
-            now, verdict.followups = split_online_form(self.analyzer, units)
-            verdict.step = Step(0, self.analyzer.analyze(now.sql[0])[0] if now else replace(statement, sql=NO_OP_STEP, locks=[], actions=[]))
-            verdict.step.statement.line = origin.line
-            verdict.sql = verdict.step.statement.sql
-            if any(CATALOG_NAME in sql for unit in verdict.followups for sql in unit.sql):
-                verdict.constraint_table = str(statement.relation)
+            sent, verdict.followups, verdict.constraint_table = split_online_form(self.analyzer, statement, units)
+            verdict.step, verdict.sql = Step(0, sent), sent.sql
+            if verdict.constraint_table is not None:
                 verdict.constraints_before = constraint_names(session, verdict.constraint_table)
             verdict.note = f"online form: {_describe_size(cost.size or 0)} is above the small-table budget"
         elif cost.size and (statement.rewrites or statement.scans):

@@ -19,7 +19,7 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrator.errors import UserError, first_line
+from migrator.errors import first_line
 
 
 @dataclass
