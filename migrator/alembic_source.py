@@ -13,7 +13,8 @@ Each revision runs in one transaction with its version stamp (`transaction_per_m
 it commits whole or not at all. Online follow-ups (CONCURRENTLY builds, VALIDATE, the SET NOT
 NULL steps) are journaled in that transaction and run right after it commits, before the next
 revision; a re-run finishes any that a crash left. A lock timeout rolls the revision back and
-the run goes on from it after a pause. `plan` renders revisions offline (migrator.revisions).
+the run goes on from it after a pause. `plan` renders revisions offline (migrator.revisions)
+from the heads Alembic reads through env.py, as apply does.
 """
 
 from __future__ import annotations
@@ -28,16 +29,13 @@ from pathlib import Path
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import sql
 
 from migrator.analyzer import Analyzer, Statement
 from migrator.dbapi import Session, Status
 from migrator.errors import first_line
 from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
-from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql, version_table_sql
+from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
 
-VERSION_TABLE_SQL = ("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) NOT NULL "
-                     "CONSTRAINT alembic_version_pkc PRIMARY KEY)")
 _GUARDING = threading.local()  # the run whose env.py is executing, so the env.py hook steps aside
 
 
@@ -79,6 +77,15 @@ def sqlalchemy_url(dsn: str, driver: str | None = None) -> str:
                       query=parts).render_as_string(hide_password=False)
 
 
+def connection_dsn(connection: psycopg.Connection) -> str:
+    """The libpq parameters `connection` was opened with (password included; compiled-in defaults
+    left out), for env.py to open its own connection to the same database."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(**{option.keyword.decode(): option.val.decode() for option in connection.pgconn.info
+                            if option.val is not None and option.val != option.compiled})
+
+
 def libpq_dsn(url) -> str:
     """A SQLAlchemy URL (any PostgreSQL driver) as a libpq URL."""
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -112,7 +119,6 @@ class AlembicProject:
         self.url_from_project = url_from_project  # the env.py hook: the project's own URL, not --dsn
         self.driver = driver  # the DBAPI driver env.py's connections use (psycopg, psycopg2); None: psycopg 3
         self.analyzer = Analyzer(pg_version)
-        self.stamps: dict[str, str] = {}
         self.direction = "upgrade"
         self._check_target()
 
@@ -179,11 +185,17 @@ class AlembicProject:
     def all(self) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(())]
 
-    def current(self, connection: psycopg.Connection) -> tuple[str, ...]:
-        """The database's heads: alembic_version holds one row per head of a branched history."""
-        if not connection.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()[0]:
-            return ()
-        return tuple(row[0] for row in connection.execute("SELECT version_num FROM alembic_version ORDER BY 1"))
+    def current(self, connection: psycopg.Connection, executor=None) -> tuple[str, ...]:
+        """The database's heads as Alembic reads them through env.py (its version_table and
+        version_table_schema): one truth for plan, the gates and apply. env.py connects to the
+        database `connection` is on (or the executor's)."""
+        from migrator.executor import Executor, Policy
+        from migrator.guard import Guard
+
+        executor = executor or Executor(connection_dsn(connection), Policy())
+        guard = Guard(self.analyzer, executor.policy, self.lint_config, self.rewrite)
+        run = _Run(self, executor, connection, [], guard, lambda revision: executor.policy.lock_timeout)
+        return run.current_heads()
 
     def pending(self, connection: psycopg.Connection, policy=None) -> list[Migration]:
         """The revisions apply would run, rendered offline and planned against this database's tables."""
@@ -191,13 +203,7 @@ class AlembicProject:
         from migrator.guard import Catalog
 
         catalog = Catalog(connection, policy or Policy())
-        heads = self.current(connection)
-        revisions = self._resolve(heads)
-        changes = version_table_sql(self.script.revision_map, revisions, heads)
-        if not heads:  # alembic_version may not exist yet
-            changes[:1] = [VERSION_TABLE_SQL + ";\n" + change for change in changes[:1]]
-        self.stamps = {revision.revision: change for revision, change in zip(revisions, changes)}
-        return [self._plan(r, catalog) for r in revisions]
+        return [self._plan(r, catalog) for r in self._resolve(self.current(connection))]
 
     def pending_files(self, connection: psycopg.Connection) -> list[tuple[str, Path]]:
         """(revision, file) of each revision an upgrade would run, unrendered (a downgrade: none)."""
@@ -208,10 +214,6 @@ class AlembicProject:
     def stop_after(self, revision: str) -> None:
         """Upgrade no further than `revision`."""
         self.target = revision
-
-    def stamp_sql(self, migration: Migration) -> sql.SQL:
-        """The statements that record the revision as Alembic does (plan shows them)."""
-        return sql.SQL(self.stamps[migration.version])
 
     # -- apply: Alembic's own runtime ----------------------------------------------------------------
     def apply(self, executor, connection: psycopg.Connection) -> list[str]:
@@ -256,7 +258,7 @@ class AlembicProject:
             return "downgrade"
         if target in ("head", "heads") or target.startswith("+"):
             return "upgrade"
-        heads = _Run(self, executor, connection, [], guard, lambda revision: executor.policy.lock_timeout).current_heads()
+        heads = self.current(connection, executor)
         below = {r.revision for r in self.script.iterate_revisions(heads, "base")} if heads else set()
         wanted = {r.revision for r in self.script.revision_map.get_revisions(target) if r is not None}
         return "downgrade" if wanted and wanted <= below and not wanted & set(heads) else "upgrade"

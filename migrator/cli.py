@@ -1087,12 +1087,12 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     from migrator.dsn import split_driver
 
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, small_table_bytes=small_table)
-    source = _load_migrations(path, pg_version, not no_rewrite, target)
+    dsn, driver = split_driver(dsn) if dsn else (dsn, None)  # env.py reads the version table through that driver
+    source = _load_migrations(path, pg_version, not no_rewrite, target, driver)
     fleet = _load_fleet(fleet_file, targets_query, catalog_dsn, canary, path)
     if fleet is not None:
         _plan_fleet(fleet, source, output_format)
         return
-    dsn = split_driver(dsn)[0] if dsn else dsn
     waits = {}  # version -> [(gate, finished or None when unknown, the backfill's state in words)]
     if dsn:
         with Executor(dsn, policy).connect("migrator plan") as connection:

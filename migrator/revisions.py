@@ -146,22 +146,6 @@ def _offline_context():
     return _OFFLINE
 
 
-def version_table_sql(revision_map, scripts: list, heads: tuple[str, ...]) -> list[str]:
-    """Per revision in `scripts` (upgrade order, from `heads`), the SQL that moves alembic_version
-    past it, as Alembic itself writes it: one row per head, so branch points insert a row and
-    merge revisions delete all but one of their parents' rows."""
-    from alembic.runtime.migration import HeadMaintainer, MigrationStep
-
-    capture, context = _offline_context()
-    maintainer = HeadMaintainer(context, heads)
-    changes = []
-    for script in scripts:
-        capture.filename, capture.rendered = "", RenderedRevision(Path())
-        maintainer.update_to_step(MigrationStep.upgrade_from_script(revision_map, script))
-        changes.append(";\n".join(text.rstrip(";") for _, text in capture.rendered.statements))
-    return changes
-
-
 def _failing_line(traceback, filename: str) -> int:
     line = 1
     while traceback is not None:

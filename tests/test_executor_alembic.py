@@ -134,6 +134,30 @@ def test_env_py_runs_unchanged_its_config_and_version_table_settings_hold(tmp_pa
     assert "applied 0 migrations" in apply(ini, tables.dsn).stdout
 
 
+def test_plan_gates_and_fleet_plan_read_the_version_table_env_py_configures(tmp_path, tables):
+    """One truth for plan and apply: the heads come from Alembic's MigrationContext as env.py
+    configures it (version_table, version_table_schema), not from a table named alembic_version."""
+    tables.execute("CREATE SCHEMA meta")
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("handle", sa.Text))'},
+                  options=', version_table="my_versions", version_table_schema="meta"')
+    assert apply(ini, tables.dsn).returncode == 0
+    add_revision(ini, "r2", "r1", 'op.add_column("users", sa.Column("nick", sa.Text))')
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn, "--format", "json"], capture_output=True, text=True)
+    assert plan.returncode == 0, plan.stderr
+    assert {step["migration"] for step in json.loads(plan.stdout)} == {"r2"}
+    fleet = subprocess.run(CLI + ["plan", str(ini), "--targets-query", "SELECT 'db', %s" % repr(tables.dsn).replace('"', "'"),
+                                  "--catalog-dsn", tables.dsn, "--format", "json"], capture_output=True, text=True)
+    assert fleet.returncode == 0, fleet.stderr
+    assert [row["behind"] for row in json.loads(fleet.stdout)] == [["r2"]], fleet.stdout
+    # r1 ran before its gate was written: the gate of an applied revision holds nothing back
+    revision = ini.parent / "alembic" / "versions" / "r1.py"
+    revision.write_text(revision.read_text().replace("def upgrade():", "def upgrade():\n    # migrator:requires-backfill never-run"))
+    result = apply(ini, tables.dsn)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT version_num FROM meta.my_versions") == [("r2",)]
+    assert tables.execute("SELECT to_regclass('alembic_version')") == [(None,)]
+
+
 def test_a_refusal_names_the_revision_line_and_ignore_directives_hold_in_revisions_that_read_the_database(tmp_path, tables):
     """Observation 2."""
     body = """
