@@ -1,5 +1,6 @@
 """The shared analyzer: statement facts (kind, targets, locks, rewrite/scan, transaction needs)."""
 
+import psycopg
 import pytest
 
 from migrator.analyzer import Analyzer, Lock
@@ -95,6 +96,18 @@ def test_statements_that_may_not_run_in_a_transaction(sql):
     assert one(sql).no_transaction
 
 
+@pytest.mark.parametrize("sql, kind", [
+    ("CREATE DATABASE never_made", "create_database"), ("DROP DATABASE IF EXISTS never_made", "drop_database"),
+    ("CREATE TABLESPACE never_made LOCATION '/nowhere'", "create_tablespace"),
+    ("DROP TABLESPACE IF EXISTS never_made", "drop_tablespace"),
+])
+def test_database_and_tablespace_statements_say_what_postgresql_says_in_a_transaction(sql, kind, pg_db):
+    statement = one(sql)
+    with psycopg.connect(pg_db.dsn) as connection, pytest.raises(psycopg.errors.ActiveSqlTransaction) as refused:
+        connection.execute(sql)
+    assert (statement.kind, statement.no_transaction) == (kind, str(refused.value))
+
+
 def test_enum_add_value_needs_autocommit_only_before_pg12():
     assert one("ALTER TYPE mood ADD VALUE 'sad'", 11).no_transaction
     assert one("ALTER TYPE mood ADD VALUE 'sad'", 12).no_transaction is None
@@ -175,8 +188,6 @@ WITH_QUERIES = [
 def test_data_modifying_with_queries_are_analyzed_part_by_part(sql, expected, pg_db):
     assert kinds_and_locks(sql) == expected
     # PostgreSQL is the judge: the locks this backend holds on a and b after the statement
-    import psycopg
-
     pg_db.execute("CREATE TABLE a (x int); CREATE TABLE b (x int)")
     with psycopg.connect(pg_db.dsn) as connection:
         connection.execute(sql)

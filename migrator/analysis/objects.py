@@ -82,9 +82,7 @@ class Objects:
                 statement.relation = cursor.relation()
                 statement.add_lock(statement.relation, Lock.SHARE_UPDATE_EXCLUSIVE)
             return
-        if cursor.accept("DATABASE") or cursor.accept("TABLESPACE"):
-            statement.kind = "create_" + cursor.tokens[cursor.index - 1].text.lower()
-            statement.no_transaction = f"CREATE {cursor.tokens[cursor.index - 1].text.upper()} cannot run inside a transaction block"
+        if _cluster_object(cursor, statement, "CREATE"):
             return
         word = cursor.word()
         if word in _HARMLESS_CREATE_OBJECTS:
@@ -181,9 +179,7 @@ class Objects:
                 statement.relation = cursor.relation()
                 statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE)
             return
-        if cursor.accept("DATABASE") or cursor.accept("TABLESPACE"):
-            statement.kind = "drop_" + cursor.tokens[cursor.index - 1].text.lower()
-            statement.no_transaction = f"DROP {cursor.tokens[cursor.index - 1].text.upper()} cannot run inside a transaction block"
+        if _cluster_object(cursor, statement, "DROP"):
             return
         if cursor.accept("MATERIALIZED", "VIEW"):
             statement.kind = "drop_materialized_view"
@@ -195,6 +191,16 @@ class Objects:
             statement.if_exists = cursor.accept("IF", "EXISTS")
             return
         raise Unanalyzable(f"DROP {word or '?'} is not understood")
+
+
+def _cluster_object(cursor: Cursor, statement: Statement, verb: str) -> bool:
+    """CREATE or DROP DATABASE | TABLESPACE (after `verb`): no table lock, never in a transaction block."""
+    if not (cursor.accept("DATABASE") or cursor.accept("TABLESPACE")):
+        return False
+    word = cursor.tokens[cursor.index - 1].text.upper()
+    statement.kind = f"{verb.lower()}_{word.lower()}"
+    statement.no_transaction = f"{verb} {word} cannot run inside a transaction block"
+    return True
 
 
 _HARMLESS_CREATE_OBJECTS = {
