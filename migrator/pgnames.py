@@ -42,7 +42,7 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _clip(name: str, limit: int) -> str:
+def clip_name(name: str, limit: int) -> str:
     """The longest prefix of name within limit bytes that does not split a character (pg_mbcliplen)."""
     encoded = name.encode()
     if len(encoded) <= limit:
@@ -61,9 +61,9 @@ def make_object_name(name1: str, name2: str | None, label: str | None) -> str:
             length1 -= 1
         else:
             length2 -= 1
-    parts = [_clip(name1, length1)]
+    parts = [clip_name(name1, length1)]
     if name2:
-        parts.append(_clip(name2, length2))
+        parts.append(clip_name(name2, length2))
     if label:
         parts.append(label)
     return "_".join(parts)
@@ -78,7 +78,7 @@ def index_name_addition(columns: list[str]) -> str:
         text += column
         if len(text.encode()) >= NAMEDATALEN:
             break
-    return _clip(text, NAMEDATALEN - 1)
+    return clip_name(text, NAMEDATALEN - 1)
 
 
 def choose_relation_name(name1: str, name2: str | None, label: str, taken: Callable[[str], bool]) -> str:

@@ -24,8 +24,9 @@ class Dml:
         statement.relation = cursor.relation()
         statement.add_lock(statement.relation, Lock.ROW_EXCLUSIVE)
         statement.scans = word in ("UPDATE", "DELETE", "MERGE")
-        if word in ("UPDATE", "INSERT"):
-            statement.actions.append(Action(kind="assign", sql=statement.sql, columns=_assigned_columns(cursor, word)))
+        if word in ("UPDATE", "INSERT", "MERGE"):
+            for whole, partial in _assignment_lists(cursor, word):
+                statement.actions.append(Action(kind="assign", sql=statement.sql, columns=whole, partial_columns=partial))
 
     def _with(self, cursor: Cursor, statement: Statement) -> None:
         """A WITH query: each data-modifying part (a CTE or the main statement) becomes a child statement."""
@@ -77,28 +78,48 @@ class Dml:
 _QUERY_WORDS = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE"}
 
 
-def _assigned_columns(cursor: Cursor, word: str) -> tuple[str, ...]:
-    """The whole columns an UPDATE's SET list or an INSERT's column list assigns, in order, repeats kept.
-
-    Assignments to a subscript or field (a[1], c.f) are left out: PostgreSQL allows several per column."""
+def _assignment_lists(cursor: Cursor, word: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each list of columns the statement assigns (an UPDATE's SET list, an INSERT's column list and its
+    ON CONFLICT DO UPDATE SET list, each WHEN clause of a MERGE): (whole columns, columns of which only
+    an element or field is assigned), in order, repeats kept."""
+    lists = []
     if word == "INSERT":
         if cursor.accept("AS"):
             cursor.identifier()
-        groups = [cursor.skip_group()]
-    else:
-        at = cursor.find_word("SET")
-        if at is None:
-            return ()
-        cursor.advance(at + 1)
-        end = min((i for i in (cursor.find_word(w) for w in ("FROM", "WHERE", "RETURNING")) if i is not None),
-                  default=len(cursor.rest()))
-        groups = [cursor.rest()[:end]]
-    columns = []
-    for part in split_top_level(groups[0]):
-        if part and part[0].token_type == TokenType.L_PAREN:  # (a, b) = (...)
+        if cursor.is_type(TokenType.L_PAREN):
+            lists.append(_column_targets(cursor, cursor.skip_group()))
+    here, depth = Cursor(cursor.statement, cursor.rest()), 0
+    while not here.at_end:
+        token_type = here.peek().token_type
+        depth += token_type in (TokenType.L_PAREN, TokenType.L_BRACKET)
+        depth -= token_type in (TokenType.R_PAREN, TokenType.R_BRACKET)
+        if depth == 0 and (word == "UPDATE" and here.has_words("SET") or here.has_words("UPDATE", "SET")):
+            here.advance(1 if word == "UPDATE" else 2)
+            end = min((i for i in map(here.find_word, ("FROM", "WHERE", "RETURNING", "WHEN")) if i is not None),
+                      default=len(here.rest()))
+            lists.append(_column_targets(cursor, here.rest()[:end], set_list=True))
+            if word == "UPDATE":
+                break
+        elif depth == 0 and word == "MERGE" and here.has_words("THEN", "INSERT") and here.is_type(TokenType.L_PAREN, 2):
+            here.advance(2)
+            lists.append(_column_targets(cursor, here.skip_group()))
+            continue
+        here.advance()
+    return lists
+
+
+def _column_targets(cursor: Cursor, tokens, set_list: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    whole, partial = [], []
+    for part in split_top_level(tokens):
+        if set_list and part and part[0].token_type == TokenType.L_PAREN:  # (a, b) = (...)
             inner = Cursor(cursor.statement, part).skip_group()
-            columns += [fold(p[0]) for p in split_top_level(inner) if len(p) == 1]
-        elif part and (word == "INSERT" and len(part) == 1 or word == "UPDATE" and len(part) > 1
-                       and part[1].token_type == TokenType.EQ):
-            columns.append(fold(part[0]))
-    return tuple(columns)
+            targets = split_top_level(inner)
+        elif set_list:
+            at = next((i for i, t in enumerate(part) if t.token_type == TokenType.EQ), len(part))
+            targets = [part[:at]]
+        else:
+            targets = [part]
+        for target in targets:
+            if target:
+                (whole if len(target) == 1 else partial).append(fold(target[0]))
+    return tuple(whole), tuple(partial)

@@ -65,6 +65,7 @@ class Action:
     not_valid: bool = False
     using_index: str | None = None
     columns: tuple[str, ...] = ()
+    partial_columns: tuple[str, ...] = ()  # assign: columns of which only an element or field is assigned (a[1], c.f)
     references: Relation | None = None
     referenced_columns: tuple[str, ...] = ()
     data_type: PgType | None = None

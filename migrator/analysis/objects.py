@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from sqlglot import exp
+from sqlglot.tokens import TokenType
 
 from migrator.analysis.facts import Action, Lock, Statement, Unanalyzable
-from migrator.analysis.reading import identifier_name, relation_of, without_words
+from migrator.analysis.reading import column_list, first_identifier, identifier_name, output_names, relation_of, without_words
 from migrator.sqltext import Cursor, Relation, parse_one, split_top_level
 
 
@@ -88,8 +89,15 @@ class Objects:
         if word in _HARMLESS_CREATE_OBJECTS:
             statement.kind = "create_" + word.lower()
             cursor.advance()
+            foreign_table = word == "FOREIGN" and cursor.accept("TABLE")
             cursor.accept("IF", "NOT", "EXISTS")
             statement.relation = cursor.relation()
+            if foreign_table:  # its columns are defined as a table's are
+                columns = tuple(first_identifier(part) for part in split_top_level(cursor.skip_group())
+                                if Cursor(cursor.statement, part).word() not in ("CONSTRAINT", "CHECK", "LIKE"))
+                statement.actions.append(Action(kind="output_columns", sql=statement.sql, columns=columns))
+            elif word == "VIEW":
+                self._view_columns(cursor, statement)
             return
         raise Unanalyzable(f"CREATE {word or '?'} is not understood")
 
@@ -106,8 +114,10 @@ class Objects:
             statement.add_lock(parent, Lock.ACCESS_EXCLUSIVE, "parent")
         as_at = cursor.find_word("AS")
         if as_at is not None:
-            cursor.advance(as_at + 1)
-            self._table_from_query(cursor, statement)
+            start = cursor.index
+            named = column_list(cursor) if cursor.is_type(TokenType.L_PAREN) else ()  # CREATE TABLE t (a, b) AS
+            cursor.index = start + as_at + 1
+            self._table_from_query(cursor, statement, named)
             return
         body = cursor.skip_group()
         for element in split_top_level(body):
@@ -130,8 +140,9 @@ class Objects:
             else:
                 inner.advance()
 
-    def _table_from_query(self, cursor: Cursor, statement: Statement) -> None:
-        """CREATE TABLE ... AS / SELECT INTO: a new table, filled by reading the query's tables."""
+    def _table_from_query(self, cursor: Cursor, statement: Statement, named: tuple[str, ...] = ()) -> None:
+        """CREATE TABLE ... AS / SELECT INTO: a new table, filled by reading the query's tables; named: its
+        column names when the statement lists them."""
         statement.kind = "create_table_as"
         words = [cursor.word(offset) for offset in range(len(cursor.rest()))]
         with_data = words[-3:] != ["WITH", "NO", "DATA"]
@@ -140,12 +151,22 @@ class Objects:
         query = parse_one(cursor.sql_of(query_tokens)) if cursor.word() != "EXECUTE" else None
         if query is None:
             raise Unanalyzable("the query of CREATE TABLE ... AS is not understood")
+        statement.actions.append(Action(kind="output_columns", sql=statement.sql, columns=named or output_names(query)))
         ctes = {identifier_name(cte.args.get("alias")) for cte in query.find_all(exp.CTE)}
         for table in query.find_all(exp.Table):
             source = None if table.find_ancestor(exp.Into) else relation_of(table)
             if source is not None and source.name not in ctes and source != statement.relation:
                 statement.add_lock(source, Lock.ACCESS_SHARE)
         statement.scans = with_data and bool(statement.locks)
+
+    def _view_columns(self, cursor: Cursor, statement: Statement) -> None:
+        """The column names a view gets: its own list, else its query's output names."""
+        named = column_list(cursor) if cursor.is_type(TokenType.L_PAREN) else ()
+        as_at = cursor.find_word("AS")
+        if not named and as_at is not None:
+            cursor.advance(as_at + 1)
+            named = output_names(parse_one(cursor.rest_sql()))
+        statement.actions.append(Action(kind="output_columns", sql=statement.sql, columns=named))
 
     # -- DROP ----------------------------------------------------------------------------
     def _drop(self, cursor: Cursor, statement: Statement) -> None:

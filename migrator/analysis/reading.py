@@ -54,6 +54,24 @@ def identifier_name(node: exp.Expr | None) -> str | None:
     return identifier_name(node.this) if isinstance(node.this, exp.Expr) else str(node.this).lower()
 
 
+def output_names(query: exp.Expr | None) -> tuple[str, ...]:
+    """The column names a SELECT gives its result where PostgreSQL's rules fix them here (an alias, a
+    column's own name, `?column?` for a bare constant); other expressions are left out."""
+    while isinstance(query, exp.Subquery):
+        query = query.this
+    if not isinstance(query, exp.Select):
+        return ()
+    names = []
+    for target in query.selects:
+        if isinstance(target, exp.Alias):
+            names.append(identifier_name(target.args.get("alias")))
+        elif isinstance(target, exp.Column) and isinstance(target.this, exp.Identifier):
+            names.append(identifier_name(target.this))
+        elif isinstance(target, (exp.Literal, exp.Null)):
+            names.append("?column?")
+    return tuple(name for name in names if name)
+
+
 def relation_of(node: exp.Expr | None) -> Relation | None:
     table = node.this if isinstance(node, exp.Schema) else node
     if not isinstance(table, exp.Table):
