@@ -375,7 +375,7 @@ class _Run:
     def _before(self, conn, cursor, statement, parameters, context, executemany):
         from migrator.guard import Origin
 
-        raw = self._session(cursor)
+        raw = self._session(conn)
         if raw.status == Status.INERROR:  # only a ROLLBACK (TO SAVEPOINT) can run now
             self.armed.pop(id(raw.connection), None)  # and it undoes the SET LOCALs made since the savepoint
             self.last = None
@@ -402,7 +402,7 @@ class _Run:
         if self.last is None:  # a statement sent as it came (see _before)
             return
         origin, verdict, started = self.last
-        followups = self.guard.after(self._session(cursor), verdict)
+        followups = self.guard.after(self._session(conn), verdict)
         if followups:
             self.queued.append((followups, f"{origin.path}:{origin.line}"))
         self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", "step": origin.line,
@@ -445,9 +445,9 @@ class _Run:
         self.armed[id(raw.connection)] = (timeouts, raw.autocommit)
 
     @staticmethod
-    def _session(cursor) -> Session:
-        """The session a DBAPI cursor runs in, psycopg 3's or psycopg2's (see migrator.dbapi)."""
-        return Session(cursor.connection)
+    def _session(conn) -> Session:
+        """The DBAPI session under a SQLAlchemy connection, psycopg 3's (sync or async) or psycopg2's (see migrator.dbapi)."""
+        return Session(conn.connection.dbapi_connection)
 
     # -- where a statement comes from ---------------------------------------------------------------
     def _origin(self) -> tuple[Path, tuple[int, ...]]:

@@ -1,8 +1,9 @@
 """The database session under SQLAlchemy as the guard talks to it, whichever driver holds it.
 
 A project's env.py may connect with psycopg 3 or psycopg2 (a `postgresql://` URL means psycopg2
-to SQLAlchemy). The guard reads the catalog and arms timeouts in that same session and
-transaction; Session gives it the few calls it needs on either driver.
+to SQLAlchemy), or, with Alembic's async template, with psycopg 3's AsyncConnection behind
+SQLAlchemy's asyncio adapter. The guard reads the catalog and arms timeouts in that same session
+and transaction; Session gives it the few calls it needs on any of these.
 """
 
 from __future__ import annotations
@@ -22,13 +23,21 @@ class Status(IntEnum):
 
 
 class Session:
-    """A DBAPI connection of psycopg 3 or psycopg2."""
+    """A DBAPI connection of psycopg 3 or psycopg2, or SQLAlchemy's asyncio adapter of a psycopg 3
+    AsyncConnection (its calls then wait the way the adapter's own do: inside the greenlet that
+    SQLAlchemy runs an AsyncConnection.run_sync() function in, which is where env.py's statements go out)."""
 
     def __init__(self, connection):
         import psycopg
 
         self.connection = connection
-        self.psycopg3 = isinstance(connection, psycopg.Connection)
+        self._wait = lambda result: result
+        inner = getattr(connection, "_connection", None)  # what SQLAlchemy's asyncio adapter wraps
+        if isinstance(inner, psycopg.AsyncConnection):
+            from sqlalchemy.util import await_only
+
+            self.connection, self._wait = inner, await_only
+        self.psycopg3 = isinstance(self.connection, (psycopg.Connection, psycopg.AsyncConnection))
 
     @property
     def status(self) -> Status:
@@ -43,7 +52,7 @@ class Session:
     def rows(self, sql: str, params=None) -> list[tuple]:
         """The rows a query returns (its parameters bound the driver's way: %s / %(name)s)."""
         if self.psycopg3:
-            return self.connection.execute(sql, params).fetchall()
+            return self._wait(self._wait(self.connection.execute(sql, params)).fetchall())
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
@@ -51,7 +60,7 @@ class Session:
     def run(self, sql) -> None:
         """Statements without parameters (text, or psycopg's sql.Composed), several at once if need be."""
         if self.psycopg3:
-            self.connection.execute(sql)
+            self._wait(self.connection.execute(sql))
             return
         with self.connection.cursor() as cursor:
             cursor.execute(sql if isinstance(sql, str) else sql.as_string(None))
@@ -61,13 +70,13 @@ class Session:
         if self.psycopg3:
             import psycopg
 
-            with psycopg.ClientCursor(self.connection) as cursor:
-                return cursor.mogrify(sql, params)
+            client = psycopg.ClientCursor if isinstance(self.connection, psycopg.Connection) else psycopg.AsyncClientCursor
+            return client(self.connection).mogrify(sql, params)  # only adapts the values: nothing to close on the server
         with self.connection.cursor() as cursor:
             return cursor.mogrify(sql, params).decode()
 
     def rollback(self) -> None:
-        self.connection.rollback()
+        self._wait(self.connection.rollback())
 
     @contextlib.contextmanager
     def rolled_back(self):
