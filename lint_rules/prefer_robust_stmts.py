@@ -21,11 +21,16 @@ def _not_rerunnable(statement, dropped):
     kind, name = statement.kind, statement.relation
     if kind == "create_index" and statement.concurrently:
         index = statement.actions[0].constraint
-        if index and index not in dropped:
+        if index in dropped:
+            dropped.discard(index)  # that DROP ... IF EXISTS clears the way for this one build, not a second
+        elif index:
             yield (f"CREATE INDEX CONCURRENTLY {index} cannot be re-run: a failed build leaves an INVALID index {index}, "
                    "on which a re-run fails" + (", or which IF NOT EXISTS keeps" if statement.if_not_exists else ""),
                    f"DROP INDEX CONCURRENTLY IF EXISTS {index};  -- just before it; "
                    "then CREATE INDEX CONCURRENTLY without IF NOT EXISTS")
+    elif kind == "create_table" and name is not None and name.schema == "pg_temp" and any(
+            a.kind == "on_commit" and a.value == "drop" for a in statement.actions):
+        return  # a temporary table gone when its statement commits: nothing is left for a re-run to trip on
     elif kind in ("create_table", "create_index") and not statement.if_not_exists:
         what = "TABLE" if kind == "create_table" else "INDEX"
         shown = name if kind == "create_table" else statement.actions[0].constraint
@@ -53,7 +58,9 @@ def _not_rerunnable_action(table, action, dropped):
     elif action.kind == "drop_constraint" and not action.guarded:
         yield (f"DROP CONSTRAINT {action.constraint} without IF EXISTS: {RERUN}",
                f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {action.constraint};")
-    elif action.kind == "add_constraint" and action.constraint not in dropped:
+    elif action.kind == "add_constraint" and action.constraint in dropped:
+        dropped.discard(action.constraint)  # the DROP ... IF EXISTS before it serves this ADD, not a second one
+    elif action.kind == "add_constraint":
         name = action.constraint or "<name>"
         yield (f"ADD CONSTRAINT {name} has no IF NOT EXISTS form: {RERUN}",
                f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};  -- just before it")
@@ -66,7 +73,7 @@ RULE = Rule(
     what=(
         "Flags, in the parts of a migration that run outside a transaction, CREATE and ADD without IF NOT EXISTS, "
         "DROP without IF EXISTS, and ADD CONSTRAINT or CREATE INDEX CONCURRENTLY not preceded by a DROP ... IF "
-        "EXISTS of the same name. Off by default."
+        "EXISTS of the same name (one DROP serves one ADD). A temporary table ON COMMIT DROP passes. Off by default."
     ),
     why=(
         "Outside a transaction each statement commits on its own, so a migration that fails half way leaves its "

@@ -28,6 +28,9 @@ def test_the_whole_finding():
     "ALTER TYPE mood ADD VALUE 'sad';",
     "CREATE INDEX CONCURRENTLY i ON t (a);",
     "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);",  # keeps an INVALID index: not robust either
+    "CREATE TEMP TABLE t (a int);",  # a retry on the same connection finds it
+    "CREATE TEMP TABLE t (a int) ON COMMIT DELETE ROWS;",
+    "CREATE TABLE t (a int) ON COMMIT DROP;",  # PostgreSQL refuses ON COMMIT on a permanent table
 ])
 def test_statements_a_rerun_trips_on(sql):
     assert hits(AUTOCOMMIT + sql, RULE) == 1
@@ -42,6 +45,7 @@ def test_statements_a_rerun_trips_on(sql):
     "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'sad';",
     "DROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE INDEX CONCURRENTLY i ON t (a);",
     "ALTER TABLE t VALIDATE CONSTRAINT c;\nUPDATE t SET a = 1;",
+    "CREATE TEMPORARY TABLE t (a int) ON COMMIT DROP;",
 ])
 def test_rerunnable_forms_pass(sql):
     assert hits(AUTOCOMMIT + sql, RULE) == 0
@@ -50,6 +54,27 @@ def test_rerunnable_forms_pass(sql):
 def test_a_transaction_makes_any_statement_rerunnable():
     assert hits("CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b int;", RULE) == 0
     assert hits(AUTOCOMMIT + "BEGIN;\nDROP TABLE t;\nCOMMIT;\nDROP TABLE u;", RULE) == 1
+
+
+def test_one_drop_clears_the_way_for_one_add(pg_db):
+    twice = ("ALTER TABLE t DROP CONSTRAINT IF EXISTS c;\nALTER TABLE t ADD CONSTRAINT c CHECK (a > 0);\n"
+             "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0);")
+    [finding] = lint(AUTOCOMMIT + twice, RULE)
+    assert finding.line == 4
+    pg_db.execute("CREATE TABLE t (a int)")
+    with pytest.raises(psycopg.errors.DuplicateObject):  # the second ADD fails even on the first run
+        pg_db.execute(twice)
+    index_twice = "DROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE INDEX CONCURRENTLY i ON t (a);\nCREATE INDEX CONCURRENTLY i ON t (a);"
+    assert hits(AUTOCOMMIT + index_twice, RULE) == 1
+
+
+def test_a_temporary_table_dropped_at_commit_leaves_nothing_for_a_rerun(pg_db):
+    with psycopg.connect(pg_db.dsn, autocommit=True) as retry_on_one_connection:
+        for _ in range(2):
+            retry_on_one_connection.execute("CREATE TEMPORARY TABLE t (a int) ON COMMIT DROP")
+        retry_on_one_connection.execute("CREATE TEMPORARY TABLE u (a int)")
+        with pytest.raises(psycopg.errors.DuplicateTable):
+            retry_on_one_connection.execute("CREATE TEMPORARY TABLE u (a int)")
 
 
 @pytest.mark.parametrize("pg_version", [11, 19])

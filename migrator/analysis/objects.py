@@ -133,6 +133,9 @@ class Objects:
                 action = self._column_definition(inner)
                 action.kind = "column"
             statement.actions.append(action)
+        on_commit = cursor.find_word("COMMIT")
+        if on_commit is not None and cursor.word(on_commit - 1) == "ON":  # ON COMMIT DROP | DELETE ROWS | PRESERVE ROWS
+            statement.actions.append(Action(kind="on_commit", value=cursor.word(on_commit + 1).lower(), sql=statement.sql))
         inner = Cursor(cursor.statement, body)
         while not inner.at_end:  # a new, empty table: only the tables it references are locked
             if inner.accept("REFERENCES"):
