@@ -5,13 +5,11 @@ from migrator.sqltext import tokenize
 from sqlglot.tokens import TokenType
 
 MAX_BYTES = 63  # NAMEDATALEN - 1
-# a run that may be a name over 63 bytes (22 characters of 3 bytes): only then is the statement tokenized
-CANDIDATE = re.compile(r'"(?:[^"]|""){22,}"|[\w$]{22,}')
+# a run that may be a name over 63 bytes (16 characters of 4 bytes): only then is the statement tokenized
+CANDIDATE = re.compile(r'"(?:[^"]|""){16,}"|[\w$]{16,}')
 
 
 def check(statement, ctx):
-    if not statement.kind.startswith(("create", "alter")):  # names are truncated where they are made
-        return
     if not any(len(m.group(0).encode()) > MAX_BYTES for m in CANDIDATE.finditer(statement.sql)):
         return
     seen = set()
@@ -39,14 +37,15 @@ RULE = Rule(
     severity="warning",
     summary="An identifier longer than 63 bytes, which PostgreSQL silently truncates.",
     what=(
-        "Flags names longer than 63 bytes, quoted or not, in the statements that make or change objects "
-        "(CREATE and ALTER): tables, columns, indexes, constraints, types."
+        "Flags names longer than 63 bytes, quoted or not, in any statement: where objects are made (CREATE, "
+        "ALTER) and where they are named (DROP, COMMENT, queries), since PostgreSQL truncates every one."
     ),
     why=(
         "PostgreSQL keeps only the first 63 bytes of an identifier (NAMEDATALEN - 1) and merely logs a NOTICE. "
         "Two indexes or constraints whose names share those 63 bytes collide (the second fails with "
         "`already exists`, or an IF NOT EXISTS silently skips it), and tools that compare the name they wrote "
-        "with the catalog (ORMs, schema diffs, later migrations dropping it by name) see a different name."
+        "with the catalog (ORMs, schema diffs) see a different name. A long name in a DROP or a query is cut "
+        "the same way, so it reaches whichever object owns the first 63 bytes."
     ),
     instead="CREATE INDEX orders_customer_created_idx ON orders (customer_id, created_at);",
     check=check,

@@ -22,6 +22,9 @@ def test_the_whole_finding():
     f'ALTER TABLE t ADD COLUMN "{"é" * 32}" int;',  # 32 characters, 64 bytes
     f"ALTER TABLE t ADD CONSTRAINT {LONG} CHECK (a > 0) NOT VALID;",
     f"DO $$ BEGIN CREATE TABLE {LONG} (a int); END $$;",
+    f"DROP TABLE {LONG};",
+    f"COMMENT ON INDEX {LONG} IS 'x';",
+    'CREATE TABLE "' + "\N{FAMILY}\N{ZERO WIDTH JOINER}" * 13 + '" (a int);',  # 13 four-byte and 13 three-byte characters
 ])
 def test_long_names_anywhere(sql):
     assert hits(sql, RULE) == 1
@@ -39,6 +42,12 @@ def test_names_within_the_limit_and_long_strings_pass(sql):
 @pytest.mark.parametrize("pg_version", [11, 19])
 def test_every_version(pg_version):
     assert hits(f"CREATE TABLE {LONG} (a int);", RULE, pg_version=pg_version, transaction="none") == 1
+
+
+def test_a_long_name_in_a_drop_reaches_whichever_object_owns_its_first_63_bytes(pg_db):
+    pg_db.execute(f"CREATE TABLE {LONG[:63]} (a int)")  # written at the limit: no name of its own was cut
+    pg_db.execute(f"DROP TABLE {LONG}")
+    assert pg_db.execute(f"SELECT to_regclass('{LONG[:63]}')") == [(None,)]
 
 
 def test_postgresql_truncates_as_stated_and_the_names_collide(pg_db):
