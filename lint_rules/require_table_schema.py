@@ -8,7 +8,7 @@ TEMPORARY = re.compile(r"\s*CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?TEMP(?:ORARY)?\b", 
 def check(statement, ctx):
     relations = [t.relation for t in statement.locks if t.kind == "table"]
     relations += [action.references for action in statement.actions if action.references is not None]
-    if statement.kind == "create_table" and statement.relation is not None and not TEMPORARY.match(statement.sql):
+    if statement.kind in ("create_table", "create_table_as") and statement.relation is not None and not TEMPORARY.match(statement.sql):
         relations.append(statement.relation)
     names = list(dict.fromkeys(str(r) for r in relations if r.schema is None))
     if names:

@@ -21,6 +21,8 @@ def test_the_whole_finding():
     "UPDATE t SET a = 1;",
     "DROP TABLE t;",
     "ALTER TABLE app.t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES u (id) NOT VALID;",
+    "CREATE TABLE t AS SELECT 1 AS a;",
+    "SELECT 1 AS a INTO t;",
 ])
 def test_unqualified_tables_are_flagged(sql):
     assert hits(sql, RULE) == 1
@@ -29,6 +31,9 @@ def test_unqualified_tables_are_flagged(sql):
 @pytest.mark.parametrize("sql", [
     "CREATE TABLE app.t (a int);",
     "CREATE TEMP TABLE scratch (a int);",
+    "CREATE TEMP TABLE scratch AS SELECT 1 AS a;",
+    "SELECT 1 AS a INTO TEMP scratch;",
+    "CREATE TABLE app.t AS SELECT 1 AS a;",
     "CREATE INDEX i ON public.t (a);",
     'ALTER TABLE "App"."T" ADD COLUMN b int;',
     "SELECT 1;",
