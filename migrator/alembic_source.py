@@ -36,6 +36,7 @@ from migrator.errors import first_line
 from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
 
+GUARDED_DRIVERS = ("psycopg", "psycopg2")  # SQLAlchemy's names; psycopg covers its async dialect too (see migrator.dbapi)
 _GUARDING = threading.local()  # the run whose env.py is executing, so the env.py hook steps aside
 
 
@@ -357,8 +358,18 @@ class _Run:
             engine.dispose()
 
     def check_same_database(self, connection) -> None:
-        """The connection env.py configured must reach the database whose deploy lock this apply holds."""
-        if not hasattr(connection, "connection") or self.executor.lock_pid is None:
+        """The connection env.py configured must be one the guard can talk through (psycopg 3, sync or
+        async, or psycopg2) and reach the database whose deploy lock this apply holds."""
+        if not hasattr(connection, "connection"):
+            return
+        path, (line, *_) = self._origin()
+        dialect = connection.dialect
+        if dialect.name != "postgresql" or dialect.driver not in GUARDED_DRIVERS:
+            raise ApplyError(f"{path}:{line}: env.py connects through {dialect.name}+{dialect.driver}, and migrator judges "
+                             "statements on psycopg 3 (sync or async) and psycopg2 connections only: let env.py connect "
+                             "with sqlalchemy.url (migrator sets it to --dsn) or config.attributes['connection'], or name "
+                             "postgresql+psycopg:// in its own URL")
+        if self.executor.lock_pid is None:
             return
         raw = Session(connection.connection.dbapi_connection)
         idle = raw.status == Status.IDLE and not raw.autocommit
@@ -368,7 +379,7 @@ class _Run:
         if idle:
             raw.rollback()
         if not same:
-            raise ApplyError(f"{self.env_path}: env.py connected to another database than the one being migrated "
+            raise ApplyError(f"{path}:{line}: env.py connected to another database than the one being migrated "
                              "(it builds its own URL?): let it use sqlalchemy.url or config.attributes['connection']")
 
     # -- each statement ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.real_histories.harness import create_database, drop_database, schema_dump
-from tests.test_executor_alembic import BIG, CLI, add_revision, alembic, apply, one_line_error, steps
+from tests.test_executor_alembic import BIG, CLI, add_revision, alembic, apply, one_line_error, project, steps
 
 HISTORY = {  # name: (upgrade, downgrade)
     "r1": ('op.create_table("users", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("email", sa.Text))\n'
@@ -148,3 +148,15 @@ def test_a_lock_timeout_in_an_async_env_py_retries_the_revision_in_flight(tmp_pa
     assert [e["migration"] for e in events if e["event"] == "retry"] == ["r4"]
     assert [e["migration"] for e in events if e["event"] == "done"] == ["r3", "r4"], "r3 committed once, r4 retried"
     assert pg_db.execute("SELECT version_num FROM alembic_version") == [("r4",)]
+
+
+def test_env_py_connecting_through_a_driver_the_guard_cannot_talk_through_is_refused_at_its_line(tmp_path, pg_db):
+    """asyncpg's case (an env.py that builds its own URL from the application's settings), shown with
+    the one other driver every Python has: the error names env.py's configure() line and the way out."""
+    ini = project(tmp_path, pg_db.dsn, {"r1": HISTORY["r1"][0]})
+    env = ini.parent / "alembic" / "env.py"
+    env.write_text(env.read_text().replace('config.get_section(config.config_ini_section, {})', '{"sqlalchemy.url": "sqlite://"}'))
+    error = one_line_error(apply(ini, pg_db.dsn))
+    assert error.startswith(f"Error: {env}:13: env.py connects through sqlite+pysqlite, and migrator judges statements on "
+                            "psycopg 3 (sync or async) and psycopg2 connections only"), error
+    assert pg_db.execute("SELECT to_regclass('users')") == [(None,)]
