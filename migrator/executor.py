@@ -347,6 +347,7 @@ def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog
     """Each statement with its online form, if it needs one (none inside explicit BEGIN ... COMMIT,
     none on a table this migration creates, or one within the small-table budget)."""
     from migrator.guard import online_form
+    from migrator.rewrites import rewrite
 
     created: set[str] = set()
     explicit = False
@@ -357,7 +358,8 @@ def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog
         elif statement.kind in ("commit", "rollback"):
             explicit = False
         new = statement.relation is not None and statement.relation.name in created
-        planned.append((statement, None if explicit or new else online_form(statement, costs[id(statement)], catalog, pg_version)))
+        units = None if explicit or new else rewrite(statement, set(), pg_version, catalog.name_taken(statement))
+        planned.append((statement, online_form(units, costs[id(statement)])))
         if statement.kind == "create_table" and statement.relation is not None:
             created.add(statement.relation.name)
     return planned

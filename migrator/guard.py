@@ -135,11 +135,9 @@ def refusal_message(where: str, finding, cost: Cost, policy: Policy, more: str =
     return f"{where}: refused by {finding.rule}: {finding.message}{size}{safe}{more}"
 
 
-def online_form(statement: Statement, cost: Cost, catalog: Catalog, pg_version: int) -> list[Unit] | None:
-    """The statement's online form when its table is too big to run it as written, else None."""
-    if cost.small or cost.new:
-        return None
-    return rewrite(statement, set(), pg_version, catalog.name_taken(statement))
+def online_form(units: list[Unit] | None, cost: Cost) -> list[Unit] | None:
+    """A statement's online form (`units`, from rewrite()) when its table is too big to run it as written, else None."""
+    return None if cost.small or cost.new else units
 
 
 def split_online_form(analyzer: Analyzer, statement: Statement, units: list[Unit]) -> tuple[Statement, list[Unit], str | None]:
@@ -147,8 +145,9 @@ def split_online_form(analyzer: Analyzer, statement: Statement, units: list[Unit
     ADD ... NOT VALID, or NO_OP_STEP when nothing of it may run there), the follow-ups that run
     after the commit (CONCURRENTLY, VALIDATE, the SET NOT NULL steps), and the table whose new
     constraint's name the follow-ups read from the catalog (None when they name it themselves)."""
-    if units and not _must_follow(analyzer, units[0]):
-        [sent], followups = analyzer.analyze(units[0].sql[0]), units[1:]
+    first = [s for sql in units[0].sql for s in analyzer.analyze(sql)] if units else []
+    if units and len(units[0].sql) == 1 and not _must_follow(first):
+        [sent], followups = first, units[1:]
     else:
         sent, followups = replace(statement, sql=NO_OP_STEP, locks=[], actions=[]), units
     sent.line = sent.end_line = statement.line
@@ -186,10 +185,10 @@ class Guard:
         findings = [f for f in findings if (f.severity == "error" or f.rule == "changing-column-type")
                     and f.rule not in HANDLED_BY_EXECUTOR and not origin.ignores(f.rule, origin.stack)]
         deferred_whole = in_transaction and any(s.no_transaction for s in statements)
-        rewritable = self.rewrite_enabled and in_transaction and len(statements) == 1 and \
-            rewrite(statement, set(), self.analyzer.pg_version) is not None
-        cost = self.catalog.cost(statements) if findings or rewritable else Cost(0, True, False)
-        units = online_form(statement, cost, self.catalog, self.analyzer.pg_version) if rewritable else None
+        units = rewrite(statement, set(), self.analyzer.pg_version, self.catalog.name_taken(statement)) \
+            if self.rewrite_enabled and in_transaction and len(statements) == 1 else None
+        cost = self.catalog.cost(statements) if findings or units else Cost(0, True, False)
+        units = online_form(units, cost)
         for finding in findings:
             if not deferred_whole and blocks(finding, statement, cost, self.catalog, bool(units), self.downgrade):
                 raise ApplyError(refusal_message(f"{origin.path}:{origin.line}", finding, cost, self.policy))
@@ -231,11 +230,10 @@ def resolve_constraint_name(session: Session, table: str, before: frozenset[str]
     return [replace(unit, sql=[sql.replace(CATALOG_NAME, quote_identifier(name)) for sql in unit.sql]) for unit in followups]
 
 
-def _must_follow(analyzer: Analyzer, unit: Unit) -> bool:
-    """A unit that may not or should not run in the migration's transaction (CONCURRENTLY, VALIDATE, scans)."""
-    statements = [s for sql in unit.sql for s in analyzer.analyze(sql)]
-    return len(unit.sql) != 1 or any(s.no_transaction or s.scans or s.rewrites or
-                                     any(a.kind == "validate_constraint" for a in s.actions) for s in statements)
+def _must_follow(statements: list[Statement]) -> bool:
+    """Statements that may not or should not run in the migration's transaction (CONCURRENTLY, VALIDATE, scans)."""
+    return any(s.no_transaction or s.scans or s.rewrites or any(a.kind == "validate_constraint" for a in s.actions)
+               for s in statements)
 
 
 def _tables(statements: list[Statement]) -> list[str]:

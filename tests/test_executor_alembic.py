@@ -607,3 +607,29 @@ def test_op_execute_of_several_statements_sends_them_all(tmp_path, tables, drive
     result = apply(ini, tables.dsn.replace("postgresql://", f"postgresql+{driver}://"))
     assert result.returncode == 0, result.stderr
     assert tables.execute("SELECT email FROM users WHERE id = 1") == [("2",)]
+
+
+@pytest.mark.parametrize("statement, sent", [
+    ("ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)",
+     "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID"),
+    ("ALTER TABLE users ADD UNIQUE (email)", "SELECT WHERE false"),
+])
+def test_the_guard_rewrites_and_analyzes_a_statement_once(tables, monkeypatch, statement, sent):
+    """Judging a statement on a big table: one rewrite (names read from the live catalog), and
+    its online form's transactional part analyzed once."""
+    from migrator import guard as guards
+    from migrator.analyzer import Analyzer
+    from migrator.dbapi import Session
+    from migrator.executor import Policy
+
+    analyzer, rewrites, analyzed = Analyzer(), [], []
+    original_rewrite, original_analyze = guards.rewrite, analyzer.analyze
+    monkeypatch.setattr(guards, "rewrite", lambda *args: rewrites.append(args[0].sql) or original_rewrite(*args))
+    monkeypatch.setattr(analyzer, "analyze", lambda text: analyzed.append(text) or original_analyze(text))
+    guard = guards.Guard(analyzer, Policy(small_table_bytes=0))
+    with psycopg.connect(tables.dsn) as connection:
+        connection.execute("SELECT 1")  # in a transaction, as a revision's statements are
+        verdict = guard.judge(Session(connection), statement, guards.Origin(Path("r1.py"), 1), in_transaction=True)
+    assert verdict.sql == sent and verdict.followups
+    assert rewrites == [statement]
+    assert len(analyzed) == len(set(analyzed)), analyzed
