@@ -49,3 +49,38 @@ def test_real_migration_forms_are_understood(sql):
 
 def test_ignore_with_reason_accepts_it():
     assert hits("-- migrator:ignore unanalyzable-statement -- reviewed\nCALL do_things();", RULE) == 0
+
+
+PLACEHOLDERS = (
+    "CREATE TABLE :schema.jobs (id bigint, queue text DEFAULT :'queue');\n"
+    'CREATE INDEX jobs_queue_idx ON :"schema".jobs (queue);\n'
+    "SELECT (ARRAY[1, 2, 3])[2:3];\n"
+)
+
+
+def test_names_a_tool_substitutes_are_read_as_names():
+    """psql's variables (`psql -v schema=app`) and an extension script's @extschema@ keep a statement readable."""
+    from migrator.analyzer import Analyzer
+    from migrator.sqltext import Relation
+
+    create, index, select = Analyzer().analyze(PLACEHOLDERS)
+    assert (create.kind, create.relation, create.unanalyzable) == ("create_table", Relation("jobs", ":schema"), None)
+    assert (index.kind, index.relation, index.unanalyzable) == ("create_index", Relation("jobs", ":schema"), None)
+    assert select.unanalyzable is None  # an array slice keeps its colon
+    [extension] = Analyzer().analyze("ALTER TABLE @extschema@.part_config ADD COLUMN jobmon boolean DEFAULT true;")
+    assert (extension.kind, extension.relation, extension.unanalyzable) == ("alter_table", Relation("part_config", "@extschema@"), None)
+    assert hits(PLACEHOLDERS, RULE) == 0
+
+
+def test_psql_substitutes_the_variables_the_analyzer_reads_as_names(pg_db, tmp_path):
+    import subprocess
+
+    from migrator.sandbox import find_pg_bin
+
+    pg_db.execute("CREATE SCHEMA app")
+    migration = tmp_path / "placeholders.sql"
+    migration.write_text(PLACEHOLDERS)
+    subprocess.run([str(find_pg_bin() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "schema=app", "-v", "queue=default",
+                    "-f", str(migration), pg_db.dsn], check=True, capture_output=True)
+    assert pg_db.execute("SELECT column_default FROM information_schema.columns WHERE table_schema = 'app' "
+                         "AND column_name = 'queue'") == [("'default'::text",)]

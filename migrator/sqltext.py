@@ -34,7 +34,40 @@ _PARSER = DIALECT.parser()
 
 
 def tokenize(sql: str) -> list[Token]:
-    return _TOKENIZER.tokenize(sql)
+    tokens = _TOKENIZER.tokenize(sql)
+    return _placeholders(tokens) if ":" in sql or "@" in sql else tokens
+
+
+_OPERAND_ENDS = {TokenType.VAR, TokenType.NUMBER, TokenType.IDENTIFIER, TokenType.R_PAREN, TokenType.R_BRACKET,
+                 TokenType.STRING}
+
+
+def _placeholders(tokens: list[Token]) -> list[Token]:
+    """Names that a tool substitutes before PostgreSQL sees the file, read as one name each: psql's
+    variables (`:name`, `:'name'` a literal, `:"name"` an identifier) and an extension script's
+    `@extschema@`. Without this a migration run with `psql -v schema=app` would be unreadable."""
+    merged: list[Token] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        after = tokens[index + 2] if index + 2 < len(tokens) else None
+        if (token.token_type == TokenType.COLON and following is not None and following.start == token.end + 1
+                and (following.token_type in (TokenType.IDENTIFIER, TokenType.STRING) or word_of(following))
+                and not (merged and merged[-1].token_type in _OPERAND_ENDS and merged[-1].end + 1 == token.start)
+                and not (merged and merged[-1].token_type == TokenType.L_BRACKET)):
+            kind = TokenType.STRING if following.token_type == TokenType.STRING else TokenType.IDENTIFIER
+            merged.append(Token(kind, f":{following.text}", token.line, token.col, token.start, following.end))
+            index += 2
+        elif (token.token_type == TokenType.PARAMETER and token.text == "@" and following is not None
+              and after is not None and word_of(following) and after.text == "@"
+              and following.start == token.end + 1 and after.start == following.end + 1):
+            merged.append(Token(TokenType.IDENTIFIER, f"@{following.text}@", token.line, token.col, token.start, after.end))
+            index += 3
+        else:
+            merged.append(token)
+            index += 1
+    return merged
 
 
 class _CommandFallbackFilter(logging.Filter):
