@@ -69,6 +69,9 @@ def test_names_a_tool_substitutes_are_read_as_names():
     assert select.unanalyzable is None  # an array slice keeps its colon
     [extension] = Analyzer().analyze("ALTER TABLE @extschema@.part_config ADD COLUMN jobmon boolean DEFAULT true;")
     assert (extension.kind, extension.relation, extension.unanalyzable) == ("alter_table", Relation("part_config", "@extschema@"), None)
+    fizz = 'CREATE TABLE IF NOT EXISTS {{ index .Options "Namespace" }}.sessions (id uuid);\nGRANT SELECT ON t TO {{ .User }};'
+    create, grant = Analyzer().analyze(fizz)
+    assert (create.relation, create.unanalyzable, grant.unanalyzable) == (Relation("sessions", "{{index . Options Namespace}}"), None, None)
     assert hits(PLACEHOLDERS, RULE) == 0
 
 

@@ -35,7 +35,7 @@ _PARSER = DIALECT.parser()
 
 def tokenize(sql: str) -> list[Token]:
     tokens = _TOKENIZER.tokenize(sql)
-    return _placeholders(tokens) if ":" in sql or "@" in sql else tokens
+    return _placeholders(tokens) if ":" in sql or "@" in sql or "{{" in sql else tokens
 
 
 _OPERAND_ENDS = {TokenType.VAR, TokenType.NUMBER, TokenType.IDENTIFIER, TokenType.R_PAREN, TokenType.R_BRACKET,
@@ -44,8 +44,9 @@ _OPERAND_ENDS = {TokenType.VAR, TokenType.NUMBER, TokenType.IDENTIFIER, TokenTyp
 
 def _placeholders(tokens: list[Token]) -> list[Token]:
     """Names that a tool substitutes before PostgreSQL sees the file, read as one name each: psql's
-    variables (`:name`, `:'name'` a literal, `:"name"` an identifier) and an extension script's
-    `@extschema@`. Without this a migration run with `psql -v schema=app` would be unreadable."""
+    variables (`:name`, `:'name'` a literal, `:"name"` an identifier), an extension script's
+    `@extschema@` and Go templates (`{{ index .Options "Namespace" }}`, as gobuffalo/fizz migrations
+    write). Without this a migration run with `psql -v schema=app` would be unreadable."""
     merged: list[Token] = []
     index = 0
     while index < len(tokens):
@@ -64,6 +65,16 @@ def _placeholders(tokens: list[Token]) -> list[Token]:
               and following.start == token.end + 1 and after.start == following.end + 1):
             merged.append(Token(TokenType.IDENTIFIER, f"@{following.text}@", token.line, token.col, token.start, after.end))
             index += 3
+        elif token.token_type == TokenType.L_BRACE and following is not None and following.token_type == TokenType.L_BRACE:
+            end = next((i for i in range(index + 2, len(tokens) - 1) if tokens[i].token_type == TokenType.R_BRACE
+                        and tokens[i + 1].token_type == TokenType.R_BRACE), None)
+            if end is None:
+                merged.append(token)
+                index += 1
+                continue
+            template = "{{" + " ".join(t.text for t in tokens[index + 2 : end]) + "}}"
+            merged.append(Token(TokenType.IDENTIFIER, template, token.line, token.col, token.start, tokens[end + 1].end))
+            index = end + 2
         else:
             merged.append(token)
             index += 1
