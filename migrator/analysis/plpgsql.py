@@ -61,6 +61,8 @@ class Plpgsql:
                 elif word in ("END", "ELSE", "LOOP", "EXCEPTION", "THEN"):
                     cursor.advance()
                     cursor.accept_any("IF", "LOOP", "CASE")
+                    if word == "END" and len(cursor.rest()) == 1 and cursor.identifier():  # END label
+                        continue
                 else:
                     break
             if cursor.at_end:
