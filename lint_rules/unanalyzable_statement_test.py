@@ -34,6 +34,16 @@ def test_unclassifiable_statements_are_reported(sql, reason):
     "CREATE EXTENSION IF NOT EXISTS pgcrypto;",
     "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql;",
     "DO $$ BEGIN IF NOT EXISTS (SELECT 1) THEN CREATE TYPE m AS ENUM ('a'); END IF; END $$;",
+    "ALTER TABLE t NO INHERIT parent;",
+    "DROP ROUTINE IF EXISTS r(integer);",
+    "CREATE RECURSIVE VIEW rv (n) AS VALUES (1) UNION ALL SELECT n + 1 FROM rv WHERE n < 10;",
+    "ALTER FOREIGN DATA WRAPPER fdw OWNER TO bob;",
+    "IMPORT FOREIGN SCHEMA public FROM SERVER srv INTO app;",
+    "LISTEN jobs;",
+    "UNLISTEN *;",
+    "CHECKPOINT;",
+    "LOAD 'auto_explain';",
+    "DEALLOCATE ALL;",
     "DO $$ <<outer>> DECLARE a int := 0; DECLARE b int; BEGIN <<scan>> FOR i IN 1..2 LOOP EXIT scan WHEN i > 1; "
     "END LOOP scan; ALTER TABLE t ADD COLUMN IF NOT EXISTS c int; END outer $$;",  # labelled blocks (mattermost)
     "DROP INDEX a, b;",

@@ -113,6 +113,12 @@ _HANDLERS = {
     "GRANT": Analyzer._harmless,
     "REVOKE": Analyzer._harmless,
     "NOTIFY": Analyzer._harmless,
+    "LISTEN": Analyzer._harmless,
+    "UNLISTEN": Analyzer._harmless,
+    "CHECKPOINT": Analyzer._harmless,
+    "LOAD": Analyzer._harmless,
+    "DEALLOCATE": Analyzer._harmless,
+    "IMPORT": Analyzer._harmless,  # IMPORT FOREIGN SCHEMA: new foreign tables only
     "DISCARD": Analyzer._harmless,
     "SHOW": Analyzer._harmless,
     "SECURITY": Analyzer._harmless,

@@ -95,7 +95,7 @@ class AlterTable:
             action.kind = "validate_constraint"
             action.constraint = cursor.identifier()
             return action
-        if word in ("ENABLE", "DISABLE", "FORCE", "NO"):
+        if word in ("ENABLE", "DISABLE", "FORCE") or cursor.has_words("NO", "FORCE"):
             cursor.accept("NO")
             cursor.advance()
             cursor.accept_any("ALWAYS", "REPLICA")

@@ -58,6 +58,7 @@ class Objects:
             self._create_table(cursor, statement, temporary=persistence in ("TEMPORARY", "TEMP"))
             return
         cursor.accept("CONSTRAINT")
+        cursor.accept("RECURSIVE")  # CREATE RECURSIVE VIEW
         if cursor.accept("TRIGGER") or cursor.accept("POLICY") or cursor.accept("RULE"):
             statement.kind = "create_" + cursor.tokens[cursor.index - 1].text.lower()
             cursor.identifier()
@@ -209,7 +210,7 @@ class Objects:
             statement.kind = "drop_materialized_view"
             return
         word = cursor.word()
-        if word in _HARMLESS_CREATE_OBJECTS or word in ("OWNED", "ROLE", "USER", "GROUP"):
+        if word in _HARMLESS_CREATE_OBJECTS or word in ("OWNED", "ROLE", "USER", "GROUP", "ROUTINE"):
             statement.kind = "drop_" + word.lower()
             cursor.advance()
             statement.if_exists = cursor.accept("IF", "EXISTS")
@@ -238,5 +239,5 @@ _HARMLESS_CREATE_OBJECTS = {
 _HARMLESS_ALTER_OBJECTS = {
     "VIEW", "FUNCTION", "PROCEDURE", "SCHEMA", "EXTENSION", "AGGREGATE", "COLLATION",
     "OPERATOR", "ROLE", "USER", "GROUP", "SERVER", "PUBLICATION", "SUBSCRIPTION", "LANGUAGE",
-    "DATABASE", "TEXT", "CONVERSION", "EVENT", "STATISTICS", "ROUTINE", "TABLESPACE", "LARGE",
+    "DATABASE", "TEXT", "CONVERSION", "EVENT", "STATISTICS", "ROUTINE", "TABLESPACE", "LARGE", "FOREIGN",
 }
