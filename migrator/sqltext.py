@@ -33,8 +33,21 @@ _TOKENIZER = DIALECT.tokenizer()  # one instance: building a tokenizer core per 
 _PARSER = DIALECT.parser()
 
 
+_BRACED_PLACEHOLDER = re.compile(r"\$\{[^{}\s$'\"]{1,80}\}")  # Flyway's and Liquibase's ${name}
+
+
 def tokenize(sql: str) -> list[Token]:
-    tokens = _TOKENIZER.tokenize(sql)
+    braced = {m.group(0): '"' + m.group(0)[1:-1] + '"' for m in _BRACED_PLACEHOLDER.finditer(sql)} if "${" in sql else {}
+    if braced:  # `${a}.${b}` would read as a dollar-quoted string: tokenize "{a"."{b" (same length), then restore
+        tokens = _TOKENIZER.tokenize(_BRACED_PLACEHOLDER.sub(lambda m: braced[m.group(0)], sql))
+        for token in tokens:
+            if sql[token.start] == "$" and token.token_type == TokenType.IDENTIFIER:
+                token.text = sql[token.start : token.end + 1]
+            elif token.token_type in QUOTED_TOKENS and '"{' in token.text:
+                for original, stand_in in braced.items():
+                    token.text = token.text.replace(stand_in, original)
+    else:
+        tokens = _TOKENIZER.tokenize(sql)
     return _placeholders(tokens) if ":" in sql or "@" in sql or "{{" in sql else tokens
 
 
@@ -45,8 +58,8 @@ _OPERAND_ENDS = {TokenType.VAR, TokenType.NUMBER, TokenType.IDENTIFIER, TokenTyp
 def _placeholders(tokens: list[Token]) -> list[Token]:
     """Names that a tool substitutes before PostgreSQL sees the file, read as one name each: psql's
     variables (`:name`, `:'name'` a literal, `:"name"` an identifier), an extension script's
-    `@extschema@` and Go templates (`{{ index .Options "Namespace" }}`, as gobuffalo/fizz migrations
-    write). Without this a migration run with `psql -v schema=app` would be unreadable."""
+    `@extschema@` and Go templates (`{{ index .Options "Namespace" }}`,
+    as gobuffalo/fizz migrations write). Without this a migration run with `psql -v schema=app` would be unreadable."""
     merged: list[Token] = []
     index = 0
     while index < len(tokens):
