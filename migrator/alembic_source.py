@@ -362,15 +362,10 @@ class _Run:
         async, or psycopg2) and reach the database whose deploy lock this apply holds."""
         if not hasattr(connection, "connection"):
             return
-        path, (line, *_) = self._origin()
-        dialect = connection.dialect
-        if dialect.name != "postgresql" or dialect.driver not in GUARDED_DRIVERS:
-            raise ApplyError(f"{path}:{line}: env.py connects through {dialect.name}+{dialect.driver}, and migrator judges "
-                             "statements on psycopg 3 (sync or async) and psycopg2 connections only: let env.py connect "
-                             "with sqlalchemy.url (migrator sets it to --dsn) or config.attributes['connection'], or name "
-                             "postgresql+psycopg:// in its own URL")
+        self._refuse_unguarded(connection.dialect)
         if self.executor.lock_pid is None:
             return
+        path, (line, *_) = self._origin()
         raw = Session(connection.connection.dbapi_connection)
         idle = raw.status == Status.IDLE and not raw.autocommit
         [(same,)] = raw.rows("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = %s AND granted "
@@ -382,10 +377,20 @@ class _Run:
             raise ApplyError(f"{path}:{line}: env.py connected to another database than the one being migrated "
                              "(it builds its own URL?): let it use sqlalchemy.url or config.attributes['connection']")
 
+    def _refuse_unguarded(self, dialect) -> None:
+        """The guard talks to env.py's session through psycopg 3 (sync or async) and psycopg2 only."""
+        if dialect.name != "postgresql" or dialect.driver not in GUARDED_DRIVERS:
+            path, (line, *_) = self._origin()
+            raise ApplyError(f"{path}:{line}: env.py connects through {dialect.name}+{dialect.driver}, and migrator judges "
+                             "statements on psycopg 3 (sync or async) and psycopg2 connections only: let env.py connect "
+                             "with sqlalchemy.url (migrator sets it to --dsn) or config.attributes['connection'], or name "
+                             "postgresql+psycopg:// in its own URL")
+
     # -- each statement ---------------------------------------------------------------------------
     def _before(self, conn, cursor, statement, parameters, context, executemany):
         from migrator.guard import Origin
 
+        self._refuse_unguarded(conn.dialect)
         raw = self._session(conn)
         if raw.status == Status.INERROR:  # only a ROLLBACK (TO SAVEPOINT) can run now
             self.armed.pop(id(raw.connection), None)  # and it undoes the SET LOCALs made since the savepoint
@@ -477,7 +482,7 @@ class _Run:
         if found is not None:
             self.revision = self.revisions[found].revision
             return Path(self.revisions[found].path), tuple(lines)
-        return self.env_path, (env_line or 1,)
+        return self.env_path, (env_line or _awaiting_line(str(self.env_path)) or 1,)
 
     def _directives_of(self, path: Path) -> RevisionDirectives | None:
         key = str(path)
@@ -509,6 +514,24 @@ class _Run:
     def rolled_back(self) -> str:
         done = f"committed before it: {', '.join(self.applied)}" if self.applied else "nothing was committed"
         return f"revision {self.revision or '?'} was rolled back; {done}"
+
+
+def _awaiting_line(filename: str) -> int | None:
+    """The line of `filename` where the running asyncio task awaits: a statement env.py's own async
+    code sends runs in a greenlet of SQLAlchemy's, whose call stack does not hold env.py's coroutine."""
+    import asyncio
+
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no event loop in this thread
+        return None
+    coroutine = task.get_coro() if task is not None else None
+    while coroutine is not None:
+        frame = getattr(coroutine, "cr_frame", None)
+        if frame is not None and frame.f_code.co_filename == filename:
+            return frame.f_lineno
+        coroutine = getattr(coroutine, "cr_await", None)
+    return None
 
 
 def _first_row(parameters):

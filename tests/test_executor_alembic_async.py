@@ -130,7 +130,13 @@ def test_an_async_env_py_connecting_elsewhere_is_refused(tmp_path, pg_db):
 
 
 def test_a_lock_timeout_in_an_async_env_py_retries_the_revision_in_flight(tmp_path, pg_db):
+    """And a statement env.py's own async code sends is judged at its line."""
     ini = async_project(tmp_path, pg_db.dsn, {name: HISTORY[name] for name in ("r1", "r2")})
+    env = ini.parent / "alembic" / "env.py"
+    own = '        await connection.exec_driver_sql("SET search_path TO public")\n'
+    env.write_text(env.read_text().replace("        await connection.run_sync(",
+                                           own + "        await connection.commit()\n        await connection.run_sync("))
+    own_line = env.read_text().splitlines().index(own.rstrip("\n")) + 1
     assert apply(ini, pg_db.dsn).returncode == 0
     add_revision(ini, "r3", "r2", 'op.add_column("users", sa.Column("a", sa.Text))')
     add_revision(ini, "r4", "r3", 'op.add_column("orders", sa.Column("flag", sa.Boolean))')
@@ -148,6 +154,7 @@ def test_a_lock_timeout_in_an_async_env_py_retries_the_revision_in_flight(tmp_pa
     assert [e["migration"] for e in events if e["event"] == "retry"] == ["r4"]
     assert [e["migration"] for e in events if e["event"] == "done"] == ["r3", "r4"], "r3 committed once, r4 retried"
     assert pg_db.execute("SELECT version_num FROM alembic_version") == [("r4",)]
+    assert [e["step"] for e in events if e["event"] == "step" and e["sql"] == "SET search_path TO public"] == [own_line] * 2
 
 
 def test_env_py_connecting_through_a_driver_the_guard_cannot_talk_through_is_refused_at_its_line(tmp_path, pg_db):
