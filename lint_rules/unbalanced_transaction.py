@@ -4,9 +4,8 @@ from lint_rules import Rule
 def check(statement, ctx):
     migration = ctx.migration
     if statement.kind == "begin":
-        if migration.explicit_transaction:
-            ctx.report("BEGIN inside a transaction that is already open (PostgreSQL ignores it with a warning); the "
-                       "first COMMIT then commits both", "Remove the nested BEGIN, or COMMIT before it.")
+        if migration.explicit_transaction:  # ignored with a warning: harmful only if a second COMMIT was meant for it
+            ctx.notes().setdefault("nested_begins", []).append(statement.line)
         elif migration.in_transaction:
             ctx.report("BEGIN in a file the runner already wraps in a transaction: the COMMIT that follows ends the "
                        "runner's transaction, and what comes after runs outside any transaction",
@@ -16,8 +15,15 @@ def check(statement, ctx):
                    "runner still records the migration as applied; what follows runs outside any transaction",
                    "Remove the ROLLBACK (a failing statement already rolls the migration back).")
     elif statement.kind in ("commit", "rollback") and not migration.in_transaction:
-        ctx.report(f"{statement.kind.upper()} with no transaction open", "Remove it, or add the missing BEGIN.",
-                   severity="warning")
+        nested = ctx.notes().get("nested_begins")
+        if nested:
+            ctx.report(f"{statement.kind.upper()} with no transaction open: the BEGIN on line {nested.pop()} ran inside "
+                       "a transaction already open, so PostgreSQL ignored it, the COMMIT before this one ended the "
+                       "outer transaction and the statements between ran outside any transaction",
+                       "PostgreSQL does not nest transactions: remove the inner BEGIN and this COMMIT (or use SAVEPOINT).")
+        else:
+            ctx.report(f"{statement.kind.upper()} with no transaction open", "Remove it, or add the missing BEGIN.",
+                       severity="warning")
 
 
 def finish(ctx):
@@ -30,11 +36,12 @@ def finish(ctx):
 RULE = Rule(
     id="unbalanced-transaction",
     severity="error",
-    summary="BEGIN without COMMIT, nested BEGIN, BEGIN in a file the runner already wraps, or ROLLBACK of the migration.",
+    summary="BEGIN without COMMIT, a COMMIT for a nested BEGIN, BEGIN in a file the runner already wraps, or ROLLBACK of the migration.",
     what="Flags explicit transaction control that does not balance, or that fights the runner's own transaction.",
     why=(
-        "A BEGIN without COMMIT leaves locks held until the session ends; a nested BEGIN is ignored, so the "
-        "inner COMMIT ends the outer transaction early and the rest of the file runs unprotected. A ROLLBACK "
+        "A BEGIN without COMMIT leaves locks held until the session ends; a nested BEGIN is ignored, so when a "
+        "COMMIT is written for it, that inner COMMIT ends the outer transaction early and the rest of the file runs "
+        "unprotected (a lone nested BEGIN under one COMMIT is harmless and passes). A ROLLBACK "
         "silently undoes the migration's work while the runner records it as applied."
     ),
     instead="-- migrator:no-transaction\nBEGIN;\nALTER TABLE users ADD COLUMN plan text;\nCOMMIT;",

@@ -8,9 +8,22 @@ def test_begin_without_commit():
     assert "BEGIN without COMMIT" in finding.message and finding.line == 2
 
 
-def test_nested_begin():
-    [finding] = lint("BEGIN;\nBEGIN;\nCOMMIT;", RULE, transaction="none")
-    assert "already open" in finding.message and finding.line == 2
+def test_a_commit_written_for_a_nested_begin(pg_db):
+    nested = "BEGIN;\nBEGIN;\nINSERT INTO t VALUES (1);\nCOMMIT;\nINSERT INTO t VALUES (2);\nCOMMIT;"
+    [finding] = lint(nested, RULE, transaction="none")
+    assert (finding.line, finding.severity) == (6, "error") and "the BEGIN on line 2" in finding.message
+    import psycopg
+
+    pg_db.execute("CREATE TABLE t (a int)")
+    with psycopg.connect(pg_db.dsn, autocommit=True) as psql:  # statement by statement, as psql sends them
+        for sql in nested.split(";\n"):
+            psql.execute(sql.rstrip(";"))
+        assert psql.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert pg_db.execute("SELECT a FROM t ORDER BY a") == [(1,), (2,)]  # the second INSERT committed on its own
+
+
+def test_a_lone_nested_begin_under_one_commit_is_harmless():
+    assert hits("BEGIN;\nBEGIN;\nCOMMIT;", RULE, transaction="none") == 0
 
 
 def test_begin_in_a_file_the_runner_wraps():
@@ -30,7 +43,7 @@ def test_balanced_transactions_pass():
 
 def test_every_version():
     for pg_version in (11, 18):
-        assert hits("BEGIN;\nBEGIN;\nCOMMIT;", RULE, transaction="none", pg_version=pg_version) == 1
+        assert hits("BEGIN;\nBEGIN;\nCOMMIT;\nCOMMIT;", RULE, transaction="none", pg_version=pg_version) == 1
 
 
 def test_rollback_in_a_one_transaction_migration_is_an_error():
