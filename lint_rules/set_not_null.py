@@ -15,6 +15,8 @@ def recipe(table, column) -> str:
 
 def check(statement, ctx):
     table = statement.relation
+    if statement.kind == "alter_table" and table is not None:
+        _note_helper_constraints(statement, ctx)
     for action in actions(statement, ctx, "set_not_null"):
         if ctx.pg_version < 12:
             ctx.report(
@@ -23,12 +25,36 @@ def check(statement, ctx):
                 f"Keep a validated CHECK ({action.column} IS NOT NULL) instead of SET NOT NULL until you run PostgreSQL 12+.",
             )
         elif (table.name, action.column) not in ctx.migration.validated_not_null:
-            ctx.report(
-                f"SET NOT NULL on {table}.{action.column} scans the whole table under ACCESS EXCLUSIVE unless a "
-                f"validated CHECK ({action.column} IS NOT NULL) exists (if an earlier migration added one, "
-                "say so with `-- migrator:ignore set-not-null -- <where>`)",
-                recipe(table, action.column),
-            )
+            message = (f"SET NOT NULL on {table}.{action.column} scans the whole table under ACCESS EXCLUSIVE unless a "
+                       f"validated CHECK ({action.column} IS NOT NULL) exists (if an earlier migration added one, "
+                       "say so with `-- migrator:ignore set-not-null -- <where>`)")
+            helper = ctx.notes().get("validated_elsewhere", {}).get((table.name, action.column))
+            if helper:  # decided at the end of the file: is that helper dropped after this?
+                ctx.notes().setdefault("pending", []).append((statement, helper, message, recipe(table, action.column)))
+            else:
+                ctx.report(message, recipe(table, action.column))
+
+
+def _note_helper_constraints(statement, ctx):
+    """The documented helper pattern across migrations: an earlier one added CHECK (c IS NOT NULL) NOT VALID
+    named <c>_not_null or <table>_<c>_not_null; this one validates it, sets NOT NULL and drops it."""
+    notes = ctx.notes()
+    table = statement.relation.name
+    for action in statement.actions:
+        if action.kind == "validate_constraint" and action.constraint and (table, action.constraint) not in ctx.migration.constraints:
+            stem = action.constraint.removesuffix("_not_null")
+            if stem != action.constraint and stem and stem != table:
+                column = stem.removeprefix(table + "_") or stem
+                notes.setdefault("validated_elsewhere", {})[(table, column)] = action.constraint
+        elif action.kind == "drop_constraint" and action.constraint:
+            notes.setdefault("dropped", set()).add((table, action.constraint))
+
+
+def finish(ctx):
+    dropped = ctx.notes().get("dropped", set())
+    for statement, helper, message, help in ctx.notes().get("pending", []):
+        if (statement.relation.name, helper) not in dropped:
+            ctx.report(message, help, statement=statement)
 
 
 RULE = Rule(
@@ -38,7 +64,9 @@ RULE = Rule(
     what=(
         "Flags `ALTER COLUMN ... SET NOT NULL` on a table that existed before this migration, unless a "
         "validated `CHECK (column IS NOT NULL)` for that very column was added or validated earlier in "
-        "the migration (PostgreSQL 12+)."
+        "the migration (PostgreSQL 12+). A migration that validates a constraint an earlier one added, named "
+        "`<column>_not_null` or `<table>_<column>_not_null`, sets NOT NULL and then drops it, follows the "
+        "documented helper pattern and passes."
     ),
     why=(
         "PostgreSQL checks every row for NULLs while holding ACCESS EXCLUSIVE. From version 12 it skips "
@@ -53,4 +81,5 @@ RULE = Rule(
     ),
     check=check,
     kinds=frozenset({"alter_table"}),
+    finish=finish,
 )

@@ -49,6 +49,18 @@ def test_check_from_earlier_migration_is_asserted_with_ignore():
     assert hits(sql, RULE) == 0
 
 
+@pytest.mark.parametrize("helper", ["users_email_not_null", "email_not_null"])
+def test_the_helper_an_earlier_migration_added_validated_here_then_dropped(helper):
+    validate = f"ALTER TABLE users VALIDATE CONSTRAINT {helper};\n"
+    drop = f"ALTER TABLE users DROP CONSTRAINT {helper};\n"
+    assert hits(validate + SET + drop, RULE) == 0
+    assert hits(validate + SET, RULE) == 1  # kept: nothing says it was only a NOT NULL helper
+    assert hits(validate + "ALTER TABLE users ALTER COLUMN name SET NOT NULL;\n" + SET + drop, RULE) == 1  # name: no helper
+    assert hits(validate + SET + drop, RULE, pg_version=11) == 1
+    assert hits("ALTER TABLE users VALIDATE CONSTRAINT users_not_null;\n" + SET + "ALTER TABLE users DROP CONSTRAINT users_not_null;",
+                RULE) == 1  # names the table, not a column
+
+
 @pytest.mark.parametrize("transaction", ["wrapped", "none"])
 def test_every_model(transaction):
     assert hits(SET, RULE, transaction=transaction) == 1
