@@ -207,6 +207,7 @@ class Cluster:
     temp_dir: Path | None = None
     detached: bool = False
     name: str | None = None  # None: the root folder's own (unique) name
+    settings: dict[str, str] = field(default_factory=dict)  # postgresql.conf values over SETTINGS (replicas copy them)
     root: Path | None = None
     nodes: list[Node] = field(default_factory=list)
 
@@ -290,7 +291,7 @@ class Cluster:
             raise SandboxError(_explain_failure("initdb", result.stdout + result.stderr, self.root))
         with open(node.datadir / "postgresql.conf", "a") as conf:
             conf.write("\n# migrator sandbox\n")
-            for key, value in SETTINGS.items():
+            for key, value in {**SETTINGS, **self.settings}.items():
                 conf.write(f"{key} = {value}\n")
             conf.write(f"port = {node.port}\nunix_socket_directories = '{self.root}'\ninclude_if_exists = 'sandbox.conf'\n")
         with open(node.datadir / "pg_hba.conf", "a") as hba:

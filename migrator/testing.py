@@ -13,6 +13,9 @@ import pytest
 from migrator.sandbox import Cluster, start_sandbox
 
 TEMPLATE = "migrator_template"
+# Test clusters are thrown away: no fsync. It makes each DROP DATABASE (a checkpoint) ~15x faster;
+# what a test observes (locks, WAL, replication, crashes of clients) is the same.
+SETTINGS = {"fsync": "off"}
 _numbers = itertools.count(1)
 
 
@@ -42,7 +45,7 @@ class Database:
 @pytest.fixture(scope="session")
 def pg_cluster():
     """A primary plus one streaming replica for the whole test session."""
-    cluster = start_sandbox(replicas=1)
+    cluster = start_sandbox(replicas=1, settings=SETTINGS)
     cluster.query(cluster.primary, f"CREATE DATABASE {TEMPLATE}")
     yield cluster
     cluster.stop()

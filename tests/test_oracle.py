@@ -24,6 +24,7 @@ from migrator.context import MigrationContext
 from migrator.lint import Linter
 from migrator.oracle import Observer, populate
 from migrator.sandbox import Cluster, pg_major_version, pgserver_bin_dir
+from migrator.testing import SETTINGS
 
 TEMPLATE = "oracle_template"
 _numbers = itertools.count(1)
@@ -57,7 +58,7 @@ FIXTURES = _fixtures()
 @pytest.fixture(scope="module", params=sorted(VERSIONS), ids=lambda v: f"pg{v}")
 def server(request):
     """A primary of one PostgreSQL major, with the oracle schema filled with rows as a template database."""
-    cluster = Cluster(replicas=0, pg_bin=VERSIONS[request.param]).start()
+    cluster = Cluster(replicas=0, pg_bin=VERSIONS[request.param], settings=SETTINGS).start()
     with psycopg.connect(cluster.primary.dsn(), autocommit=True) as connection:
         connection.execute(f"CREATE DATABASE {TEMPLATE}")
     with psycopg.connect(cluster.primary.dsn(TEMPLATE), autocommit=True) as connection:
