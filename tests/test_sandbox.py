@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from migrator.loadgen import LoadGenerator
-from migrator.sandbox import Cluster, SandboxError, find_pg_bin, pg_major_version, pgserver_bin_dir, sweep_stale
+from migrator.sandbox import INITDB_PREFIX, Cluster, SandboxError, find_pg_bin, pg_major_version, pgserver_bin_dir, sweep_stale
 
 
 def processes_under(root: Path) -> list[int]:
@@ -110,6 +110,16 @@ def test_plain_pg_ctl_restart_keeps_each_servers_port():
             cluster._pg_ctl("start", node, "-w", "-l", str(cluster.root / f"{node.name}.log"))
         assert [cluster.query(node, "SHOW port")[0][0] for node in cluster.nodes] == [str(n.port) for n in cluster.nodes]
         poll(lambda: [s["state"] for s in cluster.replication_status()] == ["streaming"])
+
+
+def test_each_primary_is_a_copy_of_one_initdb_kept_for_its_binaries(pg_cluster):
+    """initdb runs once per PostgreSQL build: later primaries copy its data directory (same system identifier)."""
+    identifier = "SELECT system_identifier FROM pg_control_system()"
+    with Cluster(replicas=0) as cluster:
+        assert cluster.query(cluster.primary, identifier) == pg_cluster.query(pg_cluster.primary, identifier)
+        pristine = cluster._pristine_datadir()
+        assert pristine.parent == cluster.root.parent and pristine.name.startswith(INITDB_PREFIX)
+        assert not (pristine / "postmaster.pid").exists(), "no server runs on the pristine copy itself"
 
 
 def test_fresh_database_per_test_reaches_the_replica(pg_db):
