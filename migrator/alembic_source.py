@@ -36,6 +36,9 @@ from migrator.errors import first_line
 from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
 
+# A lock wait that gave up (lock_not_available, deadlock_detected), by SQLSTATE whatever the driver's error class:
+# the revision in flight is rolled back and retried.
+RETRIED_SQLSTATES = frozenset({pg_errors.LockNotAvailable.sqlstate, pg_errors.DeadlockDetected.sqlstate})
 GUARDED_DRIVERS = ("psycopg", "psycopg2")  # SQLAlchemy's names; psycopg covers its async dialect too (see migrator.dbapi)
 _GUARDING = threading.local()  # the run whose env.py is executing, so the env.py hook steps aside
 
@@ -507,7 +510,7 @@ class _Run:
     def _database_error(self, error: Exception):
         origin = self.last[0] if self.last else None
         where = f"{origin.path}:{origin.line}" if origin else str(self.env_path)
-        if isinstance(error, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected)):
+        if (getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)) in RETRIED_SQLSTATES:  # psycopg 3; psycopg2
             raise _LockTimeout(error, where, self.revision or "alembic") from None
         raise ApplyError(f"{where}: {first_line(error)} ({self.rolled_back()})") from None
 

@@ -129,6 +129,24 @@ def test_an_async_env_py_connecting_elsewhere_is_refused(tmp_path, pg_db):
     assert pg_db.execute("SELECT to_regclass('users')") == [(None,)]
 
 
+def apply_while_orders_is_locked(ini, dsn: str) -> list[dict]:
+    """`apply` (300 ms lock timeout) while a transaction holds a lock on orders until apply's first retry."""
+    holder = psycopg.connect(dsn.replace("+psycopg2", ""))
+    holder.execute("SELECT count(*) FROM orders").fetchone()  # ACCESS SHARE on orders until commit
+    child = subprocess.Popen(CLI + ["apply", str(ini), "--dsn", dsn, "--lock-timeout", "300ms", "--log-format", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events = []
+    for line in child.stdout:
+        events.append(json.loads(line))
+        if events[-1]["event"] == "retry":
+            holder.commit()  # the lock is free once the first try has timed out
+    holder.close()
+    assert child.wait(timeout=60) == 0, child.stderr.read()
+    assert [e["migration"] for e in events if e["event"] == "retry"] == ["r4"]
+    assert [e["migration"] for e in events if e["event"] == "done"] == ["r3", "r4"], "r3 committed once, r4 retried"
+    return events
+
+
 def test_a_lock_timeout_in_an_async_env_py_retries_the_revision_in_flight(tmp_path, pg_db):
     """And a statement env.py's own async code sends is judged at its line."""
     ini = async_project(tmp_path, pg_db.dsn, {name: HISTORY[name] for name in ("r1", "r2")})
@@ -140,21 +158,19 @@ def test_a_lock_timeout_in_an_async_env_py_retries_the_revision_in_flight(tmp_pa
     assert apply(ini, pg_db.dsn).returncode == 0
     add_revision(ini, "r3", "r2", 'op.add_column("users", sa.Column("a", sa.Text))')
     add_revision(ini, "r4", "r3", 'op.add_column("orders", sa.Column("flag", sa.Boolean))')
-    holder = psycopg.connect(pg_db.dsn)
-    holder.execute("SELECT count(*) FROM orders").fetchone()  # ACCESS SHARE on orders until commit
-    child = subprocess.Popen(CLI + ["apply", str(ini), "--dsn", pg_db.dsn, "--lock-timeout", "300ms", "--log-format", "json"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    events = []
-    for line in child.stdout:
-        events.append(json.loads(line))
-        if events[-1]["event"] == "retry":
-            holder.commit()  # the lock is free once the first try has timed out
-    holder.close()
-    assert child.wait(timeout=60) == 0, child.stderr.read()
-    assert [e["migration"] for e in events if e["event"] == "retry"] == ["r4"]
-    assert [e["migration"] for e in events if e["event"] == "done"] == ["r3", "r4"], "r3 committed once, r4 retried"
+    events = apply_while_orders_is_locked(ini, pg_db.dsn)
     assert pg_db.execute("SELECT version_num FROM alembic_version") == [("r4",)]
     assert [e["step"] for e in events if e["event"] == "step" and e["sql"] == "SET search_path TO public"] == [own_line] * 2
+
+
+def test_a_lock_timeout_through_psycopg2_retries_the_revision_in_flight(tmp_path, pg_db):
+    """A lock timeout is known by its SQLSTATE, whichever driver's error class carries it."""
+    ini = project(tmp_path, pg_db.dsn, {name: HISTORY[name][0] for name in ("r1", "r2")})
+    add_revision(ini, "r3", "r2", 'op.add_column("users", sa.Column("a", sa.Text))')
+    add_revision(ini, "r4", "r3", 'op.add_column("orders", sa.Column("flag", sa.Boolean))')
+    assert apply(ini, pg_db.dsn, "--to", "r2").returncode == 0
+    apply_while_orders_is_locked(ini, pg_db.dsn.replace("postgresql://", "postgresql+psycopg2://"))
+    assert pg_db.execute("SELECT version_num FROM alembic_version") == [("r4",)]
 
 
 def test_env_py_connecting_through_a_driver_the_guard_cannot_talk_through_is_refused_at_its_line(tmp_path, pg_db):
