@@ -6,7 +6,7 @@ def check(statement, ctx):
     if statement.kind == "begin":
         if migration.explicit_transaction:  # ignored with a warning: harmful only if a second COMMIT was meant for it
             ctx.notes().setdefault("nested_begins", []).append(statement.line)
-        elif migration.in_transaction:
+        elif migration.in_transaction and not migration.implicit:  # in one query string BEGIN makes the block explicit
             ctx.report("BEGIN in a file the runner already wraps in a transaction: the COMMIT that follows ends the "
                        "runner's transaction, and what comes after runs outside any transaction",
                        "Remove BEGIN/COMMIT, or mark the file -- migrator:no-transaction to manage transactions yourself.")
@@ -28,7 +28,8 @@ def check(statement, ctx):
 
 def finish(ctx):
     begin = ctx.migration.open_begin
-    if begin is not None and not ctx.migration.wrapped:  # a wrapping runner commits for it
+    # a wrapping runner commits for it; a one-string runner leaves the explicit block open after the string
+    if begin is not None and (not ctx.migration.wrapped or ctx.migration.implicit):
         ctx.report("BEGIN without COMMIT: the transaction stays open until the connection closes, holding its locks "
                    "(and is then rolled back)", "COMMIT at the end of the transaction.", statement=begin)
 

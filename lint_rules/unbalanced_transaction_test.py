@@ -31,6 +31,26 @@ def test_begin_in_a_file_the_runner_wraps():
     assert "already wraps" in finding.message
 
 
+def test_begin_commit_in_a_file_sent_as_one_query_string(pg_db):
+    """golang-migrate sends the file as one string: BEGIN turns PostgreSQL's implicit block into an explicit one."""
+    import psycopg
+
+    balanced = "BEGIN;\nINSERT INTO t VALUES (1);\nCOMMIT;\nINSERT INTO t VALUES (2);"
+    assert hits(balanced, RULE, runner="golang-migrate") == 0
+    [finding] = lint("BEGIN;\nINSERT INTO t VALUES (3);", RULE, runner="golang-migrate")
+    assert "BEGIN without COMMIT" in finding.message
+    pg_db.execute("CREATE TABLE t (a int)")
+    with psycopg.connect(pg_db.dsn, autocommit=True) as connection:
+        notices = []
+        connection.add_notice_handler(notices.append)
+        connection.execute(balanced)
+        assert (connection.info.transaction_status, notices) == (psycopg.pq.TransactionStatus.IDLE, [])
+        connection.execute("BEGIN;\nINSERT INTO t VALUES (3);")
+        assert connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS  # left open, holding its locks
+        connection.execute("ROLLBACK")
+    assert pg_db.execute("SELECT a FROM t ORDER BY a") == [(1,), (2,)]
+
+
 def test_commit_without_begin_is_a_warning():
     [finding] = lint("COMMIT;", RULE, transaction="none")
     assert finding.severity == "warning"
