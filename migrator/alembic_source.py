@@ -274,6 +274,79 @@ class _LockTimeout(Exception):
         self.error, self.where, self.revision = error, where, revision
 
 
+class RevisionOrigins:
+    """Which revision file sends a statement, read from the Python call stack."""
+
+    def __init__(self, project: AlembicProject):
+        self.env_path = Path(project.script.env_py_location)
+        self.revisions = {}  # co_filename of a revision module -> its Script
+        for script in project.scripts:
+            module_file = getattr(script.module, "__file__", None) or script.path
+            self.revisions[module_file] = self.revisions[str(Path(script.path))] = script
+
+    def of(self, frame):
+        """(the revision's Script or None, the file to name, its lines on the call stack, innermost first):
+        the revision file that sends the statement, else env.py's line."""
+        found, lines, env_line = None, [], None
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            script = self.revisions.get(filename)
+            if script is not None and (found is None or filename == found):
+                found = filename
+                lines.append(frame.f_lineno)
+            elif env_line is None and filename == str(self.env_path):
+                env_line = frame.f_lineno
+            frame = frame.f_back
+        if found is not None:
+            script = self.revisions[found]
+            return script, Path(script.path), tuple(lines)
+        return None, self.env_path, (env_line or _awaiting_line(str(self.env_path)) or 1,)
+
+    def failing_line(self, traceback) -> tuple[Path, int]:
+        """The innermost revision (else env.py) line in a traceback."""
+        found = (self.env_path, 1)
+        revision_found = None
+        while traceback is not None:
+            filename = traceback.tb_frame.f_code.co_filename
+            if filename in self.revisions:
+                revision_found = (Path(self.revisions[filename].path), traceback.tb_lineno)
+            elif filename == str(self.env_path):
+                found = (self.env_path, traceback.tb_lineno)
+            traceback = traceback.tb_next
+        return revision_found or found
+
+
+@contextlib.contextmanager
+def project_environment(project: AlembicProject, dsn: str, run, hooks, application_name: str, **options):
+    """Alembic's EnvironmentContext for running the project's env.py online against `dsn` (set as
+    sqlalchemy.url, and offered as config.attributes["connection"]), with `hooks` ((event, function,
+    retval) on every SQLAlchemy Engine) listening; `run` is the run under way, so that env.py's
+    run_migrations_through_migrator steps aside. What env.py and revisions print goes to stderr."""
+    from alembic.runtime.environment import EnvironmentContext
+    from sqlalchemy import create_engine, event, pool
+    from sqlalchemy.engine import Engine
+
+    config = project.config
+    url = sqlalchemy_url(dsn, project.driver)
+    if not project.url_from_project:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args={"application_name": application_name})
+    for name, function, retval in hooks:
+        event.listen(Engine, name, function, retval=retval)
+    _GUARDING.run = run
+    try:
+        with engine.connect() as shared, contextlib.redirect_stdout(sys.stderr):
+            config.attributes["connection"] = shared
+            yield EnvironmentContext(config, project.script, as_sql=False, starting_rev=None,
+                                     destination_rev=project.target, tag=None, **options)
+    finally:
+        _GUARDING.run = None
+        config.attributes.pop("connection", None)
+        for name, function, _ in hooks:
+            event.remove(Engine, name, function)
+        engine.dispose()
+
+
 class _Run:
     """One pass of the project's env.py with migrator's guard on every statement it sends."""
 
@@ -281,11 +354,8 @@ class _Run:
                  lock_timeout):
         self.project, self.executor, self.connection, self.applied, self.guard = project, executor, connection, applied, guard
         self.lock_timeout = lock_timeout  # revision -> this try's lock timeout (the lock-wait schedule)
-        self.env_path = Path(project.script.env_py_location)
-        self.revisions = {}  # co_filename of a revision module -> its Script
-        for script in project.scripts:
-            module_file = getattr(script.module, "__file__", None) or script.path
-            self.revisions[module_file] = self.revisions[str(Path(script.path))] = script
+        self.origins = RevisionOrigins(project)
+        self.env_path, self.revisions = self.origins.env_path, self.origins.revisions
         self._directives: dict[str, RevisionDirectives] = {}
         self.queued: list[tuple[list, str]] = []  # follow-ups of the revision in flight, with where they come from
         self.journaled = False  # follow-ups committed with a revision, to run before anything else
@@ -318,18 +388,9 @@ class _Run:
     def _run_env(self, fn, **options) -> None:
         """Run env.py with `fn` as Alembic's migrations function, every statement guarded; its
         failures become ApplyError (or _LockTimeout, to retry)."""
-        from sqlalchemy import create_engine, event, exc, pool
-        from sqlalchemy.engine import Engine
+        from sqlalchemy import exc
 
-        config = self.project.config
-        url = sqlalchemy_url(self.executor.dsn, self.project.driver)
-        if not self.project.url_from_project:
-            config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-        engine = create_engine(url, poolclass=pool.NullPool, connect_args={"application_name": "migrator apply"})
         hooks = [("before_cursor_execute", self._before, True), ("after_cursor_execute", self._after, False)]
-        for name, function, retval in hooks:
-            event.listen(Engine, name, function, retval=retval)
-        _GUARDING.run = self
         emit, stdout = self.executor.emit, sys.stdout
 
         def emit_to_stdout(event: dict) -> None:  # what migrator reports keeps stdout; what revisions print does not
@@ -338,10 +399,9 @@ class _Run:
 
         self.executor.emit = emit_to_stdout
         try:
-            with engine.connect() as shared, contextlib.redirect_stdout(sys.stderr):
-                config.attributes["connection"] = shared
-                with _guarded_environment(self, config, self.project.script, fn=fn, as_sql=False, starting_rev=None,
-                                         destination_rev=self.project.target, tag=None, **options):
+            with project_environment(self.project, self.executor.dsn, self, hooks, "migrator apply", fn=fn,
+                                     **options) as environment:
+                with _guarded(self, environment):
                     self.project.script.run_env()
         except (ApplyError, _LockTimeout):
             raise
@@ -350,15 +410,10 @@ class _Run:
         except psycopg.Error as error:
             self._database_error(error)
         except Exception as error:  # env.py's or a revision's own code
-            path, line = self._failing_line(error.__traceback__)
+            path, line = self.origins.failing_line(error.__traceback__)
             raise ApplyError(f"{path}:{line}: {type(error).__name__}: {first_line(error)} ({self.rolled_back()})") from None
         finally:
-            _GUARDING.run = None
             self.executor.emit = emit
-            config.attributes.pop("connection", None)
-            for name, function, _ in hooks:
-                event.remove(Engine, name, function)
-            engine.dispose()
 
     def check_same_database(self, connection) -> None:
         """The connection env.py configured must be one the guard can talk through (psycopg 3, sync or
@@ -394,7 +449,7 @@ class _Run:
         from migrator.guard import Origin
 
         self._refuse_unguarded(conn.dialect)
-        raw = self._session(conn)
+        raw = Session.under(conn)
         if raw.status == Status.INERROR:  # only a ROLLBACK (TO SAVEPOINT) can run now
             self.armed.pop(id(raw.connection), None)  # and it undoes the SET LOCALs made since the savepoint
             self.last = None
@@ -404,7 +459,7 @@ class _Run:
         path, stack = self._origin()
         directives = self._directives_of(path)
         origin = Origin(path, stack[0] if stack else 1, stack, directives.ignores if directives else Origin.ignores)
-        text = _inline(raw, statement, _first_row(parameters) if executemany else parameters)
+        text = inline(raw, statement, first_row(parameters) if executemany else parameters)
         verdict = self.guard.judge(raw, text, origin, in_transaction=not raw.autocommit)
         step = verdict.step
         self._arm(raw, step)
@@ -421,7 +476,7 @@ class _Run:
         if self.last is None:  # a statement sent as it came (see _before)
             return
         origin, verdict, started = self.last
-        followups = self.guard.after(self._session(conn), verdict)
+        followups = self.guard.after(Session.under(conn), verdict)
         if followups:
             self.queued.append((followups, f"{origin.path}:{origin.line}"))
         self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", "step": origin.line,
@@ -463,48 +518,19 @@ class _Run:
         raw.run(f"SET {scope} lock_timeout = '{lock_timeout}ms'; SET {scope} statement_timeout = '{statement_timeout}ms'")
         self.armed[id(raw.connection)] = (timeouts, raw.autocommit)
 
-    @staticmethod
-    def _session(conn) -> Session:
-        """The DBAPI session under a SQLAlchemy connection, psycopg 3's (sync or async) or psycopg2's (see migrator.dbapi)."""
-        return Session(conn.connection.dbapi_connection)
-
     # -- where a statement comes from ---------------------------------------------------------------
     def _origin(self) -> tuple[Path, tuple[int, ...]]:
         """The revision file that sends the statement and its lines on the call stack (env.py's, else)."""
-        frame = sys._getframe(2)
-        found, lines, env_line = None, [], None
-        while frame is not None:
-            filename = frame.f_code.co_filename
-            script = self.revisions.get(filename)
-            if script is not None and (found is None or filename == found):
-                found = filename
-                lines.append(frame.f_lineno)
-            elif env_line is None and filename == str(self.env_path):
-                env_line = frame.f_lineno
-            frame = frame.f_back
-        if found is not None:
-            self.revision = self.revisions[found].revision
-            return Path(self.revisions[found].path), tuple(lines)
-        return self.env_path, (env_line or _awaiting_line(str(self.env_path)) or 1,)
+        script, path, lines = self.origins.of(sys._getframe(2))
+        if script is not None:
+            self.revision = script.revision
+        return path, lines
 
     def _directives_of(self, path: Path) -> RevisionDirectives | None:
         key = str(path)
         if key not in self._directives:
             self._directives[key] = RevisionDirectives(path.read_text(encoding="utf-8")) if path.is_file() else None
         return self._directives[key]
-
-    def _failing_line(self, traceback) -> tuple[Path, int]:
-        """The innermost revision (else env.py) line in a traceback."""
-        found = (self.env_path, 1)
-        revision_found = None
-        while traceback is not None:
-            filename = traceback.tb_frame.f_code.co_filename
-            if filename in self.revisions:
-                revision_found = (Path(self.revisions[filename].path), traceback.tb_lineno)
-            elif filename == str(self.env_path):
-                found = (self.env_path, traceback.tb_lineno)
-            traceback = traceback.tb_next
-        return revision_found or found
 
     # -- failures ----------------------------------------------------------------------------------
     def _database_error(self, error: Exception):
@@ -537,7 +563,7 @@ def _awaiting_line(filename: str) -> int | None:
     return None
 
 
-def _first_row(parameters):
+def first_row(parameters):
     """One row of an executemany's parameters, for the analyzer: a list of rows, or (psycopg2's
     insertmanyvalues batches) already one mapping."""
     if isinstance(parameters, (list, tuple)):
@@ -545,7 +571,7 @@ def _first_row(parameters):
     return parameters
 
 
-def _inline(raw: Session, statement: str, parameters) -> str:
+def inline(raw: Session, statement: str, parameters) -> str:
     """The statement with its parameters inlined as literals, for the analyzer."""
     try:
         return raw.mogrify(statement, parameters)
@@ -555,13 +581,10 @@ def _inline(raw: Session, statement: str, parameters) -> str:
         return re.sub(r"%\((\w+)\)s|%s", "NULL", statement).replace("%%", "%")
 
 
-def _guarded_environment(run: _Run, *args, **kwargs):
+def _guarded(run: _Run, environment):
     """Alembic's EnvironmentContext as env.py sees it, whose configure() puts each revision in its
     own transaction with its version stamp, adds the version callback that journals follow-ups,
     and checks the connection reaches the database being migrated."""
-    from alembic.runtime.environment import EnvironmentContext
-
-    environment = EnvironmentContext(*args, **kwargs)
     configure = environment.configure
 
     def guarded_configure(connection=None, **options):

@@ -1205,40 +1205,51 @@ def demo(rows, keep):
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_one_line_errors
 def trace(path, dsn, output_format):
-    """Apply .sql migrations to a scratch database and show, per statement, what PostgreSQL did beside lint.
+    """Apply migrations to a scratch database and show, per statement, what PostgreSQL did beside lint.
 
-    PATH is a .sql file or a folder of them (name order, down migrations left out). Before each file
-    every empty table gets a few rows; each file runs as its runner runs it. For every statement it
-    prints the locks PostgreSQL took, whether it rewrote or scanned a table, its time, and the lint
-    verdict; a fact lint states differently from the server is marked. Exit status: 0 all agree,
-    1 a disagreement, 2 usage error.
+    PATH is an Alembic project (alembic.ini, the folder holding it, or the folder holding env.py),
+    or a .sql file or a folder of them (name order, down migrations left out). SQL files run as
+    their runner runs them, an Alembic project as `alembic upgrade head` runs it (its env.py
+    unchanged, each statement named by the revision line that sent it). Before each file or
+    revision every empty table gets a few rows. For every statement it prints the locks PostgreSQL
+    took, whether it rewrote or scanned a table, its time, and the lint verdict; a fact lint states
+    differently from the server is marked. Exit status: 0 all agree, 1 a disagreement (or a
+    migration that failed), 2 usage error.
 
     \b
     Examples:
       migrator trace db/migrations
+      migrator trace path/to/alembic.ini
       migrator trace db/migrations --dsn postgresql://localhost/scratch --format json
     """
     import json as json_module
 
+    from migrator.alembic_source import AlembicProject
     from migrator.config import ConfigError, load_config
-    from migrator.dsn import connect
+    from migrator.dsn import connect, split_driver
     from migrator.errors import UserError
     from migrator.lint import Linter
-    from migrator.trace import describe, trace_file
+    from migrator.revisions import project_layout
+    from migrator.trace import AlembicTrace, describe, trace_file
 
-    if (path / "alembic.ini").is_file() or path.suffix in (".ini", ".py"):
-        raise click.BadParameter("trace reads .sql migrations; for an Alembic project, trace the SQL that "
-                                 "`alembic upgrade head --sql` prints", param_hint="PATH")
-    if path.is_dir():
+    try:
+        alembic = project_layout(path) is not None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="PATH") from None
+    files = []
+    if not alembic and path.is_dir():
         files = sorted(p for p in path.rglob("*.sql") if p.is_file() and not _is_down_migration(p))
-    else:
-        files = [path] if path.is_file() else []
-    if not files:
-        raise click.BadParameter(f"{path}: no .sql migrations there", param_hint="PATH")
+    elif not alembic and path.is_file() and path.suffix == ".sql":
+        files = [path]
+    if not alembic and not files:
+        raise click.BadParameter(f"{path}: neither an Alembic project (alembic.ini, or a folder holding env.py) "
+                                 "nor .sql migrations", param_hint="PATH")
     try:
         config = load_config(start=(path if path.is_dir() else path.parent).resolve())
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
+    dsn, driver = split_driver(dsn) if dsn else (None, None)
+    project = AlembicProject(path, driver=driver) if alembic else None  # a project that cannot load fails before a sandbox starts
 
     sandbox = None
     if dsn is None:
@@ -1249,18 +1260,23 @@ def trace(path, dsn, output_format):
         with connect(node.dsn(), UserError) as admin:
             admin.execute("CREATE DATABASE migrator_trace")
         dsn = node.dsn("migrator_trace")
+    stopped = None
     try:
         with connect(dsn, UserError) as connection:
             pg_version = connection.info.server_version // 10000
             linter = Linter(config.with_options(pg_version=pg_version))
-            traces = [t for file in files for t in trace_file(connection, linter, file, str(file))]
+            if project is not None:
+                run = AlembicTrace(project, linter, dsn)
+                traces, stopped = run.run(), run.stopped
+            else:
+                traces = [t for file in files for t in trace_file(connection, linter, file, str(file))]
     finally:
         if sandbox is not None:
             sandbox.stop()
     disagreeing = [t for t in traces if t.disagreements]
     if output_format == "json":
         click.echo(json_module.dumps({"pg_version": pg_version, "statements": [t.as_dict() for t in traces],
-                                      "disagreements": len(disagreeing)}, indent=2))
+                                      "disagreements": len(disagreeing), "stopped": stopped}, indent=2))
     else:
         current = None
         for t in traces:
@@ -1276,9 +1292,11 @@ def trace(path, dsn, output_format):
                 click.echo(click.style(f"        differs {problem}", fg="red"))
             if t.note:
                 click.echo(f"        note    {t.note}")
+        if stopped:
+            click.echo(click.style(f"stopped  {stopped}: the upgrade failed there, nothing after it ran", fg="red"))
         summary = f"{len(traces)} statements traced on PostgreSQL {pg_version}: "
         click.echo(summary + (f"{len(disagreeing)} disagree with lint" if disagreeing else "every fact agrees with lint"))
-    sys.exit(1 if disagreeing else 0)
+    sys.exit(1 if disagreeing or stopped else 0)
 
 
 if __name__ == "__main__":

@@ -39,11 +39,27 @@ class Session:
             self.connection, self._wait = inner, await_only
         self.psycopg3 = isinstance(self.connection, (psycopg.Connection, psycopg.AsyncConnection))
 
+    @classmethod
+    def under(cls, conn) -> "Session":
+        """The DBAPI session under a SQLAlchemy connection."""
+        return cls(conn.connection.dbapi_connection)
+
     @property
     def status(self) -> Status:
         if self.psycopg3:
             return Status(self.connection.info.transaction_status)
         return Status(self.connection.get_transaction_status())
+
+    @property
+    def errors(self) -> type[Exception]:
+        """The driver's base class of database errors."""
+        if self.psycopg3:
+            import psycopg
+
+            return psycopg.Error
+        import psycopg2
+
+        return psycopg2.Error
 
     @property
     def autocommit(self) -> bool:

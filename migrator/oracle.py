@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 import psycopg
 
 from migrator.analyzer import Lock, Statement
+from migrator.dbapi import Session, Status
 from migrator.pgtypes import parse_type, type_change_rewrites
 
 _MODES = {lock.name.lower().replace("_", ""): lock for lock in Lock}
 _NOT_COMPARED_SCANS = {"insert", "update", "delete", "merge", "select", "with", "copy", "values", "truncate"}
-_TRANSACTION_CONTROL = {"begin", "commit", "rollback", "savepoint"}
+TRANSACTION_CONTROL = {"begin", "commit", "rollback", "savepoint"}
 _USER_RELATIONS = """
     SELECT c.oid, CASE WHEN n.nspname LIKE 'pg_temp%' THEN 'pg_temp' ELSE n.nspname END, c.relname, c.relkind,
            c.relfilenode
@@ -76,37 +77,56 @@ class Expected:
     refused: bool
 
 
+@dataclass
+class Watch:
+    """A statement under observation: what was true just before it was sent."""
+
+    observed: Observed
+    expected: Expected
+    truncates: bool  # TRUNCATE gives its table an empty new file, not a rewrite
+    locks_before: dict[int, set[Lock]]
+    scans_before: dict[int, int]
+    started: float = 0.0
+
+
 def _lock_mode(mode: str) -> Lock:
     return _MODES[mode.lower().replace("lock", "")]
 
 
+def error_sqlstate(error: Exception) -> str | None:
+    """The SQLSTATE of a psycopg 3 or psycopg2 error."""
+    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+
+
 class Observer:
-    """Runs statements one by one on a connection inside an open transaction and records their effects."""
+    """Runs statements one by one on a connection inside an open transaction and records their effects.
+
+    The connection is psycopg 3's or psycopg2's (a DBAPI connection under SQLAlchemy: see migrator.dbapi)."""
 
     def __init__(self, connection):
-        self.connection = connection
+        self.session = connection if isinstance(connection, Session) else Session(connection)
 
     def _relations(self) -> dict[int, Relation]:
-        return {row[0]: Relation(*row) for row in self.connection.execute(_USER_RELATIONS).fetchall()}
+        return {row[0]: Relation(*row) for row in self.session.rows(_USER_RELATIONS)}
 
     def _locks(self) -> dict[int, set[Lock]]:
         held: dict[int, set[Lock]] = {}
-        rows = self.connection.execute(
-            "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
-        ).fetchall()
+        rows = self.session.rows(
+            "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted")
         for oid, mode in rows:
             held.setdefault(oid, set()).add(_lock_mode(mode))
         return held
 
     def _scans(self) -> dict[int, int]:
-        return dict(self.connection.execute("SELECT relid, seq_scan FROM pg_stat_xact_user_tables").fetchall())
+        return dict(self.session.rows("SELECT relid, seq_scan FROM pg_stat_xact_user_tables"))
 
-    def expected(self, statement: Statement) -> Expected:
-        """The analyzer's facts, with its relation names resolved to oids by the server (search_path included)."""
+    def expected(self, statements: list[Statement]) -> Expected:
+        """The analyzer's facts for statements sent together, with its relation names resolved to oids by
+        the server (search_path included)."""
         locks: dict[int, Lock] = {}
         rewrites, scans, refused = False, False, False
         compare_scans = True
-        for part in statement.walk():
+        for part in (part for statement in statements for part in statement.walk()):
             refused |= part.no_transaction is not None
             if part.kind in _NOT_COMPARED_SCANS:
                 compare_scans = False
@@ -130,11 +150,11 @@ class Observer:
         for action in statement.actions:
             verdict = action.rewrites
             if verdict is None and action.kind == "alter_column_type":
-                row = self.connection.execute(
+                rows = self.session.rows(
                     "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-                    "AND attname = %s AND NOT attisdropped", (str(statement.relation), action.column)).fetchone()
-                old = parse_type(row[0]) if row else None
-                version = self.connection.info.server_version // 10000
+                    "AND attname = %s AND NOT attisdropped", (str(statement.relation), action.column))
+                old = parse_type(rows[0][0]) if rows else None
+                version = self.session.connection.info.server_version // 10000
                 verdict = type_change_rewrites(old, action.data_type, action.using_casts, version) if old else None
             verdicts.append(verdict)
         return None if None in verdicts else any(verdicts)
@@ -142,12 +162,12 @@ class Observer:
     def _oids(self, target) -> list[int]:
         name = str(target.relation)
         if target.kind == "domain_users":
-            rows = self.connection.execute(
+            rows = self.session.rows(
                 "SELECT DISTINCT a.attrelid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                 "WHERE a.atttypid = to_regtype(%s) AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm')",
-                (name,)).fetchall()
+                (name,))
             return [row[0] for row in rows]
-        oid = self.connection.execute("SELECT to_regclass(%s)::oid", (name,)).fetchone()[0]
+        [(oid,)] = self.session.rows("SELECT to_regclass(%s)::oid", (name,))
         return [oid] if oid is not None else []
 
     def _related(self, oids) -> set[int]:
@@ -155,53 +175,68 @@ class Observer:
         indexes, partitions and TOAST, sequences owned by its columns."""
         if not oids:
             return set()
-        rows = self.connection.execute("""
-            SELECT indrelid FROM pg_index WHERE indexrelid = ANY(%(o)s)
-            UNION SELECT indexrelid FROM pg_index WHERE indrelid = ANY(%(o)s)
-            UNION SELECT inhrelid FROM pg_inherits WHERE inhparent = ANY(%(o)s)
-            UNION SELECT objid FROM pg_depend WHERE refobjid = ANY(%(o)s) AND classid = 'pg_class'::regclass
-        """, {"o": list(oids)}).fetchall()
+        rows = self.session.rows("""
+            SELECT indrelid FROM pg_index WHERE indexrelid = ANY(%(o)s::oid[])
+            UNION SELECT indexrelid FROM pg_index WHERE indrelid = ANY(%(o)s::oid[])
+            UNION SELECT inhrelid FROM pg_inherits WHERE inhparent = ANY(%(o)s::oid[])
+            UNION SELECT objid FROM pg_depend WHERE refobjid = ANY(%(o)s::oid[]) AND classid = 'pg_class'::regclass
+        """, {"o": list(oids)})
         return {row[0] for row in rows}
 
     def run(self, sql: str, statement: Statement) -> tuple[Observed, Expected | None]:
         """Run one statement (inside a savepoint: a refusal or an error leaves the transaction usable)."""
-        if statement.kind in _TRANSACTION_CONTROL:
+        if statement.kind in TRANSACTION_CONTROL:
             return Observed(ran=False), None
-        expected = self.expected(statement)
-        relations = self._relations()
-        locks_before, scans_before = self._locks(), self._scans()
-        observed = Observed(before=relations, related=self._related(expected.locks))
-        self.connection.execute("SAVEPOINT migrator_oracle")
-        started = time.perf_counter()
+        watch = self.start([statement])
         try:
-            self.connection.execute(sql)
+            self.session.run(sql)
         except psycopg.Error as error:  # what PostgreSQL said is the observation
-            observed.milliseconds = (time.perf_counter() - started) * 1000
-            self.connection.execute("ROLLBACK TO SAVEPOINT migrator_oracle")
-            message = str(error).strip().splitlines()[0]
-            if getattr(error, "sqlstate", None) == "25001":  # active_sql_transaction
-                observed.refused = message
-            else:
-                observed.error = message
-            return observed, expected
-        observed.milliseconds = (time.perf_counter() - started) * 1000
-        self.connection.execute("RELEASE SAVEPOINT migrator_oracle")
+            self.failed(watch, error)
+            return watch.observed, watch.expected
+        self.finish(watch)
+        return watch.observed, watch.expected
+
+    def start(self, statements: list[Statement]) -> Watch:
+        """Before statements are sent together (in an open transaction): the state to compare with, and a savepoint."""
+        expected = self.expected(statements)
+        relations = self._relations()
+        watch = Watch(Observed(before=relations, related=self._related(expected.locks)), expected,
+                      any(statement.kind == "truncate" for statement in statements), self._locks(), self._scans())
+        self.session.run("SAVEPOINT migrator_oracle")
+        watch.started = time.perf_counter()
+        return watch
+
+    def failed(self, watch: Watch, error: Exception) -> None:
+        """The statement failed: PostgreSQL's message is the observation; the savepoint makes the transaction usable."""
+        observed = watch.observed
+        observed.milliseconds = (time.perf_counter() - watch.started) * 1000
+        self.session.run("ROLLBACK TO SAVEPOINT migrator_oracle")
+        message = str(error).strip().splitlines()[0]
+        if error_sqlstate(error) == "25001":  # active_sql_transaction
+            observed.refused = message
+        else:
+            observed.error = message
+
+    def finish(self, watch: Watch) -> None:
+        """The statement ran: the locks this backend now holds, rewritten and scanned tables."""
+        observed, relations = watch.observed, watch.observed.before
+        observed.milliseconds = (time.perf_counter() - watch.started) * 1000
+        self.session.run("RELEASE SAVEPOINT migrator_oracle")
         after = self._relations()
         names = {**{oid: str(r) for oid, r in after.items()}, **{oid: str(r) for oid, r in relations.items()}}
         for oid, modes in self._locks().items():
             if oid in names:
                 observed.locks[names[oid]] = max(modes)
-                fresh = modes - locks_before.get(oid, set())
-                if fresh and max(fresh) > max(locks_before.get(oid, set()), default=0):
+                fresh = modes - watch.locks_before.get(oid, set())
+                if fresh and max(fresh) > max(watch.locks_before.get(oid, set()), default=0):
                     observed.new_locks[names[oid]] = max(fresh)
         observed.rewritten = [str(r) for oid, r in relations.items()
                               if r.relkind in ("r", "m") and oid in after and after[oid].filenode != r.filenode
-                              and statement.kind != "truncate"]
+                              and not watch.truncates]
         observed.scanned = [names[oid] for oid, count in self._scans().items()
-                            if oid in relations and count > scans_before.get(oid, 0)]
-        return observed, expected
+                            if oid in relations and count > watch.scans_before.get(oid, 0)]
 
-    def disagreements(self, statement: Statement, observed: Observed, expected: Expected | None) -> list[str]:
+    def disagreements(self, observed: Observed, expected: Expected | None) -> list[str]:
         """Every fact the analyzer states differently from what the server did."""
         if expected is None:
             return []
@@ -255,16 +290,22 @@ _VALUE_BY_TYPE = {
 }
 
 
-def populate(connection, rows: int = 3) -> list[str]:
-    """Fill every empty user table with a few rows (referenced tables first); the tables it could not fill."""
-    tables = connection.execute("""
+def populate(connection, rows: int = 3, skip: frozenset[str] = frozenset()) -> list[str]:
+    """Fill every empty user table with a few rows (referenced tables first); the tables it could not fill.
+
+    connection: psycopg 3's or psycopg2's, or a migrator.dbapi Session; skip: tables left alone
+    (schema.name as format('%I.%I') writes it: a migration tool's version table)."""
+    session = connection if isinstance(connection, Session) else Session(connection)
+    tables = session.rows("""
         SELECT c.oid, format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema')
           AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-        ORDER BY (SELECT count(*) FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f'), c.oid""").fetchall()
+        ORDER BY (SELECT count(*) FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f'), c.oid""")
     unfilled = []
     for oid, name in tables:
-        columns = connection.execute("""
+        if name in skip:
+            continue
+        columns = session.rows("""
             SELECT a.attname, format_type(t.oid, NULL), t.typtype, a.attnotnull, a.atthasdef, a.attidentity, a.attgenerated,
                    (SELECT format('%%s', f.confrelid::regclass) FROM pg_constraint f
                     WHERE f.conrelid = a.attrelid AND f.contype = 'f' AND f.conkey = ARRAY[a.attnum]
@@ -274,7 +315,7 @@ def populate(connection, rows: int = 3) -> list[str]:
                     LIMIT 1),
                    t.typbasetype
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-            WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (oid,)).fetchall()
+            WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (oid,))
         names, values = [], []
         for column, type_name, typtype, not_null, has_default, identity, generated, referenced, referenced_column, base in columns:
             if identity or generated or has_default:
@@ -284,7 +325,7 @@ def populate(connection, rows: int = 3) -> list[str]:
             elif typtype == "e":
                 value = f"(SELECT enumlabel::text FROM pg_enum WHERE enumtypid = '{type_name}'::regtype ORDER BY enumsortorder LIMIT 1)"
             elif typtype == "d":
-                base_name = connection.execute("SELECT format_type(%s, NULL)", (base,)).fetchone()[0]
+                [(base_name,)] = session.rows("SELECT format_type(%s, NULL)", (base,))
                 value = _VALUE_BY_TYPE.get(base_name.removesuffix("[]"))
             else:
                 value = _VALUE_BY_TYPE.get(type_name.removesuffix("[]"))
@@ -297,14 +338,28 @@ def populate(connection, rows: int = 3) -> list[str]:
             names.append(f'"{column}"')
             values.append(f"({value})::{type_name}")
         else:
-            if connection.execute(f"SELECT NOT EXISTS (SELECT FROM {name})").fetchone()[0]:
+            if session.rows(f"SELECT NOT EXISTS (SELECT FROM {name})")[0][0]:
                 sql = f"INSERT INTO {name} ({', '.join(names)}) SELECT {', '.join(values)} FROM generate_series(1, {rows}) g" \
                     if names else f"INSERT INTO {name} SELECT FROM generate_series(1, {rows})"
-                try:
-                    with connection.transaction():  # a savepoint inside a transaction
-                        connection.execute(sql)
-                except psycopg.Error:  # a CHECK or a key the generated rows break
+                if not _insert(session, sql):  # a CHECK or a key the generated rows break
                     unfilled.append(name)
             continue
         unfilled.append(name)
     return unfilled
+
+
+def _insert(session: Session, sql: str) -> bool:
+    """Run an INSERT that may fail without spoiling the transaction in progress (a savepoint; in
+    autocommit a failed statement spoils nothing); whether it succeeded."""
+    savepoint = not session.autocommit or session.status != Status.IDLE
+    if savepoint:
+        session.run("SAVEPOINT migrator_populate")
+    try:
+        session.run(sql)
+    except session.errors:
+        if savepoint:
+            session.run("ROLLBACK TO SAVEPOINT migrator_populate")
+        return False
+    if savepoint:
+        session.run("RELEASE SAVEPOINT migrator_populate")
+    return True

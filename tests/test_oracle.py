@@ -96,7 +96,7 @@ def judge(cluster, pg_version: int, setup: str, sql: str, tamper=None) -> list[s
                     if tamper is not None:
                         tamper(statement)
                     observed, expected = observer.run(statement.sql, statement)
-                    problems += [f"line {statement.line}: {p}" for p in observer.disagreements(statement, observed, expected)]
+                    problems += [f"line {statement.line}: {p}" for p in observer.disagreements(observed, expected)]
             finally:
                 connection.execute("ROLLBACK")
             return problems

@@ -1,17 +1,30 @@
-"""`migrator trace`: the oracle for users, on the example project and on a migration lint gets wrong."""
+"""`migrator trace`: the oracle for users, on the example project (both halves: SQL files and the
+Alembic project) and on migrations lint gets wrong."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from click.testing import CliRunner
+
+from migrator.cli import main
+from tests.test_executor_alembic import add_revision, project
 
 CLI = [sys.executable, "-m", "migrator"]
 MESSAGING = Path(__file__).resolve().parent.parent / "examples" / "messaging" / "sql"
 
 
-def trace(*arguments):
+def trace(*arguments, env=None):
     return subprocess.run(CLI + ["trace", *map(str, arguments), "--format", "json"], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
+
+
+def one_line_error(result, status: int) -> str:
+    assert result.returncode == status and "Traceback" not in result.stderr, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    return line
 
 
 def test_the_messaging_example_shows_every_statements_locks_and_agrees_with_lint():
@@ -46,12 +59,89 @@ def test_a_fact_lint_states_differently_is_marked(tmp_path, pg_db):
     assert pg_db.execute("SELECT count(*) FROM events") == [(3,)]  # filled with a few rows before the file
 
 
-def test_text_output_marks_the_disagreement_and_an_alembic_project_is_a_usage_error(tmp_path, pg_db):
+def test_text_output_marks_the_disagreement(tmp_path, pg_db):
     pg_db.execute("CREATE TABLE events (id bigint)")
     (tmp_path / "001.sql").write_text("ALTER TABLE events SET LOGGED;\n")
     text = subprocess.run(CLI + ["trace", str(tmp_path), "--dsn", pg_db.dsn], capture_output=True, text=True, timeout=120)
     assert text.returncode == 1 and "✗    1  ALTER TABLE events SET LOGGED" in text.stdout
     assert "differs analyzer says a rewrite" in text.stdout and "1 disagree with lint" in text.stdout
-    refused = subprocess.run(CLI + ["trace", str(MESSAGING.parent)], capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 2 and "alembic upgrade head --sql" in refused.stderr
-    assert "Traceback" not in refused.stderr
+
+
+def test_the_alembic_half_of_the_example_as_alembic_sends_it(pg_db):
+    """`migrator trace examples/messaging`: the Alembic project, as `alembic upgrade head` runs it."""
+    result = trace(MESSAGING.parent, "--dsn", pg_db.dsn)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    statements = report["statements"]
+    assert report["disagreements"] == 0 and report["stopped"] is None and all(s["agrees"] for s in statements)
+    assert [s["revision"] for s in statements] == ["0001"] * 3 + ["0002", "0003"] + ["0004"] * 4 + ["0005"] \
+        + ["0006"] * 7 + ["0007", "0008"]
+    for s in statements:  # each named by the op. call that sent it, in its revision file
+        path = Path(s["path"])
+        assert path.parent == MESSAGING.parent / "alembic" / "versions" and path.name.startswith(s["revision"])
+        assert "op." in path.read_text().splitlines()[s["line"] - 1], s
+    in_transactions = [s for s in statements if s["sql"] not in ("BEGIN", "COMMIT") and "CONCURRENTLY" not in s["sql"]]
+    assert len(in_transactions) == 13 and all(s["locks_held"] for s in in_transactions)
+    by_sql = {s["sql"].split("\n")[0]: s for s in statements}
+    set_not_null = by_sql["ALTER TABLE users ALTER COLUMN display_name SET NOT NULL"]  # the validated CHECK spares the scan
+    assert set_not_null["locks_taken"] == {"users": "ACCESS EXCLUSIVE"} and set_not_null["scanned"] == []
+    validate = by_sql["ALTER TABLE users VALIDATE CONSTRAINT users_display_name_not_null"]
+    assert validate["locks_taken"] == {"users": "SHARE UPDATE EXCLUSIVE"} and validate["scanned"] == ["users"]
+    # a few rows in every table before each revision; Alembic's version table left to Alembic
+    assert pg_db.execute("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages)") == [(3, 3)]
+    assert pg_db.execute("SELECT version_num FROM alembic_version") == [("0008",)]
+
+
+def test_an_alembic_fact_lint_states_differently_is_marked_and_a_failing_statement_stops_the_upgrade(tmp_path, pg_db):
+    pg_db.execute("CREATE TABLE events (id bigint PRIMARY KEY, kind text)")
+    ini = project(tmp_path, pg_db.dsn, {"r1": """
+        op.execute("ALTER TABLE events SET LOGGED")
+        op.add_column("events", sa.Column("at", sa.Date))
+    """}, options=", transaction_per_migration=True")
+    add_revision(ini, "r2", "r1", """
+        op.execute(sa.text("INSERT INTO events (id, kind) VALUES (:id, :kind)").bindparams(id=10, kind="new"))
+        op.execute("ALTER TABLE missing ADD COLUMN x int")
+        op.execute("ALTER TABLE events ADD COLUMN never int")
+    """)
+    result = trace(ini, "--dsn", pg_db.dsn)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    logged, add_column, insert, failed = report["statements"]
+    revision_1 = (tmp_path / "alembic" / "versions" / "r1.py").read_text().splitlines()
+    assert "SET LOGGED" in revision_1[logged["line"] - 1] and logged["revision"] == "r1"
+    assert logged["disagreements"] == ["analyzer says a rewrite; server kept every table's file",
+                                       "analyzer says a scan; server scanned no table"]
+    assert "table-rewrite-command" in [f["rule"] for f in logged["lint"]]
+    assert add_column["agrees"] and add_column["sql"] == "ALTER TABLE events ADD COLUMN at DATE"
+    assert add_column["locks_held"]["events"] == "ACCESS EXCLUSIVE" and add_column["locks_taken"] == {}
+    assert insert["sql"] == "INSERT INTO events (id, kind) VALUES (10::INTEGER, 'new'::VARCHAR)" and insert["agrees"]
+    assert insert["locks_taken"] == {"events": "ROW EXCLUSIVE"}  # r2's own transaction
+    assert failed["error"] == 'relation "missing" does not exist' and failed["note"] is None
+    assert report["stopped"].startswith(f"{tmp_path / 'alembic' / 'versions' / 'r2.py'}:{failed['line']}: ")
+    assert pg_db.execute("SELECT version_num FROM alembic_version") == [("r1",)]  # r2 rolled back, as Alembic does
+    assert pg_db.execute("SELECT count(*) FROM events") == [(3,)]
+
+
+def test_an_env_py_that_connects_elsewhere_runs_nothing_there(pg_db, pg_cluster):
+    """The example's env.py prefers DATABASE_URL: tracing must not migrate that database."""
+    elsewhere = pg_cluster.primary.dsn("postgres")
+    result = trace(MESSAGING.parent, "--dsn", pg_db.dsn, env={**os.environ, "DATABASE_URL": elsewhere})
+    assert "env.py connected to another database than the one being traced" in one_line_error(result, 1)
+    with_tables = "SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'alembic_version')"
+    assert pg_db.execute(with_tables) == [(0,)]
+    import psycopg
+
+    with psycopg.connect(elsewhere) as connection:
+        assert connection.execute(with_tables).fetchall() == [(0,)]
+
+
+def test_bad_input_is_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a migration\n")
+    for path in (tmp_path / "notes.txt", tmp_path / "nowhere", tmp_path):
+        result = CliRunner().invoke(main, ["trace", str(path)])
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+        assert result.stderr.strip().splitlines()[-1] == (f"Error: Invalid value for PATH: {path}: neither an Alembic "
+                                                          "project (alembic.ini, or a folder holding env.py) nor .sql migrations")
+    unreachable = trace(MESSAGING.parent, "--dsn", "postgresql://app:s3cret@127.0.0.1:1/scratch")
+    assert one_line_error(unreachable, 1) == "Error: cannot connect to 127.0.0.1:1/scratch: connection refused"
+    assert "s3cret" not in unreachable.stderr + unreachable.stdout
