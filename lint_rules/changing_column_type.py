@@ -9,7 +9,8 @@ def check(statement, ctx):
         new = action.data_type
         old = ctx.migration.column_type(table, action.column)
         change = f"ALTER COLUMN {action.column} TYPE {new}"
-        rewrite = f"rewrites all of {table} and rebuilds its indexes under ACCESS EXCLUSIVE"
+        rewrite = (f"rewrites all of {table} and rebuilds its indexes under ACCESS EXCLUSIVE (and any foreign key "
+                   f"{action.column} is in, at either end: the table at the key's other end is locked ACCESS EXCLUSIVE too)")
         alternative = (
             f"-- expand/contract: add {action.column}_new {new}, write both from the application, backfill "
             f"with `migrator backfill`, switch reads, then drop {action.column}"

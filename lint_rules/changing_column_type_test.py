@@ -51,6 +51,8 @@ def test_a_change_that_keeps_the_table_passes(old, new):
 def test_a_rewriting_change_with_known_old_type_is_an_error(old, new):
     [finding] = lint(change(old, new), RULE)
     assert finding.severity == "error" and "rewrites all of users" in finding.message
+    assert "(and any foreign key c is in, at either end: the table at the key's other end is locked ACCESS EXCLUSIVE too)" \
+        in finding.message
 
 
 @pytest.mark.parametrize("target", ["text", "varchar(300)", "numeric(20,2)", "text USING c::text"])

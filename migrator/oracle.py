@@ -139,6 +139,9 @@ class Observer:
             for target in part.locks:
                 for oid in self._oids(target):
                     locks[oid] = max(locks.get(oid, target.lock), target.lock)
+            for action in (action for action in part.actions if action.partner_lock is not None):
+                for oid in self._foreign_key_partners(part.relation, action.column):
+                    locks[oid] = max(locks.get(oid, action.partner_lock), action.partner_lock)
         return Expected(locks, rewrites, scans if compare_scans else None, refused)
 
     def _rewrites_with_catalog_types(self, statement: Statement) -> bool | None:
@@ -169,6 +172,15 @@ class Observer:
             return [row[0] for row in rows]
         [(oid,)] = self.session.rows("SELECT to_regclass(%s)::oid", (name,))
         return [oid] if oid is not None else []
+
+    def _foreign_key_partners(self, table, column: str) -> list[int]:
+        """The tables at the other end of the foreign keys `column` of `table` is in, at either end."""
+        rows = self.session.rows("""
+            SELECT DISTINCT CASE WHEN f.conrelid = a.attrelid THEN f.confrelid ELSE f.conrelid END
+            FROM pg_attribute a JOIN pg_constraint f ON f.contype = 'f'
+             AND (f.conrelid = a.attrelid AND a.attnum = ANY(f.conkey) OR f.confrelid = a.attrelid AND a.attnum = ANY(f.confkey))
+            WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped""", (str(table), column))
+        return [row[0] for row in rows]
 
     def _related(self, oids) -> set[int]:
         """Relations PostgreSQL locks along with the named ones: a named index's table, a named table's

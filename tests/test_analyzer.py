@@ -126,6 +126,12 @@ def test_alter_table_actions_keep_not_valid_anywhere():
         ("add_constraint", "c", True), ("add_constraint", "f", True)]
 
 
+def test_a_type_change_locks_the_tables_at_the_other_end_of_the_columns_foreign_keys():
+    [statement] = Analyzer().analyze("ALTER TABLE orders ALTER COLUMN user_id TYPE bigint, ALTER COLUMN note SET DEFAULT ''")
+    assert [(a.kind, a.partner_lock) for a in statement.actions] == [("alter_column_type", Lock.ACCESS_EXCLUSIVE),
+                                                                     ("set_default", None)]
+
+
 def test_using_index_and_unnamed_check():
     [using] = one("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_idx").actions
     assert (using.constraint_type, using.using_index) == ("primary_key", "t_idx")
@@ -234,6 +240,12 @@ ORACLE = [
     "ALTER TABLE users ALTER COLUMN handle TYPE varchar(50)",
     "ALTER TABLE users ALTER COLUMN age TYPE bigint USING age::bigint",
     "ALTER TABLE users ALTER COLUMN handle TYPE text USING handle || ''",
+    # a column in a foreign key, at either end: PostgreSQL rebuilds the key, locking the other table too
+    "ALTER TABLE orders ALTER COLUMN user_id TYPE bigint",
+    "ALTER TABLE users ALTER COLUMN id TYPE bigint",
+    ("CREATE TABLE parent (id int PRIMARY KEY, code varchar(10) UNIQUE); "
+     "CREATE TABLE child (id int, code varchar(10) REFERENCES parent (code), up int REFERENCES parent)",
+     "ALTER TABLE parent ALTER COLUMN code TYPE varchar(50); ALTER TABLE child ALTER COLUMN up TYPE bigint"),
     "ALTER TABLE t DISABLE TRIGGER USER",
     "CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
     "LOCK TABLE t",

@@ -135,6 +135,11 @@ def _no_refusal(statement):
     statement.no_transaction = None
 
 
+def _no_partner_lock(statement):
+    for action in statement.actions:
+        action.partner_lock = None
+
+
 def _rewrite(statement):
     statement.rewrites = True
     for action in statement.actions:
@@ -147,6 +152,8 @@ def _rewrite(statement):
     ("ALTER TABLE users ALTER COLUMN handle TYPE text", _rewrite, "analyzer says a rewrite; server kept every table's file"),
     ("ALTER TABLE t ADD CHECK (a > 0)", _no_scan, "analyzer says no scan; server scanned t"),
     ("VACUUM t", _no_refusal, "server refused it in a transaction block"),
+    ("ALTER TABLE users ALTER COLUMN id TYPE bigint", _no_partner_lock,
+     "orders: server took ACCESS EXCLUSIVE; the analyzer names no lock on it"),
 ])
 def test_the_oracle_fails_when_a_fact_is_changed_on_purpose(server, sql, tamper, complaint):
     pg_version, cluster = server

@@ -230,6 +230,7 @@ class AlterTable:
                 action.using_casts = _cast_chain(action.using, action.column)
             if action.data_type is not None and cursor.at_end:
                 action.kind = "alter_column_type"
+                action.partner_lock = Lock.ACCESS_EXCLUSIVE  # PostgreSQL rebuilds the column's foreign keys
                 # the column's current type decides, when the migration knows it (MigrationContext.enter)
                 action.rewrites = None if action.using_casts is not None else True
         elif cursor.accept("SET", "STATISTICS"):

@@ -83,6 +83,9 @@ class Action:
     guarded: bool = False  # IF EXISTS / IF NOT EXISTS given: a re-run skips it instead of failing
     position: str | None = None  # ADD VALUE ... BEFORE / AFTER
     column_constraints: list["Action"] = field(default_factory=list)  # a column's own constraints (kind column_constraint)
+    # ALTER COLUMN TYPE drops and re-adds every foreign key the column is in, at either end: this lock
+    # on the table at the other end of each (which tables: the catalog's; migrator.oracle reads them)
+    partner_lock: Lock | None = None
 
     def constraints_of(self, constraint_type: str) -> list["Action"]:
         """This column's constraints of one type (a column may carry several: UNIQUE REFERENCES ...)."""
