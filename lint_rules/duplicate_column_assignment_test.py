@@ -46,6 +46,7 @@ ACCEPTED = [
     "CREATE VIEW n (x, y) AS SELECT 1, 2;",
     "CREATE VIEW n AS SELECT a, b, now() FROM t;",
     "SELECT t.a, t.b INTO n FROM t;",
+    "CREATE TABLE w (a int, b int, c int, d int);\nINSERT INTO w (SELECT 1, b, b, 2 FROM u);",  # a query in parentheses, not a column list (zitadel)
 ]
 
 

@@ -86,7 +86,7 @@ def _assignment_lists(cursor: Cursor, word: str) -> list[tuple[tuple[str, ...], 
     if word == "INSERT":
         if cursor.accept("AS"):
             cursor.identifier()
-        if cursor.is_type(TokenType.L_PAREN):
+        if cursor.is_type(TokenType.L_PAREN) and cursor.word(1) not in _QUERY_WORDS | {"WITH"}:  # not INSERT INTO t (SELECT ...)
             lists.append(_column_targets(cursor, cursor.skip_group()))
     here, depth = Cursor(cursor.statement, cursor.rest()), 0
     while not here.at_end:
