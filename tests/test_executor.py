@@ -119,7 +119,7 @@ def test_holder_that_never_commits_exhausts_the_deadline_and_changes_nothing(mig
     holder, _ = hold_access_share(pg_db.dsn, 0)
     try:
         result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--lock-timeout", "1s",
-                                       "--attempts", "1000", "--deadline", "30s"], capture_output=True, text=True, timeout=90)
+                                       "--attempts", "1000", "--deadline", "5s"], capture_output=True, text=True, timeout=90)
     finally:
         holder.close()
     assert result.returncode == 1

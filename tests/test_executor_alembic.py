@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from tests.test_executor import kill_apply_during_concurrent_build
+from tests.test_sandbox import poll
 
 CLI = [sys.executable, "-m", "migrator"]
 # The env.py `alembic init` writes (online part), with the hook that routes `alembic upgrade` through migrator.
@@ -369,18 +370,34 @@ def test_the_env_py_hook_changes_upgrade_only(tmp_path, tables):
     assert tables.execute("SELECT count(*) FROM alembic_version") == [(0,)]
 
 
+def released_at_the_first_retry(command: list[str], holder: psycopg.Connection, retry: str) -> subprocess.CompletedProcess:
+    """Run command while holder keeps its locks; holder commits (and closes) once an output line
+    contains `retry`: the lock timeout of a try has passed, the next try can take the lock."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = [], []
+    readers = [threading.Thread(target=lines.extend, args=(stream,), daemon=True)
+               for lines, stream in ((out, process.stdout), (err, process.stderr))]
+    for reader in readers:
+        reader.start()
+    try:
+        poll(lambda: any(retry in line for line in [*out, *err]) or process.poll() is not None, timeout=120)
+        holder.commit()
+        process.wait(timeout=120)
+    finally:
+        holder.close()
+        process.kill()
+        for reader in readers:
+            reader.join(10)
+    return subprocess.CompletedProcess(command, process.returncode, "".join(out), "".join(err))
+
+
 def test_alembic_upgrade_through_the_hook_retries_a_lock_timeout(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("nickname", sa.Text))',
                                          "r2": 'op.create_index("users_email_idx", "users", ["email"])'})
     holder = psycopg.connect(tables.dsn)
     holder.execute("SELECT count(*) FROM users").fetchone()  # ACCESS SHARE on users until commit
-    timer = threading.Timer(12.0, holder.commit)  # longer than one 5 s lock timeout, whatever the start-up takes
-    timer.start()
-    try:
-        result = alembic(ini, "upgrade", "head")
-    finally:
-        timer.join()
-        holder.close()
+    command = [sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"]
+    result = released_at_the_first_retry(command, holder, "migrator: r1 retry 1 after")
     assert result.returncode == 0, result.stderr
     assert "migrator: r1 retry 1 after LockNotAvailable" in result.stderr and "migrator: r2 applied" in result.stderr
     assert tables.execute("SELECT version_num, to_regclass('users_email_idx') IS NOT NULL FROM alembic_version") == [("r2", True)]
@@ -477,13 +494,8 @@ def test_a_lock_timeout_retries_the_revision_in_flight(tmp_path, tables):
     """})
     holder = psycopg.connect(tables.dsn)
     holder.execute("SELECT count(*) FROM orders").fetchone()  # ACCESS SHARE on orders until commit
-    timer = threading.Timer(6.0, holder.commit)  # longer than start-up and one 300 ms lock timeout
-    timer.start()
-    try:
-        result = apply(ini, tables.dsn, "--lock-timeout", "300ms", "--log-format", "json")
-    finally:
-        timer.join()
-        holder.close()
+    command = CLI + ["apply", str(ini), "--dsn", tables.dsn, "--lock-timeout", "300ms", "--log-format", "json"]
+    result = released_at_the_first_retry(command, holder, '"event": "retry"')
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["migration"] for e in events if e["event"] == "retry"][:1] == ["r2"]
