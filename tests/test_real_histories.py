@@ -14,9 +14,12 @@ from tests.real_histories import harness
 from tests.real_histories.harness import HISTORIES
 
 
-@pytest.fixture
-def upgraded(request, pg_cluster, tmp_path):
-    comparison = harness.compare_upgrade(pg_cluster, request.param, tmp_path)
+@pytest.fixture(scope="module")
+def upgraded(request, pg_cluster, tmp_path_factory):
+    """One history taken to head by both tools, once for both its tests: the comparison holds what
+    was found at head, so the upgrade test judges that whether or not the round trip (which moves
+    the databases down and back to head) ran first."""
+    comparison = harness.compare_upgrade(pg_cluster, request.param, tmp_path_factory.mktemp(request.param.name))
     yield comparison
     harness.drop_databases(pg_cluster, comparison)
 
