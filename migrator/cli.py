@@ -836,22 +836,33 @@ def _apply_options(function):
         click.option("--to", "target", default="head", show_default=True,
                      help="Alembic: the revision to upgrade or downgrade to (heads: every branch; -1, +2, base as in "
                           "Alembic). SQL folders: the last file to apply (its name without .sql)."),
+        click.option("--ignore", metavar="RULE,...",
+                     help="Accept, for this run, what these rules (comma-separated ids) refuse, on top of the "
+                          "configuration's ignore list: a deliberate breaking change, such as drop-column when going "
+                          "back to head after a downgrade re-added the column."),
     ]
     for option in reversed(options):
         function = option(function)
     return function
 
 
-def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "head", driver: str | None = None):
+def _load_migrations(path: Path, pg_version: int, rewrite: bool, target: str = "head", driver: str | None = None,
+                     ignore: str | None = None):
     """An Alembic project (an .ini, the folder holding alembic.ini or env.py) or a folder of .sql files,
-    with the configuration lint reads for it (migrator.toml / [tool.migrator], found upward)."""
+    with the configuration lint reads for it (migrator.toml / [tool.migrator], found upward) and
+    --ignore's rules added to its ignore list."""
     from migrator.config import ConfigError, load_config
     from migrator.executor import ApplyError, load_sql_folder
 
+    accepted = _rule_list(ignore) or frozenset()
+    unknown = sorted(accepted - _known_rules())
+    if unknown:
+        raise click.BadParameter(f"unknown rule {unknown[0]!r} (see `migrator rules`)", param_hint="--ignore")
     try:
-        lint_config = load_config(start=path if path.is_dir() else path.parent).with_options(pg_version=pg_version)
+        lint_config = load_config(start=path if path.is_dir() else path.parent)
     except ConfigError as error:
         raise ApplyError(str(error)) from None
+    lint_config = lint_config.with_options(pg_version=pg_version, ignore=lint_config.ignore | accepted)
     if path.suffix == ".ini" or (path / "alembic.ini").is_file() or (path / "env.py").is_file():
         from migrator.alembic_source import AlembicProject
 
@@ -913,7 +924,7 @@ def _load_fleet(fleet_file, targets_query, catalog_dsn, canary, path: Path):
 @click.option("--pushgateway", metavar="URL", help="Push metrics to this Prometheus Pushgateway at each step (job migrator_apply).")
 @_one_line_errors
 def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-          small_table, target, fleet_file, targets_query, catalog_dsn, canary, parallel, max_failures, control_dsn,
+          small_table, target, ignore, fleet_file, targets_query, catalog_dsn, canary, parallel, max_failures, control_dsn,
           claim_ttl, rollout_name, attempts, deadline, lock_wait, log_format, metrics_port, metrics_addr, pushgateway):
     """Apply pending migrations of an Alembic project or a folder of .sql files (name order), safely.
 
@@ -962,14 +973,14 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
     if fleet is not None:
         from migrator import fleet as fleets
 
-        load = functools.partial(_load_migrations, path, pg_version, not no_rewrite, target)
+        load = functools.partial(_load_migrations, path, pg_version, not no_rewrite, target, ignore=ignore)
         source = load()
         rollout = fleets.Rollout(rollout_name or fleets.rollout_name(path, source), parallel, max_failures, claim_ttl)
         with fleets.FleetView(log_format == "json" or not sys.stdout.isatty()) as view:
             fleets.run(fleet, rollout, source, load, policy, control_dsn, view.show)
         return
     dsn, driver = split_driver(_require_dsn(dsn))  # postgresql+psycopg2://...: env.py's connections use that driver
-    source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target, driver))
+    source = GatedSource(_load_migrations(path, pg_version, not no_rewrite, target, driver, ignore))
 
     terminal = log_format == "text" and sys.stderr.isatty()
     if terminal:  # live progress: the running statement with its elapsed time, retries as they happen
@@ -1065,7 +1076,7 @@ def _build_wait(event: dict) -> str:
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_one_line_errors
 def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, online_statement_timeout, no_rewrite,
-         small_table, target, fleet_file, targets_query, catalog_dsn, canary, output_format):
+         small_table, target, ignore, fleet_file, targets_query, catalog_dsn, canary, output_format):
     """Show what apply would run for each pending migration; changes nothing.
 
     PATH (required) is an Alembic project (alembic.ini, the folder holding it, or the folder holding
@@ -1088,7 +1099,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
 
     policy = Policy(lock_timeout, statement_timeout, max_timeout, online_statement_timeout, small_table_bytes=small_table)
     dsn, driver = split_driver(dsn) if dsn else (dsn, None)  # env.py reads the version table through that driver
-    source = _load_migrations(path, pg_version, not no_rewrite, target, driver)
+    source = _load_migrations(path, pg_version, not no_rewrite, target, driver, ignore)
     fleet = _load_fleet(fleet_file, targets_query, catalog_dsn, canary, path)
     if fleet is not None:
         _plan_fleet(fleet, source, output_format)

@@ -132,7 +132,9 @@ def blocks(finding, statement: Statement, cost: Cost, catalog: Catalog, rewritte
 def refusal_message(where: str, finding, cost: Cost, policy: Policy, more: str = "") -> str:
     safe = f"; instead: {finding.help.splitlines()[0]}" if finding.help else ""
     size = cost.describe(policy) if finding.rule in SIZE_BOUND_RULES else ""
-    return f"{where}: refused by {finding.rule}: {finding.message}{size}{safe}{more}"
+    deliberate = f"; to accept it deliberately: --ignore {finding.rule} (this run only)" \
+        if finding.rule in BREAKING_RULES else ""
+    return f"{where}: refused by {finding.rule}: {finding.message}{size}{safe}{deliberate}{more}"
 
 
 def online_form(units: list[Unit] | None, cost: Cost) -> list[Unit] | None:

@@ -461,6 +461,28 @@ def test_to_an_older_or_relative_revision_downgrades(tmp_path, tables):
                           "AND NOT attisdropped") == [(0,)]
 
 
+def test_back_to_head_after_a_downgrade_a_breaking_change_needs_ignore_for_that_run(tmp_path, tables):
+    """The way back up drops a column the downgrade re-added: code may read it again, so it is
+    refused, and `--ignore drop-column` accepts it for that run only."""
+    ini = project(tmp_path, tables.dsn, {})
+    add_revision(ini, "r1", None, 'op.create_table("dag", sa.Column("id", sa.Integer, primary_key=True), '
+                 'sa.Column("is_subdag", sa.Boolean))')
+    add_revision(ini, "r2", "r1", 'op.drop_column("dag", "is_subdag")',
+                 'op.add_column("dag", sa.Column("is_subdag", sa.Boolean))')
+    column = "SELECT count(*) FROM pg_attribute WHERE attrelid = 'dag'::regclass AND attname = 'is_subdag' AND NOT attisdropped"
+    assert apply(ini, tables.dsn).returncode == 0  # the table is this run's own
+    assert apply(ini, tables.dsn, "--to", "r1").returncode == 0
+    assert tables.execute(column) == [(1,)]
+    error = one_line_error(apply(ini, tables.dsn))
+    assert "r2.py:10: refused by drop-column" in error and "--ignore drop-column (this run only)" in error, error
+    assert tables.execute(column) == [(1,)] and tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
+    unknown = apply(ini, tables.dsn, "--ignore", "drop-colum")
+    assert unknown.returncode == 2 and "--ignore" in unknown.stderr and "'drop-colum'" in unknown.stderr
+    accepted = apply(ini, tables.dsn, "--ignore", "drop-column")
+    assert accepted.returncode == 0, accepted.stderr
+    assert tables.execute(column) == [(0,)] and tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
+
+
 def test_the_configuration_ignore_list_holds_for_apply(tmp_path, tables):
     """Observation 15: lint, plan and apply read one configuration."""
     ini = project(tmp_path, tables.dsn, {"r1": 'op.execute("ALTER TABLE users ALTER COLUMN id TYPE integer")'})
