@@ -11,15 +11,18 @@ often base) and back to head (`--to head`), and are compared at each end.
 --probe lists every failure of a history, not only the first: it runs `migrator apply --to REV`
 for each revision in turn and lets plain `alembic upgrade REV` finish a revision that failed.
 
---apps adds applications too large for the dev extras (harness.app_histories(): Airflow), run
-from an interpreter that has them installed.
+--apps runs the applications too large for the dev extras instead (harness.app_histories():
+Airflow, Aodh), from an interpreter that has them: `pip install --no-deps -e . -r bench/apps-requirements.txt`.
+--check exits 1 on any divergence (a failure or refusal, a schema diff, NOT VALID, the version
+tables, a second apply that is not a no-op, a broken round trip); CI runs `--apps --check`.
 
-    python bench/real_histories.py [--probe] [--only NAME[,NAME]] [--apps] [--no-record]
+    python bench/real_histories.py [--probe] [--only NAME[,NAME]] [--apps] [--check] [--no-record]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -49,7 +52,17 @@ def _excerpt(diff: str) -> str:
                       if line[:1] in "+-" and line[1:].strip() and not line[1:].startswith("--"))[:400]
 
 
-def upgrade_lines(comparison: harness.Comparison) -> list[str]:
+def _one_line(divergence: str) -> str:
+    """A divergence on one line: its first line, then the changed lines of the diff below it, if any."""
+    first, _, diff = divergence.partition("\n")
+    return _short(first) + (f" {_excerpt(diff)}" if diff else "")
+
+
+def _verdict(divergences: list[str], agreed: str) -> str:
+    return agreed if not divergences else "DIVERGES: " + "; ".join(_one_line(d) for d in divergences)
+
+
+def upgrade_lines(comparison: harness.Comparison, divergences: list[str]) -> list[str]:
     history, alembic_run, migrator_run = comparison.history, comparison.alembic, comparison.migrator
     head = (f"{history.name} ({history.release}, {harness.revision_count(history)} revisions): "
             f"alembic upgrade head {alembic_run.seconds:.2f} s {_status(alembic_run)}; ")
@@ -57,32 +70,27 @@ def upgrade_lines(comparison: harness.Comparison) -> list[str]:
         refused = "refused" if comparison.refusals else "failed"
         return [head + f"migrator apply {refused} after {migrator_run.seconds:.2f} s, {comparison.statements} "
                 f"statements run: {_short(migrator_run.failure)}"]
-    verdicts = [
-        "schema identical" if not comparison.diff else f"SCHEMA DIFFERS: {_excerpt(comparison.diff)}",
-        "every constraint validated and index valid" if not comparison.not_valid else f"NOT VALID: {comparison.not_valid}",
-        f"{history.version_table} equal" if comparison.migrator_versions == comparison.alembic_versions else
-        f"{history.version_table} DIFFERS: {comparison.alembic_versions} vs {comparison.migrator_versions}",
-        "second apply a no-op" if comparison.again_applied == [] and not comparison.again_diff else
-        f"SECOND APPLY: {_status(comparison.again)}, applied {comparison.again_applied}",
-    ]
+    agreed = (f"schema identical; every constraint validated and index valid; {history.version_table} equal; "
+              "second apply a no-op")
     return [head + f"migrator apply {migrator_run.seconds:.2f} s ({migrator_run.seconds / alembic_run.seconds:.2f}x), "
-            f"{comparison.statements} statements, {comparison.online_forms} in an online form, "
-            f"{len(comparison.refusals)} refusals; " + "; ".join(verdicts)]
+            f"{comparison.statements} statements, {comparison.online_forms} rewritten to an online form, "
+            f"{len(comparison.refusals)} refusals; " + _verdict(divergences, agreed)]
 
 
-def round_trip_lines(comparison: harness.Comparison) -> list[str]:
-    trip = harness.round_trip(comparison)
-    runs = [f"alembic {' '.join(run.command[5:])} {_status(run)}" for run in trip.alembic_runs]
-    runs += [f"migrator apply {' '.join(run.command[-2:])} {_status(run)}" for run in trip.migrator_runs]
-    verdicts = [
-        "identical at the bottom" if not trip.bottom_diff else f"DIFFERENT AT THE BOTTOM: {_excerpt(trip.bottom_diff)}",
-        "identical back at head" if not trip.head_diff else f"DIFFERENT BACK AT HEAD: {_excerpt(trip.head_diff)}",
-        "all valid" if not trip.not_valid else f"NOT VALID: {trip.not_valid}",
-        "versions equal" if trip.migrator_versions == trip.alembic_versions else
-        f"versions differ: {trip.alembic_versions} vs {trip.migrator_versions}",
-    ]
-    history = comparison.history
-    return [f"{history.name} round trip to {history.downgrade_to} and back: " + "; ".join(runs + verdicts)]
+def round_trip_lines(history: harness.History, trip: harness.RoundTrip, divergences: list[str]) -> list[str]:
+    alembic_seconds = sum(run.seconds for run in trip.alembic_runs)
+    migrator_seconds = sum(run.seconds for run in trip.migrator_runs)
+    runs = [f"{run.title} {run.seconds:.2f} s {_status(run)}" for run in trip.alembic_runs]
+    runs.append(f"{trip.migrator_runs[0].title} {trip.migrator_runs[0].seconds:.2f} s {_status(trip.migrator_runs[0])}")
+    if trip.refused is not None:
+        where = re.search(r"(\S+:\d+): refused by", trip.refused.failure)
+        runs.append(f"{trip.refused.title} refused by {harness.refused_by(trip.refused) or 'NOTHING'}"
+                    f"{f' ({_short(where[1])})' if where else ''}")
+    runs.append(f"{trip.migrator_runs[1].title} {trip.migrator_runs[1].seconds:.2f} s {_status(trip.migrator_runs[1])}")
+    agreed = "identical at the bottom and back at head; all valid; versions equal"
+    return [f"{history.name} round trip to {history.downgrade_to} and back: " + "; ".join(runs)
+            + f"; migrator {migrator_seconds:.2f} s against alembic's {alembic_seconds:.2f} s "
+            f"({migrator_seconds / alembic_seconds:.2f}x); " + _verdict(divergences, agreed)]
 
 
 def upgrade_order(history: harness.History) -> list[str]:
@@ -120,26 +128,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probe", action="store_true", help="list every failure, finishing each failing revision with alembic")
     parser.add_argument("--only", help="comma-separated history names")
-    parser.add_argument("--apps", action="store_true", help="also the histories of harness.app_histories() (installed by hand)")
+    parser.add_argument("--apps", action="store_true", help="the histories of harness.app_histories() instead (installed by hand)")
+    parser.add_argument("--check", action="store_true", help="exit 1 on any divergence from alembic (CI)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    histories = harness.HISTORIES + (harness.app_histories() if args.apps else [])
+    histories = harness.app_histories() if args.apps else harness.HISTORIES
     chosen = [h for h in histories if not args.only or h.name in args.only.split(",")]
-    lines = []
+    lines, diverged = [], []
     with Cluster(replicas=0) as cluster, tempfile.TemporaryDirectory() as folder:
         for history in chosen:
             comparison = harness.compare_upgrade(cluster, history, Path(folder) / history.name)
             try:
-                lines += upgrade_lines(comparison)
+                divergences = harness.upgrade_divergences(comparison)
+                lines += upgrade_lines(comparison, divergences)
                 if history.downgrade_to and comparison.migrator.returncode == 0:
-                    lines += round_trip_lines(comparison)
+                    trip = harness.round_trip(comparison)
+                    trip_divergences = harness.round_trip_divergences(history, trip)
+                    lines += round_trip_lines(history, trip, trip_divergences)
+                    divergences += trip_divergences
                 elif history.downgrade_to:
                     lines.append(f"{history.name} round trip to {history.downgrade_to} and back: not run (apply to head failed)")
             finally:
                 harness.drop_databases(cluster, comparison)
+            if divergences:
+                diverged.append(history.name)
             if args.probe:
                 lines += probe_lines(cluster, history, Path(folder) / history.name)
     report("real_histories", lines, record=not args.no_record)
+    if args.check:  # one history passes when nothing of it diverged from alembic
+        print(f"real_histories: {len(chosen) - len(diverged)} passed, {len(diverged)} failed"
+              + (f" ({', '.join(diverged)}: above)" if diverged else ""))
+        sys.exit(1 if diverged else 0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import difflib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,7 +30,10 @@ RESTRICT_KEY = "realhistories"
 
 
 def _installed(package: str, *parts: str) -> Path:
-    return Path(importlib.util.find_spec(package).submodule_search_locations[0], *parts)
+    """A path inside an installed package; a path naming the missing package where it is not
+    installed (an interpreter for the apps alone), which fails only if that history is run."""
+    spec = importlib.util.find_spec(package)
+    return Path(spec.submodule_search_locations[0] if spec else f"({package} is not installed)", *parts)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,20 @@ class History:
     # {folder} (a folder of the run's own) are filled in.
     env: dict[str, str] = field(default_factory=dict)
     driver: str = "psycopg"  # the SQLAlchemy driver of the URL env.py gets
+    # Breaking-change rules that refuse the way back to head: upgrades dropping or renaming what
+    # exists at the bottom of the round trip (a downgrade re-added it). migrator must refuse them
+    # there, and the round trip goes on with `--ignore` these rules, as a user accepting them would.
+    round_trip_ignores: tuple[str, ...] = ()
+    # Patterns of what revisions write from the clock as they run (a default of "now" taken in
+    # Python): masked in both dumps, since two runs never agree on them.
+    clock_literals: tuple[str, ...] = ()
+
+    def dump(self, dsn: str) -> str:
+        """The database's schema_dump, the history's clock_literals masked."""
+        dump = schema_dump(dsn)
+        for pattern in self.clock_literals:
+            dump = re.sub(pattern, "<the time the revision ran>", dump)
+        return dump
 
     def prepare(self, folder: Path, dsn: str) -> "Side":
         """The project's ini with its script location made absolute and the database URL filled in."""
@@ -101,18 +119,28 @@ HISTORIES = [
 
 def app_histories() -> list[History]:
     """Histories of applications too large for the dev extras: bench/real_histories.py --apps runs
-    them with an interpreter that has them, for example a venv made with
-    `pip install -e '.[dev]' apache-airflow-core==3.3.2 psycopg2-binary 'sqlalchemy<2.1'`."""
+    them with an interpreter that has them: a venv made with `pip install --no-deps -e . -r bench/apps-requirements.txt`."""
     airflow = _installed("airflow")
+    aodh = _installed("aodh", "storage", "sqlalchemy", "alembic")
     return [
         # Apache Airflow's metadata database (Apache-2.0), 124 revisions from a squashed 2.6.2
         # base. Its env.py takes the connection from config.attributes["connection"], else its own
-        # settings' engine, whose URL comes from the environment. Its revisions need psycopg2's
-        # untyped parameters and SQLAlchemy 2.0 (2.1 casts string parameters to VARCHAR). Its
-        # downgrades work down to the squashed base, whose own fails upstream.
+        # settings' engine, whose URL comes from the environment (its settings derive an asyncpg
+        # URL from it, so asyncpg is installed). Its revisions need psycopg2's untyped parameters
+        # and SQLAlchemy 2.0 (2.1 casts string parameters to VARCHAR). Its downgrades work down to
+        # the squashed base, whose own fails upstream; the 3.0 upgrades back from there drop and
+        # rename tables and columns that base has (Airflow upgrades with its components stopped).
         History("airflow", "apache-airflow-core 3.3.2", airflow / "migrations", airflow / "alembic.ini", driver="psycopg2",
                 env={"AIRFLOW_HOME": "{folder}/airflow-home", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "{url}"},
-                downgrade_to="4bc4d934e2bc"),
+                downgrade_to="4bc4d934e2bc",
+                round_trip_ignores=("drop-column", "rename-column", "rename-table", "drop-table")),
+        # OpenStack Aodh's alarm database (Apache-2.0), 10 revisions: tables, indexes, a column type
+        # change, a foreign key re-created with ON DELETE CASCADE after reading the live constraints
+        # (sa.inspect on op.get_bind()). Its env.py imports its models (oslo.utils, oslo.config,
+        # oslo.db; installed with --no-deps beside them). Revision 006 makes the time it ran the
+        # default of alarm.evaluate_timestamp. It has no downgrades.
+        History("aodh", "aodh 23.0.0", aodh, aodh / "alembic.ini",
+                clock_literals=(r"(?<=evaluate_timestamp timestamp without time zone DEFAULT )'[0-9: .-]+'",)),
     ]
 
 
@@ -130,6 +158,7 @@ def drop_database(cluster: Cluster, name: str) -> None:
 class Run:
     """One CLI run: its exit status, output and wall time."""
 
+    title: str  # the command as a person would type it (no interpreter, ini or DSN)
     command: list[str]
     returncode: int
     stdout: str
@@ -154,20 +183,20 @@ class Run:
         return found
 
 
-def run(command: list[str], side: Side, timeout: float = 900) -> Run:
+def run(title: str, command: list[str], side: Side, timeout: float = 900) -> Run:
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=side.ini.parent, timeout=timeout,
                             env={**os.environ, **side.env})
-    return Run(command, result.returncode, result.stdout, result.stderr, time.perf_counter() - started)
+    return Run(title, command, result.returncode, result.stdout, result.stderr, time.perf_counter() - started)
 
 
 def alembic(side: Side, *arguments: str) -> Run:
-    return run([sys.executable, "-m", "alembic", "-c", str(side.ini), *arguments], side)
+    return run(" ".join(("alembic", *arguments)), [sys.executable, "-m", "alembic", "-c", str(side.ini), *arguments], side)
 
 
 def migrator_apply(side: Side, *arguments: str) -> Run:
-    return run([sys.executable, "-m", "migrator", "apply", str(side.ini), "--dsn", side.url, "--log-format", "json",
-                *arguments], side)
+    return run(" ".join(("migrator apply", *arguments)), [sys.executable, "-m", "migrator", "apply", str(side.ini),
+                                                          "--dsn", side.url, "--log-format", "json", *arguments], side)
 
 
 def schema_dump(dsn: str) -> str:
@@ -260,14 +289,14 @@ def compare_upgrade(cluster: Cluster, history: History, folder: Path) -> Compari
     a, m = (history.prepare(folder / tool, create_database(cluster, f"{history.name}_{tool}"))
             for tool in ("alembic", "migrator"))
     comparison = Comparison(history, (a, m), alembic(a, "upgrade", "head"), migrator_apply(m))
-    dump_a, dump_m = schema_dump(a.dsn), schema_dump(m.dsn)
+    dump_a, dump_m = history.dump(a.dsn), history.dump(m.dsn)
     comparison.diff = schema_diff(dump_a, dump_m)
     comparison.not_valid = not_valid(m.dsn)
     comparison.alembic_versions = versions(a.dsn, history.version_table)
     comparison.migrator_versions = versions(m.dsn, history.version_table)
     if comparison.migrator.returncode == 0:
         comparison.again = migrator_apply(m)
-        comparison.again_diff = schema_diff(dump_m, schema_dump(m.dsn))
+        comparison.again_diff = schema_diff(dump_m, history.dump(m.dsn))
     return comparison
 
 
@@ -281,25 +310,73 @@ class RoundTrip:
     """Downgrade as far as the project goes and upgrade to head again, each tool on its own database."""
 
     alembic_runs: list[Run]
-    migrator_runs: list[Run]
+    migrator_runs: list[Run]  # down, then up to head (with --ignore the history's round_trip_ignores)
     bottom_diff: str  # the dumps at the bottom of the round trip
     head_diff: str  # the dumps back at head
     not_valid: list[str]
     alembic_versions: list[str] | None
     migrator_versions: list[str] | None
+    refused: Run | None = None  # the way back to head without --ignore, when the history has round_trip_ignores
 
 
 def round_trip(comparison: Comparison) -> RoundTrip:
     """`alembic downgrade REV` + `upgrade head` against `migrator apply --to REV` + `--to head`,
     REV being the history's downgrade_to.
 
-    The migrator side uses the downgrade interface being built for issue 16: `--to` an older
-    (or relative) revision runs Alembic's downgrades."""
+    `--to` an older (or relative) revision runs Alembic's downgrades. A history whose way back
+    drops or renames what the downgrade re-added goes up twice: first as is, which must be refused
+    by one of its round_trip_ignores, then with `--ignore` them, as a user who read the refusal would."""
     history, (a, m) = comparison.history, comparison.sides
     alembic_runs = [alembic(a, "downgrade", history.downgrade_to)]
     migrator_runs = [migrator_apply(m, "--to", history.downgrade_to)]
-    bottom_diff = schema_diff(schema_dump(a.dsn), schema_dump(m.dsn))
+    bottom_diff = schema_diff(history.dump(a.dsn), history.dump(m.dsn))
     alembic_runs.append(alembic(a, "upgrade", "head"))
-    migrator_runs.append(migrator_apply(m, "--to", "head"))
-    return RoundTrip(alembic_runs, migrator_runs, bottom_diff, schema_diff(schema_dump(a.dsn), schema_dump(m.dsn)),
-                     not_valid(m.dsn), versions(a.dsn, history.version_table), versions(m.dsn, history.version_table))
+    refused = migrator_apply(m, "--to", "head") if history.round_trip_ignores else None
+    accepted = ("--ignore", ",".join(history.round_trip_ignores)) if history.round_trip_ignores else ()
+    migrator_runs.append(migrator_apply(m, "--to", "head", *accepted))
+    return RoundTrip(alembic_runs, migrator_runs, bottom_diff, schema_diff(history.dump(a.dsn), history.dump(m.dsn)),
+                     not_valid(m.dsn), versions(a.dsn, history.version_table), versions(m.dsn, history.version_table),
+                     refused)
+
+
+def refused_by(run: Run) -> str | None:
+    """The rule that refused a failed `migrator apply`, if a rule did."""
+    match = re.search(r"refused by ([a-z0-9-]+)", run.stderr + run.stdout)
+    return match[1] if run.returncode != 0 and match else None
+
+
+def _divergences(runs: list[Run], diffs: dict[str, str], left_not_valid: list[str],
+                 versions: tuple[list[str] | None, list[str] | None]) -> list[str]:
+    """What the runs, the dumps (by where they were taken), the catalog and the version tables
+    (alembic's, migrator's) say went differently, in words."""
+    found = [f"{run.title} exited {run.returncode}: {run.failure}" for run in runs if run.returncode != 0]
+    found += [f"schemas differ {where}:\n{diff}" for where, diff in diffs.items() if diff]
+    if left_not_valid:
+        found.append(f"left NOT VALID / INVALID: {left_not_valid}")
+    if versions[0] != versions[1]:
+        found.append(f"version tables differ: {versions[0]} vs {versions[1]}")
+    return found
+
+
+def upgrade_divergences(comparison: Comparison) -> list[str]:
+    """Where `migrator apply` to head did not do what `alembic upgrade head` did, in words (empty: none)."""
+    found = _divergences([comparison.alembic, comparison.migrator], {"at head": comparison.diff}, comparison.not_valid,
+                         (comparison.alembic_versions, comparison.migrator_versions))
+    found += [f"refusal: {line}" for line in comparison.refusals]
+    if comparison.again is not None and (comparison.again.returncode != 0 or comparison.again_applied != []
+                                         or comparison.again_diff):
+        found.append(f"the second apply is not a no-op: exit {comparison.again.returncode}, applied "
+                     f"{comparison.again_applied}, changed:\n{comparison.again_diff}")
+    return found
+
+
+def round_trip_divergences(history: History, trip: RoundTrip) -> list[str]:
+    """Where the round trip under migrator differs from Alembic's, or a breaking change on the way
+    back was not refused (empty: none)."""
+    found = _divergences(trip.alembic_runs + trip.migrator_runs,
+                         {f"at {history.downgrade_to}": trip.bottom_diff, "back at head": trip.head_diff},
+                         trip.not_valid, (trip.alembic_versions, trip.migrator_versions))
+    if trip.refused is not None and refused_by(trip.refused) not in history.round_trip_ignores:
+        found.append(f"the way back to head without --ignore was not refused by {', '.join(history.round_trip_ignores)}: "
+                     f"exit {trip.refused.returncode}: {trip.refused.failure}")
+    return found
