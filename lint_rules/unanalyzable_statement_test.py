@@ -84,6 +84,8 @@ def test_names_a_tool_substitutes_are_read_as_names():
     fizz = 'CREATE TABLE IF NOT EXISTS {{ index .Options "Namespace" }}.sessions (id uuid);\nGRANT SELECT ON t TO {{ .User }};'
     create, grant = Analyzer().analyze(fizz)
     assert (create.relation, create.unanalyzable, grant.unanalyzable) == (Relation("sessions", "{{index . Options Namespace}}"), None, None)
+    conditional = "{{- if .Postgres }}\nALTER TABLE {{ .Ns }}.t ADD COLUMN c int;\n{{ else }}\nSELECT 1;\n{{ end -}}\n"
+    assert [(s.kind, s.unanalyzable) for s in Analyzer().analyze(conditional)] == [("alter_table", None), ("select", None)]
     flyway = "CREATE TABLE ${schema}.${table} (id text, note text DEFAULT '${table}');\nALTER TABLE ${table} ADD CONSTRAINT pk PRIMARY KEY (id);"
     create, alter = Analyzer().analyze(flyway)
     assert (create.relation, create.unanalyzable) == (Relation("${table}", "${schema}"), None)

@@ -55,11 +55,26 @@ _OPERAND_ENDS = {TokenType.VAR, TokenType.NUMBER, TokenType.IDENTIFIER, TokenTyp
                  TokenType.STRING}
 
 
+_TEMPLATE_CONTROL = {"if", "else", "end", "range", "with", "define", "block", "template", "break", "continue"}
+
+
+def _template_start(token: Token, following: Token | None) -> bool:
+    """`{{` (or `{{-`, which trims the space before it) opening a Go template action."""
+    return token.token_type == TokenType.BLOCK_START or (
+        token.token_type == TokenType.L_BRACE and following is not None and following.token_type == TokenType.L_BRACE)
+
+
+def _template_end(tokens: list[Token], at: int) -> bool:
+    return tokens[at].token_type == TokenType.BLOCK_END or (
+        tokens[at].token_type == TokenType.R_BRACE and at + 1 < len(tokens) and tokens[at + 1].token_type == TokenType.R_BRACE)
+
+
 def _placeholders(tokens: list[Token]) -> list[Token]:
     """Names that a tool substitutes before PostgreSQL sees the file, read as one name each: psql's
     variables (`:name`, `:'name'` a literal, `:"name"` an identifier), an extension script's
-    `@extschema@` and Go templates (`{{ index .Options "Namespace" }}`,
-    as gobuffalo/fizz migrations write). Without this a migration run with `psql -v schema=app` would be unreadable."""
+    `@extschema@` and Go templates (`{{ index .Options "Namespace" }}`, as gobuffalo/fizz migrations
+    write; control actions such as `{{ if }}` and `{{ end }}` are dropped). Without this a migration run
+    with `psql -v schema=app` would be unreadable."""
     merged: list[Token] = []
     index = 0
     while index < len(tokens):
@@ -78,16 +93,19 @@ def _placeholders(tokens: list[Token]) -> list[Token]:
               and following.start == token.end + 1 and after.start == following.end + 1):
             merged.append(Token(TokenType.IDENTIFIER, f"@{following.text}@", token.line, token.col, token.start, after.end))
             index += 3
-        elif token.token_type == TokenType.L_BRACE and following is not None and following.token_type == TokenType.L_BRACE:
-            end = next((i for i in range(index + 2, len(tokens) - 1) if tokens[i].token_type == TokenType.R_BRACE
-                        and tokens[i + 1].token_type == TokenType.R_BRACE), None)
+        elif _template_start(token, following):
+            inner = index + (1 if token.token_type == TokenType.BLOCK_START else 2)
+            end = next((i for i in range(inner, len(tokens)) if _template_end(tokens, i)), None)
             if end is None:
                 merged.append(token)
                 index += 1
                 continue
-            template = "{{" + " ".join(t.text for t in tokens[index + 2 : end]) + "}}"
-            merged.append(Token(TokenType.IDENTIFIER, template, token.line, token.col, token.start, tokens[end + 1].end))
-            index = end + 2
+            last = end if tokens[end].token_type == TokenType.BLOCK_END else end + 1
+            words = [t.text for t in tokens[inner:end]]
+            if not (words and words[0].lower() in _TEMPLATE_CONTROL):  # {{ if }}, {{ end }}: no SQL text of their own
+                template = "{{" + " ".join(words) + "}}"
+                merged.append(Token(TokenType.IDENTIFIER, template, token.line, token.col, token.start, tokens[last].end))
+            index = last + 1
         else:
             merged.append(token)
             index += 1
