@@ -148,6 +148,8 @@ class Linter:
             wrapped = transaction.wraps(statements) and not any(d.verb == "no-transaction" for d in directives)
             migration = MigrationContext(self.config.pg_version, wrapped, implicit=wrapped and transaction.mode == ONE_STRING,
                                          origin=transaction.origin, escape=transaction.escape, runner_sets_timeouts=transaction.sets_timeouts)
+            if "@extschema@" in source.text:  # an extension script: PostgreSQL runs it with search_path = its schema
+                migration.search_path = ["@extschema@"]
         result.wrapped = migration.wrapped
         reports = self.run_rules(statements, migration)
         result.findings = directive_findings + self._suppress(reports, statements, directives, path)
