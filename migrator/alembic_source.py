@@ -39,7 +39,8 @@ from migrator.revisions import RevisionDirectives, project_layout, render_revisi
 # A lock wait that gave up (lock_not_available, deadlock_detected), by SQLSTATE whatever the driver's error class:
 # the revision in flight is rolled back and retried.
 RETRIED_SQLSTATES = frozenset({pg_errors.LockNotAvailable.sqlstate, pg_errors.DeadlockDetected.sqlstate})
-GUARDED_DRIVERS = ("psycopg", "psycopg2")  # SQLAlchemy's names; psycopg covers its async dialect too (see migrator.dbapi)
+OFFERED_DRIVERS = ("psycopg", "psycopg2")  # what --dsn may name: migrator's own engine and sqlalchemy.url use it
+GUARDED_DRIVERS = ("psycopg", "psycopg2", "asyncpg")  # SQLAlchemy's names; psycopg covers its async dialect too (migrator.dbapi)
 _GUARDING = threading.local()  # the run whose env.py is executing, so the env.py hook steps aside
 
 
@@ -103,6 +104,9 @@ class AlembicProject:
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
+        if not url_from_project and driver not in (None, *OFFERED_DRIVERS):
+            raise ApplyError(f"--dsn: migrator connects env.py through psycopg 3 (postgresql+psycopg://, which SQLAlchemy "
+                             f"runs async too) or psycopg2 (postgresql+psycopg2://), not {driver}")
         self.config = config or alembic_config(path)
         if self.config is None:
             raise ApplyError(f"{path}: not an Alembic project (no alembic.ini or env.py)")
@@ -121,7 +125,7 @@ class AlembicProject:
             raise ApplyError(f"{self.ini}: cannot load the revisions ({type(error).__name__}: {first_line(error)})") from None
         self.target, self.rewrite, self.lint_config = target, rewrite, lint_config
         self.url_from_project = url_from_project  # the env.py hook: the project's own URL, not --dsn
-        self.driver = driver  # the DBAPI driver env.py's connections use (psycopg, psycopg2); None: psycopg 3
+        self.driver = driver  # the driver --dsn (or the env.py hook's URL) names; None: psycopg 3
         self.analyzer = Analyzer(pg_version)
         self.direction = "upgrade"
         self._check_target()
@@ -327,7 +331,8 @@ def project_environment(project: AlembicProject, dsn: str, run, hooks, applicati
     from sqlalchemy.engine import Engine
 
     config = project.config
-    url = sqlalchemy_url(dsn, project.driver)
+    offered = project.driver if project.driver in OFFERED_DRIVERS else None  # the env.py hook's asyncpg URL: the
+    url = sqlalchemy_url(dsn, offered)  # offered connection (sync) is psycopg 3's
     if not project.url_from_project:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     engine = create_engine(url, poolclass=pool.NullPool, connect_args={"application_name": application_name})
@@ -417,7 +422,7 @@ class _Run:
 
     def check_same_database(self, connection) -> None:
         """The connection env.py configured must be one the guard can talk through (psycopg 3, sync or
-        async, or psycopg2) and reach the database whose deploy lock this apply holds."""
+        async, psycopg2 or asyncpg) and reach the database whose deploy lock this apply holds."""
         if not hasattr(connection, "connection"):
             return
         self._refuse_unguarded(connection.dialect)
@@ -436,11 +441,11 @@ class _Run:
                              "(it builds its own URL?): let it use sqlalchemy.url or config.attributes['connection']")
 
     def _refuse_unguarded(self, dialect) -> None:
-        """The guard talks to env.py's session through psycopg 3 (sync or async) and psycopg2 only."""
+        """The guard talks to env.py's session through psycopg 3 (sync or async), psycopg2 and asyncpg only."""
         if dialect.name != "postgresql" or dialect.driver not in GUARDED_DRIVERS:
             path, (line, *_) = self._origin()
             raise ApplyError(f"{path}:{line}: env.py connects through {dialect.name}+{dialect.driver}, and migrator judges "
-                             "statements on psycopg 3 (sync or async) and psycopg2 connections only: let env.py connect "
+                             "statements on psycopg 3 (sync or async), psycopg2 and asyncpg connections only: let env.py connect "
                              "with sqlalchemy.url (migrator sets it to --dsn) or config.attributes['connection'], or name "
                              "postgresql+psycopg:// in its own URL")
 
@@ -450,8 +455,8 @@ class _Run:
 
         self._refuse_unguarded(conn.dialect)
         raw = Session.under(conn)
-        if raw.status == Status.INERROR:  # only a ROLLBACK (TO SAVEPOINT) can run now
-            self.armed.pop(id(raw.connection), None)  # and it undoes the SET LOCALs made since the savepoint
+        if raw.status == Status.INERROR or statement.startswith("ROLLBACK TO SAVEPOINT"):  # (asyncpg cannot tell INERROR)
+            self.armed.pop(id(raw.connection), None)  # it undoes the SET LOCALs made since the savepoint
             self.last = None
             return statement, parameters
         if raw.status == Status.IDLE:
@@ -469,7 +474,9 @@ class _Run:
                             "sql": verdict.sql or text, "lock_timeout_ms": lock_timeout,
                             "statement_timeout_ms": statement_timeout, **({"note": verdict.note} if verdict.note else {})})
         if verdict.sql is not None:  # the online form's first part, or nothing: never the driver's placeholders
-            return verdict.sql.replace("%", "%%"), {}
+            if conn.dialect.paramstyle in ("format", "pyformat"):
+                return verdict.sql.replace("%", "%%"), {}
+            return verdict.sql, ()  # asyncpg's $1: % is no placeholder
         return statement, parameters
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
@@ -578,6 +585,8 @@ def inline(raw: Session, statement: str, parameters) -> str:
     except Exception:  # a value psycopg cannot adapt on its own: the analyzer needs the statement's shape only
         import re
 
+        if raw.asyncpg:
+            return re.sub(r"\$\d+", "NULL", statement)
         return re.sub(r"%\((\w+)\)s|%s", "NULL", statement).replace("%%", "%")
 
 

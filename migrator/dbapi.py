@@ -1,14 +1,15 @@
 """The database session under SQLAlchemy as the guard talks to it, whichever driver holds it.
 
 A project's env.py may connect with psycopg 3 or psycopg2 (a `postgresql://` URL means psycopg2
-to SQLAlchemy), or, with Alembic's async template, with psycopg 3's AsyncConnection behind
-SQLAlchemy's asyncio adapter. The guard reads the catalog and arms timeouts in that same session
-and transaction; Session gives it the few calls it needs on any of these.
+to SQLAlchemy), or, with Alembic's async template, with psycopg 3's AsyncConnection or asyncpg
+behind SQLAlchemy's asyncio adapters. The guard reads the catalog and arms timeouts in that same
+session and transaction; Session gives it the few calls it needs on any of these.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from enum import IntEnum
 
 
@@ -24,16 +25,18 @@ class Status(IntEnum):
 
 class Session:
     """A DBAPI connection of psycopg 3 or psycopg2, or SQLAlchemy's asyncio adapter of a psycopg 3
-    AsyncConnection (its calls then wait the way the adapter's own do: inside the greenlet that
-    SQLAlchemy runs an AsyncConnection.run_sync() function in, which is where env.py's statements go out)."""
+    AsyncConnection or of an asyncpg connection. The adapters' calls wait the way the adapters' own
+    do: inside the greenlet that SQLAlchemy runs an AsyncConnection.run_sync() function in, which is
+    where env.py's statements go out."""
 
     def __init__(self, connection):
         import psycopg
 
-        self.connection = connection
+        self.dbapi = self.connection = connection
         self._wait = lambda result: result
         inner = getattr(connection, "_connection", None)  # what SQLAlchemy's asyncio adapter wraps
-        if isinstance(inner, psycopg.AsyncConnection):
+        self.asyncpg = type(inner).__module__.startswith("asyncpg.")
+        if isinstance(inner, psycopg.AsyncConnection) or self.asyncpg:
             from sqlalchemy.util import await_only
 
             self.connection, self._wait = inner, await_only
@@ -46,6 +49,8 @@ class Session:
 
     @property
     def status(self) -> Status:
+        if self.asyncpg:  # asyncpg tells in or out only; the adapter begins its transaction at its first statement
+            return Status.INTRANS if self.connection.is_in_transaction() else Status.IDLE
         if self.psycopg3:
             return Status(self.connection.info.transaction_status)
         return Status(self.connection.get_transaction_status())
@@ -63,10 +68,13 @@ class Session:
 
     @property
     def autocommit(self) -> bool:
-        return bool(self.connection.autocommit)
+        return bool(self.dbapi.autocommit)
 
     def rows(self, sql: str, params=None) -> list[tuple]:
         """The rows a query returns (its parameters bound the driver's way: %s / %(name)s)."""
+        if self.asyncpg:
+            self._begin()
+            return [tuple(row) for row in self._wait(self.connection.fetch(*_numbered(sql, params)))]
         if self.psycopg3:
             return self._wait(self._wait(self.connection.execute(sql, params)).fetchall())
         with self.connection.cursor() as cursor:
@@ -75,6 +83,10 @@ class Session:
 
     def run(self, sql) -> None:
         """Statements without parameters (text, or psycopg's sql.Composed), several at once if need be."""
+        if self.asyncpg:
+            self._begin()
+            self._wait(self.connection.execute(sql if isinstance(sql, str) else sql.as_string(None)))
+            return
         if self.psycopg3:
             self._wait(self.connection.execute(sql))
             return
@@ -83,6 +95,11 @@ class Session:
 
     def mogrify(self, sql: str, params) -> str:
         """The statement with its parameters inlined as SQL literals."""
+        if self.asyncpg:
+            from psycopg.sql import Literal
+
+            values = params or ()
+            return re.sub(r"\$(\d+)", lambda match: Literal(values[int(match[1]) - 1]).as_string(None), sql) if values else sql
         if self.psycopg3:
             import psycopg
 
@@ -92,7 +109,13 @@ class Session:
             return cursor.mogrify(sql, params).decode()
 
     def rollback(self) -> None:
-        self._wait(self.connection.rollback())
+        self.dbapi.rollback()  # an adapter's own, so that it knows its transaction is over
+
+    def _begin(self) -> None:
+        """asyncpg: open the adapter's transaction now, as its next statement would, so that what the
+        guard reads and sets happens in it."""
+        if not self.autocommit and not self.connection.is_in_transaction():
+            self._wait(self.dbapi._start_transaction())
 
     @contextlib.contextmanager
     def rolled_back(self):
@@ -104,3 +127,16 @@ class Session:
             yield
         finally:
             self.run("ROLLBACK" if own else "ROLLBACK TO SAVEPOINT migrator_probe; RELEASE SAVEPOINT migrator_probe")
+
+
+def _numbered(sql: str, params) -> tuple:
+    """A query with psycopg's placeholders (%s, %(name)s) as asyncpg takes it: $1, $2 ... and the values in order."""
+    values = []
+
+    def number(match) -> str:
+        if match[0] == "%%":
+            return "%"
+        values.append(params[match[1]] if match[1] else params[len(values)])
+        return f"${len(values)}"
+
+    return re.sub(r"%%|%\((\w+)\)s|%s", number, sql), *values

@@ -29,9 +29,10 @@ HISTORY = {  # name: (upgrade, downgrade)
 }
 
 
-def async_project(root, dsn: str, history: dict[str, tuple[str, str]]):
+def async_project(root, dsn: str, history: dict[str, tuple[str, str]], driver: str = "psycopg"):
     """A project made by `alembic init -t async`, its URL the database's through psycopg 3 (which
-    SQLAlchemy runs async); returns its alembic.ini."""
+    SQLAlchemy runs async); with driver asyncpg, its env.py connects to the URL of the application's
+    own settings instead (APP_DATABASE_URL), as FastAPI projects do. Returns its alembic.ini."""
     from alembic import command
     from alembic.config import Config
 
@@ -39,12 +40,28 @@ def async_project(root, dsn: str, history: dict[str, tuple[str, str]]):
     command.init(Config(str(ini)), str(root / "alembic"), template="async")
     url = dsn.replace("postgresql://", "postgresql+psycopg://")
     ini.write_text(ini.read_text().replace("sqlalchemy.url = driver://user:pass@localhost/dbname", f"sqlalchemy.url = {url}"))
-    assert "async_engine_from_config" in (root / "alembic" / "env.py").read_text()
+    env = root / "alembic" / "env.py"
+    assert "async_engine_from_config" in env.read_text()
+    if driver == "asyncpg":
+        env.write_text("import os\n" + env.read_text().replace("config.get_section(config.config_ini_section, {}),",
+                                                              '{"sqlalchemy.url": os.environ["APP_DATABASE_URL"]},'))
+        assert "APP_DATABASE_URL" in env.read_text()
     down = None
     for name, (upgrade, downgrade) in history.items():
         add_revision(ini, name, down, upgrade, downgrade)
         down = name
     return ini
+
+
+def app_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+asyncpg://")
+
+
+@pytest.fixture(params=["psycopg", "asyncpg"])
+def driver(request, pg_db, monkeypatch):
+    """How env.py connects: through sqlalchemy.url (psycopg 3 async), or through asyncpg to its own URL."""
+    monkeypatch.setenv("APP_DATABASE_URL", app_url(pg_db.dsn))
+    return request.param
 
 
 @pytest.fixture
@@ -60,7 +77,7 @@ def same_schema(ini, dsn: str, other_dsn: str, *alembic_arguments: str) -> None:
     other = ini.with_name("other.ini")
     other.write_text(ini.read_text().replace(dsn.replace("postgresql://", "postgresql+psycopg://"),
                                              other_dsn.replace("postgresql://", "postgresql+psycopg://")))
-    result = alembic(other, *alembic_arguments)
+    result = alembic(other, *alembic_arguments, env={"APP_DATABASE_URL": app_url(other_dsn)})
     assert result.returncode == 0, result.stderr
     assert schema_dump(dsn) == schema_dump(other_dsn)
     version = "SELECT array_agg(version_num ORDER BY version_num) FROM alembic_version"
@@ -68,8 +85,8 @@ def same_schema(ini, dsn: str, other_dsn: str, *alembic_arguments: str) -> None:
         assert mine.execute(version).fetchall() == theirs.execute(version).fetchall()
 
 
-def test_an_async_env_py_applies_with_online_forms_and_builds_what_alembic_builds(tmp_path, pg_db, alembic_dsn):
-    ini = async_project(tmp_path, pg_db.dsn, HISTORY)
+def test_an_async_env_py_applies_with_online_forms_and_builds_what_alembic_builds(tmp_path, pg_db, alembic_dsn, driver):
+    ini = async_project(tmp_path, pg_db.dsn, HISTORY, driver)
     first = apply(ini, pg_db.dsn, "--to", "r2")
     assert first.returncode == 0, first.stderr
     plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True)
@@ -92,12 +109,12 @@ def test_an_async_env_py_applies_with_online_forms_and_builds_what_alembic_build
     same_schema(ini, pg_db.dsn, alembic_dsn, "downgrade", "r2")
 
 
-def test_a_failing_or_refused_revision_of_an_async_history_leaves_the_ones_before_it_committed(tmp_path, pg_db):
+def test_a_failing_or_refused_revision_of_an_async_history_leaves_the_ones_before_it_committed(tmp_path, pg_db, driver):
     """Then a revision the guard refuses names its line, and its ignore directive lets it run."""
     ini = async_project(tmp_path, pg_db.dsn, {**{name: HISTORY[name] for name in ("r1", "r2", "r3")}, "r4": (
         'op.add_column("orders", sa.Column("note", sa.Text))\n'
         'op.create_foreign_key("orders_user_fk", "orders", "users", ["user_id"], ["email"])', "pass"),
-        "r5": ('op.add_column("users", sa.Column("later", sa.Text))', "pass")})
+        "r5": ('op.add_column("users", sa.Column("later", sa.Text))', "pass")}, driver)
     assert apply(ini, pg_db.dsn, "--to", "r2").returncode == 0
     error = one_line_error(apply(ini, pg_db.dsn, *BIG))
     assert f"{ini.parent}/alembic/versions/r4.py:11: there is no unique constraint matching given keys" in error, error
@@ -147,9 +164,9 @@ def apply_while_orders_is_locked(ini, dsn: str) -> list[dict]:
     return events
 
 
-def test_a_lock_timeout_in_an_async_env_py_retries_the_revision_in_flight(tmp_path, pg_db):
+def test_a_lock_timeout_in_an_async_env_py_retries_the_revision_in_flight(tmp_path, pg_db, driver):
     """And a statement env.py's own async code sends is judged at its line."""
-    ini = async_project(tmp_path, pg_db.dsn, {name: HISTORY[name] for name in ("r1", "r2")})
+    ini = async_project(tmp_path, pg_db.dsn, {name: HISTORY[name] for name in ("r1", "r2")}, driver)
     env = ini.parent / "alembic" / "env.py"
     own = '        await connection.exec_driver_sql("SET search_path TO public")\n'
     env.write_text(env.read_text().replace("        await connection.run_sync(",
@@ -174,12 +191,27 @@ def test_a_lock_timeout_through_psycopg2_retries_the_revision_in_flight(tmp_path
 
 
 def test_env_py_connecting_through_a_driver_the_guard_cannot_talk_through_is_refused_at_its_line(tmp_path, pg_db):
-    """asyncpg's case (an env.py that builds its own URL from the application's settings), shown with
-    the one other driver every Python has: the error names env.py's configure() line and the way out."""
+    """(sqlite: the one other driver every Python has) the error names env.py's configure() line and the way out."""
     ini = project(tmp_path, pg_db.dsn, {"r1": HISTORY["r1"][0]})
     env = ini.parent / "alembic" / "env.py"
     env.write_text(env.read_text().replace('config.get_section(config.config_ini_section, {})', '{"sqlalchemy.url": "sqlite://"}'))
     error = one_line_error(apply(ini, pg_db.dsn))
     assert error.startswith(f"Error: {env}:13: env.py connects through sqlite+pysqlite, and migrator judges statements on "
-                            "psycopg 3 (sync or async) and psycopg2 connections only"), error
+                            "psycopg 3 (sync or async), psycopg2 and asyncpg connections only"), error
     assert pg_db.execute("SELECT to_regclass('users')") == [(None,)]
+
+
+def test_alembic_upgrade_through_the_env_py_hook_of_an_async_env_py_on_asyncpg(tmp_path, pg_db):
+    """The ini's own asyncpg URL (the hook applies to the database it names); --dsn may not name asyncpg."""
+    ini = async_project(tmp_path, pg_db.dsn, {name: HISTORY[name] for name in ("r1", "r2")})
+    ini.write_text(ini.read_text().replace(pg_db.dsn.replace("postgresql://", "postgresql+psycopg://"), app_url(pg_db.dsn)))
+    env = ini.parent / "alembic" / "env.py"
+    env.write_text(env.read_text().replace("    run_migrations_online()\n", "    from migrator.alembic_source import "
+                                           "run_migrations_through_migrator\n    run_migrations_through_migrator(context, "
+                                           "run_migrations_online)\n"))
+    upgraded = alembic(ini, "upgrade", "head")
+    assert upgraded.returncode == 0 and "migrator: r2 applied" in upgraded.stderr, upgraded.stderr
+    assert pg_db.execute("SELECT version_num, (SELECT count(*) FROM orders) FROM alembic_version") == [("r2", 1000)]
+    assert one_line_error(apply(ini, app_url(pg_db.dsn))) == ("Error: --dsn: migrator connects env.py through psycopg 3 "
+                                                              "(postgresql+psycopg://, which SQLAlchemy runs async too) or "
+                                                              "psycopg2 (postgresql+psycopg2://), not asyncpg")
