@@ -1,6 +1,20 @@
+import compileall
+import sys
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["migrator.testing"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """With PYTHONDONTWRITEBYTECODE set, each of the hundreds of interpreters the tests start
+    (`python -m migrator ...`) would compile the project's modules again (~0.07 s of CPU each):
+    compile them once. (Python still checks each .pyc against its source.)"""
+    if sys.dont_write_bytecode:
+        for package in ("migrator", "backfill", "lint_rules"):
+            compileall.compile_dir(ROOT / package, quiet=1)
 
 
 @pytest.fixture(autouse=True)
