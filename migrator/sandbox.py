@@ -5,7 +5,9 @@ directory per node, Unix sockets in the root, and a free loopback port per node,
 node's configuration (so a plain `pg_ctl stop`/`start` keeps it). Replicas are
 physical streaming replicas made with `pg_basebackup -R` on their own replication slots.
 Everything is stopped and removed on `stop()`, on interpreter exit, and, for roots left behind by
-a process that was killed, by the next sandbox that starts (`sweep_stale()`).
+a process that was killed, by the next sandbox that starts (`sweep_stale()`). Only the data
+directory initdb made is kept (`migrator-initdb-*` beside the roots, about 40 MB per PostgreSQL
+build): each primary starts as a copy of it.
 
 PostgreSQL refuses to run as root: when we are root the servers run as an unprivileged system
 user (created if needed).
