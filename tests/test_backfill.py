@@ -391,7 +391,8 @@ def test_pause_resume_set_and_cancel_from_another_process(pg_db):
     status = cli("status", "ctl", dsn=pg_db.dsn).stdout
     assert "backfill ctl: paused" in status and "batch_size=400" in status
     assert cli("set", "ctl", "batch_size=123", "max_lag=2s", dsn=pg_db.dsn).returncode == 0
-    assert "batch_size=123" in cli("status", "ctl", dsn=pg_db.dsn).stdout and "max_lag=2s" in cli("status", "ctl", dsn=pg_db.dsn).stdout
+    status = cli("status", "ctl", dsn=pg_db.dsn).stdout
+    assert "batch_size=123" in status and "max_lag=2s" in status
     resumed_at = time.monotonic()
     assert cli("resume", "ctl", dsn=pg_db.dsn).returncode == 0
     after = poll(lambda: [e for e in events.of("batch") if e["at"] > resumed_at])
