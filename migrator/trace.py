@@ -81,7 +81,7 @@ def trace_file(connection, linter: Linter, path: Path, display: str) -> list[Sta
             if not in_block:
                 connection.execute("BEGIN")
             trace.observed, expected = observer.run(statement.sql, statement)
-            trace.disagreements = observer.disagreements(trace.observed, expected)
+            _judge(trace, observer, expected)
             if not in_block:
                 connection.execute("COMMIT")
             if not trace.observed.ran:
@@ -210,7 +210,7 @@ class AlembicTrace:
         observer = Observer(Session.under(conn))
         observer.finish(watch)
         trace.observed = watch.observed
-        trace.disagreements += observer.disagreements(watch.observed, watch.expected)
+        _judge(trace, observer, watch.expected)
 
     def _failed(self, context) -> None:
         if self._flight is None or context.connection is None:
@@ -226,7 +226,7 @@ class AlembicTrace:
         observer.failed(watch, error)
         trace.observed = watch.observed
         if watch.observed.refused or watch.expected.refused:  # other errors: the revision may expect them (see run)
-            trace.disagreements += observer.disagreements(watch.observed, watch.expected)
+            _judge(trace, observer, watch.expected)
 
     def _check_database(self, session: Session) -> None:
         """Nothing runs on a database other than the scratch one (an env.py that builds its own URL,
@@ -260,6 +260,13 @@ class AlembicTrace:
         skip = session.rows("SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c "
                             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)", (version_table,))
         return populate(session, skip=frozenset(name for (name,) in skip))
+
+
+def _judge(trace: StatementTrace, observer: Observer, expected) -> None:
+    """The facts the analyzer states differently from what the server did, on the trace."""
+    trace.disagreements += observer.disagreements(trace.observed, expected)
+    if expected is not None and not expected.complete:
+        trace.note = "the analyzer could not read part of it (see lint): only the facts it states are compared"
 
 
 def _words(sql: str) -> str:

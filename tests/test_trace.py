@@ -59,6 +59,23 @@ def test_a_fact_lint_states_differently_is_marked(tmp_path, pg_db):
     assert pg_db.execute("SELECT count(*) FROM events") == [(3,)]  # filled with a few rows before the file
 
 
+def test_a_statement_the_analyzer_cannot_read_is_held_only_to_what_it_states(tmp_path, pg_db):
+    """Dynamic SQL may lock or rewrite anything (lint reports it unanalyzable); the facts the analyzer
+    does state about the rest of the block are still checked."""
+    pg_db.execute("CREATE TABLE events (id bigint PRIMARY KEY, kind text)")
+    (tmp_path / "001.sql").write_text(
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE events ADD COLUMN x int'; END $$;\n"
+        "DO $$ BEGIN ALTER TABLE events SET LOGGED; EXECUTE 'SELECT 1'; END $$;\n")
+    result = trace(tmp_path, "--dsn", pg_db.dsn)
+    assert result.returncode == 1, result.stderr
+    dynamic, logged = json.loads(result.stdout)["statements"]
+    assert dynamic["locks_taken"] == {"events": "ACCESS EXCLUSIVE"} and dynamic["agrees"]
+    assert "unanalyzable-statement" in [f["rule"] for f in dynamic["lint"]]
+    assert dynamic["note"] == "the analyzer could not read part of it (see lint): only the facts it states are compared"
+    assert logged["disagreements"] == ["analyzer says a rewrite; server kept every table's file",
+                                       "analyzer says a scan; server scanned no table"]
+
+
 def test_text_output_marks_the_disagreement(tmp_path, pg_db):
     pg_db.execute("CREATE TABLE events (id bigint)")
     (tmp_path / "001.sql").write_text("ALTER TABLE events SET LOGGED;\n")
