@@ -56,6 +56,9 @@ def test_attach_partition_locks_parent_strongly_before_pg12():
 @pytest.mark.parametrize("sql, rewrites, scans", [
     ("ALTER TABLE t ADD COLUMN a int", False, False),
     ("ALTER TABLE t ADD COLUMN a int DEFAULT 0", False, False),
+    ("ALTER TABLE t ADD COLUMN a int NOT NULL DEFAULT 0", False, False),
+    ("ALTER TABLE t ADD COLUMN a int NOT NULL", False, True),
+    ("ALTER TABLE t ADD COLUMN a int DEFAULT NULL NOT NULL", False, True),
     ("ALTER TABLE t ADD COLUMN a float DEFAULT random()", True, False),
     ("ALTER TABLE t ADD COLUMN a bigserial", True, False),
     ("ALTER TABLE t ADD COLUMN a int GENERATED ALWAYS AS IDENTITY", True, False),
@@ -240,6 +243,9 @@ ORACLE = [
     "ALTER TABLE users ALTER COLUMN handle TYPE varchar(50)",
     "ALTER TABLE users ALTER COLUMN age TYPE bigint USING age::bigint",
     "ALTER TABLE users ALTER COLUMN handle TYPE text USING handle || ''",
+    # NOT NULL with no value to fill it with: PostgreSQL reads the table (an empty one: any row fails it)
+    "CREATE TABLE e (id int); ALTER TABLE e ADD COLUMN x int NOT NULL, ADD COLUMN y int DEFAULT NULL NOT NULL",
+    "ALTER TABLE t ADD COLUMN x int NOT NULL DEFAULT 0",
     # a column in a foreign key, at either end: PostgreSQL rebuilds the key, locking the other table too
     "ALTER TABLE orders ALTER COLUMN user_id TYPE bigint",
     "ALTER TABLE users ALTER COLUMN id TYPE bigint",

@@ -256,6 +256,8 @@ class AlterTable:
                 action.rewrites = True
             if any(c.constraint_type in ("primary_key", "unique", "check") for c in action.column_constraints):
                 action.scans = True  # the index build, or the CHECK, reads every row
+            elif action.not_null and action.generated is None and (action.default is None or isinstance(action.default, exp.Null)):
+                action.scans = True  # no value to fill it with: PostgreSQL reads every row to check none exists
             for foreign_key in action.constraints_of("foreign_key"):
                 statement.add_lock(foreign_key.references, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
                 action.scans |= not foreign_key.not_valid
