@@ -1213,19 +1213,21 @@ def demo(rows, keep):
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dsn", help="A scratch database to apply the migrations to: they stay applied there "
                             "[default: a throwaway sandbox, removed afterwards].")
+@click.option("--no-rows", is_flag=True, help="Leave the tables empty (for data migrations that need real rows, "
+                                                "not made-up ones).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_one_line_errors
-def trace(path, dsn, output_format):
+def trace(path, dsn, no_rows, output_format):
     """Apply migrations to a scratch database and show, per statement, what PostgreSQL did beside lint.
 
     PATH is an Alembic project (alembic.ini, the folder holding it, or the folder holding env.py),
     or a .sql file or a folder of them (name order, down migrations left out). SQL files run as
     their runner runs them, an Alembic project as `alembic upgrade head` runs it (its env.py
     unchanged, each statement named by the revision line that sent it). Before each file or
-    revision every empty table gets a few rows. For every statement it prints the locks PostgreSQL
-    took, whether it rewrote or scanned a table, its time, and the lint verdict; a fact lint states
-    differently from the server is marked. Exit status: 0 all agree, 1 a disagreement (or a
-    migration that failed), 2 usage error.
+    revision every empty table gets a few rows (--no-rows: none). For every statement it prints
+    the locks PostgreSQL took, whether it rewrote or scanned a table, its time, and the lint
+    verdict; a fact lint states differently from the server is marked. Exit status: 0 all agree,
+    1 a disagreement (or a migration that failed), 2 usage error.
 
     \b
     Examples:
@@ -1277,10 +1279,10 @@ def trace(path, dsn, output_format):
             pg_version = connection.info.server_version // 10000
             linter = Linter(config.with_options(pg_version=pg_version))
             if project is not None:
-                run = AlembicTrace(project, linter, dsn)
+                run = AlembicTrace(project, linter, dsn, rows=not no_rows)
                 traces, stopped = run.run(), run.stopped
             else:
-                traces = [t for file in files for t in trace_file(connection, linter, file, str(file))]
+                traces = [t for file in files for t in trace_file(connection, linter, file, str(file), rows=not no_rows)]
     finally:
         if sandbox is not None:
             sandbox.stop()

@@ -52,10 +52,11 @@ class StatementTrace:
         }
 
 
-def trace_file(connection, linter: Linter, path: Path, display: str) -> list[StatementTrace]:
-    """Run one migration file on the connection (autocommit) and trace each of its statements."""
+def trace_file(connection, linter: Linter, path: Path, display: str, rows: bool = True) -> list[StatementTrace]:
+    """Run one migration file on the connection (autocommit) and trace each of its statements
+    (rows: first put a few in every empty table)."""
     text = read_sql_file(path, linter.config.max_file_size)
-    unfilled = populate(connection)
+    unfilled = populate(connection) if rows else []
     source = Source(text)
     try:
         tokens = source.tokenize()
@@ -98,10 +99,10 @@ class AlembicTrace:
     """`alembic upgrade` of a project on the scratch database, each statement a revision sends
     watched as it goes: its locks, rewrite, scan and time beside lint's verdict on that revision line."""
 
-    def __init__(self, project, linter: Linter, dsn: str):
+    def __init__(self, project, linter: Linter, dsn: str, rows: bool = True):
         from migrator.alembic_source import RevisionOrigins
 
-        self.project, self.linter, self.dsn = project, linter, dsn
+        self.project, self.linter, self.dsn, self.rows = project, linter, dsn, rows
         self.origins = RevisionOrigins(project)
         self.traces: list[StatementTrace] = []
         self.stopped: str | None = None  # why the upgrade stopped before the target, at which line
@@ -143,6 +144,8 @@ class AlembicTrace:
                     self.stopped = f"{path}:{line}: {first_line(error.orig)}"
                 else:
                     self.stopped = f"{path}:{line}: {type(error).__name__}: {first_line(error)}"
+                if self.rows:  # a data migration may choke on made-up rows
+                    self.stopped += " (the tables held rows trace made up: --no-rows traces on empty tables)"
         for trace in self.traces:
             self._findings(Path(trace.path))
             if trace.observed.error and not (self.stopped and trace is self.traces[-1]):
@@ -245,14 +248,15 @@ class AlembicTrace:
     def _fill(self, session: Session, path: Path) -> list[str]:
         """Before a revision's first statement: a few rows in every empty table but the version table
         (and the revision's facts start over)."""
-        from migrator.pgnames import quote_identifier
-
         from migrator.context import MigrationContext
+        from migrator.pgnames import quote_identifier
 
         if path == self._filled_for:
             return []
         self._filled_for = path
         self._so_far = MigrationContext(self.linter.config.pg_version)
+        if not self.rows:
+            return []
         migration = self._environment.get_context()
         version_table = quote_identifier(migration.version_table)
         if migration.version_table_schema:

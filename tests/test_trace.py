@@ -139,6 +139,29 @@ def test_an_alembic_fact_lint_states_differently_is_marked_and_a_failing_stateme
     assert pg_db.execute("SELECT count(*) FROM events") == [(3,)]
 
 
+def test_a_data_migration_that_needs_real_rows_is_traced_on_empty_tables_with_no_rows(tmp_path, pg_db):
+    ini = project(tmp_path, pg_db.dsn, {"r1": """
+        op.create_table("docs", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text))
+    """}, options=", transaction_per_migration=True")
+    add_revision(ini, "r2", "r1", """
+        import json
+        for (body,) in op.get_bind().execute(sa.text("SELECT body FROM docs")):
+            json.loads(body)
+        op.add_column("docs", sa.Column("size", sa.Integer))
+    """)
+    made_up = trace(ini, "--dsn", pg_db.dsn)
+    assert made_up.returncode == 1, made_up.stderr
+    stopped = json.loads(made_up.stdout)["stopped"]
+    assert stopped.startswith(f"{tmp_path / 'alembic' / 'versions' / 'r2.py'}:") and "JSONDecodeError" in stopped
+    assert stopped.endswith("(the tables held rows trace made up: --no-rows traces on empty tables)")
+    pg_db.execute("DROP TABLE docs, alembic_version")
+    empty = trace(ini, "--dsn", pg_db.dsn, "--no-rows")
+    assert empty.returncode == 0, empty.stderr
+    report = json.loads(empty.stdout)
+    assert report["stopped"] is None and [s["revision"] for s in report["statements"]] == ["r1", "r2", "r2"]
+    assert pg_db.execute("SELECT count(*) FROM docs") == [(0,)]
+
+
 def test_an_env_py_that_connects_elsewhere_runs_nothing_there(pg_db, pg_cluster):
     """The example's env.py prefers DATABASE_URL: tracing must not migrate that database."""
     elsewhere = pg_cluster.primary.dsn("postgres")
