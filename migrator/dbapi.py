@@ -58,6 +58,10 @@ class Session:
     @property
     def errors(self) -> type[Exception]:
         """The driver's base class of database errors."""
+        if self.asyncpg:
+            import asyncpg
+
+            return asyncpg.PostgresError
         if self.psycopg3:
             import psycopg
 

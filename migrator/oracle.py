@@ -163,7 +163,7 @@ class Observer:
                     "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass(%s) "
                     "AND attname = %s AND NOT attisdropped", (str(statement.relation), action.column))
                 old = parse_type(rows[0][0]) if rows else None
-                version = self.session.connection.info.server_version // 10000
+                [(version,)] = self.session.rows("SELECT current_setting('server_version_num')::int / 10000")
                 verdict = type_change_rewrites(old, action.data_type, action.using_casts, version) if old else None
             verdicts.append(verdict)
         return None if None in verdicts else any(verdicts)

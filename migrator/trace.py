@@ -144,7 +144,7 @@ class AlembicTrace:
                     self.stopped = f"{path}:{line}: {first_line(error.orig)}"
                 else:
                     self.stopped = f"{path}:{line}: {type(error).__name__}: {first_line(error)}"
-                if self.rows:  # a data migration may choke on made-up rows
+                if self.rows and path != self.origins.env_path:  # a data migration may choke on made-up rows
                     self.stopped += " (the tables held rows trace made up: --no-rows traces on empty tables)"
         for trace in self.traces:
             self._findings(Path(trace.path))

@@ -162,6 +162,21 @@ def test_a_data_migration_that_needs_real_rows_is_traced_on_empty_tables_with_no
     assert pg_db.execute("SELECT count(*) FROM docs") == [(0,)]
 
 
+def test_an_async_env_py_is_traced_as_alembic_runs_it(tmp_path, pg_db):
+    """Alembic's async template (`alembic init -t async`): env.py's statements go out from a greenlet."""
+    from tests.test_executor_alembic_async import HISTORY, async_project
+
+    ini = async_project(tmp_path, pg_db.dsn, HISTORY)
+    result = trace(ini, "--dsn", pg_db.dsn, "--no-rows")  # r2 inserts ids 1..1000: made-up rows would collide
+    assert result.returncode == 0, result.stderr
+    statements = json.loads(result.stdout)["statements"]
+    assert [s["revision"] for s in statements] == ["r1", "r1", "r2", "r2", "r3", "r4", "r5", "r6", "r6"]
+    count, check = statements[-2:]
+    assert count["sql"] == "SELECT count(*) FROM orders" and count["scanned"] == ["orders"]
+    assert check["locks_held"]["orders"] == "ACCESS EXCLUSIVE" and check["agrees"]
+    assert "unrenderable-revision" in [f["rule"] for f in count["lint"]]  # lint cannot render what reads the database
+
+
 def test_an_env_py_that_connects_elsewhere_runs_nothing_there(pg_db, pg_cluster):
     """The example's env.py prefers DATABASE_URL: tracing must not migrate that database."""
     elsewhere = pg_cluster.primary.dsn("postgres")
