@@ -58,6 +58,8 @@ class MigrationContext:
     search_path: list[str] = field(default_factory=lambda: ["public"])
     created_tables: set[tuple[str, str]] = field(default_factory=set)  # (schema, name), as resolved when created
     created_indexes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (schema, name): columns
+    filled_tables: set[tuple[str, str]] = field(default_factory=set)  # created here, and rows may have been written to them
+    writes_unknown: bool = False  # a statement may have written rows anywhere (a function call, one not analyzed)
     not_null_columns: set[tuple[str, str, str]] = field(default_factory=set)  # (schema, table, column) declared NOT NULL
     column_types: dict[tuple[str, str, str], PgType] = field(default_factory=dict)
     constraints: dict[tuple[str, str], ConstraintState] = field(default_factory=dict)
@@ -80,6 +82,11 @@ class MigrationContext:
             return False
         created = self.created_indexes if kind == "index" else self.created_tables
         return self.resolve(relation, created) in created
+
+    def is_empty_new(self, relation: Relation | None) -> bool:
+        """Was this table created earlier in this migration, with no statement since that may have written rows to
+        it (reading or rewriting it then costs nothing)?"""
+        return self.is_new(relation) and not self.writes_unknown and self.resolve(relation) not in self.filled_tables
 
     def resolve(self, relation: Relation, created: set[tuple[str, str]] | None = None) -> tuple[str, str]:
         """(schema, name) of a relation as PostgreSQL finds it: temporary tables first, then the search_path.
@@ -107,6 +114,8 @@ class MigrationContext:
     # -- moving forward ------------------------------------------------------------------
     def enter(self, statement: Statement) -> None:
         """Called before rules look at a statement: autocommit gives each its own transaction."""
+        if statement.unanalyzable:
+            self.writes_unknown = True
         if not self.in_transaction and statement.kind != "begin":
             self.transaction_id += 1
             self.local_timeouts.clear()
@@ -159,9 +168,15 @@ class MigrationContext:
             for target in statement.locks:
                 self.held_locks.append(HeldLock(target.relation, target.lock, statement.line))
         table = statement.relation
+        if kind in ("select", "call", "execute"):  # a function it calls may write to any table
+            self.writes_unknown = True
+        elif kind in ("insert", "update", "merge", "copy") and table is not None:
+            self.filled_tables.add(self.resolve(table))
         if kind in ("create_table", "create_table_as") and table is not None:
             key = self.resolve(table, set())
             self.created_tables.add(key)
+            if kind == "create_table_as":
+                self.filled_tables.add(key)
             for action in statement.actions:
                 if action.data_type is not None and action.column:
                     self.column_types[(*key, action.column)] = action.data_type
