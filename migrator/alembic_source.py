@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 
 from migrator.analyzer import Analyzer, Statement
 from migrator.dbapi import Session, Status
@@ -193,16 +194,17 @@ class AlembicProject:
     def all(self) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(())]
 
-    def current(self, connection: psycopg.Connection, executor=None) -> tuple[str, ...]:
+    def current(self, connection: psycopg.Connection, executor=None, policy=None) -> tuple[str, ...]:
         """The database's heads as Alembic reads them through env.py (its version_table and
         version_table_schema): one truth for plan, the gates and apply. env.py connects to the
-        database `connection` is on (or the executor's)."""
+        database `connection` is on (or the executor's), its own statements judged under the
+        executor's policy (else `policy`)."""
         from migrator.executor import Executor, Policy
         from migrator.guard import Guard
 
-        executor = executor or Executor(connection_dsn(connection), Policy())
+        executor = executor or Executor(connection_dsn(connection), policy or Policy())
         guard = Guard(self.analyzer, executor.policy, self.lint_config, self.rewrite)
-        run = _Run(self, executor, connection, [], guard, lambda revision: executor.policy.lock_timeout)
+        run = _Run(self, executor, connection, guard, lambda revision: executor.policy.lock_timeout)
         return run.current_heads()
 
     def pending(self, connection: psycopg.Connection, policy=None) -> list[Migration]:
@@ -211,13 +213,13 @@ class AlembicProject:
         from migrator.guard import Catalog
 
         catalog = Catalog(connection, policy or Policy())
-        return [self._plan(r, catalog) for r in self._resolve(self.current(connection))]
+        return [self._plan(r, catalog) for r in self._resolve(self.current(connection, policy=policy))]
 
-    def pending_files(self, connection: psycopg.Connection) -> list[tuple[str, Path]]:
+    def pending_files(self, connection: psycopg.Connection, executor=None) -> list[tuple[str, Path]]:
         """(revision, file) of each revision an upgrade would run, unrendered (a downgrade: none)."""
         if self.target == "base" or self.target.startswith("-"):
             return []
-        return [(revision.revision, Path(revision.path)) for revision in self._resolve(self.current(connection))]
+        return [(revision.revision, Path(revision.path)) for revision in self._resolve(self.current(connection, executor))]
 
     def stop_after(self, revision: str) -> None:
         """Upgrade no further than `revision`."""
@@ -232,17 +234,17 @@ class AlembicProject:
         guard = Guard(self.analyzer, executor.policy, self.lint_config, self.rewrite)  # tables created so far outlive retries
         self.direction = self._direction(executor, connection, guard)
         guard.downgrade = self.direction == "downgrade"
-        applied: list[str] = []
+        executor.finish_followups(connection, self._reverted(executor, connection))
         schedule = executor.policy.lock_waits()
         tries, failing, started = iter(schedule), None, time.monotonic()
         attempt = next(tries)
         while True:
             attempt_started = time.monotonic()
-            run = _Run(self, executor, connection, applied, guard, lambda revision: attempt.lock_timeout
+            run = _Run(self, executor, connection, guard, lambda revision: attempt.lock_timeout
                        if revision == failing else schedule.first_lock_timeout)
             try:
                 run.execute()
-                return applied
+                return executor.applied
             except _LockTimeout as timeout:
                 executor.longest_wait = max(executor.longest_wait, time.monotonic() - attempt_started)
                 if timeout.revision != failing:  # each revision walks the lock-wait schedule from its first try
@@ -258,6 +260,13 @@ class AlembicProject:
                                "error": type(timeout.error).__name__, "wait_s": round(pause, 2)})
                 time.sleep(pause)
                 attempt = next(tries)
+
+    def _reverted(self, executor, connection: psycopg.Connection) -> frozenset[str]:
+        """The revisions a downgrade reverts (their journaled follow-ups are not finished but dropped)."""
+        if self.direction != "downgrade":
+            return frozenset()
+        heads = self.current(connection, executor)
+        return frozenset(step.revision.revision for step in self.script._downgrade_revs(self.target, heads))
 
     def _direction(self, executor, connection: psycopg.Connection, guard) -> str:
         """upgrade or downgrade, as the target lies above or below the database's heads."""
@@ -355,9 +364,9 @@ def project_environment(project: AlembicProject, dsn: str, run, hooks, applicati
 class _Run:
     """One pass of the project's env.py with migrator's guard on every statement it sends."""
 
-    def __init__(self, project: AlembicProject, executor, connection: psycopg.Connection | None, applied: list[str], guard,
-                 lock_timeout):
-        self.project, self.executor, self.connection, self.applied, self.guard = project, executor, connection, applied, guard
+    def __init__(self, project: AlembicProject, executor, connection: psycopg.Connection | None, guard, lock_timeout):
+        self.project, self.executor, self.connection, self.guard = project, executor, connection, guard
+        self.applied = executor.applied  # what this apply committed, over its retries
         self.lock_timeout = lock_timeout  # revision -> this try's lock timeout (the lock-wait schedule)
         self.origins = RevisionOrigins(project)
         self.env_path, self.revisions = self.origins.env_path, self.origins.revisions
@@ -386,9 +395,14 @@ class _Run:
 
     def _migrations_fn(self):
         script, target = self.project.script, self.project.target
-        if self.project.direction == "downgrade":
-            return lambda rev, context: script._downgrade_revs(target, rev)
-        return lambda rev, context: script._upgrade_revs(target, rev)
+        revisions = script._downgrade_revs if self.project.direction == "downgrade" else script._upgrade_revs
+
+        def steps(rev, context):
+            found = revisions(target, rev)
+            self.executor.remaining = [*self.applied, *(step.revision.revision for step in found)]
+            return found
+
+        return steps
 
     def _run_env(self, fn, **options) -> None:
         """Run env.py with `fn` as Alembic's migrations function, every statement guarded; its
@@ -492,8 +506,11 @@ class _Run:
     def version_applied(self, ctx, step, heads, run_args) -> None:
         """Alembic moved the version table, in the revision's transaction: journal its follow-ups there."""
         revision = step.up_revision_id if step.is_upgrade else f"{step.up_revision_id}-downgrade"
+        raw = Session(ctx.connection.connection.dbapi_connection)
+        if not step.is_upgrade:  # what the reverted revision still owed goes with it
+            raw.run(sql.SQL("DELETE FROM migrator.apply_journal WHERE version = {} AND status = 'pending'").format(
+                sql.Literal(step.up_revision_id)))
         if self.queued:
-            raw = Session(ctx.connection.connection.dbapi_connection)
             number = 1
             for units, where in self.queued:
                 raw.run(followups_journal_sql(revision, units, where, number, self.project.analyzer))
@@ -548,8 +565,11 @@ class _Run:
         raise ApplyError(f"{where}: {first_line(error)} ({self.rolled_back()})") from None
 
     def rolled_back(self) -> str:
-        done = f"committed before it: {', '.join(self.applied)}" if self.applied else "nothing was committed"
-        return f"revision {self.revision or '?'} was rolled back; {done}"
+        """The revision in flight rolled back, what this run committed before it and what it did not reach."""
+        progress = self.executor.progress(self.revision)
+        if not self.applied:
+            progress.insert(0, "nothing was committed")
+        return "; ".join([f"revision {self.revision or '?'} was rolled back", *progress])
 
 
 def _awaiting_line(filename: str) -> int | None:
@@ -599,6 +619,11 @@ def _guarded(run: _Run, environment):
     def guarded_configure(connection=None, **options):
         if connection is None:
             raise ApplyError(f"{run.env_path}: env.py configured Alembic without a connection: migrator applies online only")
+        if getattr(connection, "in_transaction", lambda: False)():
+            raise ApplyError(f"{run.env_path}:{_line_in(run.env_path)}: env.py handed Alembic a connection inside a transaction "
+                             "(a statement on it began one: SQLAlchemy 2 autobegins; or engine.begin()): every revision "
+                             "would run in it and none would commit on its own: commit it first (connection.commit(), "
+                             "as Alembic's cookbook does) or connect with engine.connect()")
         run.check_same_database(connection)
         options["transaction_per_migration"] = True
         options["on_version_apply"] = [*(options.get("on_version_apply") or ()), run.version_applied]
@@ -606,6 +631,14 @@ def _guarded(run: _Run, environment):
 
     environment.configure = guarded_configure  # what the alembic.context proxy hands env.py
     return environment
+
+
+def _line_in(path: Path) -> int:
+    """The line of `path` (env.py) on the call stack (1 when it is not there)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename != str(path):
+        frame = frame.f_back
+    return frame.f_lineno if frame is not None else 1
 
 
 def run_migrations_through_migrator(context, run_migrations_online) -> None:

@@ -191,10 +191,11 @@ class SqlFolder:
         return {row[0] for row in connection.execute("SELECT version FROM migrator.schema_migrations")}
 
     def apply(self, executor: "Executor", connection: psycopg.Connection) -> list[str]:
+        executor.finish_followups(connection)
         return executor.apply_planned(connection, self, self.pending(connection, executor.policy))
 
-    def pending_files(self, connection: psycopg.Connection) -> list[tuple[str, Path]]:
-        """(version, file) of each migration not applied yet, unplanned."""
+    def pending_files(self, connection: psycopg.Connection, executor=None) -> list[tuple[str, Path]]:
+        """(version, file) of each migration not applied yet, unplanned (`executor`: see AlembicProject.current)."""
         applied = self._applied(connection)
         return [(path.stem, path) for path in self.files if path.stem not in applied]
 
@@ -389,6 +390,15 @@ class Executor:
         self.retries = 0
         self.lock_pid: int | None = None  # the backend holding the deploy lock, once apply took it
         self.longest_wait = 0.0
+        self.applied: list[str] = []  # the versions this run committed, in order
+        self.remaining: list[str] = []  # the versions this run set out to apply (or revert), in order
+
+    def progress(self, failing: str) -> list[str]:
+        """What this run committed before `failing` and what it did not reach, for the message of a failure."""
+        before = [version for version in self.applied if version != failing]
+        left = [version for version in self.remaining if version not in self.applied and version != failing]
+        return [*([f"committed before it: {', '.join(before)}"] if before else []),
+                *([f"not run: {', '.join(left)}"] if left else [])]
 
     def connect(self, name: str = "migrator apply") -> psycopg.Connection:
         """An autocommit connection named in pg_stat_activity (the deploy lock's message shows it)."""
@@ -424,14 +434,13 @@ class Executor:
     def apply(self, source) -> list[str]:
         """Apply what the source has pending, in order, under the deploy lock; returns the versions applied.
 
-        Follow-up steps journaled by an earlier run that stopped (a crash, a failed VALIDATE) are
-        finished first: a migration's follow-ups always run before the next migration."""
+        The source first finishes the follow-up steps an earlier run journaled and left (a crash, a
+        failed VALIDATE): a migration's follow-ups always run before the next migration."""
         with self.connect() as lock_connection, self.connect() as connection:
             self.refuse_transaction_pooling(lock_connection, connection)
             self.acquire_deploy_lock(lock_connection)
             self.lock_pid = lock_connection.info.backend_pid
             connection.execute(VERSION_TABLE_SQL)
-            self.finish_followups(connection)
             return source.apply(self, connection)
 
     def apply_planned(self, connection: psycopg.Connection, source, pending: list[Migration]) -> list[str]:
@@ -441,12 +450,12 @@ class Executor:
                 "SELECT version, step FROM migrator.apply_journal WHERE status = 'done' AND version = ANY(%s)",
                 ([m.version for m in pending],)):
             done.setdefault(version, set()).add(step)
-        applied = []
+        self.remaining = [migration.version for migration in pending]
         for migration in pending:
             self._apply_one(connection, migration, done.get(migration.version, set()), source)
             self.emit({"event": "done", "migration": migration.version})
-            applied.append(migration.version)
-        return applied
+            self.applied.append(migration.version)
+        return self.applied
 
     def _apply_one(self, connection: psycopg.Connection, migration: Migration, done: set[int], source) -> None:
         """Run the groups not yet journaled as done, then stamp the version: in the last group's
@@ -483,8 +492,8 @@ class Executor:
                 if pause is None:
                     raise ApplyError(
                         f"{migration.path}:{group.steps[0].statement.line}: gave up after {attempt.number} attempts in "
-                        f"{waited:.1f} s: {first_line(error)} (something holds a conflicting lock; nothing of this "
-                        "transaction was applied)") from None
+                        f"{waited:.1f} s: {first_line(error)} (something holds a conflicting lock; "
+                        f"{'; '.join(['nothing of this transaction was applied', *self.progress(migration.version)])})") from None
                 self.retries += 1
                 self.emit({"event": "retry", "migration": migration.version, "step": group.steps[0].index,
                            "attempt": attempt.number, "error": type(error).__name__, "wait_s": round(pause, 2)})
@@ -496,17 +505,17 @@ class Executor:
                                        (f"{self.policy.lock_timeout}ms",))
                     connection.execute(group.on_failure)
                     raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {first_line(error)}") from None
-                if migration.committed:
-                    raise ApplyError(f"{migration.path}:{line}: {first_line(error)} ({migration.committed}; this step is "
-                                     "journaled: fix the cause and run apply again to finish it)") from None
-                raise ApplyError(f"{migration.path}:{line}: {first_line(error)} (this transaction was rolled back)") from None
+                said = [f"{migration.committed}; this step is journaled: fix the cause and run apply again to finish it"
+                        if migration.committed else "this transaction was rolled back", *self.progress(migration.version)]
+                raise ApplyError(f"{migration.path}:{line}: {first_line(error)} ({'; '.join(said)})") from None
 
     # -- follow-ups: online steps that run after their migration's transaction commits -----------
-    def finish_followups(self, connection: psycopg.Connection) -> None:
-        """Run every follow-up step journaled as pending, in order (each unit with its retries)."""
+    def finish_followups(self, connection: psycopg.Connection, skip: frozenset[str] = frozenset()) -> None:
+        """Run every follow-up step journaled as pending, in order (each unit with its retries), but
+        those of the versions in `skip` (a downgrade reverts them)."""
         rows = connection.execute(
             "SELECT version, step, sql, unit, in_transaction, origin FROM migrator.apply_journal "
-            "WHERE status = 'pending' ORDER BY finished_at, version, step").fetchall()
+            "WHERE status = 'pending' AND version <> ALL(%s) ORDER BY finished_at, version, step", (list(skip),)).fetchall()
         units: dict[tuple[str, int], list] = {}
         for row in rows:
             units.setdefault((row[0], row[3]), []).append(row)

@@ -203,7 +203,7 @@ class GatedSource:
 
     def apply(self, executor, connection: psycopg.Connection) -> list[str]:
         """Apply what the wrapped source has pending, up to the first migration a backfill holds."""
-        pending = self.source.pending_files(connection)
+        pending = self.source.pending_files(connection, executor)
         for index, (version, path) in enumerate(pending):
             try:
                 check(connection, _Pending(version, path))

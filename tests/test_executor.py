@@ -334,7 +334,7 @@ def test_a_failed_validation_is_journaled_and_finished_by_the_next_run(migration
     result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "001.sql:1: check constraint \"email_set\" of relation \"users\" is violated by some row (migration 001 " \
-           "committed; this step is journaled: fix the cause and run apply again to finish it)" in result.stderr, result.stderr
+           "committed; this step is journaled: fix the cause and run apply again to finish it; not run: 002)" in result.stderr, result.stderr
     assert pg_db.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'email_set'") == [(False,)]
     assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001",)], "002 waits for 001's follow-up"
     pg_db.execute("UPDATE users SET email = 'fixed' WHERE id = 7")

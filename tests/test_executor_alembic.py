@@ -603,6 +603,55 @@ def test_env_py_connecting_elsewhere_is_refused(tmp_path, tables):
     assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'a'") == [(0,)]
 
 
+SHARED_CONNECTION_ENV_PY = """from alembic import context
+from sqlalchemy import text
+
+config = context.config
+connection = config.attributes["connection"]  # Alembic's cookbook: the connection the caller shares
+connection.execute(text("SET search_path TO app, public"))
+{commit}
+context.configure(connection=connection, version_table_schema="app")
+with context.begin_transaction():
+    context.run_migrations()
+"""
+
+
+def test_env_py_on_the_shared_connection_with_its_search_path_or_a_transaction_it_left_open(tmp_path, tables):
+    """The cookbook's env.py: the connection migrator offers, its search_path set and committed,
+    revisions run in schema app. Left uncommitted, that SET began a transaction (SQLAlchemy 2
+    autobegins) in which Alembic would run every revision, and which nobody commits: refused with
+    env.py's line, before any revision runs, where it would report revisions applied that were not."""
+    tables.execute("CREATE SCHEMA app")
+    for commit in ("", "connection.commit()"):
+        ini = project(tmp_path / (commit[:6] or "open"), tables.dsn, {
+            "r1": 'op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))',
+            "r2": 'op.add_column("things", sa.Column("n", sa.Integer))'})
+        (ini.parent / "alembic" / "env.py").write_text(SHARED_CONNECTION_ENV_PY.format(commit=commit))
+        result = apply(ini, tables.dsn)
+        if commit:
+            assert result.returncode == 0, result.stderr
+            assert tables.execute("SELECT version_num FROM app.alembic_version") == [("r2",)]
+            assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'app.things'::regclass AND attname = 'n'") == [(1,)]
+        else:
+            error = one_line_error(result)
+            assert error.startswith(f"Error: {ini.parent}/alembic/env.py:8: env.py handed Alembic a connection inside a "
+                                    "transaction"), error
+            assert tables.execute("SELECT to_regclass('app.things'), to_regclass('app.alembic_version')") == [(None, None)]
+
+
+def test_env_py_s_own_statements_are_judged_too(tmp_path, tables):
+    """Under apply's own policy, also when env.py runs to read the database's heads."""
+    tables.execute("CREATE SCHEMA app")
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))'})
+    rewrite = 'connection.execute(text("ALTER TABLE users ALTER COLUMN email TYPE integer USING length(email)"))'
+    (ini.parent / "alembic" / "env.py").write_text(SHARED_CONNECTION_ENV_PY.format(commit="connection.commit()").replace(
+        'connection.execute(text("SET search_path TO app, public"))', rewrite))
+    error = one_line_error(apply(ini, tables.dsn, *BIG))
+    assert error.startswith(f"Error: {ini.parent}/alembic/env.py:6: refused by changing-column-type"), error
+    assert tables.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass "
+                          "AND attname = 'email'") == [("text",)]
+
+
 def test_plan_marks_a_revision_that_reads_the_database(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, {"r1": 'op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.add_column("users", sa.Column("a", sa.Text))'})
     plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
@@ -668,3 +717,60 @@ def test_the_guard_rewrites_and_analyzes_a_statement_once(tables, monkeypatch, s
     assert verdict.sql == sent and verdict.followups
     assert rewrites == [statement]
     assert len(analyzed) == len(set(analyzed)), analyzed
+
+
+def test_a_failed_follow_up_says_what_committed_and_what_did_not_run_then_a_rerun_after_the_fix_finishes(tmp_path, tables):
+    """The CONCURRENTLY build of a unique index trips on duplicates after its revision committed:
+    the message names every revision this run committed and those it did not reach; nothing after
+    runs; the re-run after the data is fixed drops the INVALID leftover, builds it, and goes on."""
+    tables.execute("UPDATE users SET email = 'dup' WHERE id IN (3, 4)")
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))',
+                                         "r2": 'op.create_index("users_email_key", "users", ["email"], unique=True)',
+                                         "r3": 'op.add_column("users", sa.Column("b", sa.Text))'})
+    error = one_line_error(apply(ini, tables.dsn, *BIG))
+    assert error.startswith(f"Error: {ini.parent}/alembic/versions/r2.py:10: could not create unique index \"users_email_key\""), error
+    assert error.endswith("(migration r2 committed; this step is journaled: fix the cause and run apply again to finish "
+                          "it; committed before it: r1; not run: r3)"), error
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
+    assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_key'::regclass") == [(False,)]
+    tables.execute("UPDATE users SET email = 'u4' WHERE id = 4")
+    result = apply(ini, tables.dsn, "--log-format", "json", *BIG)
+    assert result.returncode == 0, result.stderr
+    assert '"event": "invalid_index"' in result.stdout
+    assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_key'::regclass") == [(True,)]
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r3",)]
+
+
+def test_a_revision_rolled_back_says_what_committed_and_what_did_not_run(tmp_path, tables):
+    """Data, an online form and a failing statement in one revision: all of it rolled back."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))', "r2": """
+        op.execute("UPDATE users SET email = 'changed' WHERE id = 1")
+        op.create_index("users_email_idx", "users", ["email"])
+        op.execute("ALTER TABLE nope ADD COLUMN x int")
+    """, "r3": 'op.add_column("users", sa.Column("b", sa.Text))'})
+    error = one_line_error(apply(ini, tables.dsn, *BIG))
+    assert error.endswith('r2.py:12: relation "nope" does not exist (revision r2 was rolled back; committed before it: '
+                          "r1; not run: r3)"), error
+    assert tables.execute("SELECT email FROM users WHERE id = 1") == [("u1",)]
+    assert tables.execute("SELECT to_regclass('users_email_idx'), count(*) FROM migrator.apply_journal") == [(None, 0)]
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
+
+
+def test_a_downgrade_past_a_revision_whose_follow_up_failed_drops_its_journaled_follow_up(tmp_path, tables):
+    """Giving up on a revision whose VALIDATE trips on a bad row: downgrading it is not held back
+    by its pending follow-up, which goes with it; a later upgrade journals it anew."""
+    tables.execute("UPDATE orders SET user_id = -1 WHERE id = 5")
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))'})
+    add_revision(ini, "r2", "r1", 'op.create_check_constraint("orders_user_positive", "orders", "user_id > 0")',
+                 downgrade='op.drop_constraint("orders_user_positive", "orders")')
+    assert "is violated by some row" in one_line_error(apply(ini, tables.dsn, *BIG))
+    assert tables.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'orders_user_positive'") == [(False,)]
+    down = apply(ini, tables.dsn, "--to", "r1", *BIG)
+    assert down.returncode == 0, down.stderr
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
+    assert tables.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'orders_user_positive'") == [(0,)]
+    assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status = 'pending'") == [(0,)]
+    tables.execute("UPDATE orders SET user_id = 5 WHERE id = 5")
+    up = apply(ini, tables.dsn, *BIG)
+    assert up.returncode == 0, up.stderr
+    assert tables.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'orders_user_positive'") == [(True,)]
