@@ -198,11 +198,18 @@ def downgrade():
 '''
 
 
-def test_an_ignore_directive_in_a_helper_function_covers_the_call_below_it(tmp_path, tables):
-    """Observation 3: lint and apply attribute the statement to the helper's op call."""
+ABOVE_THE_DEF = HELPER.replace("def fill():\n    # migrator:ignore changing-column-type -- a 1,000-row table\n",
+                               "# migrator:ignore changing-column-type -- a 1,000-row table\ndef fill():\n")
+
+
+@pytest.mark.parametrize("text", [HELPER, ABOVE_THE_DEF], ids=["above the call", "above the def"])
+def test_an_ignore_directive_in_a_helper_function_covers_the_call_below_it(tmp_path, tables, text):
+    """Observation 3: lint and apply attribute the statement to the helper's op call; a directive
+    above a `def` covers the whole function."""
+    assert text.count("migrator:ignore") == 1
     ini = project(tmp_path, tables.dsn, {})
     revision = ini.parent / "alembic" / "versions" / "r1.py"
-    revision.write_text(HELPER)
+    revision.write_text(text)
     lint = subprocess.run(CLI + ["lint", str(revision), "--format", "json", "--ignore",
                                  "require-lock-timeout,require-statement-timeout,work-while-holding-lock"], capture_output=True, text=True)
     assert json.loads(lint.stdout) == [], lint.stdout
@@ -650,6 +657,38 @@ def test_env_py_s_own_statements_are_judged_too(tmp_path, tables):
     assert error.startswith(f"Error: {ini.parent}/alembic/env.py:6: refused by changing-column-type"), error
     assert tables.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass "
                           "AND attname = 'email'") == [("text",)]
+
+
+def test_timeouts_as_postgresql_sees_them_and_autocommit_blocks(tmp_path, tables):
+    """As written: lock_timeout the lock-wait schedule's first try (100 ms); statement_timeout that
+    wait plus --statement-timeout for SHARE locks and stronger, none below. In autocommit_block()
+    each statement runs in autocommit (VACUUM runs) with the same timeouts, set for the session."""
+    seen = "current_setting('lock_timeout') || ' ' || current_setting('statement_timeout')"
+    ini = project(tmp_path, tables.dsn, {"r1": f"""
+        op.execute("UPDATE users SET email = {seen} WHERE id = 1")
+        op.add_column("users", sa.Column("seen", sa.Text, server_default=sa.text("{seen}")))  # evaluated once: non-volatile
+        with op.get_context().autocommit_block():
+            op.execute("VACUUM users")
+            op.execute("UPDATE users SET email = {seen} || ' ' || (pg_current_xact_id_if_assigned() IS NULL) WHERE id = 2")
+            op.execute("ALTER TABLE users ADD COLUMN seen_outside text DEFAULT {seen}")
+    """})
+    result = apply(ini, tables.dsn)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT email, seen, seen_outside FROM users WHERE id IN (1, 2) ORDER BY id") == [
+        ("100ms 0", "100ms 5100ms", "100ms 5100ms"), ("100ms 0 true", "100ms 5100ms", "100ms 5100ms")]
+
+
+def test_relative_paths_of_the_ini_are_read_from_its_folder(tmp_path, tables):
+    """script_location and version_locations relative to the ini's folder, apply run from elsewhere."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))'})
+    (tmp_path / "more").mkdir()
+    (ini.parent / "alembic" / "versions" / "r1.py").rename(tmp_path / "more" / "r1.py")
+    add_revision(ini, "r2", "r1", 'op.add_column("users", sa.Column("b", sa.Text))')
+    ini.write_text(ini.read_text().replace(f"%(here)s/alembic", "alembic") + "version_locations = alembic/versions more\n")
+    result = subprocess.run(CLI + ["apply", str(ini), "--dsn", tables.dsn], capture_output=True, text=True, timeout=120,
+                            cwd="/")
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
 
 
 def test_plan_marks_a_revision_that_reads_the_database(tmp_path, tables):
