@@ -215,3 +215,18 @@ def test_alembic_upgrade_through_the_env_py_hook_of_an_async_env_py_on_asyncpg(t
     assert one_line_error(apply(ini, app_url(pg_db.dsn))) == ("Error: --dsn: migrator connects env.py through psycopg 3 "
                                                               "(postgresql+psycopg://, which SQLAlchemy runs async too) or "
                                                               "psycopg2 (postgresql+psycopg2://), not asyncpg")
+
+
+def test_an_async_env_py_handing_over_its_connection_inside_a_transaction_is_refused_at_its_line(tmp_path, pg_db):
+    """A statement env.py's coroutine sends before run_sync (SQLAlchemy autobegins) would put every
+    revision in one transaction nobody commits (alembic upgrade exits 0 having applied nothing): refused
+    at configure()'s line, found on the stack of the greenlet run_sync runs it in."""
+    ini = async_project(tmp_path, pg_db.dsn, {name: HISTORY[name] for name in ("r1", "r2")})
+    env = ini.parent / "alembic" / "env.py"
+    env.write_text(env.read_text().replace("        await connection.run_sync(", '        await connection.exec_driver_sql('
+                                           '"SET search_path TO public")\n        await connection.run_sync('))
+    configure_line = env.read_text().splitlines().index("    context.configure(connection=connection, "
+                                                        "target_metadata=target_metadata)") + 1
+    error = one_line_error(apply(ini, pg_db.dsn))
+    assert error.startswith(f"Error: {env}:{configure_line}: env.py handed Alembic a connection inside a transaction"), error
+    assert pg_db.execute("SELECT to_regclass('users'), to_regclass('alembic_version')") == [(None, None)]
