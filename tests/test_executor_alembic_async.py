@@ -177,7 +177,8 @@ def test_a_lock_timeout_in_an_async_env_py_retries_the_revision_in_flight(tmp_pa
     add_revision(ini, "r4", "r3", 'op.add_column("orders", sa.Column("flag", sa.Boolean))')
     events = apply_while_orders_is_locked(ini, pg_db.dsn)
     assert pg_db.execute("SELECT version_num FROM alembic_version") == [("r4",)]
-    assert [e["step"] for e in events if e["event"] == "step" and e["sql"] == "SET search_path TO public"] == [own_line] * 2
+    lines = {e["step"] for e in events if e["event"] == "step" and e["sql"] == "SET search_path TO public"}
+    assert lines == {own_line}, "each run of env.py (heads read, first try, retry) judges it at its line"
 
 
 def test_a_lock_timeout_through_psycopg2_retries_the_revision_in_flight(tmp_path, pg_db):
