@@ -1,7 +1,8 @@
 """`migrator apply` on an Alembic project whose env.py is Alembic's async template (`alembic init
 -t async`: async_engine_from_config, AsyncConnection.run_sync, asyncio.run), as modern FastAPI
-projects have it: the same guard, online forms, journal, retries and same-database check as a
-sync env.py, and the schema `alembic upgrade` builds."""
+projects have it, connected through psycopg 3 async (sqlalchemy.url) or through asyncpg (a URL of
+the application's own): the same guard, online forms, journal, retries and same-database check as
+a sync env.py, and the schema `alembic upgrade` builds."""
 
 import json
 import subprocess
