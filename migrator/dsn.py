@@ -6,12 +6,13 @@ import re
 
 from psycopg.conninfo import conninfo_to_dict
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>postgres(?:ql)?://[^:/@?#]*):(?P<password>[^@/?#]*)@")
+_URL_PASSWORD = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://[^:/@?#\s]*):(?P<password>[^/?#\s]*)@")
 _KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
 def mask_password(text: str) -> str:
-    """The text with any password in a postgresql:// URL or key=value DSN replaced by ***."""
+    """The text with any password in a URL (postgresql://, postgresql+driver://, or any scheme a
+    mistyped DSN names) or key=value DSN replaced by ***."""
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}:***@", text)
     return _KEYWORD_PASSWORD.sub(lambda m: m.group(1) + "***", text)
 
@@ -24,6 +25,9 @@ def connect(dsn: str, failure: type[Exception], **options):
         return psycopg.connect(dsn, autocommit=True, connect_timeout=10, **options)
     except psycopg.OperationalError as error:
         raise failure(f"cannot connect to {describe_dsn(dsn)}: {mask_password(connect_failure_cause(error))}") from None
+    except psycopg.ProgrammingError as error:  # libpq could not parse it: a URL of another scheme, a stray word
+        raise failure(f"not a PostgreSQL connection string ({mask_password(connect_failure_cause(error))}): "
+                      "write postgresql://user@host:port/dbname or host=... dbname=... pairs") from None
 
 
 def connect_failure_cause(error: Exception) -> str:

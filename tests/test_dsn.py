@@ -1,6 +1,10 @@
 import pytest
 
-from migrator.dsn import describe_dsn, mask_password
+from click.testing import CliRunner
+
+from migrator.cli import main
+from migrator.dsn import connect, describe_dsn, mask_password
+from migrator.errors import UserError
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -16,3 +20,31 @@ def test_passwords_are_masked(text, expected):
 
 def test_describe_shows_no_secret():
     assert describe_dsn("postgresql://app:s3cr3t@db:6432/prod") == "db:6432/prod"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("mysql://admin:S3cret@db/app", "mysql://admin:***@db/app"),
+    ("postgresql+asyncpg://admin:S3cret@db/app", "postgresql+asyncpg://admin:***@db/app"),
+    ("postgresql://admin:p@ss@db/app", "postgresql://admin:***@db/app"),
+    ("see https://example.com/a:b", "see https://example.com/a:b"),
+])
+def test_a_password_in_a_url_of_any_scheme_is_masked(text, expected):
+    assert mask_password(text) == expected
+
+
+@pytest.mark.parametrize("arguments", [["apply", "{folder}"], ["plan", "{folder}"], ["backfill", "list"],
+                                       ["lint", "{folder}"], ["trace", "{folder}"]])
+def test_a_dsn_libpq_cannot_parse_is_one_line_saying_so_without_the_password(tmp_path, arguments):
+    (tmp_path / "0001_t.sql").write_text("CREATE TABLE t (id bigint);\n")
+    result = CliRunner().invoke(main, [*[a.format(folder=tmp_path) for a in arguments],
+                                       "--dsn", "mysql://admin:S3cretPW@127.0.0.1:1/app"])
+    assert result.exit_code in (1, 2) and isinstance(result.exception, SystemExit)  # an error, not a traceback
+    assert "S3cretPW" not in result.output
+    error = result.output.strip().splitlines()[-1]
+    assert "not a PostgreSQL connection string" in error and "mysql://admin:***@" in error
+
+
+def test_an_unterminated_quote_in_a_keyword_dsn_is_named_without_the_password():
+    with pytest.raises(UserError) as raised:
+        connect("host=127.0.0.1 password='S3cretPW", UserError)
+    assert "S3cretPW" not in str(raised.value) and "unterminated quoted string" in str(raised.value)
