@@ -215,6 +215,12 @@ class AlembicProject:
         catalog = Catalog(connection, policy or Policy())
         return [self._plan(r, catalog) for r in self._resolve(self.current(connection, policy=policy))]
 
+    @staticmethod
+    def journal_scope(connection: psycopg.Connection) -> str:
+        """Whose deploy lock and journal an apply takes: the schema first on the search_path, where
+        alembic_version lives (schema-per-tenant: each tenant's own, so tenants apply in parallel)."""
+        return connection.execute("SELECT coalesce(current_schema(), '')").fetchone()[0]
+
     def pending_files(self, connection: psycopg.Connection, executor=None) -> list[tuple[str, Path]]:
         """(revision, file) of each revision an upgrade would run, unrendered (a downgrade: none)."""
         if self.target == "base" or self.target.startswith("-"):
@@ -508,12 +514,12 @@ class _Run:
         revision = step.up_revision_id if step.is_upgrade else f"{step.up_revision_id}-downgrade"
         raw = Session(ctx.connection.connection.dbapi_connection)
         if not step.is_upgrade:  # what the reverted revision still owed goes with it
-            raw.run(sql.SQL("DELETE FROM migrator.apply_journal WHERE version = {} AND status = 'pending'").format(
-                sql.Literal(step.up_revision_id)))
+            raw.run(sql.SQL("DELETE FROM migrator.apply_journal WHERE scope = {} AND version = {} AND status = 'pending'").format(
+                sql.Literal(self.executor.scope), sql.Literal(step.up_revision_id)))
         if self.queued:
             number = 1
             for units, where in self.queued:
-                raw.run(followups_journal_sql(revision, units, where, number, self.project.analyzer))
+                raw.run(followups_journal_sql(revision, units, where, number, self.project.analyzer, self.executor.scope))
                 number += sum(len(unit.sql) for unit in units)
             self.queued, self.journaled = [], True
         self.applied.append(step.up_revision_id)

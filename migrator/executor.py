@@ -33,7 +33,8 @@ from migrator.sqltext import Source
 
 FOLLOWUP_STEPS = 100_000  # journal step numbers of a SQL migration's follow-ups start here
 NO_OP_STEP = "SELECT WHERE false"  # what a step whose whole statement follows the commit sends in the transaction
-DEPLOY_LOCK = 7_326_100  # advisory lock id held by a running apply
+DEPLOY_LOCK = 7_326_100  # advisory lock id held by a running apply (see Executor.acquire_deploy_lock)
+SETUP_LOCK = 7_326_102  # advisory lock id: one apply at a time creates or upgrades migrator's own tables
 VERSION_TABLE_SQL = """
 CREATE SCHEMA IF NOT EXISTS migrator;
 CREATE TABLE IF NOT EXISTS migrator.schema_migrations (
@@ -42,17 +43,53 @@ CREATE TABLE IF NOT EXISTS migrator.schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS migrator.apply_journal (
+    scope text NOT NULL DEFAULT '',
     version text NOT NULL,
     step integer NOT NULL,
     statement_hash text NOT NULL,
     status text NOT NULL,
     finished_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (version, step)
+    PRIMARY KEY (scope, version, step)
 );
 -- follow-ups: online steps journaled 'pending' with their SQL in the migration's own transaction
 ALTER TABLE migrator.apply_journal ADD COLUMN IF NOT EXISTS sql text, ADD COLUMN IF NOT EXISTS unit integer,
     ADD COLUMN IF NOT EXISTS in_transaction boolean, ADD COLUMN IF NOT EXISTS origin text;
+-- scope: whose journal a row is ('' a whole database's; a schema's for an Alembic project, see journal_scope);
+-- a journal made before it gains the column, its rows the whole database's
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'migrator.apply_journal'::regclass AND attname = 'scope') THEN
+        ALTER TABLE migrator.apply_journal ADD COLUMN scope text NOT NULL DEFAULT '',
+            DROP CONSTRAINT apply_journal_pkey, ADD PRIMARY KEY (scope, version, step);
+    END IF;
+END $$;
 """
+JOURNAL_COLUMNS = {"version", "step", "statement_hash", "status", "finished_at", "sql", "unit", "in_transaction", "origin", "scope"}
+
+
+def _journal_columns(connection: psycopg.Connection) -> set[str]:
+    """The columns migrator.apply_journal has (none: no journal yet)."""
+    return {row[0] for row in connection.execute(
+        "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass('migrator.apply_journal') AND attnum > 0 "
+        "AND NOT attisdropped")}
+
+
+def create_version_tables(connection: psycopg.Connection) -> None:
+    """Create or upgrade migrator's own tables, when they lack something: applies of several schemas
+    of one database run at once, and DDL on the journal would queue behind their transactions."""
+    if JOURNAL_COLUMNS <= _journal_columns(connection) and \
+            connection.execute("SELECT to_regclass('migrator.schema_migrations') IS NOT NULL").fetchone()[0]:
+        return
+    connection.execute(f"BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {VERSION_TABLE_SQL} COMMIT")
+
+
+def pending_followups(connection: psycopg.Connection, scope: str) -> bool:
+    """Whether the journal of `scope` holds follow-up steps a stopped run left to finish."""
+    columns = _journal_columns(connection)
+    if not columns:
+        return False
+    mine = "scope = %s AND " if "scope" in columns else ""
+    return connection.execute(f"SELECT EXISTS (SELECT FROM migrator.apply_journal WHERE {mine}status = 'pending')",
+                              (scope,) if mine else ()).fetchone()[0]
 
 
 class ApplyError(UserError):
@@ -136,20 +173,20 @@ class Migration:
     committed: str | None = None  # what of it already committed, when a step fails after that
 
 
-def followups_journal_sql(version: str, units, origin: str, first_step: int, analyzer: Analyzer) -> sql.Composed:
-    """Journal follow-up units (migrator.rewrites.Unit) as pending, one row per statement, steps
-    numbered from first_step: run in the migration's transaction, so they commit with it."""
+def followups_journal_sql(version: str, units, origin: str, first_step: int, analyzer: Analyzer, scope: str) -> sql.Composed:
+    """Journal follow-up units (migrator.rewrites.Unit) as pending in the journal of `scope`, one row
+    per statement, steps numbered from first_step: run in the migration's transaction, so they commit with it."""
     rows = []
     step = first_step
     for number, unit in enumerate(units):
         in_transaction = not any(s.no_transaction for text in unit.sql for s in analyzer.analyze(text))
         for text in unit.sql:
-            rows.append(sql.SQL("({}, {}, {}, 'pending', {}, {}, {}, {})").format(
-                sql.Literal(version), sql.Literal(step), sql.Literal(hashlib.sha256(text.encode()).hexdigest()[:16]),
+            rows.append(sql.SQL("({}, {}, {}, {}, 'pending', {}, {}, {}, {})").format(
+                sql.Literal(scope), sql.Literal(version), sql.Literal(step), sql.Literal(hashlib.sha256(text.encode()).hexdigest()[:16]),
                 sql.Literal(text), sql.Literal(first_step + number), sql.Literal(in_transaction), sql.Literal(origin)))
             step += 1
-    return sql.SQL("INSERT INTO migrator.apply_journal (version, step, statement_hash, status, sql, unit, in_transaction, origin) "
-                   "VALUES {} ON CONFLICT (version, step) DO UPDATE SET status = 'pending', sql = EXCLUDED.sql, "
+    return sql.SQL("INSERT INTO migrator.apply_journal (scope, version, step, statement_hash, status, sql, unit, in_transaction, "
+                   "origin) VALUES {} ON CONFLICT (scope, version, step) DO UPDATE SET status = 'pending', sql = EXCLUDED.sql, "
                    "statement_hash = EXCLUDED.statement_hash, unit = EXCLUDED.unit, in_transaction = EXCLUDED.in_transaction, "
                    "origin = EXCLUDED.origin, finished_at = now()").format(sql.SQL(", ").join(rows))
 
@@ -193,6 +230,12 @@ class SqlFolder:
     def apply(self, executor: "Executor", connection: psycopg.Connection) -> list[str]:
         executor.finish_followups(connection)
         return executor.apply_planned(connection, self, self.pending(connection, executor.policy))
+
+    @staticmethod
+    def journal_scope(connection: psycopg.Connection) -> str:
+        """Whose deploy lock and journal an apply takes: the whole database's (one
+        migrator.schema_migrations per database)."""
+        return ""
 
     def pending_files(self, connection: psycopg.Connection, executor=None) -> list[tuple[str, Path]]:
         """(version, file) of each migration not applied yet, unplanned (`executor`: see AlembicProject.current)."""
@@ -389,6 +432,7 @@ class Executor:
         self.emit = emit or (lambda event: None)
         self.retries = 0
         self.lock_pid: int | None = None  # the backend holding the deploy lock, once apply took it
+        self.scope = ""  # whose deploy lock and journal (the source's journal_scope), once apply took the lock
         self.longest_wait = 0.0
         self.applied: list[str] = []  # the versions this run committed, in order
         self.remaining: list[str] = []  # the versions this run set out to apply (or revert), in order
@@ -405,17 +449,28 @@ class Executor:
         return connect(self.dsn, ApplyError, application_name=name)
 
     # -- deploy lock -------------------------------------------------------------------------
-    def acquire_deploy_lock(self, connection: psycopg.Connection) -> None:
-        """Wait up to lock_wait for the session advisory lock; say who holds it if it never comes."""
+    def acquire_deploy_lock(self, connection: psycopg.Connection, scope: str = "") -> None:
+        """Wait up to lock_wait for the session advisory lock; say who holds it if it never comes.
+
+        scope '' (a whole database): DEPLOY_LOCK, exclusive. A schema (an Alembic project's
+        version table there, schema-per-tenant): DEPLOY_LOCK shared, so that whole-database applies
+        wait, and (DEPLOY_LOCK, the schema's hash) exclusive: two applies of one schema never run
+        at once, those of two schemas do."""
         deadline = time.monotonic() + self.policy.lock_wait / 1000
-        while not connection.execute("SELECT pg_try_advisory_lock(%s)", (DEPLOY_LOCK,)).fetchone()[0]:
+        [(key,)] = connection.execute("SELECT hashtext(%s) & 2147483647", (scope,)).fetchall()
+        while not _try_deploy_lock(connection, scope, key):
             if time.monotonic() >= deadline:
                 holder = connection.execute(
                     "SELECT a.pid, coalesce(a.client_hostname, host(a.client_addr), 'local socket'), a.backend_start, a.application_name "
                     "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted", (DEPLOY_LOCK,)).fetchone()
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE "
+                    "datname = current_database()) AND (l.objsubid = 1 AND l.classid = 0 AND l.objid = %(lock)s "
+                    "AND (%(scope)s = '' OR l.mode = 'ExclusiveLock') OR %(scope)s <> '' AND l.objsubid = 2 "
+                    "AND l.classid = %(lock)s AND l.objid = %(key)s) ORDER BY l.objsubid DESC LIMIT 1",
+                    {"lock": DEPLOY_LOCK, "scope": scope, "key": key}).fetchone()
                 who = f" (pid {holder[0]} from {holder[1]}, {holder[3] or 'no name'}, since {holder[2]:%Y-%m-%d %H:%M:%S %Z})" if holder else ""
-                raise ApplyError(f"another migrator apply holds the deploy lock{who}; waited {format_duration(self.policy.lock_wait)}")
+                of = f" of schema {scope}" if scope else ""
+                raise ApplyError(f"another migrator apply holds the deploy lock{of}{who}; waited {format_duration(self.policy.lock_wait)}")
             time.sleep(0.2)
 
     @staticmethod
@@ -438,17 +493,18 @@ class Executor:
         failed VALIDATE): a migration's follow-ups always run before the next migration."""
         with self.connect() as lock_connection, self.connect() as connection:
             self.refuse_transaction_pooling(lock_connection, connection)
-            self.acquire_deploy_lock(lock_connection)
-            self.lock_pid = lock_connection.info.backend_pid
-            connection.execute(VERSION_TABLE_SQL)
+            scope = source.journal_scope(connection)
+            self.acquire_deploy_lock(lock_connection, scope)
+            self.lock_pid, self.scope = lock_connection.info.backend_pid, scope
+            create_version_tables(connection)
             return source.apply(self, connection)
 
     def apply_planned(self, connection: psycopg.Connection, source, pending: list[Migration]) -> list[str]:
         """Run planned migrations (a folder of .sql files, or `--to` a SQL version): groups, journal, stamp."""
         done: dict[str, set[int]] = {}
         for version, step in connection.execute(
-                "SELECT version, step FROM migrator.apply_journal WHERE status = 'done' AND version = ANY(%s)",
-                ([m.version for m in pending],)):
+                "SELECT version, step FROM migrator.apply_journal WHERE scope = %s AND status = 'done' AND version = ANY(%s)",
+                (self.scope, [m.version for m in pending])):
             done.setdefault(version, set()).add(step)
         self.remaining = [migration.version for migration in pending]
         for migration in pending:
@@ -483,7 +539,7 @@ class Executor:
                 elif not self._index_already_built(connection, migration, group.steps[0]):
                     [step] = group.steps
                     self._execute(connection, migration, step, attempt.lock_timeout, transaction=False)
-                    connection.execute(_journal_sql(migration, [step]))
+                    connection.execute(_journal_sql(migration, [step], self.scope))
                 return
             except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as error:
                 self.longest_wait = max(self.longest_wait, time.monotonic() - attempt_started)
@@ -515,7 +571,8 @@ class Executor:
         those of the versions in `skip` (a downgrade reverts them)."""
         rows = connection.execute(
             "SELECT version, step, sql, unit, in_transaction, origin FROM migrator.apply_journal "
-            "WHERE status = 'pending' AND version <> ALL(%s) ORDER BY finished_at, version, step", (list(skip),)).fetchall()
+            "WHERE scope = %s AND status = 'pending' AND version <> ALL(%s) ORDER BY finished_at, version, step",
+            (self.scope, list(skip))).fetchall()
         units: dict[tuple[str, int], list] = {}
         for row in rows:
             units.setdefault((row[0], row[3]), []).append(row)
@@ -556,9 +613,10 @@ class Executor:
                     units = resolve_constraint_name(Session(connection), step.names_constraint, before, units)
                 if units:
                     followups.append(followups_journal_sql(migration.version, units, f"{migration.path}:{step.statement.line}",
-                                                           FOLLOWUP_STEPS + 100 * step.index, Analyzer()))
+                                                           FOLLOWUP_STEPS + 100 * step.index, Analyzer(), self.scope))
             stamp = [stamp_source.stamp_sql(migration)] if stamp_source is not None else []
-            connection.execute(sql.SQL("; ").join([*([] if begun else [sql.SQL("BEGIN")]), _journal_sql(migration, group.steps),
+            connection.execute(sql.SQL("; ").join([*([] if begun else [sql.SQL("BEGIN")]),
+                                                   _journal_sql(migration, group.steps, self.scope),
                                                    *followups, *stamp, sql.SQL("COMMIT")]))
         except BaseException:
             if connection.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
@@ -604,7 +662,7 @@ class Executor:
         _, valid, qualified = index
         if valid:
             self.emit({"event": "skip", "migration": migration.version, "steps": [step.index], "reason": f"index {name} exists and is valid"})
-            connection.execute(_journal_sql(migration, [step]))
+            connection.execute(_journal_sql(migration, [step], self.scope))
             return True
         self.emit({"event": "invalid_index", "migration": migration.version, "index": name})
         connection.execute("SELECT set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)")
@@ -655,12 +713,24 @@ def _set_local_timeouts(lock_timeout: int, statement_timeout: int) -> str:
     return f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'"
 
 
-def _journal_sql(migration: Migration, steps: list[Step]) -> sql.Composed:
-    """Record steps as done in migrator.apply_journal (resuming skips them)."""
-    rows = sql.SQL(", ").join(sql.SQL("({}, {}, {}, 'done')").format(
-        sql.Literal(migration.version), sql.Literal(step.index), sql.Literal(step.hash)) for step in steps)
-    return sql.SQL("INSERT INTO migrator.apply_journal (version, step, statement_hash, status) VALUES {} "
-                   "ON CONFLICT (version, step) DO UPDATE SET status = 'done', finished_at = now()").format(rows)
+def _try_deploy_lock(connection: psycopg.Connection, scope: str, key: int) -> bool:
+    """One try at the deploy lock of `scope` (see Executor.acquire_deploy_lock); key: the scope's hash."""
+    if not scope:
+        return connection.execute("SELECT pg_try_advisory_lock(%s)", (DEPLOY_LOCK,)).fetchone()[0]
+    if not connection.execute("SELECT pg_try_advisory_lock_shared(%s)", (DEPLOY_LOCK,)).fetchone()[0]:
+        return False
+    if connection.execute("SELECT pg_try_advisory_lock(%s, %s)", (DEPLOY_LOCK, key)).fetchone()[0]:
+        return True
+    connection.execute("SELECT pg_advisory_unlock_shared(%s)", (DEPLOY_LOCK,))  # a whole-database apply may go first
+    return False
+
+
+def _journal_sql(migration: Migration, steps: list[Step], scope: str) -> sql.Composed:
+    """Record steps as done in the journal of `scope` (resuming skips them)."""
+    rows = sql.SQL(", ").join(sql.SQL("({}, {}, {}, {}, 'done')").format(
+        sql.Literal(scope), sql.Literal(migration.version), sql.Literal(step.index), sql.Literal(step.hash)) for step in steps)
+    return sql.SQL("INSERT INTO migrator.apply_journal (scope, version, step, statement_hash, status) VALUES {} "
+                   "ON CONFLICT (scope, version, step) DO UPDATE SET status = 'done', finished_at = now()").format(rows)
 
 
 def _failing_step(group: Group, error: Exception) -> Step:

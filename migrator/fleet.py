@@ -308,14 +308,13 @@ def apply_target(target: Target) -> dict:
 
 
 def at_goal(target: Target, source) -> bool:
-    """Whether the target has nothing to apply: no pending migration, no follow-up a stopped run left.
-    The runner asks before handing a target to a worker, so that a re-run takes milliseconds a target."""
+    """Whether the target has nothing to apply: no pending migration, no follow-up a stopped run left
+    in its journal. The runner asks before handing a target to a worker, so that a re-run takes
+    milliseconds a target."""
+    from migrator.executor import pending_followups
+
     with connect(target.connection_dsn, FleetError, application_name="migrator fleet") as connection:
-        if source.pending_files(connection):
-            return False
-        if not connection.execute("SELECT to_regclass('migrator.apply_journal') IS NOT NULL").fetchone()[0]:
-            return True
-        return not connection.execute("SELECT EXISTS (SELECT FROM migrator.apply_journal WHERE status = 'pending')").fetchone()[0]
+        return not source.pending_files(connection) and not pending_followups(connection, source.journal_scope(connection))
 
 
 # -- the runner ------------------------------------------------------------------------------------

@@ -18,9 +18,9 @@ The schedule, in the spirit of GitLab's `WithLockRetries` (growing lock timeouts
   within the pause), and, counted from the first try, the table is free at least 5/6 of the
   time, however long the holder keeps its lock and whenever it lets go. (GitLab pauses less
   than a try at first; with a pause proportional to the next wait the share holds at every try.)
-- No jitter: one apply runs at a time per database (the deploy lock), so there is no herd of
-  retrying clients to spread out, and a fixed schedule is the same in the log, in `--help` and
-  in tests.
+- No jitter: one apply runs at a time per database or tenant schema (the deploy lock), so there
+  is no herd of retrying clients to spread out, and a fixed schedule is the same in the log, in
+  `--help` and in tests.
 
 Tries stop after `attempts`, or when the time since the first try reaches `deadline`; a pause
 is cut short so that the last try starts at the deadline at the latest. With the defaults

@@ -344,6 +344,20 @@ def test_a_failed_validation_is_journaled_and_finished_by_the_next_run(migration
     assert pg_db.execute("SELECT version FROM migrator.schema_migrations ORDER BY 1") == [("001",), ("002",)]
 
 
+def test_a_journal_an_earlier_migrator_made_gains_its_scope_and_its_pending_step_is_finished(migrations, pg_db):
+    pg_db.execute("UPDATE users SET email = NULL WHERE id = 7")
+    write(migrations, "001.sql", "ALTER TABLE users ADD CONSTRAINT email_set CHECK (email IS NOT NULL);\n")
+    assert subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, timeout=60).returncode == 1
+    pg_db.execute("ALTER TABLE migrator.apply_journal DROP COLUMN scope, ADD PRIMARY KEY (version, step)")  # the old layout
+    pg_db.execute("UPDATE users SET email = 'fixed' WHERE id = 7")
+    again = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert pg_db.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'email_set'") == [(True,)]
+    assert pg_db.execute("SELECT DISTINCT scope, status FROM migrator.apply_journal") == [("", "done")]
+    assert pg_db.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'apply_journal_pkey'") == [
+        ("PRIMARY KEY (scope, version, step)",)]
+
+
 def kill_apply_during_concurrent_build(path, db) -> None:
     """Start `apply path`, kill -9 it while CREATE INDEX CONCURRENTLY builds, wait until the build is gone."""
     blocker = psycopg.connect(db.dsn)  # an old snapshot makes the concurrent build wait in its last phase

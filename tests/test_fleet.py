@@ -271,6 +271,52 @@ def test_schema_per_tenant_each_schema_gets_its_own_version_table(tmp_path, pg_d
                                         "drift": t == "tenant_05"} for t in tenants]
 
 
+def test_two_tenants_of_one_database_apply_at_once_each_with_its_own_journal_and_lock(tmp_path, pg_db):
+    for tenant in ("tenant_a", "tenant_b"):
+        pg_db.execute(f"CREATE SCHEMA {tenant}")
+        pg_db.execute(f"CREATE TABLE {tenant}.accounts (id bigint PRIMARY KEY, seats integer)")
+        pg_db.execute(f"INSERT INTO {tenant}.accounts SELECT g, g FROM generate_series(1, 100) g")
+    pg_db.execute("UPDATE tenant_a.accounts SET seats = 0 WHERE id = 7")  # trips tenant_a's VALIDATE
+    ini = project(tmp_path, pg_db.dsn, {"s1": 'op.create_check_constraint("accounts_seats_positive", "accounts", "seats > 0")'})
+    dsn = {tenant: Target(tenant, pg_db.dsn, tenant).connection_dsn for tenant in ("tenant_a", "tenant_b")}
+    options = ["--small-table", "0", "--lock-timeout", "200ms", "--log-format", "json"]  # the CHECK in its online form
+    apply = [*CLI, "apply", str(ini), *options, "--dsn"]
+    failed = subprocess.run(apply + [dsn["tenant_a"]], capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1 and "violated by some row" in failed.stderr
+    # tenant_b's apply neither runs nor marks done the VALIDATE that tenant_a's journal holds
+    assert subprocess.run(apply + [dsn["tenant_b"]], capture_output=True, text=True, timeout=120).returncode == 0
+    validated = "SELECT convalidated FROM pg_constraint WHERE conname = 'accounts_seats_positive' AND conrelid = %s::regclass"
+    assert [pg_db.execute(validated, (f"{t}.accounts",)) for t in dsn] == [[(False,)], [(True,)]]
+    assert pg_db.execute("SELECT scope, status FROM migrator.apply_journal WHERE status = 'pending'") == [("tenant_a", "pending")]
+    pg_db.execute("UPDATE tenant_a.accounts SET seats = 1 WHERE id = 7")
+    add_revision(ini, "s2", "s1", 'op.add_column("accounts", sa.Column("region", sa.Text))')
+    holder = psycopg.connect(pg_db.dsn)
+    holder.execute("LOCK TABLE tenant_a.accounts IN ACCESS SHARE MODE")  # tenant_a's ADD COLUMN waits and retries
+    blocked = subprocess.Popen(apply + [dsn["tenant_a"], "--attempts", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # tries until the holder lets go (the deadline: 5 minutes)
+    try:
+        for line in blocked.stdout:
+            if json.loads(line)["event"] == "retry":
+                break
+        # meanwhile tenant_b applies in full (tenants of one database do not wait for each other) ...
+        other = subprocess.run(apply + [dsn["tenant_b"]], capture_output=True, text=True, timeout=120)
+        assert other.returncode == 0, other.stderr
+        # ... and a second apply of tenant_a waits for the first
+        same = subprocess.run(apply + [dsn["tenant_a"], "--lock-wait", "1s"], capture_output=True, text=True, timeout=120)
+        assert same.returncode == 1 and "another migrator apply holds the deploy lock of schema tenant_a (pid" in same.stderr
+        assert blocked.poll() is None
+    finally:
+        holder.rollback()
+        holder.close()
+    rest, stderr = blocked.communicate(timeout=120)
+    assert blocked.returncode == 0, stderr
+    for tenant in dsn:
+        assert pg_db.execute(f"SELECT version_num FROM {tenant}.alembic_version") == [("s2",)]
+        assert pg_db.execute(validated, (f"{tenant}.accounts",)) == [(True,)]
+    assert pg_db.execute("SELECT scope, count(*) FILTER (WHERE status = 'pending') FROM migrator.apply_journal GROUP BY 1 "
+                         "ORDER BY 1") == [("tenant_a", 0), ("tenant_b", 0)]
+
+
 def test_the_readme_fleet_file_loads(tmp_path, monkeypatch):
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     example = readme.split("### Fleets")[1].split("```toml\n")[1].split("```")[0]
