@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import socket
+import sys
 import threading
 import time
 import tomllib
@@ -285,11 +286,15 @@ def _start_worker(load_source: Callable, policy, events) -> None:
 
 
 def apply_target(target: Target) -> dict:
-    """Apply the pending migrations to one target with the normal executor; never raises."""
+    """Apply the pending migrations to one target with the normal executor, unless it is at the goal
+    already (skipped: True); never raises."""
     from migrator.executor import Executor
     from migrator.gates import GatedSource
 
     source, started = _worker["source"], time.monotonic()
+    skipped = _skip_at_goal(target, source)
+    if skipped is not None:
+        return skipped
 
     def emit(event: dict) -> None:
         _worker["events"].put({"target": target.name, **event})
@@ -309,8 +314,8 @@ def apply_target(target: Target) -> dict:
 
 def at_goal(target: Target, source) -> bool:
     """Whether the target has nothing to apply: no pending migration, no follow-up a stopped run left
-    in its journal. The runner asks before handing a target to a worker, so that a re-run takes
-    milliseconds a target."""
+    in its journal. A worker asks before it runs the executor, so that a re-run takes milliseconds
+    a target (an Alembic project's heads are read through env.py: in the workers, side by side)."""
     from migrator.executor import pending_followups
 
     with connect(target.connection_dsn, FleetError, application_name="migrator fleet") as connection:
@@ -340,7 +345,7 @@ def rollout_name(path: Path, source) -> str:
 def run(fleet: Fleet, rollout: Rollout, source, load_source: Callable, policy, control_dsn: str | None,
         show: Callable[[dict], None]) -> collections.Counter:
     """Apply to every target this runner can claim; returns the rollout's counts by state at the end.
-    `source` is what load_source() returns, loaded here to skip targets at the goal; workers load their own.
+    `source` is what load_source() returns (workers load their own).
     Raises FleetError when a canary failed or --max-failures targets did (after the claimed ones end)."""
     tenants = [t.name for t in fleet.targets if t.schema is not None]
     if tenants and not hasattr(source, "script"):
@@ -385,14 +390,7 @@ def run(fleet: Fleet, rollout: Rollout, source, load_source: Callable, policy, c
                 if name is None:
                     break
                 show({"event": "target_start", "target": name})
-                skipped = _skip_at_goal(by_name[name], source)
-                if skipped is None:
-                    in_flight[pool.submit(apply_target, by_name[name])] = name
-                    continue
-                state.finish(runner, name, [], skipped.get("error"))
-                show({"event": "target_failed" if "error" in skipped else "target_skipped", "target": name, **skipped})
-                counts = state.counts()
-                stopping = counts["canary_failed"] > 0 or counts["failed"] >= rollout.max_failures
+                in_flight[pool.submit(apply_target, by_name[name])] = name
             if not in_flight:
                 if stopping or counts["pending"] == 0 and counts["running"] == 0:
                     break
@@ -404,7 +402,7 @@ def run(fleet: Fleet, rollout: Rollout, source, load_source: Callable, policy, c
                 name = in_flight.pop(future)
                 result = future.result()
                 state.finish(runner, name, result.get("applied", []), result.get("error"))
-                kind = "target_failed" if "error" in result else "target_done"
+                kind = "target_failed" if "error" in result else "target_skipped" if result.get("skipped") else "target_done"
                 show({"event": kind, "target": name, **{k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}})
         counts = state.counts()
     finally:
@@ -509,6 +507,9 @@ class FleetView:
 
     def __init__(self, json_events: bool):
         self.json_events = json_events
+        # the events' stream, fixed now: whatever runs env.py in this process swaps sys.stdout for
+        # sys.stderr meanwhile (process-wide), and the relay thread shows the workers' events at any time
+        self.out = sys.stdout
         self.counts: collections.Counter = collections.Counter()
         self.running: dict[str, float] = {}
         self.notes: dict[str, str] = {}  # a running target's latest retry
@@ -531,7 +532,7 @@ class FleetView:
 
     def show(self, event: dict) -> None:
         if self.json_events:
-            print(json.dumps({"time": round(time.time(), 3), **event}), flush=True)
+            print(json.dumps({"time": round(time.time(), 3), **event}), file=self.out, flush=True)
             return
         with self.lock:
             self._record(event)

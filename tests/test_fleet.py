@@ -1,6 +1,7 @@
 """Fleets on the sandbox: `migrator apply --fleet` over many databases and tenant schemas, canary
 first, several runners sharing one rollout through PostgreSQL."""
 
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrator.fleet import FleetError, Target, load_fleet_file
+from migrator.fleet import FleetError, FleetView, Target, load_fleet_file
 from migrator.testing import TEMPLATE
 from tests.test_executor import Reader
 from tests.test_gates import start_fill_b
@@ -94,6 +95,14 @@ def test_fleet_file_errors_name_the_line_and_never_print_passwords(tmp_path, mon
     with pytest.raises(FleetError, match=rf"^{path}:2: canary 'z' is not a target of the fleet$"):
         load_fleet_file(path)
     assert Target("t", "postgresql://db/app", "tenant 7").connection_dsn.endswith("options='-c search_path=\"tenant\\\\ 7\"'")
+
+
+def test_json_events_go_to_the_stdout_of_the_start_while_sys_stdout_is_swapped(capsys):
+    view = FleetView(json_events=True)
+    with contextlib.redirect_stdout(sys.stderr):  # as a run of env.py does, process-wide, while the relay shows events
+        view.show({"event": "target_start", "target": "t1"})
+    out, err = capsys.readouterr()
+    assert json.loads(out)["target"] == "t1" and err == ""
 
 
 def test_canary_failure_stops_the_rollout_before_any_other_target_is_touched(tmp_path, databases):
@@ -254,6 +263,10 @@ def test_schema_per_tenant_each_schema_gets_its_own_version_table(tmp_path, pg_d
     result = run_fleet(ini, "--targets-query", query_sql, "--catalog-dsn", pg_db.dsn, "--canary", "1", "--parallel", "3")
     assert result.returncode == 0, result.stderr
     assert [e["target"] for e in events(result.stdout) if e["event"] == "target_start"][0] == tenants[0]
+    assert '"event"' not in result.stderr  # every event on stdout, though env.py runs swap sys.stdout meanwhile
+    again = run_fleet(ini, "--targets-query", query_sql, "--catalog-dsn", pg_db.dsn, "--parallel", "3", "--rollout", "again")
+    assert again.returncode == 0, again.stderr  # a new rollout: the workers find every tenant at its goal
+    assert sorted(e["target"] for e in events(again.stdout) if e["event"] == "target_skipped") == tenants
     for tenant in tenants:
         assert pg_db.execute(f"SELECT version_num FROM {tenant}.alembic_version") == [("a3",)]
         assert pg_db.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'seats'",
