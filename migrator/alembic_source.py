@@ -179,17 +179,19 @@ class AlembicProject:
         return None
 
     # -- plan: rendered offline --------------------------------------------------------------------
-    def _plan(self, revision, catalog=None) -> Migration:
-        path = Path(revision.path)
+    def _plan(self, revision, catalog=None, downgrade: bool = False) -> Migration:
+        """A revision's upgrade() (or downgrade(): named REVISION-downgrade, as in the journal), planned."""
+        path, function = Path(revision.path), "downgrade" if downgrade else "upgrade"
+        version = f"{revision.revision}-downgrade" if downgrade else revision.revision
         with contextlib.redirect_stdout(sys.stderr):
-            rendered = render_revision(path, revision.module)  # Alembic imported it already
+            rendered = render_revision(path, revision.module, function)  # Alembic imported it already
         if rendered.error is not None:
             line, message = rendered.error
-            shown = Statement(f"-- upgrade() of {path.name} reads the database: each statement is judged as it is sent "
-                              f"({message})", line, 0, line, "live_revision")
-            return Migration(revision.revision, path, "", [Group([Step(0, shown)], transaction=True, online_only=True)])
+            shown = Statement(f"-- {function}() of {path.name} reads the database: each statement is judged as it is "
+                              f"sent ({message})", line, 0, line, "live_revision")
+            return Migration(version, path, "", [Group([Step(0, shown)], transaction=True, online_only=True)])
         text, origin = to_sql(rendered)
-        return plan_text(revision.revision, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog)
+        return plan_text(version, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog, downgrade)
 
     def all(self) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(())]
@@ -198,13 +200,15 @@ class AlembicProject:
         """The database's heads as Alembic reads them through env.py (its version_table and
         version_table_schema): one truth for plan, the gates and apply. env.py connects to the
         database `connection` is on (or the executor's), its own statements judged under the
-        executor's policy (else `policy`)."""
+        executor's policy (else `policy`); what it sends there is bookkeeping, not logged."""
         from migrator.executor import Executor, Policy
         from migrator.guard import Guard
 
-        executor = executor or Executor(connection_dsn(connection), policy or Policy())
-        guard = Guard(self.analyzer, executor.policy, self.lint_config, self.rewrite)
-        run = _Run(self, executor, connection, guard, lambda revision: executor.policy.lock_timeout)
+        reader = Executor(executor.dsn if executor else connection_dsn(connection),
+                          executor.policy if executor else policy or Policy())
+        reader.lock_pid = executor.lock_pid if executor else None
+        guard = Guard(self.analyzer, reader.policy, self.lint_config, self.rewrite)
+        run = _Run(self, reader, connection, guard, lambda revision: reader.policy.lock_timeout)
         return run.current_heads()
 
     def pending(self, connection: psycopg.Connection, policy=None) -> list[Migration]:
@@ -213,7 +217,11 @@ class AlembicProject:
         from migrator.guard import Catalog
 
         catalog = Catalog(connection, policy or Policy())
-        return [self._plan(r, catalog) for r in self._resolve(self.current(connection, policy=policy))]
+        heads = self.current(connection, policy=policy)
+        self.direction = self._direction(lambda: heads)
+        if self.direction == "downgrade":
+            return [self._plan(step.revision, catalog, True) for step in self.script._downgrade_revs(self.target, heads)]
+        return [self._plan(r, catalog) for r in self._resolve(heads)]
 
     @staticmethod
     def journal_scope(connection: psycopg.Connection) -> str:
@@ -238,7 +246,7 @@ class AlembicProject:
         from migrator.guard import Guard
 
         guard = Guard(self.analyzer, executor.policy, self.lint_config, self.rewrite)  # tables created so far outlive retries
-        self.direction = self._direction(executor, connection, guard)
+        self.direction = self._direction(lambda: self.current(connection, executor))
         guard.downgrade = self.direction == "downgrade"
         executor.finish_followups(connection, self._reverted(executor, connection))
         schedule = executor.policy.lock_waits()
@@ -274,14 +282,14 @@ class AlembicProject:
         heads = self.current(connection, executor)
         return frozenset(step.revision.revision for step in self.script._downgrade_revs(self.target, heads))
 
-    def _direction(self, executor, connection: psycopg.Connection, guard) -> str:
-        """upgrade or downgrade, as the target lies above or below the database's heads."""
+    def _direction(self, current) -> str:
+        """upgrade or downgrade, as the target lies above or below the database's heads (current(): read when needed)."""
         target = self.target
         if target == "base" or target.startswith("-"):
             return "downgrade"
         if target in ("head", "heads") or target.startswith("+"):
             return "upgrade"
-        heads = self.current(connection, executor)
+        heads = current()
         below = {r.revision for r in self.script.iterate_revisions(heads, "base")} if heads else set()
         wanted = {r.revision for r in self.script.revision_map.get_revisions(target) if r is not None}
         return "downgrade" if wanted and wanted <= below and not wanted & set(heads) else "upgrade"

@@ -1108,7 +1108,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     if dsn:
         with Executor(dsn, policy).connect("migrator plan") as connection:
             migrations = source.pending(connection, policy)
-            for migration in migrations:
+            for migration in migrations if source.direction == "upgrade" else ():  # a downgrade waits for no backfill
                 waits[migration.version] = [(gate, *gates.describe(connection, gate.backfill)) for gate in gates.gates_of(migration.path)]
     else:
         migrations = source.all()

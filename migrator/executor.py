@@ -281,7 +281,7 @@ def _read(path: Path) -> str:
 
 
 def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_enabled: bool = True,
-              line_map: list[int] | None = None, lint_config=None, catalog=None) -> Migration:
+              line_map: list[int] | None = None, lint_config=None, catalog=None, downgrade: bool = False) -> Migration:
     """Steps grouped by transaction: the text runs in one transaction (explicit BEGIN/COMMIT honoured),
     except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
 
@@ -290,7 +290,8 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     every table counts as big). Otherwise unsafe statements take their online form: the part
     that may run in the transaction stays there (ADD ... NOT VALID), the rest follows once it
     commits (CONCURRENTLY builds, VALIDATE, the SET NOT NULL steps), journaled with it.
-    line_map gives, per line of text, the line of `path` to name in messages (rendered Alembic revisions)."""
+    line_map gives, per line of text, the line of `path` to name in messages (rendered Alembic revisions);
+    downgrade: the text reverts a revision, so dropping and renaming are not refused (as in apply)."""
     from migrator.guard import Catalog, blocks, refusal_message, split_online_form
     from migrator.revisions import origin_line  # light: Alembic is imported only to render
 
@@ -311,7 +312,8 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     findings = refusal_linter(lint_config or Config(pg_version=analyzer.pg_version)).lint_statements(
         source, tokens, statements, str(path)).findings
     errors = [f for f in findings if f.line not in by_line and f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
-              or f.line in by_line and blocks(f, by_line[f.line], costs[id(by_line[f.line])], catalog, f.line in rewritten)]
+              or f.line in by_line and blocks(f, by_line[f.line], costs[id(by_line[f.line])], catalog, f.line in rewritten,
+                                                 downgrade)]
     errors.sort(key=lambda f: f.line)
     if errors:
         first = errors[0]

@@ -99,8 +99,8 @@ class RevisionDirectives:
         return False
 
 
-def render_revision(path: Path, module=None) -> RenderedRevision:
-    """Render a revision's upgrade() to SQL for PostgreSQL, offline (module: the revision already imported)."""
+def render_revision(path: Path, module=None, function: str = "upgrade") -> RenderedRevision:
+    """Render a revision's upgrade() (or `function`) to SQL for PostgreSQL, offline (module: the revision already imported)."""
     from alembic.operations import Operations
 
     rendered = RenderedRevision(path)
@@ -114,9 +114,9 @@ def render_revision(path: Path, module=None) -> RenderedRevision:
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
             filename = getattr(module, "__file__", None) or filename
-            upgrade = getattr(module, "upgrade", None)
+            upgrade = getattr(module, function, None)
             if not callable(upgrade):
-                rendered.error = (1, "no upgrade() function: not an Alembic revision")
+                rendered.error = (1, f"no {function}() function: not an Alembic revision")
                 return rendered
             capture, context = _offline_context()
             capture.filename, capture.rendered = filename, rendered

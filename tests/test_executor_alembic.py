@@ -813,3 +813,28 @@ def test_a_downgrade_past_a_revision_whose_follow_up_failed_drops_its_journaled_
     up = apply(ini, tables.dsn, *BIG)
     assert up.returncode == 0, up.stderr
     assert tables.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'orders_user_positive'") == [(True,)]
+
+
+def test_plan_shows_the_downgrades_apply_would_run(tmp_path, tables):
+    """--to below the database's heads: plan renders the downgrade() of each revision apply would
+    revert, in apply's order, judged as a downgrade (dropping is not refused) on this database."""
+    ini = project(tmp_path, tables.dsn, {})
+    add_revision(ini, "r1", None, 'op.add_column("users", sa.Column("a", sa.Text))', 'op.drop_column("users", "a")')
+    add_revision(ini, "r2", "r1", 'op.create_index("users_email_idx", "users", ["email"])',
+                 'op.drop_index("users_email_idx", table_name="users")')
+    assert apply(ini, tables.dsn).returncode == 0
+
+    def planned(to: str) -> list[tuple[str, str]]:
+        plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn, "--to", to, "--format", "json", *BIG],
+                              capture_output=True, text=True)
+        assert plan.returncode == 0, plan.stderr
+        return [(step["migration"], step["sql"]) for step in json.loads(plan.stdout)]
+
+    drop_index = ("r2-downgrade", "DROP INDEX CONCURRENTLY users_email_idx")
+    assert [step for step in planned("r1") if "INDEX" in step[1]] == [drop_index]
+    assert planned("-1") == planned("r1")
+    assert [migration for migration, _ in planned("base")] == ["r2-downgrade", "r1-downgrade"]
+    assert ("r1-downgrade", "ALTER TABLE users DROP COLUMN a") in planned("base")
+    down = apply(ini, tables.dsn, "--to", "r1", "--log-format", "json", *BIG)
+    assert down.returncode == 0, down.stderr
+    assert drop_index[1] in [step["sql"] for step in steps(down)]
