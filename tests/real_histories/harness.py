@@ -122,6 +122,9 @@ def app_histories() -> list[History]:
     them with an interpreter that has them: a venv made with `pip install --no-deps -e . -r bench/apps-requirements.txt`."""
     airflow = _installed("airflow")
     aodh = _installed("aodh", "storage", "sqlalchemy", "alembic")
+    ckan = _installed("ckan", "migration")
+    placement = _installed("placement", "db", "sqlalchemy")
+    masakari = _installed("masakari", "db", "sqlalchemy")
     return [
         # Apache Airflow's metadata database (Apache-2.0), 124 revisions from a squashed 2.6.2
         # base. Its env.py takes the connection from config.attributes["connection"], else its own
@@ -141,6 +144,25 @@ def app_histories() -> list[History]:
         # default of alarm.evaluate_timestamp. It has no downgrades.
         History("aodh", "aodh 23.0.0", aodh, aodh / "alembic.ini",
                 clock_literals=(r"(?<=evaluate_timestamp timestamp without time zone DEFAULT )'[0-9: .-]+'",)),
+        # CKAN's catalogue database (AGPL-3.0), 109 revisions, PostgreSQL only: tables, foreign
+        # keys, indexes, data migrations in SQL and through op.get_bind(). Its env.py imports its
+        # model (init_model on env.py's engine) and plugin registry. The round trip goes down to
+        # 105: that revision's downgrade drops an unnamed foreign key by dynamic SQL in a DO block,
+        # which apply refuses as unanalyzable, and plain `alembic downgrade base` fails upstream
+        # (DuplicateColumnError on harvested_document). Back up, 106 and 107 drop a table and a
+        # column 105 has.
+        History("ckan", "ckan 2.12.0", ckan, ckan / "alembic.ini", driver="psycopg2", downgrade_to="4a5e3465beb6",
+                round_trip_ignores=("drop-table", "drop-column")),
+        # OpenStack Placement's database (Apache-2.0), 5 revisions: tables with unique constraints,
+        # indexes dropped as redundant, data checks that raise on NULLs. Its env.py makes its own
+        # engine from oslo.config (the URL from OS_PLACEMENT_DATABASE__CONNECTION). No downgrades.
+        History("placement", "openstack-placement 16.0.0", placement / "alembic", placement / "alembic.ini",
+                env={"OS_PLACEMENT_DATABASE__CONNECTION": "{url}"}),
+        # OpenStack Masakari's database (Apache-2.0), 3 revisions: tables with enums, foreign keys and
+        # indexes, columns added; its env.py names its own version table and imports its models
+        # (oslo.db, oslo.service, eventlet, keystoneauth1). No downgrades.
+        History("masakari", "masakari 22.0.0", masakari / "migrations", masakari / "alembic.ini",
+                version_table="masakari_alembic_version"),
     ]
 
 
