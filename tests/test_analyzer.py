@@ -158,6 +158,26 @@ def test_do_block_statements_are_analyzed_with_file_positions():
     assert kinds == [("alter_table", 6, 3, False), ("execute", 7, 3, True)]
 
 
+@pytest.mark.parametrize("execute, analyzed", [
+    # CKAN's revision 105: an unnamed foreign key dropped by the name read from the catalog
+    ("EXECUTE format('ALTER TABLE resource DROP CONSTRAINT %I', fk_name)", ("alter_table", "resource")),
+    ("EXECUTE format('ALTER TABLE t ALTER COLUMN %1$I SET DEFAULT %2$L', c, v)", ("alter_table", "t")),
+    ("EXECUTE 'CREATE INDEX i ON t (a)'", ("create_index", "t")),
+    ("EXECUTE format('DROP TABLE %I', n)", "names the table it changes at run time"),
+    ("EXECUTE format('DROP TABLE %s', n)", "cannot be analyzed"),
+    ("EXECUTE 'CREATE INDEX i ON ' || n", "cannot be analyzed"),
+    ("EXECUTE format('ALTER TABLE t DROP CONSTRAINT %I', c) || ''", "cannot be analyzed"),
+])
+def test_execute_of_a_constant_or_a_format_template_is_analyzed_as_the_statement_it_runs(execute, analyzed):
+    [do] = Analyzer().analyze(f"DO $$\nDECLARE c text;\nBEGIN\n  {execute};\nEND $$")
+    [child] = do.children
+    assert (child.line, child.column) == (4, 3)
+    if isinstance(analyzed, str):
+        assert analyzed in child.unanalyzable
+    else:
+        assert child.unanalyzable is None and (child.kind, str(child.locks[0].relation)) == analyzed
+
+
 def test_start_transaction_is_a_transaction_not_a_select():
     assert one("START TRANSACTION ISOLATION LEVEL SERIALIZABLE").kind == "begin"
 
@@ -274,6 +294,8 @@ ORACLE = [
     "CREATE TABLE app.users (id bigint);\nCREATE INDEX ON users (email)",
     "SET search_path = app, public;\nCREATE INDEX ON t (a)",
     "DO $$ BEGIN ALTER TABLE t ADD COLUMN x int; CREATE INDEX ON t (a); END $$",
+    ("CREATE TABLE dyn (a int CHECK (a > 0))", "DO $$ DECLARE c text; BEGIN SELECT conname INTO c FROM pg_constraint "
+     "WHERE conrelid = 'dyn'::regclass; EXECUTE format('ALTER TABLE dyn DROP CONSTRAINT %I', c); END $$"),
     "ALTER DOMAIN email ADD CONSTRAINT has_at CHECK (VALUE LIKE '%')",
     "ALTER DOMAIN email ADD CONSTRAINT has_at CHECK (VALUE LIKE '%') NOT VALID;\nALTER DOMAIN email VALIDATE CONSTRAINT has_at",
     "ALTER DOMAIN email SET NOT NULL",

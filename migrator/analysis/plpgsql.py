@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlglot.tokens import TokenType
 
 from migrator.analysis.facts import Statement, Unanalyzable
@@ -71,15 +73,56 @@ class Plpgsql:
             if word in _PLPGSQL_PROCEDURAL or cursor.is_type(TokenType.COLON, 1) or cursor.is_type(TokenType.EQ, 1) or cursor.is_type(TokenType.COLON_EQ, 1):
                 continue
             inner = RawStatement(body, cursor.rest())
-            if word == "EXECUTE":
-                line, column = body.position(inner.start)
-                statements.append(
-                    Statement(sql=inner.sql, line=line, column=column, end_line=body.line_of(inner.end - 1), kind="execute",
-                              unanalyzable="dynamic SQL (EXECUTE) inside a DO block cannot be analyzed")
-                )
-                continue
-            statements.append(self.analyze_statement(inner))
+            statements.append(self._execute(body, inner) if word == "EXECUTE" else self.analyze_statement(inner))
         return statements
+
+    def _execute(self, body: Source, inner: RawStatement) -> Statement:
+        """EXECUTE of a constant, or of format() over a constant template whose %I and %L fill in
+        names and values (not the table's name): analyzed as the statement it runs, at the EXECUTE's
+        position. Any other dynamic SQL is unanalyzable."""
+        line, column = body.position(inner.start)
+        dynamic = Statement(sql=inner.sql, line=line, column=column, end_line=body.line_of(inner.end - 1), kind="execute",
+                            unanalyzable="dynamic SQL (EXECUTE) inside a DO block cannot be analyzed")
+        cursor = Cursor(inner)
+        cursor.advance()
+        if cursor.word() == "FORMAT" and cursor.is_type(TokenType.L_PAREN, 1):
+            cursor.advance()
+            arguments = cursor.skip_group()
+            constant = arguments[:1] if arguments and arguments[0].token_type in STRING_TOKENS else []
+            template = _filled(constant[0].text) if constant and (len(arguments) == 1 or
+                                                                   arguments[1].token_type == TokenType.COMMA) else None
+        else:
+            template = cursor.string()
+        if template is None or not (cursor.at_end or cursor.word() in ("INTO", "USING")):
+            return dynamic
+        try:
+            source = Source(template)
+            raws = split_statements(source, source.tokenize())
+        except Exception:  # not SQL the tokenizer reads: stays unanalyzable
+            return dynamic
+        if len(raws) != 1:
+            return dynamic
+        statement = self.analyze_statement(raws[0])
+        if any(RUN_TIME_NAME in str(target.relation) for target in statement.locks) or \
+                RUN_TIME_NAME in str(statement.relation):
+            dynamic.unanalyzable = "dynamic SQL (EXECUTE) names the table it changes at run time"
+            return dynamic
+        statement.line, statement.column, statement.end_line = dynamic.line, dynamic.column, dynamic.end_line
+        return statement
+
+
+# What format()'s %I fills in, in the statement an EXECUTE is analyzed as: a name known at run time.
+RUN_TIME_NAME = "name_known_at_run_time"
+_FORMAT_SPEC = re.compile(r"%(?:\d+\$)?(.)")
+
+
+def _filled(template: str) -> str | None:
+    """A format() template with %I as RUN_TIME_NAME and %L as NULL; None when it has another
+    specifier (%s pastes text of any kind, widths and flags change the text)."""
+    kinds = {"%": "%", "I": RUN_TIME_NAME, "L": "NULL"}
+    if any(match[1] not in kinds for match in _FORMAT_SPEC.finditer(template)):
+        return None
+    return _FORMAT_SPEC.sub(lambda match: kinds[match[1]], template)
 
 
 _PLPGSQL_PROCEDURAL = {
