@@ -146,13 +146,12 @@ def app_histories() -> list[History]:
                 clock_literals=(r"(?<=evaluate_timestamp timestamp without time zone DEFAULT )'[0-9: .-]+'",)),
         # CKAN's catalogue database (AGPL-3.0), 109 revisions, PostgreSQL only: tables, foreign
         # keys, indexes, data migrations in SQL and through op.get_bind(). Its env.py imports its
-        # model (init_model on env.py's engine) and plugin registry. The round trip goes down to
-        # 105: that revision's downgrade drops an unnamed foreign key by dynamic SQL in a DO block,
-        # which apply refuses as unanalyzable, and plain `alembic downgrade base` fails upstream
-        # (DuplicateColumnError on harvested_document). Back up, 106 and 107 drop a table and a
-        # column 105 has.
-        History("ckan", "ckan 2.12.0", ckan, ckan / "alembic.ini", driver="psycopg2", downgrade_to="4a5e3465beb6",
-                round_trip_ignores=("drop-table", "drop-column")),
+        # model (init_model on env.py's engine) and plugin registry. Its downgrades work down to
+        # 038, whose own fails upstream (DuplicateColumnError on harvested_document); on the way
+        # 105's drops an unnamed foreign key by EXECUTE format() in a DO block. Back up, the
+        # upgrades drop and rename tables and columns 038 has.
+        History("ckan", "ckan 2.12.0", ckan, ckan / "alembic.ini", driver="psycopg2", downgrade_to="fd6622e3d964",
+                round_trip_ignores=("drop-table", "rename-table", "rename-column", "drop-column")),
         # OpenStack Placement's database (Apache-2.0), 5 revisions: tables with unique constraints,
         # indexes dropped as redundant, data checks that raise on NULLs. Its env.py makes its own
         # engine from oslo.config (the URL from OS_PLACEMENT_DATABASE__CONNECTION). No downgrades.
