@@ -132,8 +132,8 @@ def blocks(finding, statement: Statement, cost: Cost, catalog: Catalog, rewritte
 def refusal_message(where: str, finding, cost: Cost, policy: Policy, more: str = "") -> str:
     safe = f"; instead: {finding.help.splitlines()[0]}" if finding.help else ""
     size = cost.describe(policy) if finding.rule in SIZE_BOUND_RULES else ""
-    deliberate = f"; to accept it deliberately: --ignore {finding.rule} (this run only)" \
-        if finding.rule in BREAKING_RULES else ""
+    deliberate = (f"; to accept it deliberately: apply --ignore {finding.rule} (this run only), or ignore it in "
+                  "migrator.toml") if finding.rule in BREAKING_RULES else ""
     return f"{where}: refused by {finding.rule}: {finding.message}{size}{safe}{deliberate}{more}"
 
 

@@ -482,7 +482,7 @@ def test_back_to_head_after_a_downgrade_a_breaking_change_needs_ignore_for_that_
     assert apply(ini, tables.dsn, "--to", "r1").returncode == 0
     assert tables.execute(column) == [(1,)]
     error = one_line_error(apply(ini, tables.dsn))
-    assert "r2.py:10: refused by drop-column" in error and "--ignore drop-column (this run only)" in error, error
+    assert "r2.py:10: refused by drop-column" in error and "apply --ignore drop-column (this run only)" in error, error
     assert tables.execute(column) == [(1,)] and tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
     unknown = apply(ini, tables.dsn, "--ignore", "drop-colum")
     assert unknown.returncode == 2 and "--ignore" in unknown.stderr and "'drop-colum'" in unknown.stderr
