@@ -9,8 +9,8 @@ Then (c) the same rollout run again (every target done in the state: no target i
 and (d) a new rollout over targets already at the goal (each is connected to and skipped):
 milliseconds per target.
 With --tenants N: (e) an Alembic project of five revisions rolled out to N tenant schemas of one
-database (--targets-query), targets per second (the tenants of one database share its deploy
-lock, so they run one at a time).
+database (--targets-query), targets per second (each tenant has its own deploy lock: --parallel
+of them at once).
 
     python bench/fleet_bench.py [--databases 200] [--parallel 8] [--tenants 1000] [--no-record]
 """
@@ -54,14 +54,15 @@ TENANT_REVISIONS = [
 ]
 
 
-def tenant_project(root: Path, dsn: str) -> Path:
+def tenant_project(root: Path, dsn: str, revisions: list[str] = TENANT_REVISIONS) -> Path:
+    """An Alembic project whose revisions t1, t2, ... run `revisions` (op calls) in order; its alembic.ini."""
     versions = root / "alembic" / "versions"
     versions.mkdir(parents=True)
     (root / "alembic" / "env.py").write_text(TENANT_ENV)
     (root / "alembic.ini").write_text(f"[alembic]\nscript_location = %(here)s/alembic\n"
                                       f"sqlalchemy.url = {dsn.replace('postgresql://', 'postgresql+psycopg://')}\n")
     down = None
-    for number, body in enumerate(TENANT_REVISIONS, 1):
+    for number, body in enumerate(revisions, 1):
         (versions / f"t{number}.py").write_text(f'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "t{number}"\n'
                                                 f"down_revision = {down!r}\n\n\ndef upgrade():\n    {body}\n")
         down = f"t{number}"
