@@ -271,7 +271,8 @@ class AlembicProject:
                                      f"conflicting lock; {run.rolled_back()})") from None
                 executor.retries += 1
                 executor.emit({"event": "retry", "migration": timeout.revision, "step": 0, "attempt": attempt.number,
-                               "error": type(timeout.error).__name__, "wait_s": round(pause, 2)})
+                               "error": type(timeout.error).__name__, "wait_s": round(pause, 2),
+                               **({"line": timeout.line} if timeout.line else {})})
                 time.sleep(pause)
                 attempt = next(tries)
 
@@ -296,9 +297,9 @@ class AlembicProject:
 
 
 class _LockTimeout(Exception):
-    def __init__(self, error: Exception, where: str, revision: str):
+    def __init__(self, error: Exception, where: str, revision: str, line: int | None):
         super().__init__(str(error))
-        self.error, self.where, self.revision = error, where, revision
+        self.error, self.where, self.revision, self.line = error, where, revision, line
 
 
 class RevisionOrigins:
@@ -499,7 +500,7 @@ class _Run:
         self.last = (origin, verdict, time.monotonic())
         lock_timeout, statement_timeout = step.timeouts(self.executor.policy, self.lock_timeout(self.revision))
         self.executor.emit({"event": "step", "migration": self.revision or "alembic", "step": origin.line,
-                            "sql": verdict.sql or text, "lock_timeout_ms": lock_timeout,
+                            **self._located(origin), "sql": verdict.sql or text, "lock_timeout_ms": lock_timeout,
                             "statement_timeout_ms": statement_timeout, **({"note": verdict.note} if verdict.note else {})})
         if verdict.sql is not None:  # the online form's first part, or nothing: never the driver's placeholders
             if conn.dialect.paramstyle in ("format", "pyformat"):
@@ -515,7 +516,11 @@ class _Run:
         if followups:
             self.queued.append((followups, f"{origin.path}:{origin.line}"))
         self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", "step": origin.line,
-                            "seconds": round(time.monotonic() - started, 3)})
+                            **self._located(origin), "seconds": round(time.monotonic() - started, 3)})
+
+    def _located(self, origin) -> dict:
+        """Where a statement comes from, for the event: its line in the revision, or in env.py."""
+        return {"line": origin.line, **({"file": origin.path.name} if origin.path == self.origins.env_path else {})}
 
     def version_applied(self, ctx, step, heads, run_args) -> None:
         """Alembic moved the version table, in the revision's transaction: journal its follow-ups there."""
@@ -575,7 +580,7 @@ class _Run:
         origin = self.last[0] if self.last else None
         where = f"{origin.path}:{origin.line}" if origin else str(self.env_path)
         if (getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)) in RETRIED_SQLSTATES:  # psycopg 3; psycopg2
-            raise _LockTimeout(error, where, self.revision or "alembic") from None
+            raise _LockTimeout(error, where, self.revision or "alembic", origin.line if origin else None) from None
         raise ApplyError(f"{where}: {first_line(error)} ({self.rolled_back()})") from None
 
     def rolled_back(self) -> str:
@@ -583,7 +588,8 @@ class _Run:
         progress = self.executor.progress(self.revision)
         if not self.applied:
             progress.insert(0, "nothing was committed")
-        return "; ".join([f"revision {self.revision or '?'} was rolled back", *progress])
+        started = f"revision {self.revision} was rolled back" if self.revision else "no revision had started"
+        return "; ".join([started, *progress])
 
 
 def _awaiting_line(filename: str) -> int | None:

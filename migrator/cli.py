@@ -990,28 +990,35 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         status = console.status("connecting")
         status.start()
 
+    def where(event: dict) -> str:  # an Alembic revision's statements by their line in it (or in env.py)
+        if "line" not in event:
+            return f"{event['migration']} step {event['step']}"
+        return f"{event['migration']} {event['file']}:{event['line']}" if "file" in event else f"{event['migration']} line {event['line']}"
+
+    def statement(event: dict) -> str:
+        return next((line.strip() for line in event["sql"].splitlines() if line.strip()), "")
+
     def emit(event: dict) -> None:
         if log_format == "json":
             click.echo(json_module.dumps({"time": round(time.time(), 3), **event}))
         elif terminal:
             if event["event"] == "step":
-                status.update(f"{event['migration']} step {event['step']}: {event['sql'].splitlines()[0][:70]}")
+                status.update(f"{where(event)}: {statement(event)[:70]}")
             elif event["event"] == "step_done":
-                console.print(f"  [green]done[/] {event['migration']} step {event['step']} ({event['seconds']:.2f} s)")
+                console.print(f"  [green]done[/] {where(event)} ({event['seconds']:.2f} s)")
             elif event["event"] == "retry":
-                console.print(f"  [yellow]retry {event['attempt']}[/] {event['migration']} step {event['step']}: "
+                console.print(f"  [yellow]retry {event['attempt']}[/] {where(event)}: "
                               f"{event['error']}, next try in {event['wait_s']} s")
             elif event["event"] == "wait_for_build":
-                status.update(f"{event['migration']} step {event['step']}: {_build_wait(event)}")
+                status.update(f"{where(event)}: {_build_wait(event)}")
             elif event["event"] == "done":
                 console.print(f"[bold]{event['migration']}[/]: applied")
         elif event["event"] == "step":
-            first = event["sql"].splitlines()[0]
-            click.echo(f"{event['migration']} step {event['step']}: {first[:100]}", err=True)
+            click.echo(f"{where(event)}: {statement(event)[:100]}", err=True)
         elif event["event"] == "retry":
-            click.echo(f"{event['migration']} step {event['step']}: {event['error']}, retry {event['attempt']} in {event['wait_s']} s", err=True)
+            click.echo(f"{where(event)}: {event['error']}, retry {event['attempt']} in {event['wait_s']} s", err=True)
         elif event["event"] == "wait_for_build":
-            click.echo(f"{event['migration']} step {event['step']}: {_build_wait(event)}", err=True)
+            click.echo(f"{where(event)}: {_build_wait(event)}", err=True)
         elif event["event"] == "done":
             click.echo(f"{event['migration']}: applied", err=True)
 

@@ -124,6 +124,10 @@ def render_revision(path: Path, module=None, function: str = "upgrade") -> Rende
                 upgrade()
     except SyntaxError as error:
         rendered.error = (error.lineno or 1, f"syntax error: {error.msg}")
+    except ImportError as error:  # the application the revision imports is not installed here
+        rendered.error = (_failing_line(error.__traceback__, filename),
+                          f"cannot render: {type(error).__name__}: {first_line(error)}; run migrator where the "
+                          "application is installed, or name its folder in the ini's prepend_sys_path")
     except Exception as error:  # the revision's own code: anything can fail offline
         line = _failing_line(error.__traceback__, filename)
         rendered.error = (line, f"cannot render offline ({type(error).__name__}: {first_line(error)}); "
@@ -205,7 +209,8 @@ def to_sql(rendered: RenderedRevision) -> tuple[str, list[int]]:
 @dataclass
 class ProjectLayout:
     """Where an Alembic project keeps its parts, as Alembic reads alembic.ini (relative paths are
-    taken from the ini's folder, so migrator finds them from anywhere)."""
+    taken from the ini's folder, or the project root above it they were written for, so migrator
+    finds them from anywhere)."""
 
     ini: Path | None
     script: Path  # the folder holding env.py
@@ -232,10 +237,12 @@ def project_layout(target: Path) -> ProjectLayout | None:
     def option(name: str) -> str | None:
         return parser.get("alembic", name, fallback=None) if parser.has_section("alembic") else None
 
-    def absolute(path: str) -> Path:
-        return Path(path) if Path(path).is_absolute() else here / path
-
     location = option("script_location")
+    base = _relative_base(here, location)
+
+    def absolute(path: str) -> Path:
+        return Path(path) if Path(path).is_absolute() else base / path
+
     if location:
         script = absolute(location)
     elif (here / "env.py").is_file():
@@ -253,6 +260,16 @@ def project_layout(target: Path) -> ProjectLayout | None:
 
     versions = [absolute(folder) for folder in split(option("version_locations"))] or [script / "versions"]
     return ProjectLayout(ini, script, versions, [str(absolute(path)) for path in split(option("prepend_sys_path"))])
+
+
+def _relative_base(here: Path, location: str | None) -> Path:
+    """The folder the ini's relative paths are read from: its own, or else the nearest folder above
+    it that holds script_location. Alembic reads them from the working directory, so an ini can be
+    written for running from a project root above it (MLflow's `mlflow/store/db_migrations/alembic.ini`
+    names `mlflow/store/db_migrations`); migrator finds that root from anywhere."""
+    if not location or Path(location).is_absolute() or (here / location / "env.py").is_file():
+        return here
+    return next((folder for folder in here.parents if (folder / location / "env.py").is_file()), here)
 
 
 def revision_files(target: Path) -> list[Path] | None:

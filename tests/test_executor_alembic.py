@@ -425,9 +425,43 @@ def test_project_layouts_an_ini_without_script_location_and_the_env_py_folder(tm
     assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
 
 
+def test_an_ini_inside_its_script_location_naming_it_from_the_project_root_runs_from_any_folder(tmp_path, tables):
+    """MLflow's layout: mlflow/store/db_migrations/alembic.ini says script_location =
+    mlflow/store/db_migrations, a path Alembic reads from the working directory (the package root).
+    Apply's progress names each statement by its line in the revision, or in env.py."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.create_table("notes", sa.Column("id", sa.BigInteger, primary_key=True))'})
+    inner = ini.parent / "alembic" / "alembic.ini"
+    inner.write_text(ini.read_text().replace("%(here)s/alembic", "alembic"))
+    ini.unlink()
+    lint = subprocess.run(CLI + ["lint", str(inner.parent)], capture_output=True, text=True, cwd="/")
+    assert lint.returncode == 0 and "1 file" in lint.stdout, lint.stdout + lint.stderr
+    result = subprocess.run(CLI + ["apply", str(inner.parent), "--dsn", tables.dsn], capture_output=True, text=True, cwd="/")
+    assert result.returncode == 0, result.stderr
+    assert "r1 line 10: CREATE TABLE notes (" in result.stderr.splitlines(), result.stderr  # DDL starts with a newline
+    env_line = ENV_PY.splitlines().index("            context.run_migrations()") + 1
+    assert f"r1 env.py:{env_line}: INSERT INTO alembic_version (version_num) VALUES ('r1') RETURNING alembic_version.version_num" \
+        in result.stderr.splitlines(), result.stderr
+
+
+def test_env_py_failing_before_any_revision_says_so(tmp_path, tables):
+    """JupyterHub's env.py calls fileConfig(config.config_file_name), None for a project given by its
+    env.py folder without an alembic.ini."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))'})
+    env = ini.parent / "alembic" / "env.py"
+    env.write_text("from logging.config import fileConfig\nfrom alembic import context\n"
+                   "fileConfig(context.config.config_file_name)\n" + env.read_text())
+    ini.unlink()
+    error = one_line_error(apply(env.parent, tables.dsn))
+    assert error.startswith(f"Error: {env}:3: TypeError: ") and error.endswith("(no revision had started; nothing was committed)")
+
+
 def test_prepend_sys_path_is_honoured_by_lint(tmp_path, tables):
-    """Observation 12: a revision importing the application lints through prepend_sys_path."""
+    """Observation 12: a revision importing the application lints through prepend_sys_path; without
+    it, the finding names the missing module and the two ways out."""
     ini = project(tmp_path, tables.dsn, {"r1": 'from myapp import COLUMN\nop.add_column("users", sa.Column(COLUMN, sa.Text))'})
+    unrendered = subprocess.run(CLI + ["lint", str(ini)], capture_output=True, text=True, cwd="/")
+    assert ("r1.py:10:1  unrenderable-revision  cannot render: ModuleNotFoundError: No module named 'myapp'; run migrator "
+            "where the application is installed, or name its folder in the ini's prepend_sys_path") in unrendered.stdout
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "myapp.py").write_text('COLUMN = "from_app"\n')
     ini.write_text(ini.read_text() + "prepend_sys_path = src\n")
