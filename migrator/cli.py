@@ -1147,23 +1147,28 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
 
 
 def _plan_fleet(fleet, source, output_format: str) -> None:
-    """Which targets are behind, by which revisions; drift: targets unlike the majority."""
+    """Which targets are behind, by which revisions; drift: targets unlike the majority. Exit status
+    1 when a target could not be read: nobody knows whether it is behind."""
     from rich.console import Console
     from rich.table import Table
 
     from migrator import fleet as fleets
 
     rows = fleets.plan(fleet, source)
+    unread = sum(1 for r in rows if "error" in r)
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
-        return
-    table = Table(title=f"{sum(1 for r in rows if r.get('behind'))} of {len(rows)} targets behind")
-    for column in ("target", "behind by", "drift"):
-        table.add_column(column)
-    for row in rows:
-        behind = row["error"] if "error" in row else ", ".join(row["behind"]) or "at the goal"
-        table.add_row(row["target"], behind, "[red]drift" if row["drift"] else "")
-    Console(highlight=False).print(table)
+    else:
+        title = f"{sum(1 for r in rows if r.get('behind'))} of {len(rows)} targets behind"
+        table = Table(title=title + (f", {unread} could not be read" if unread else ""))
+        for column in ("target", "behind by", "drift"):
+            table.add_column(column)
+        for row in rows:
+            behind = row["error"] if "error" in row else ", ".join(row["behind"]) or "at the goal"
+            table.add_row(row["target"], behind, "[red]drift" if row["drift"] else "")
+        Console(highlight=False).print(table)
+    if unread:
+        raise SystemExit(1)
 
 
 @main.group()

@@ -372,6 +372,10 @@ def test_an_unreachable_target_fails_in_one_line_without_its_password(tmp_path, 
     [failed] = [e for e in events(result.stdout) if e["event"] == "target_failed"]
     assert failed["target"] == "gone" and failed["error"].startswith("cannot connect to 127.0.0.1:1/app: ")
     assert f"  failed gone (attempt 1): {failed['error']}" in status.stdout.splitlines()
+    plan = subprocess.run(CLI + ["plan", str(folder), "--fleet", str(fleet_file(tmp_path, targets))],
+                          capture_output=True, text=True, timeout=60)  # nobody knows whether gone is behind
+    assert plan.returncode == 1 and "0 of 2 targets behind, 1 could not be read" in plan.stdout, plan.stdout
+    assert "hunter2" not in plan.stdout + plan.stderr
 
 
 @pytest.mark.parametrize("fleet_size", [4])
