@@ -37,7 +37,9 @@ SANDBOX_USER = "migrator-pg"
 ROOT_PREFIX = "migrator-sandbox-"
 SUPERUSER = "postgres"
 INITDB_PREFIX = "migrator-initdb-"  # pristine data directories, one per PostgreSQL build (see Cluster._pristine_datadir)
-INITDB_OPTIONS = ("-U", SUPERUSER, "--auth=trust", "--no-sync", "--encoding=UTF8", "--locale=C")
+# initdb syncs the pristine copy to disk before it is renamed into place: a crash must not leave a
+# half-written one that every later sandbox would copy.
+INITDB_OPTIONS = ("-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C")
 SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "shared_buffers": "'32MB'",
@@ -324,6 +326,8 @@ class Cluster:
                 os.rename(staging / "data", pristine)
             except OSError:
                 pass  # another sandbox made the same one first
+            else:
+                _fsync_directory(pristine.parent)  # the rename itself survives a crash
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return pristine
@@ -432,6 +436,15 @@ class Cluster:
             "nodes": [{"name": n.name, "datadir": str(n.datadir), "port": n.port, "role": n.role} for n in self.nodes],
         }
         (self.root / "cluster.json").write_text(json.dumps(state))
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make a rename into `folder` durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _explain_failure(step: str, output: str, root: Path) -> str:
