@@ -33,7 +33,7 @@ from psycopg import sql
 
 from migrator.analyzer import Analyzer, Statement
 from migrator.dbapi import Session, Status
-from migrator.errors import first_line
+from migrator.errors import database_error, first_line
 from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
 
@@ -581,7 +581,7 @@ class _Run:
         where = f"{origin.path}:{origin.line}" if origin else str(self.env_path)
         if (getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)) in RETRIED_SQLSTATES:  # psycopg 3; psycopg2
             raise _LockTimeout(error, where, self.revision or "alembic", origin.line if origin else None) from None
-        raise ApplyError(f"{where}: {first_line(error)} ({self.rolled_back()})") from None
+        raise ApplyError(f"{where}: {database_error(error)} ({self.rolled_back()})") from None
 
     def rolled_back(self) -> str:
         """The revision in flight rolled back, what this run committed before it and what it did not reach."""

@@ -26,7 +26,7 @@ from migrator.analyzer import Analyzer, Lock, Statement
 from migrator.config import Config
 from migrator.dsn import connect
 from migrator.durations import format_duration
-from migrator.errors import UserError, first_line
+from migrator.errors import UserError, database_error, first_line
 from migrator.lint import migration_markers, read_sql_file
 from migrator.lockwait import LockWaitSchedule
 from migrator.sqltext import Source
@@ -562,10 +562,10 @@ class Executor:
                     connection.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', '0', false)",
                                        (f"{self.policy.lock_timeout}ms",))
                     connection.execute(group.on_failure)
-                    raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {first_line(error)}") from None
+                    raise ApplyError(f"{migration.path}:{line}: {group.failure_message}: {database_error(error)}") from None
                 said = [f"{migration.committed}; this step is journaled: fix the cause and run apply again to finish it"
                         if migration.committed else "this transaction was rolled back", *self.progress(migration.version)]
-                raise ApplyError(f"{migration.path}:{line}: {first_line(error)} ({'; '.join(said)})") from None
+                raise ApplyError(f"{migration.path}:{line}: {database_error(error)} ({'; '.join(said)})") from None
 
     # -- follow-ups: online steps that run after their migration's transaction commits -----------
     def finish_followups(self, connection: psycopg.Connection, skip: frozenset[str] = frozenset()) -> None:

@@ -801,7 +801,8 @@ def test_a_failed_follow_up_says_what_committed_and_what_did_not_run_then_a_reru
                                          "r2": 'op.create_index("users_email_key", "users", ["email"], unique=True)',
                                          "r3": 'op.add_column("users", sa.Column("b", sa.Text))'})
     error = one_line_error(apply(ini, tables.dsn, *BIG))
-    assert error.startswith(f"Error: {ini.parent}/alembic/versions/r2.py:10: could not create unique index \"users_email_key\""), error
+    assert error.startswith(f"Error: {ini.parent}/alembic/versions/r2.py:10: could not create unique index \"users_email_key\": "
+                            "Key (email)=(dup) is duplicated. (migration r2 committed;"), error
     assert error.endswith("(migration r2 committed; this step is journaled: fix the cause and run apply again to finish "
                           "it; committed before it: r1; not run: r3)"), error
     assert tables.execute("SELECT version_num FROM alembic_version") == [("r2",)]
