@@ -9,8 +9,8 @@ Then (c) the same rollout run again (every target done in the state: no target i
 and (d) a new rollout over targets already at the goal (each is connected to and skipped):
 milliseconds per target.
 With --tenants N: (e) an Alembic project of five revisions rolled out to N tenant schemas of one
-database (--targets-query), targets per second (each tenant has its own deploy lock: --parallel
-of them at once).
+database (--targets-query), at --parallel 1 and at --parallel P: targets per second and the ratio
+(each tenant has its own deploy lock: P of them at once).
 
     python bench/fleet_bench.py [--databases 200] [--parallel 8] [--tenants 1000] [--no-record]
 """
@@ -69,15 +69,15 @@ def tenant_project(root: Path, dsn: str, revisions: list[str] = TENANT_REVISIONS
     return root / "alembic.ini"
 
 
-def tenants_rollout(cluster: Cluster, root: Path, count: int, parallel: int) -> float:
-    """Seconds to roll the tenant project out to `count` schemas of one database."""
+def tenants_rollout(cluster: Cluster, root: Path, count: int, parallel: int, database: str = "tenants") -> float:
+    """Seconds to roll the tenant project out to `count` schemas of one (new) database."""
     import psycopg
 
-    cluster.query(cluster.primary, "CREATE DATABASE tenants")
-    dsn = cluster.primary.dsn("tenants")
+    cluster.query(cluster.primary, f"CREATE DATABASE {database}")
+    dsn = cluster.primary.dsn(database)
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute("; ".join(f"CREATE SCHEMA tenant_{number:05d}" for number in range(count)))
-    ini = tenant_project(root / "tenants", dsn)
+    ini = tenant_project(root / database, dsn)
     started = time.monotonic()
     subprocess.run(CLI + ["apply", str(ini), "--targets-query", "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant_%'",
                           "--catalog-dsn", dsn, "--parallel", str(parallel), "--log-format", "json"],
@@ -168,9 +168,12 @@ def main() -> None:
             if args.databases:
                 lines += databases_rollouts(cluster, Path(tmp), args.databases, args.parallel)
             if args.tenants:
+                serial = tenants_rollout(cluster, Path(tmp), args.tenants, 1, "tenants_serial")
                 seconds = tenants_rollout(cluster, Path(tmp), args.tenants, args.parallel)
-                lines.append(f"{args.tenants} tenant schemas of one database, an Alembic project of 5 revisions, "
-                             f"--parallel {args.parallel}: {seconds:.1f} s, {args.tenants / seconds:.2f} tenants/s")
+                lines += [f"{args.tenants} tenant schemas of one database, an Alembic project of 5 revisions: "
+                          f"--parallel 1 {serial:.1f} s, {args.tenants / serial:.2f} tenants/s; --parallel {args.parallel} "
+                          f"{seconds:.1f} s, {args.tenants / seconds:.2f} tenants/s; ratio {serial / seconds:.1f}x "
+                          "(each tenant its own deploy lock)"]
         finally:
             cluster.stop()
     report("fleet_bench", lines, record=not args.no_record)
