@@ -87,7 +87,36 @@ def _one_line_errors(function):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _UsageLine(click.ClickException):
+    """A usage error on one line, as every other error: `Error: <what> (see 'migrator lint --help')`."""
+
+    exit_code = 2
+
+    def __init__(self, error: click.UsageError):
+        message = error.format_message().rstrip(".")
+        if error.ctx is not None and "(see " not in message:
+            message += f" (see '{error.ctx.command_path} --help')"
+        super().__init__(message)
+
+
+class _OneLineUsageErrors(click.Group):
+    """Click prints a usage error after the command's usage and a hint, on four lines; here each is
+    one line. Parsing the top-level options (make_context) and everything below (invoke) is covered."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as error:
+            raise _UsageLine(error) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            raise _UsageLine(error) from None
+
+
+@click.group(cls=_OneLineUsageErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="migrator")
 def main():
     """migrator: safe schema migrations and backfills for PostgreSQL.

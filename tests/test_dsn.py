@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from click.testing import CliRunner
@@ -48,3 +52,17 @@ def test_an_unterminated_quote_in_a_keyword_dsn_is_named_without_the_password():
     with pytest.raises(UserError) as raised:
         connect("host=127.0.0.1 password='S3cretPW", UserError)
     assert "S3cretPW" not in str(raised.value) and "unterminated quoted string" in str(raised.value)
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (["lint", "--pg-version", "9", "x.sql"], "Error: Invalid value for '--pg-version': 9 is not in the range 10<=x<=19 (see 'migrator lint --help')"),
+    (["--bogus"], "Error: No such option '--bogus' (see 'migrator --help')"),
+    (["backfill", "run"], "Error: Missing argument 'NAME' (see 'migrator backfill run --help')"),
+    (["explain", "nosuch"], "Error: Invalid value for RULE_ID: unknown rule 'nosuch' (see `migrator rules`)"),
+    (["lint", "x.sql", "--dsn", "postgresql://app:S3cretPW@127.0.0.1:1/x"],
+     "Error: Invalid value for --dsn: cannot connect to 127.0.0.1:1/x: connection refused (see 'migrator lint --help')"),
+])
+def test_usage_errors_are_one_line_with_exit_status_2(arguments, expected):
+    installed = Path(sys.executable).with_name("migrator")  # the command the README installs
+    result = subprocess.run([str(installed), *arguments], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", expected + "\n")

@@ -195,8 +195,9 @@ def test_bad_input_is_one_line(tmp_path):
     for path in (tmp_path / "notes.txt", tmp_path / "nowhere", tmp_path):
         result = CliRunner().invoke(main, ["trace", str(path)])
         assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
-        assert result.stderr.strip().splitlines()[-1] == (f"Error: Invalid value for PATH: {path}: neither an Alembic "
-                                                          "project (alembic.ini, or a folder holding env.py) nor .sql migrations")
+        assert result.stderr.startswith(f"Error: Invalid value for PATH: {path}: neither an Alembic project "
+                                        "(alembic.ini, or a folder holding env.py) nor .sql migrations (see '")
+        assert len(result.stderr.splitlines()) == 1
     unreachable = trace(MESSAGING.parent, "--dsn", "postgresql://app:s3cret@127.0.0.1:1/scratch")
     assert one_line_error(unreachable, 1) == "Error: cannot connect to 127.0.0.1:1/scratch: connection refused"
     assert "s3cret" not in unreachable.stderr + unreachable.stdout
