@@ -298,18 +298,18 @@ def _changed_files(ref: str) -> set[Path]:
     """Files added or modified since ref, committed or not, plus untracked ones (absolute paths)."""
     import subprocess
 
-    def git(*args: str) -> str:
+    def git(*args: str, failure: str = "git failed") -> str:
         try:
             result = subprocess.run(["git", *args], capture_output=True, text=True)
         except FileNotFoundError:
             raise click.UsageError("--changed-since needs git, which is not installed") from None
         if result.returncode != 0:
-            raise click.BadParameter(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "git failed",
+            raise click.BadParameter(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else failure,
                                      param_hint="--changed-since")
         return result.stdout
 
     top = Path(git("rev-parse", "--show-toplevel").strip())
-    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", failure=f"{ref!r} is no commit of the repository at {top}")
     names = git("diff", "--name-only", "--diff-filter=AMR", ref, "--").splitlines()
     names += git("ls-files", "--others", "--exclude-standard").splitlines()
     return {(top / name).resolve() for name in names if name}

@@ -256,8 +256,11 @@ def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True, li
                     target: str | None = None) -> SqlFolder:
     """The .sql files of a folder in name order, planned (down migrations left out), up to and
     including the one named `target` (its file name without .sql) when given."""
+    if not folder.exists():
+        raise ApplyError(f"{folder}: no such file or directory")
     if not folder.is_dir():
-        raise ApplyError(f"{folder}: not a folder of .sql migrations")
+        raise ApplyError(f"{folder}: neither an Alembic project (alembic.ini, the folder holding it or env.py) "
+                         "nor a folder of .sql migrations")
     files = sorted(p for p in folder.glob("*.sql") if not (p.name == "down.sql" or p.name.endswith(".down.sql")))
     if not files:
         raise ApplyError(f"{folder}: no .sql migrations here")

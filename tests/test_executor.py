@@ -226,8 +226,11 @@ def test_unreachable_database_and_bad_options(migrations):
     too_long = subprocess.run(CLI + ["apply", str(migrations), "--dsn", "postgresql://127.0.0.1:1/x", "--lock-timeout", "30s"],
                               capture_output=True, text=True)
     assert too_long.returncode == 1 and "above the configured maximum 5s" in too_long.stderr
-    with pytest.raises(ApplyError, match="not a folder of .sql migrations"):
+    with pytest.raises(ApplyError, match="does-not-exist: no such file or directory$"):
         load_sql_folder(migrations / "does-not-exist")
+    with pytest.raises(ApplyError, match=r"001.sql: neither an Alembic project \(alembic.ini, the folder holding it or "
+                                         r"env.py\) nor a folder of .sql migrations$"):
+        load_sql_folder(migrations / "001.sql")
     (migrations / "empty").mkdir()
     with pytest.raises(ApplyError, match="no .sql migrations here"):
         load_sql_folder(migrations / "empty")

@@ -74,7 +74,7 @@ def test_changed_since_lints_only_added_or_modified_files(tmp_path, monkeypatch)
     result = lint("--changed-since", "main", "--format", "json", "migrations")
     assert {Path(f["path"]).name for f in json.loads(result.output)} == {"002_edited.sql", "003_new.sql"}
     bad = lint("--changed-since", "no-such-ref", "migrations")
-    assert bad.exit_code == 2 and "--changed-since" in bad.output
+    assert bad.exit_code == 2 and "--changed-since: 'no-such-ref' is no commit of the repository at " in bad.output
 
 
 def test_pre_commit_hook_refuses_the_unsafe_migration(tmp_path):
