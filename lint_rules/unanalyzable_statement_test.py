@@ -90,6 +90,11 @@ def test_names_a_tool_substitutes_are_read_as_names():
     create, alter = Analyzer().analyze(flyway)
     assert (create.relation, create.unanalyzable) == (Relation("${table}", "${schema}"), None)
     assert (alter.relation, alter.unanalyzable) == (Relation("${table}"), None)
+    synapse = ("CREATE TABLE state_groups_pending_deletion (\n    sequence_number $%AUTO_INCREMENT_PRIMARY_KEY%$,\n"
+               "    note TEXT DEFAULT '$%X%$'\n);\nCREATE INDEX t_idx ON t (a);")  # Synapse's delta 89/01
+    create, index = Analyzer().analyze(synapse)
+    assert (create.kind, create.relation, create.unanalyzable) == ("create_table", Relation("state_groups_pending_deletion"), None)
+    assert (index.kind, index.relation, index.line) == ("create_index", Relation("t"), 5)
     assert hits(PLACEHOLDERS, RULE) == 0
 
 

@@ -33,17 +33,19 @@ _TOKENIZER = DIALECT.tokenizer()  # one instance: building a tokenizer core per 
 _PARSER = DIALECT.parser()
 
 
-_BRACED_PLACEHOLDER = re.compile(r"\$\{[^{}\s$'\"]{1,80}\}")  # Flyway's and Liquibase's ${name}
+# Flyway's and Liquibase's ${name}; Synapse's $%NAME%$ (`$%AUTO_INCREMENT_PRIMARY_KEY%$` for BIGSERIAL PRIMARY KEY)
+_BRACED_PLACEHOLDER = re.compile(r"\$\{[^{}\s$'\"]{1,80}\}|\$%[A-Za-z_]\w{0,80}%\$")
 
 
 def tokenize(sql: str) -> list[Token]:
-    braced = {m.group(0): '"' + m.group(0)[1:-1] + '"' for m in _BRACED_PLACEHOLDER.finditer(sql)} if "${" in sql else {}
+    braced = ({m.group(0): '"' + m.group(0)[1:-1] + '"' for m in _BRACED_PLACEHOLDER.finditer(sql)}
+              if "${" in sql or "$%" in sql else {})
     if braced:  # `${a}.${b}` would read as a dollar-quoted string: tokenize "{a"."{b" (same length), then restore
         tokens = _TOKENIZER.tokenize(_BRACED_PLACEHOLDER.sub(lambda m: braced[m.group(0)], sql))
         for token in tokens:
             if sql[token.start] == "$" and token.token_type == TokenType.IDENTIFIER:
                 token.text = sql[token.start : token.end + 1]
-            elif token.token_type in QUOTED_TOKENS and '"{' in token.text:
+            elif token.token_type in QUOTED_TOKENS and ('"{' in token.text or '"%' in token.text):
                 for original, stand_in in braced.items():
                     token.text = token.text.replace(stand_in, original)
     else:
