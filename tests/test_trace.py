@@ -64,8 +64,8 @@ def test_a_statement_the_analyzer_cannot_read_is_held_only_to_what_it_states(tmp
     does state about the rest of the block are still checked."""
     pg_db.execute("CREATE TABLE events (id bigint PRIMARY KEY, kind text)")
     (tmp_path / "001.sql").write_text(
-        "DO $$ BEGIN EXECUTE 'ALTER TABLE events ADD COLUMN x int'; END $$;\n"
-        "DO $$ BEGIN ALTER TABLE events SET LOGGED; EXECUTE 'SELECT 1'; END $$;\n")
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE events ADD COLUMN ' || 'x int'; END $$;\n"
+        "DO $$ BEGIN ALTER TABLE events SET LOGGED; EXECUTE 'SELECT ' || '1'; END $$;\n")
     result = trace(tmp_path, "--dsn", pg_db.dsn)
     assert result.returncode == 1, result.stderr
     dynamic, logged = json.loads(result.stdout)["statements"]
