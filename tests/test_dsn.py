@@ -17,6 +17,11 @@ from migrator.errors import UserError
     ("host=db password=hunter2 user=app", "host=db password=*** user=app"),
     ("host=db password='a b' user=app", "host=db password=*** user=app"),
     ("postgresql://app@db/prod", "postgresql://app@db/prod"),
+    # a URL of any scheme, however odd its password
+    ("mysql://admin:S3cret@db/app", "mysql://admin:***@db/app"),
+    ("postgresql+asyncpg://admin:S3cret@db/app", "postgresql+asyncpg://admin:***@db/app"),
+    ("postgresql://admin:p@ss@db/app", "postgresql://admin:***@db/app"),
+    ("see https://example.com/a:b", "see https://example.com/a:b"),
 ])
 def test_passwords_are_masked(text, expected):
     assert mask_password(text) == expected
@@ -24,16 +29,6 @@ def test_passwords_are_masked(text, expected):
 
 def test_describe_shows_no_secret():
     assert describe_dsn("postgresql://app:s3cr3t@db:6432/prod") == "db:6432/prod"
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("mysql://admin:S3cret@db/app", "mysql://admin:***@db/app"),
-    ("postgresql+asyncpg://admin:S3cret@db/app", "postgresql+asyncpg://admin:***@db/app"),
-    ("postgresql://admin:p@ss@db/app", "postgresql://admin:***@db/app"),
-    ("see https://example.com/a:b", "see https://example.com/a:b"),
-])
-def test_a_password_in_a_url_of_any_scheme_is_masked(text, expected):
-    assert mask_password(text) == expected
 
 
 @pytest.mark.parametrize("arguments", [["apply", "{folder}"], ["plan", "{folder}"], ["backfill", "list"],
