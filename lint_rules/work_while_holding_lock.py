@@ -8,37 +8,59 @@ def check(statement, ctx):
     migration = ctx.migration
     if not migration.in_transaction:
         return
-    held = [h for h in migration.held_locks if h.lock == Lock.ACCESS_EXCLUSIVE and not migration.is_new(h.relation)]
+    # a lock on a relation created in this migration blocks nobody: nobody else can see the relation yet
+    existing = [h for h in migration.held_locks if not migration.is_new(h.relation, h.kind)]
+    held = [h for h in existing if h.lock.blocks_writes]
     if not held:
         return
-    held_names = {h.relation.name for h in held}
-    others = [t for t in statement.locks if t.relation.name not in held_names and not migration.is_new(t.relation)
-              and t.lock >= Lock.ROW_EXCLUSIVE]
+    waits = [t for t in statement.locks if _new_wait(t, existing, migration)]
     # reading or rewriting a table this migration created, and nothing wrote to yet, reads no rows
     works = statement.kind in WORK_KINDS or (statement.scans or statement.rewrites) and not migration.is_empty_new(statement.relation)
-    if works or others:
-        first = held[0]
-        what = f"locks {others[0].relation} too" if others and not works else "scans or writes data"
+    if works or waits:
+        # name the held lock that the statement keeps blocked, on another relation than the one it waits for
+        elsewhere = [h for h in held if not waits or migration.resolve(h.relation) != migration.resolve(waits[0].relation)]
+        first = max(elsewhere or held, key=lambda h: h.lock)
+        what = f"takes {waits[0].lock.label} on {waits[0].relation} too" if waits and not works else "scans or writes data"
+        blocked = "stays blocked" if first.lock == Lock.ACCESS_EXCLUSIVE else "stays blocked for writes"
         ctx.report(
-            f"this statement {what} while the transaction still holds ACCESS EXCLUSIVE on {first.relation} "
-            f"(taken on line {first.line}): {first.relation} stays blocked for all of it",
-            "COMMIT right after the ACCESS EXCLUSIVE statement and do this work in its own transaction.",
+            f"this statement {what} while the transaction still holds {first.lock.label} on {first.relation} "
+            f"(taken on line {first.line}): {first.relation} {blocked} for all of it",
+            f"COMMIT right after the {first.lock.label} statement and do this work in its own transaction.",
         )
+
+
+def _new_wait(target, existing, migration) -> bool:
+    """Can this lock wait behind the application's queries, when the transaction's locks so far do not cover it?
+
+    Queries lock a table ACCESS SHARE, ROW SHARE or ROW EXCLUSIVE, and its indexes ACCESS SHARE or ROW
+    EXCLUSIVE only once they hold the table: so an index lock that blocks no writer (ALTER INDEX ... RENAME)
+    never waits for them. An existing index's table is not in the SQL: DROP INDEX's ACCESS EXCLUSIVE on it is
+    require-concurrent-drop-index's finding, and is no new wait when that table is one held here already."""
+    if target.kind == "index" or migration.is_new(target.relation, target.kind):
+        return False
+    key = migration.resolve(target.relation)
+    # tables, indexes and sequences share one namespace (pg_class); a domain's name is not a relation's
+    held = [h.lock for h in existing if h.kind != "domain_users" and migration.resolve(h.relation) == key]
+    return target.lock >= Lock.ROW_EXCLUSIVE and not target.lock.covered_by(held)
 
 
 RULE = Rule(
     id="work-while-holding-lock",
     severity="error",
-    summary="Scanning, writing or locking more tables while an ACCESS EXCLUSIVE lock is held.",
+    summary="Scanning, writing or waiting for another lock while holding a lock that blocks writes or reads.",
     what=(
-        "Flags any statement that scans or writes data, or locks another existing table, after a statement "
-        "took ACCESS EXCLUSIVE on an existing table in the same transaction. Building on a table the migration "
-        "created (an index, a CHECK) counts only once a statement may have written rows to it."
+        "Flags any statement that scans or writes data, or takes a lock on an existing table that the "
+        "transaction's locks so far do not cover, after a statement took a lock that blocks writes (SHARE or "
+        "stronger: CREATE INDEX, a foreign key, any ALTER TABLE that takes ACCESS EXCLUSIVE) on an existing "
+        "table in the same transaction. Building on a table the migration created (an index, a CHECK) counts "
+        "only once a statement may have written rows to it; steps on relations created in the migration "
+        "(renaming the primary key's index of a new table) and catalog-only steps on indexes wait for nobody."
     ),
     why=(
         "Locks are held until the transaction ends. A quick ALTER TABLE followed by an UPDATE or an index "
-        "build in the same transaction keeps the table unreadable for the whole of that work, and locking "
-        "a second table invites deadlocks with the application."
+        "build in the same transaction keeps the table unreadable for the whole of that work, and waiting "
+        "for a lock on a second table keeps the first blocked while it waits, and invites deadlocks with the "
+        "application."
     ),
     instead="BEGIN;\nALTER TABLE users ADD COLUMN plan text;\nCOMMIT;\n-- then, separately:\nUPDATE ...  -- better: migrator backfill",
     check=check,

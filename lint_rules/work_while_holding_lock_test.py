@@ -67,3 +67,49 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TABLE users ADD COLUMN x int;\nUPDATE orders SET note = 'x';",
     "ALTER TABLE users ADD COLUMN x int;\nCREATE INDEX ON orders (note);",
 ]
+
+
+LIVE = [  # tests/test_oracle.py runs each on a live server: the rule's lines are those where the server shows the work or wait
+    # DROP INDEX of an index of the table held: its ACCESS EXCLUSIVE on users is held already
+    "ALTER TABLE users ADD COLUMN plan text;\nDROP INDEX users_email_idx;",
+    # the indexes of a table created here (its primary key's, UNIQUE's, unnamed ones) are as new as it is
+    "ALTER TABLE users ADD COLUMN plan text;\nCREATE TABLE plans (id int PRIMARY KEY, name text UNIQUE);\n"
+    "ALTER INDEX plans_pkey RENAME TO plans_pk;\nALTER INDEX plans_name_key RENAME TO plans_name_uq;\n"
+    "CREATE INDEX ON plans (name);\nALTER TABLE plans ADD CONSTRAINT plans_both UNIQUE (id, name);\n"
+    "DROP INDEX plans_name_idx;\nALTER INDEX plans_both RENAME TO plans_both_key;",
+    # renaming an existing index takes SHARE UPDATE EXCLUSIVE on the index alone: no query waits for that
+    "ALTER TABLE users ADD COLUMN plan text;\nALTER INDEX orders_pkey RENAME TO orders_pk;\n"
+    "ALTER TABLE users RENAME CONSTRAINT users_pkey TO users_pk;\nALTER INDEX users_pk RENAME TO users_pkey2;",
+    # locks held already at a mode that covers the new one
+    "ALTER TABLE orders ADD CONSTRAINT o_fk FOREIGN KEY (user_id) REFERENCES users NOT VALID;\n"
+    "ALTER TABLE orders ADD CONSTRAINT o_fk2 FOREIGN KEY (user_id) REFERENCES users NOT VALID;\n"
+    "LOCK TABLE users IN ROW EXCLUSIVE MODE;",
+    # a new wait on another table
+    "ALTER TABLE users ADD COLUMN plan text;\nALTER TABLE orders ADD CONSTRAINT o_fk FOREIGN KEY (user_id) REFERENCES users NOT VALID;",
+    "ALTER TABLE users ADD COLUMN plan text;\nALTER TABLE t SET (fillfactor = 70);",
+    # upgrading a lock held below it waits for the table's readers, with the foreign key's locks held meanwhile
+    "ALTER TABLE orders ADD CONSTRAINT o_fk FOREIGN KEY (user_id) REFERENCES users NOT VALID;\nALTER TABLE users ADD COLUMN plan text;",
+    # work while a write-blocking lock below ACCESS EXCLUSIVE is held
+    "CREATE INDEX users_name ON users (name);\nUPDATE orders SET note = 'x';\nCREATE INDEX users_age ON users (age);",
+    "ALTER TABLE users ADD COLUMN plan text;\nUPDATE orders SET note = 'x';\nINSERT INTO t VALUES (100, 1, 'x');",
+]
+
+
+def test_an_existing_index_s_table_is_not_in_the_sql_so_dropping_it_is_the_drop_index_rule_s_finding():
+    """DROP INDEX takes ACCESS EXCLUSIVE on the index's table (no new wait when that is the table held here,
+    a second table locked when it is another): lint cannot tell which, and require-concurrent-drop-index names it."""
+    sql = ALTER + "DROP INDEX mv_id;"
+    assert rules_hit(sql, RULE) == []
+    assert "require-concurrent-drop-index" in rules_hit(sql)
+
+
+def test_upgrading_a_lock_names_the_other_table_kept_blocked():
+    sql = "ALTER TABLE orders ADD CONSTRAINT o_fk FOREIGN KEY (user_id) REFERENCES users NOT VALID;\nALTER TABLE users ADD COLUMN plan text;"
+    [finding] = lint(sql, RULE)
+    assert finding.message.startswith("this statement takes ACCESS EXCLUSIVE on users too while the transaction still "
+                                      "holds SHARE ROW EXCLUSIVE on orders (taken on line 1): orders stays blocked for writes")
+
+
+def test_work_while_a_write_blocking_lock_is_held():
+    [finding] = lint("CREATE INDEX users_name ON users (name);\nSELECT count(*) FROM orders;", RULE)
+    assert "holds SHARE on users (taken on line 1): users stays blocked for writes" in finding.message

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from migrator.analyzer import Lock, Statement
 from migrator.pgtypes import PgType, type_change_rewrites
-from migrator.sqltext import Relation
+from migrator.sqltext import Relation, constraint_name
 
 TIMEOUT_SETTINGS = ("lock_timeout", "statement_timeout")
 
@@ -31,6 +31,7 @@ class HeldLock:
     relation: Relation
     lock: Lock
     line: int
+    kind: str = "table"  # or index, sequence, ...: LockTarget.kind
 
 
 @dataclass
@@ -57,7 +58,8 @@ class MigrationContext:
     transaction_id: int = 0
     search_path: list[str] = field(default_factory=lambda: ["public"])
     created_tables: set[tuple[str, str]] = field(default_factory=set)  # (schema, name), as resolved when created
-    created_indexes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (schema, name): columns
+    # (schema, name): columns; the indexes of constraints (PRIMARY KEY, UNIQUE, EXCLUDE) too, by PostgreSQL's names
+    created_indexes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     filled_tables: set[tuple[str, str]] = field(default_factory=set)  # created here, and rows may have been written to them
     writes_unknown: bool = False  # a statement may have written rows anywhere (a function call, one not analyzed)
     not_null_columns: set[tuple[str, str, str]] = field(default_factory=set)  # (schema, table, column) declared NOT NULL
@@ -166,7 +168,7 @@ class MigrationContext:
             self._apply_setting(setting, statement.line)
         if self.in_transaction:
             for target in statement.locks:
-                self.held_locks.append(HeldLock(target.relation, target.lock, statement.line))
+                self.held_locks.append(HeldLock(target.relation, target.lock, statement.line, target.kind))
         table = statement.relation
         if kind in ("select", "call", "execute"):  # a function it calls may write to any table
             self.writes_unknown = True
@@ -184,15 +186,30 @@ class MigrationContext:
                     self.not_null_columns.add((*key, action.column))
         elif kind == "create_index" and table is not None:
             action = statement.actions[0]
-            if action.constraint:  # an index lives in its table's schema
-                self.created_indexes[(self.resolve(table)[0], action.constraint)] = action.columns
-        elif kind == "alter_table" and table is not None:
+            self._index_created(table, action.constraint, action.columns, "idx")
+        if kind in ("create_table", "alter_table") and table is not None:
+            self._constraint_indexes_created(table, statement.actions)
+        if kind == "alter_table" and table is not None:
             for action in statement.actions:
                 self._apply_table_action(table, action)
         elif kind == "alter_type" and table is not None:
             for action in statement.actions:
                 if action.kind == "add_enum_value" and action.value is not None:
                     self.enum_values_added[(table.name, action.value)] = self.transaction_id
+
+    def _index_created(self, table: Relation, name: str | None, columns: tuple[str, ...], suffix: str) -> None:
+        """An index lives in its table's schema; unnamed, PostgreSQL names it after the table and columns."""
+        self.created_indexes[(self.resolve(table)[0], name or constraint_name(table.name, columns, suffix))] = columns
+
+    def _constraint_indexes_created(self, table: Relation, actions) -> None:
+        """The indexes that PRIMARY KEY, UNIQUE and EXCLUDE constraints build, on a table's columns or the table."""
+        suffixes = {"primary_key": "pkey", "unique": "key", "exclude": "excl"}
+        for action in actions:
+            if action.constraint_type in suffixes and not action.using_index:
+                self._index_created(table, action.constraint, action.columns, suffixes[action.constraint_type])
+            for constraint in action.column_constraints:
+                if constraint.constraint_type in suffixes and action.column:
+                    self._index_created(table, constraint.constraint, (action.column,), suffixes[constraint.constraint_type])
 
     def _apply_setting(self, setting, line: int) -> None:
         if setting.name == "search_path":

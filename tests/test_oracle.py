@@ -160,3 +160,53 @@ def test_the_oracle_fails_when_a_fact_is_changed_on_purpose(server, sql, tamper,
     assert judge(cluster, pg_version, "", sql) == []
     problems = judge(cluster, pg_version, "", sql, tamper)
     assert any(complaint in problem for problem in problems), problems
+
+
+# --- work-while-holding-lock judged by the server ----------------------------------------------
+_TOUCHED = "SELECT relid, seq_tup_read + coalesce(idx_tup_fetch, 0) + n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables"
+_OWN_LOCKS = """SELECT l.relation, c.relkind, l.mode, i.indrelid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+    LEFT JOIN pg_index i ON i.indexrelid = l.relation WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted"""
+
+
+def _holding_lock_findings_by_the_server(connection, sql: str) -> list[int]:
+    """The lines where the server shows what work-while-holding-lock is about: while this transaction holds a
+    lock that blocks writes (SHARE or stronger) on a relation that existed before it, a statement read or wrote
+    rows, or took a lock (ROW EXCLUSIVE or stronger) on an existing table, sequence or view that the locks it
+    held there before do not cover (a lock of ours on a table covers its indexes: queries lock the table first)."""
+    from migrator.analyzer import Analyzer, Lock
+    from migrator.oracle import _lock_mode
+
+    def locks() -> dict[int, tuple[str, set, int | None]]:
+        held: dict[int, tuple[str, set, int | None]] = {}
+        for oid, relkind, mode, table in connection.execute(_OWN_LOCKS).fetchall():
+            held.setdefault(oid, (relkind, set(), table))[1].add(_lock_mode(mode))
+        return held
+
+    existing = {row[0] for row in connection.execute("SELECT oid FROM pg_class WHERE oid >= 16384").fetchall()}
+    lines = []
+    for statement in Analyzer().analyze(sql):
+        before, touched = locks(), dict(connection.execute(_TOUCHED).fetchall())
+        connection.execute(statement.sql)
+        after = locks()
+        blocking = any(oid in existing and max(modes) >= Lock.SHARE for oid, (_, modes, _) in before.items())
+        rows = any(count > touched.get(oid, 0) for oid, count in connection.execute(_TOUCHED).fetchall())
+        waits = [oid for oid, (relkind, modes, _) in after.items() if oid in existing and relkind != "i"
+                 and any(mode >= Lock.ROW_EXCLUSIVE and not mode.covered_by(before.get(oid, ("", set(), None))[1])
+                         for mode in modes)]
+        if blocking and (rows or waits):
+            lines.append(statement.line)
+    return lines
+
+
+@pytest.mark.parametrize("sql", importlib.import_module("lint_rules.work_while_holding_lock_test").LIVE)
+def test_work_while_holding_lock_flags_what_the_server_shows(server, sql):
+    pg_version, cluster = server
+    with psycopg.connect(cluster.primary.dsn(TEMPLATE), autocommit=True) as connection:
+        connection.execute("BEGIN")
+        try:
+            by_server = _holding_lock_findings_by_the_server(connection, sql)
+        finally:
+            connection.execute("ROLLBACK")
+    by_lint = [f.line for f in Linter(Config(pg_version=pg_version, select=frozenset({"work-while-holding-lock"})))
+               .lint_text(sql, "test.sql").findings]
+    assert by_lint == by_server

@@ -32,6 +32,29 @@ class Lock(IntEnum):
         """SHARE and stronger: queued or held, it stops writers (and, from EXCLUSIVE, readers)."""
         return self >= Lock.SHARE
 
+    @property
+    def conflicts(self) -> frozenset["Lock"]:
+        """The modes this one conflicts with (PostgreSQL's table of conflicting lock modes)."""
+        return _CONFLICTS[self]
+
+    def covered_by(self, held) -> bool:
+        """Can a transaction that holds the modes `held` on a relation take this one there without a
+        new wait? Yes when every mode this one conflicts with conflicts with a held one too (nobody
+        else can hold such a mode while we hold ours)."""
+        return self.conflicts <= frozenset().union(*(mode.conflicts for mode in held))
+
+
+_CONFLICTS = {
+    Lock.ACCESS_SHARE: frozenset({Lock.ACCESS_EXCLUSIVE}),
+    Lock.ROW_SHARE: frozenset({Lock.EXCLUSIVE, Lock.ACCESS_EXCLUSIVE}),
+    Lock.ROW_EXCLUSIVE: frozenset({Lock.SHARE, Lock.SHARE_ROW_EXCLUSIVE, Lock.EXCLUSIVE, Lock.ACCESS_EXCLUSIVE}),
+    Lock.SHARE_UPDATE_EXCLUSIVE: frozenset(Lock) - {Lock.ACCESS_SHARE, Lock.ROW_SHARE, Lock.ROW_EXCLUSIVE},
+    Lock.SHARE: frozenset(Lock) - {Lock.ACCESS_SHARE, Lock.ROW_SHARE, Lock.SHARE},
+    Lock.SHARE_ROW_EXCLUSIVE: frozenset(Lock) - {Lock.ACCESS_SHARE, Lock.ROW_SHARE},
+    Lock.EXCLUSIVE: frozenset(Lock) - {Lock.ACCESS_SHARE},
+    Lock.ACCESS_EXCLUSIVE: frozenset(Lock),
+}
+
 
 @dataclass
 class LockTarget:
