@@ -41,8 +41,9 @@ RULE = Rule(
     what=(
         "Flags `ADD COLUMN ... DEFAULT expr` on an existing table when the expression calls a volatile "
         "function (`random()`, `clock_timestamp()`, `gen_random_uuid()`, `nextval()`, or any function "
-        "migrator does not know), and any non-NULL DEFAULT before PostgreSQL 11. `now()` is stable: "
-        "safe on 11+."
+        "migrator does not know: also a known name called with a number of arguments PostgreSQL has no "
+        "function for, such as `now(123)`), and any non-NULL DEFAULT before PostgreSQL 11. `now()` is "
+        "stable: safe on 11+."
     ),
     why=(
         "From PostgreSQL 11 a non-volatile default is stored once in the catalog and the ADD is "

@@ -429,12 +429,53 @@ def split_top_level(tokens: list[Token], separator: TokenType = TokenType.COMMA)
 def parse_one(sql: str):
     """Parse one statement with sqlglot's PostgreSQL parser; None when it cannot."""
     try:
-        expressions = _PARSER.parse(tokenize(sql), sql)
+        tokens = tokenize(sql)
+        expressions = _PARSER.parse(tokens, sql)
     except (ParseError, TokenError):
         return None
     if len(expressions) != 1 or isinstance(expressions[0], exp.Command):
         return None
+    expressions[0].meta["tokens"] = tokens  # the text as written, for what the tree normalises away (call_of)
     return expressions[0]
+
+
+# words inside the parentheses of SQL's special call syntax: SUBSTRING(a FROM 1 FOR 2), TRIM(BOTH 'x' FROM a) ...
+_SQL_SYNTAX_WORDS = {"FROM", "FOR", "PLACING", "IN", "BOTH", "LEADING", "TRAILING"}
+
+
+def call_of(function: exp.Func) -> tuple[str, str | None, int] | None:
+    """A function call as written: (name, schema or None, number of arguments); None when the tree does
+    not say where it was written, or it was written without parentheses (CURRENT_DATE) or in SQL's own
+    syntax (TRIM(BOTH ...), SUBSTRING(a FROM 1)).
+
+    sqlglot reads `now(123)` and `current_timestamp(123)` as the same node; PostgreSQL has only the
+    second: the written name and argument count tell them apart."""
+    start = function.meta.get("start")
+    tokens = function.root().meta.get("tokens")
+    if start is None or tokens is None:
+        return None
+    at = bisect.bisect_left([token.start for token in tokens], start)
+    if at + 1 >= len(tokens) or tokens[at].start != start or tokens[at + 1].token_type != TokenType.L_PAREN:
+        return None
+    schema = tokens[at - 2].text.lower() if at >= 2 and tokens[at - 1].token_type == TokenType.DOT else None
+    depth, arguments, empty = 0, 1, True
+    for token in tokens[at + 1:]:
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            depth += 1
+        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+            depth -= 1
+            if depth == 0:
+                break
+        elif depth == 1:
+            empty = False
+            if token.token_type == TokenType.COMMA:
+                arguments += 1
+            elif token.text.upper() in _SQL_SYNTAX_WORDS:
+                return None
+        if depth > 1:
+            empty = False
+    name = tokens[at].text if tokens[at].token_type == TokenType.IDENTIFIER else tokens[at].text.lower()
+    return name, schema, 0 if empty else arguments
 
 
 def insert_after_keyword(sql: str, keyword: str, insertion: str) -> str:

@@ -21,6 +21,7 @@ import lint_rules
 from lint_rules._testing import ORACLE_SCHEMA
 from migrator.config import Config
 from migrator.context import MigrationContext
+from migrator.analysis.reading import STABLE_FUNCTIONS, VOLATILE_FUNCTIONS
 from migrator.lint import Linter
 from migrator.oracle import Observer, populate
 from migrator.sandbox import Cluster, pg_major_version, pgserver_bin_dir
@@ -210,3 +211,35 @@ def test_work_while_holding_lock_flags_what_the_server_shows(server, sql):
     by_lint = [f.line for f in Linter(Config(pg_version=pg_version, select=frozenset({"work-while-holding-lock"})))
                .lint_text(sql, "test.sql").findings]
     assert by_lint == by_server
+
+
+def test_the_functions_read_as_not_volatile_are_so_on_the_server(server):
+    """STABLE_FUNCTIONS against pg_proc: none volatile, with the argument counts the server has (SQL's own
+    call forms, not in pg_proc, are called with as many arguments as the table allows and one more); every
+    VOLATILE_FUNCTIONS name the server has is volatile."""
+    _, cluster = server
+    with psycopg.connect(cluster.primary.dsn(TEMPLATE), autocommit=True) as connection:
+        def signatures(name):
+            return connection.execute(
+                "SELECT provolatile, pronargs - pronargdefaults, CASE WHEN provariadic = 0 THEN pronargs END "
+                "FROM pg_proc WHERE proname = %s AND pronamespace = 'pg_catalog'::regnamespace", (name,)).fetchall()
+
+        def accepts(name, arguments):
+            try:
+                connection.execute(f"SELECT {name}({', '.join(['1'] * arguments)})")
+            except psycopg.Error:
+                return False
+            return True
+
+        for name, (fewest, most) in STABLE_FUNCTIONS.items():
+            rows = signatures(name)
+            if rows:
+                assert "v" not in {volatility for volatility, _, _ in rows}, name
+                assert fewest == min(low for _, low, _ in rows), name
+                assert most == (None if any(high is None for _, _, high in rows) else max(high for _, _, high in rows)), name
+            else:
+                assert accepts(name, fewest) and (most is None or accepts(name, most)), name
+                assert not accepts(name, fewest - 1) and (most is None or not accepts(name, most + 1)), name
+        volatile = {name: signatures(name) for name in VOLATILE_FUNCTIONS}
+        assert {name for name, rows in volatile.items() if rows} >= {"random", "clock_timestamp", "nextval"}
+        assert all(volatility == "v" for rows in volatile.values() for volatility, _, _ in rows), volatile

@@ -5,45 +5,70 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
-from migrator.sqltext import Cursor, Relation, parse_one, split_top_level, word_of
+from migrator.sqltext import Cursor, Relation, call_of, parse_one, split_top_level, word_of
 
 
 VOLATILE_FUNCTIONS = {
     "random", "clock_timestamp", "timeofday", "gen_random_uuid", "uuid", "uuid_generate_v1",
     "uuid_generate_v1mc", "uuid_generate_v4", "uuidv4", "uuidv7", "nextval", "setval",
-    "txid_current", "pg_current_xact_id", "random_normal", "rand", "gen_random_bytes",
+    "random_normal", "rand", "gen_random_bytes",
 }
-NON_VOLATILE_FUNCTIONS = {
-    "now", "current_timestamp", "current_date", "current_time", "localtimestamp", "localtime",
-    "transaction_timestamp", "statement_timestamp", "timezone", "cast", "coalesce", "lower",
-    "upper", "concat", "to_json", "to_jsonb", "jsonb_build_object", "json_build_object",
-    "jsonb_build_array", "json_build_array", "array", "length", "abs", "round", "trim",
-    "make_interval", "date_trunc", "to_char", "to_timestamp", "current_user", "session_user",
-    "current_schema", "greatest", "least", "nullif", "substring", "replace", "md5",
-    "current_setting", "interval", "jsonb", "json", "if", "case", "tsordered",
+# PostgreSQL's functions that are not volatile, with the numbers of arguments it has them for (pg_proc:
+# fewest, most; None: any number more). A call with another number is no function PostgreSQL has: it is
+# unknown, as an unknown name is (tests/test_oracle.py checks this table against the server's pg_proc).
+STABLE_FUNCTIONS: dict[str, tuple[int, int | None]] = {
+    "now": (0, 0), "transaction_timestamp": (0, 0), "statement_timestamp": (0, 0), "timezone": (2, 2),
+    "lower": (1, 1), "upper": (1, 1), "concat": (1, None), "to_json": (1, 1), "to_jsonb": (1, 1),
+    "jsonb_build_object": (0, None), "json_build_object": (0, None), "jsonb_build_array": (0, None),
+    "json_build_array": (0, None), "length": (1, 2), "abs": (1, 1), "round": (1, 2), "btrim": (1, 2),
+    "make_interval": (0, 7), "date_trunc": (2, 3), "to_char": (2, 2), "to_timestamp": (1, 2),
+    "current_schema": (0, 0), "current_setting": (1, 2), "substring": (2, 3), "replace": (3, 3), "md5": (1, 1),
+    "txid_current": (0, 0), "pg_current_xact_id": (0, 0),
+    # SQL's own call forms, not in pg_proc: CURRENT_TIMESTAMP(precision) ...
+    "current_timestamp": (1, 1), "current_time": (1, 1), "localtimestamp": (1, 1), "localtime": (1, 1),
+    "coalesce": (1, None), "greatest": (1, None), "least": (1, None), "nullif": (2, 2),
+}
+# sqlglot's names for the non-volatile forms that are not written as a call: CURRENT_DATE, CAST, CASE,
+# ARRAY[...], TRIM(BOTH ...), SUBSTRING(a FROM 1) ...
+_STABLE_SQL_FORMS = {
+    "current_timestamp", "current_date", "current_time", "localtimestamp", "localtime", "current_user",
+    "session_user", "current_schema", "cast", "array", "case", "if", "trim", "substring", "interval", "json",
+    "jsonb", "tsordered", "coalesce", "greatest", "least", "nullif", "extract",
 }
 
 
 _SQLGLOT_FUNCTION_NAMES = {"rand": "random", "uuid": "gen_random_uuid", "currenttimestamp": "now"}
 
 
-def function_names(expression: exp.Expr) -> list[str]:
-    """PostgreSQL names of the functions an expression calls."""
-    names = []
-    for node in expression.find_all(exp.Func):
-        if isinstance(node, exp.Anonymous):
-            names.append(str(node.this).lower())
-        elif not isinstance(node, (exp.Cast, exp.Array)):
-            name = node.sql_name().lower()
-            names.append(_SQLGLOT_FUNCTION_NAMES.get(name, name))
-    return names
-
-
 def volatile_functions(expression: exp.Expr | None) -> list[str]:
-    """Functions in an expression that are volatile, or unknown and so assumed volatile."""
+    """The calls in an expression to volatile functions, or to functions migrator does not know and so
+    assumes volatile: a name it does not know, a schema other than pg_catalog, or a number of arguments
+    PostgreSQL has no such function for (named `now with 1 argument`)."""
     if expression is None:
         return []
-    return [n for n in function_names(expression) if n in VOLATILE_FUNCTIONS or n not in NON_VOLATILE_FUNCTIONS]
+    found = []
+    for node in expression.find_all(exp.Func):
+        call = call_of(node)
+        if call is None:  # not written as a call: sqlglot's reading of the SQL form names it
+            if isinstance(node, exp.Anonymous):
+                name = str(node.this).lower()
+            elif isinstance(node, (exp.Cast, exp.Array)):
+                continue
+            else:
+                name = _SQLGLOT_FUNCTION_NAMES.get(node.sql_name().lower(), node.sql_name().lower())
+            if name in VOLATILE_FUNCTIONS or name not in _STABLE_SQL_FORMS | STABLE_FUNCTIONS.keys():
+                found.append(name)
+            continue
+        name, schema, arguments = call
+        if schema not in (None, "pg_catalog"):
+            found.append(f"{schema}.{name}")
+        elif name in VOLATILE_FUNCTIONS or name not in STABLE_FUNCTIONS:
+            found.append(name)
+        else:
+            fewest, most = STABLE_FUNCTIONS[name]
+            if arguments < fewest or most is not None and arguments > most:
+                found.append(f"{name} with {arguments} argument{'' if arguments == 1 else 's'}")
+    return found
 
 
 def identifier_name(node: exp.Expr | None) -> str | None:
