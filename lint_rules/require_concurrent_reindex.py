@@ -7,10 +7,8 @@ def check(statement, ctx):
     target = statement.actions[0].kind.removeprefix("reindex_").upper()
     what = f"REINDEX {target} {statement.relation or ''}".strip()
     if target == "SYSTEM":
-        ctx.report(f"{what} blocks writes to every system catalog for the whole rebuild, and system catalogs cannot "
-                   "be reindexed concurrently",
-                   "Run REINDEX SYSTEM in a maintenance window, not in a migration.")
-    elif ctx.pg_version >= 12:
+        return  # no concurrent form (system catalogs cannot be reindexed concurrently): reindex-system's hazard
+    if ctx.pg_version >= 12:
         ctx.report(f"{what} blocks writes (and reads through the index) for the whole rebuild",
                    f"REINDEX {target} CONCURRENTLY {statement.relation or ''}".strip() + ";  -- outside a transaction block")
     else:
@@ -24,7 +22,7 @@ RULE = Rule(
     summary="REINDEX without CONCURRENTLY blocks writes to the table.",
     what=(
         "Flags REINDEX without CONCURRENTLY, also `REINDEX (CONCURRENTLY false)` (PostgreSQL 12+ has REINDEX "
-        "CONCURRENTLY; before, rebuild by hand). REINDEX SYSTEM has no concurrent form: keep it out of migrations."
+        "CONCURRENTLY; before, rebuild by hand). REINDEX SYSTEM has no concurrent form: see reindex-system."
     ),
     why=(
         "REINDEX takes SHARE on the table (no writes) and ACCESS EXCLUSIVE on the index (queries that "
