@@ -19,9 +19,9 @@ import pytest
 
 import lint_rules
 from lint_rules._testing import ORACLE_SCHEMA
+from migrator.analysis.reading import STABLE_FUNCTIONS, VOLATILE_FUNCTIONS
 from migrator.config import Config
 from migrator.context import MigrationContext
-from migrator.analysis.reading import STABLE_FUNCTIONS, VOLATILE_FUNCTIONS
 from migrator.lint import Linter
 from migrator.oracle import Observer, populate
 from migrator.sandbox import Cluster, pg_major_version, pgserver_bin_dir
