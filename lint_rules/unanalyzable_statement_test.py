@@ -110,3 +110,38 @@ def test_psql_substitutes_the_variables_the_analyzer_reads_as_names(pg_db, tmp_p
                     "-f", str(migration), pg_db.dsn], check=True, capture_output=True)
     assert pg_db.execute("SELECT column_default FROM information_schema.columns WHERE table_schema = 'app' "
                          "AND column_name = 'queue'") == [("'default'::text",)]
+
+
+PSQL_SCRIPT = (
+    "\\set ON_ERROR_STOP 1\n"
+    "-- psql reads a meta-command to the end of its line, no semicolon\n"
+    "CREATE INDEX users_email_idx ON users (email);\n"
+    "\\echo Use \"CREATE EXTENSION x\" to load this file. \\quit\n"
+    "\\unset ON_ERROR_STOP\n"
+    "ALTER TABLE users ADD COLUMN note text;\n"
+)
+
+
+def test_psql_meta_commands_are_statements_of_their_own_line():
+    """GNUmed's upgrade scripts and every extension script (`\\echo ... \\quit`): the statement after a
+    `\\set` line is read on its own, not swallowed into an unanalyzable `\\set ... CREATE INDEX`."""
+    from migrator.analyzer import Analyzer
+
+    statements = Analyzer().analyze(PSQL_SCRIPT)
+    assert [(s.kind, s.line, s.unanalyzable) for s in statements] == [
+        ("psql", 1, None), ("create_index", 3, None), ("psql", 4, None), ("psql", 5, None), ("alter_table", 6, None)]
+    assert hits(PSQL_SCRIPT, RULE) == 0
+    assert [f.line for f in lint(PSQL_SCRIPT, "require-concurrent-index")] == [3]
+
+
+@pytest.mark.parametrize("sql, command", [
+    ("\\i 002_tables.sql\n", "\\i"),
+    ("\\ir helpers.sql\n", "\\ir"),
+    ("SELECT format('DROP TABLE %I', tablename) FROM pg_tables WHERE schemaname = 'old' \\gexec\n", "\\gexec"),
+    ("\\if :is_prod\nDROP TABLE t;\n\\endif\n", "\\if"),
+    ("\\connect other\n", "\\connect"),
+    ("\\copy users FROM 'users.csv' CSV\n", "\\copy"),
+])
+def test_psql_meta_commands_that_run_sql_of_their_own_are_reported(sql, command):
+    finding = lint(sql, RULE)[0]
+    assert f"psql meta-command {command} " in finding.message

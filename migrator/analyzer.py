@@ -9,7 +9,7 @@ never assumed safe.
 
 from __future__ import annotations
 
-from sqlglot.tokens import Token
+from sqlglot.tokens import Token, TokenType
 
 from migrator.analysis.alter_table import AlterTable
 from migrator.analysis.constraints import Constraints
@@ -59,7 +59,7 @@ class Analyzer(Objects, AlterTable, Constraints, Indexes, Types, Maintenance, Tr
         statement = Statement(sql=raw.sql, line=line, column=column, end_line=end_line, kind="unknown")
         cursor = Cursor(raw)
         head = cursor.word()
-        handler = _HANDLERS.get(head)
+        handler = Analyzer._psql_meta if cursor.is_type(TokenType.BACKSLASH) else _HANDLERS.get(head)
         if handler is None:
             statement.unanalyzable = f"statement kind {head or raw.tokens[0].text!r} is not understood"
             return statement

@@ -343,6 +343,8 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
                 migration.groups.append(Group(steps, not any(step.statement.no_transaction for step in steps),
                                               unit.on_failure, unit.failure_message))
             continue
+        if statement.kind == "psql":  # a client-side psql command (`\\set ON_ERROR_STOP 1`): nothing to send
+            continue
         step = Step(next(numbers), statement)
         if statement.kind == "begin":
             _close(migration, current)

@@ -242,17 +242,34 @@ class RawStatement:
 
 def split_statements(source: Source, tokens: list[Token], breaks: list[int] = ()) -> list[RawStatement]:
     """Split a token stream on top-level semicolons, and at the offsets in breaks (sorted) where a
-    migration tool's marker ends a statement that has none (goose's StatementEnd)."""
+    migration tool's marker ends a statement that has none (goose's StatementEnd).
+
+    A psql meta-command (`\\set ON_ERROR_STOP 1`, an extension script's `\\echo ... \\quit`) is a
+    statement of its own that runs to the end of its line, as psql reads it: no semicolon ends it, and
+    it ends the statement before it (`SELECT ... \\gexec`)."""
     statements: list[RawStatement] = []
     current: list[Token] = []
     pending = list(breaks)
+    meta_end = -1  # where the line of the psql meta-command being read ends
     for token in tokens:
+        if token.start < meta_end:
+            current.append(token)
+            continue
+        if meta_end >= 0:
+            statements.append(RawStatement(source, current))
+            current, meta_end = [], -1
         if pending and token.start > pending[0]:
             while pending and token.start > pending[0]:
                 pending.pop(0)
             if current:
                 statements.append(RawStatement(source, current))
             current = []
+        if token.token_type == TokenType.BACKSLASH:
+            if current:
+                statements.append(RawStatement(source, current))
+            newline = source.text.find("\n", token.start)
+            current, meta_end = [token], newline if newline >= 0 else len(source.text)
+            continue
         if token.token_type == TokenType.SEMICOLON:
             if current:
                 statements.append(RawStatement(source, current))

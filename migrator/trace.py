@@ -72,7 +72,9 @@ def trace_file(connection, linter: Linter, path: Path, display: str, rows: bool 
     for statement in statements[: result.statements]:  # the up section: lint leaves a down section out
         findings = [f for f in result.findings if statement.line <= f.line <= statement.end_line]
         trace = StatementTrace(display, statement.line, statement.sql, Observed(), findings)
-        if statement.kind in ("begin", "commit", "rollback") and not result.wrapped:
+        if statement.kind == "psql":
+            trace.observed, trace.note = Observed(ran=False), "psql meta-command: psql runs it itself, nothing is sent"
+        elif statement.kind in ("begin", "commit", "rollback") and not result.wrapped:
             trace.observed = _run_alone(connection, statement.sql)
             trace.observed.control = True
             in_block = statement.kind == "begin"

@@ -189,9 +189,17 @@ def test_the_executor_reads_the_no_transaction_directive_as_the_linter_does(tmp_
     assert [group.transaction for group in migration.groups] == ([True] if transactional else [False, False])
 
 
+def test_client_side_psql_commands_are_not_sent(tmp_path):
+    """A psql script's `\\set ON_ERROR_STOP 1` and `\\echo` are psql's own: apply sends only the SQL."""
+    write(tmp_path, "001.sql", "\\set ON_ERROR_STOP 1\nCREATE TABLE a (id int);\n\\echo done\n")
+    [migration] = load_sql_folder(tmp_path).all()
+    assert [step.statement.kind for group in migration.groups for step in group.steps] == ["create_table"]
+
+
 @pytest.mark.parametrize("sql, message", [
     ("SELECT 1;\nSELECT 'unterminated;\n", "001_bad.sql:2: cannot tokenize"),
     ("ALTER TABLE users ADD COLUMN a int;\nFROBNICATE users;\n", "001_bad.sql:2: refusing a statement migrator cannot analyze"),
+    ("\\set ON_ERROR_STOP 1\n\\i 002_more.sql\n", "001_bad.sql:2: refusing a statement migrator cannot analyze"),
 ])
 def test_bad_migration_is_refused_before_anything_connects(migrations, pg_db, sql, message):
     write(migrations, "001_bad.sql", sql)

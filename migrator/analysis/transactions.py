@@ -9,8 +9,23 @@ from migrator.durations import parse_pg_duration
 from migrator.sqltext import STRING_TOKENS, Cursor, Relation, split_top_level
 
 
+# psql meta-commands that only change psql itself: no SQL reaches the server, nothing else is skipped
+PSQL_CLIENT_COMMANDS = {
+    "set", "unset", "echo", "qecho", "warn", "quit", "q", "timing", "pset", "a", "t", "x", "o", "out", "encoding",
+    "prompt", "setenv", "cd", "conninfo", "r", "reset", "p", "print",
+}
+
+
 class Transactions:
-    """Transaction control, run-time settings and SELECT."""
+    """Transaction control, run-time settings, psql's meta-commands and SELECT."""
+
+    def _psql_meta(self, cursor: Cursor, statement: Statement) -> None:
+        """A psql meta-command line: the client-side ones send nothing; the others (`\\i` runs another file,
+        `\\gexec` runs query results as SQL, `\\if` skips statements, `\\connect`) are not known here."""
+        statement.kind = "psql"
+        command = cursor.peek(1).text.lower() if cursor.peek(1) is not None else ""
+        if command not in PSQL_CLIENT_COMMANDS:
+            raise Unanalyzable(f"psql meta-command \\{command} does what this statement does not show")
 
     def _set(self, cursor: Cursor, statement: Statement) -> None:
         statement.kind = "set"
