@@ -30,9 +30,10 @@ from pathlib import Path
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
+from sqlglot.errors import TokenError
 
 from migrator.analyzer import Analyzer, Statement
-from migrator.dbapi import Session, Status
+from migrator.dbapi import Session, Status, replace_placeholders
 from migrator.errors import database_error, first_line
 from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
@@ -623,11 +624,10 @@ def inline(raw: Session, statement: str, parameters) -> str:
     try:
         return raw.mogrify(statement, parameters)
     except Exception:  # a value psycopg cannot adapt on its own: the analyzer needs the statement's shape only
-        import re
-
-        if raw.asyncpg:
-            return re.sub(r"\$\d+", "NULL", statement)
-        return re.sub(r"%\((\w+)\)s|%s", "NULL", statement).replace("%%", "%")
+        try:
+            return replace_placeholders(statement, raw.asyncpg, lambda number: "NULL")
+        except TokenError:  # not SQL the tokenizer reads: the analyzer says so on the statement as sent
+            return statement
 
 
 def _guarded(run: _Run, environment):

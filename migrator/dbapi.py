@@ -9,6 +9,7 @@ session and transaction; Session gives it the few calls it needs on any of these
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from enum import IntEnum
 
@@ -103,7 +104,7 @@ class Session:
             from psycopg.sql import Literal
 
             values = params or ()
-            return re.sub(r"\$(\d+)", lambda match: Literal(values[int(match[1]) - 1]).as_string(None), sql) if values else sql
+            return replace_placeholders(sql, True, lambda number: Literal(values[number - 1]).as_string(None)) if values else sql
         if self.psycopg3:
             import psycopg
 
@@ -133,6 +134,34 @@ class Session:
             self.run("ROLLBACK" if own else "ROLLBACK TO SAVEPOINT migrator_probe; RELEASE SAVEPOINT migrator_probe")
 
 
+# psycopg's and psycopg2's placeholders, read as the drivers read them: anywhere in the text (inside a
+# quoted literal too: they do not parse SQL), %% standing for one %
+_PYFORMAT = re.compile(r"%%|%\((\w+)\)s|%s")
+
+
+def replace_placeholders(sql: str, numbered: bool, value) -> str:
+    """The statement with each of its parameter placeholders replaced by value(its number, from 1).
+
+    numbered: asyncpg's $1, $2 ..., which PostgreSQL itself reads, so only where its tokenizer finds one (not
+    inside a quoted literal, a dollar-quoted body, an identifier or a comment: sqlglot's tokenizer decides);
+    else psycopg's %s and %(name)s, counted in order as the drivers do (%% is one %)."""
+    if not numbered:
+        count = itertools.count(1)
+        return _PYFORMAT.sub(lambda match: "%" if match[0] == "%%" else value(next(count)), sql)
+    from sqlglot.tokens import TokenType
+
+    from migrator.sqltext import tokenize
+
+    tokens = tokenize(sql)
+    pieces, done = [], 0
+    for dollar, number in zip(tokens, tokens[1:]):
+        if (dollar.token_type == TokenType.PARAMETER and dollar.text == "$" and number.token_type == TokenType.NUMBER
+                and number.start == dollar.end + 1 and number.text.isdigit()):
+            pieces += [sql[done:dollar.start], value(int(number.text))]
+            done = number.end + 1
+    return "".join(pieces) + sql[done:]
+
+
 def _numbered(sql: str, params) -> tuple:
     """A query with psycopg's placeholders (%s, %(name)s) as asyncpg takes it: $1, $2 ... and the values in order."""
     values = []
@@ -143,4 +172,4 @@ def _numbered(sql: str, params) -> tuple:
         values.append(params[match[1]] if match[1] else params[len(values)])
         return f"${len(values)}"
 
-    return re.sub(r"%%|%\((\w+)\)s|%s", number, sql), *values
+    return _PYFORMAT.sub(number, sql), *values
