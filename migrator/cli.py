@@ -401,10 +401,14 @@ def sandbox():
 
     Each sandbox has a name: --name, or by default one per working directory, so `down` and
     `status` act on this directory's sandbox and leave those of other jobs and users alone.
+
+    Exit status (as pg_ctl's): 0 done or running, 1 an error, or a sandbox whose servers are not all
+    running (status) or that runs in the foreground elsewhere (down), 3 no such sandbox running.
     """
 
 
 NAME_OPTION = click.option("--name", help="The sandbox's name [default: one per working directory].")
+NOT_RUNNING = 3  # the exit status of `pg_ctl status` (and of an LSB init script's status) for a server that is not running
 
 
 @sandbox.command("up")
@@ -455,18 +459,28 @@ def sandbox_down(name, every):
       migrator sandbox down --name ci-42
       migrator sandbox down --all
     """
-    from migrator.sandbox import default_name, find_sandboxes, stop_root, sweep_stale
+    from migrator.sandbox import default_name, find_sandboxes, read_state, stop_root, sweep_stale
 
     if name and every:
         raise click.UsageError("give --name or --all, not both")
+    wanted = None if every else name or default_name()
     stopped = sweep_stale()
-    for root, state in find_sandboxes(None if every else name or default_name()):
+    found = any((read_state(root) or {}).get("name") == wanted for root in stopped)
+    still_running = False
+    for root, state in find_sandboxes(wanted):
+        found = True
         if state.get("detached"):
             stop_root(root)
             stopped.append(root)
         else:
+            still_running = not every
             click.echo(f"sandbox {state.get('name')} is run by pid {state.get('owner_pid')}: stop it with Ctrl-C there", err=True)
+    if wanted is not None and not found:
+        click.echo(f"no sandbox named {wanted} is running: nothing to stop (`migrator sandbox status --all` lists yours)", err=True)
+        sys.exit(NOT_RUNNING)
     click.echo(f"stopped {len(stopped)} sandbox{'es' if len(stopped) != 1 else ''}")
+    if still_running:
+        sys.exit(1)
 
 
 @sandbox.command("status")
@@ -476,21 +490,26 @@ def sandbox_down(name, every):
 def sandbox_status(name, every):
     """Show this directory's sandbox (or the one named, or --all of yours): servers and replica lag.
 
+    Exit status: 0 when every server shown is running, 1 when a server of a sandbox shown is not
+    (stopped or killed), 3 when there is no such sandbox (none at all with --all), as `pg_ctl status`.
+
     \b
     Examples:
       migrator sandbox status
       migrator sandbox status --all
+      migrator sandbox status >/dev/null || migrator sandbox up --detach
     """
     import psycopg
 
-    from migrator.sandbox import SUPERUSER, default_name, find_sandboxes
+    from migrator.sandbox import SUPERUSER, default_name, find_sandboxes, stopped_servers
 
     if name and every:
         raise click.UsageError("give --name or --all, not both")
     roots = find_sandboxes(None if every else name or default_name())
     if not roots:
         click.echo("no sandbox running" + ("" if every else f" named {name or default_name()} (--all lists every one of yours)"))
-        return
+        sys.exit(NOT_RUNNING)
+    stopped = {root: stopped_servers(state) for root, state in roots}
     for root, state in roots:
         mode = "detached" if state.get("detached") else f"owned by pid {state.get('owner_pid')}"
         click.echo(f"{state.get('name', root.name)}: {root} ({mode})")
@@ -507,9 +526,11 @@ def sandbox_status(name, every):
             except psycopg.Error:
                 pass
         for node in state["nodes"]:
-            running = (Path(node["datadir"]) / "postmaster.pid").exists()
+            running = node["name"] not in stopped[root]
             detail = lag.get(node["name"], "not streaming" if node["role"] == "replica" else "")
             click.echo(f"  {node['name']:<10} {node['role']:<8} port {node['port']:<6} {'running' if running else 'stopped':<8} {detail}")
+    if any(stopped.values()) or not all(state["nodes"] for _, state in roots):
+        sys.exit(1)
 
 
 # --- backfill --------------------------------------------------------------------------------

@@ -195,12 +195,7 @@ class Node:
 
     @property
     def running(self) -> bool:
-        pid_file = self.datadir / "postmaster.pid"
-        try:
-            pid = int(pid_file.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return False
-        return _alive(pid)
+        return server_running(self.datadir)
 
 
 @dataclass
@@ -232,7 +227,11 @@ class Cluster:
         self._bin = _usable_bin_dir(self.pg_bin or find_pg_bin(), self._user)
         running = find_sandboxes(self.name, self.temp_dir) if self.name else []
         if running:
-            raise SandboxError(f"sandbox {self.name!r} is already running ({running[0][0]}): stop it with "
+            root, state = running[0]
+            if state.get("nodes") and len(stopped_servers(state)) == len(state["nodes"]):
+                raise SandboxError(f"sandbox {self.name!r} is there ({root}) but none of its servers is running: "
+                                   f"remove it with `migrator sandbox down --name {self.name}`, or choose another --name")
+            raise SandboxError(f"sandbox {self.name!r} is already running ({root}): stop it with "
                                f"`migrator sandbox down --name {self.name}`, or choose another --name")
         if self.port is not None and port_in_use(self.port):
             raise SandboxError(f"port {self.port} on 127.0.0.1 is in use: choose another or omit it to get a free one")
@@ -454,6 +453,20 @@ def _explain_failure(step: str, output: str, root: Path) -> str:
     return f"{step} failed: " + " / ".join(last)
 
 
+def _postmaster_pid(datadir: Path) -> int | None:
+    """The pid in a data directory's postmaster.pid (the server may have died since), or None."""
+    try:
+        return int((datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def server_running(datadir: Path) -> bool:
+    """Is a server running on this data directory? (A killed one leaves its postmaster.pid behind.)"""
+    pid = _postmaster_pid(datadir)
+    return pid is not None and _alive(pid)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -507,6 +520,11 @@ def find_sandboxes(name: str | None = None, temp_dir: Path | None = None) -> lis
     return found
 
 
+def stopped_servers(state: dict) -> list[str]:
+    """The names of a sandbox's servers that are not running (stopped with pg_ctl, killed, or never started)."""
+    return [node["name"] for node in state.get("nodes", []) if not server_running(Path(node["datadir"]))]
+
+
 def read_state(root: Path) -> dict | None:
     try:
         return json.loads((root / "cluster.json").read_text())
@@ -517,11 +535,8 @@ def read_state(root: Path) -> dict | None:
 def stop_root(root: Path) -> None:
     """Stop every server under a sandbox root (however it was left) and remove the root."""
     for pid_file in root.glob("*/postmaster.pid"):
-        try:
-            pid = int(pid_file.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue
-        if _alive(pid):
+        pid = _postmaster_pid(pid_file.parent)
+        if pid is not None and _alive(pid):
             os.kill(pid, signal.SIGQUIT)  # immediate shutdown: the data is thrown away anyway
             deadline = time.monotonic() + 10
             while _alive(pid) and time.monotonic() < deadline:

@@ -1,6 +1,7 @@
 """The sandbox: real primary + streaming replica clusters, their controls, cleanup and bad input."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -235,12 +236,62 @@ def test_cli_up_detach_status_down():
         psycopg.connect(dsns[0], connect_timeout=3)
 
 
+def sandbox_cli(*arguments, env=None):
+    return subprocess.run([sys.executable, "-m", "migrator", "sandbox", *arguments], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def stop_server(datadir: Path) -> None:
+    """A fast shutdown of one server, as `pg_ctl stop -m fast` does, behind migrator's back."""
+    os.kill(int((datadir / "postmaster.pid").read_text().split()[0]), signal.SIGINT)
+    poll(lambda: not (datadir / "postmaster.pid").exists())
+
+
+def test_cli_exit_status_says_whether_the_sandbox_runs(tmp_path):
+    """status exits 3 (as `pg_ctl status`) for no sandbox, 1 for one whose servers are not all running; down
+    of no sandbox exits 3; up of a sandbox whose servers were all stopped says so."""
+    name = f"exit-status-{os.getpid()}"
+    never = sandbox_cli("status", "--name", f"{name}-never")
+    assert never.returncode == 3 and never.stdout == f"no sandbox running named {name}-never (--all lists every one of yours)\n"
+    assert sandbox_cli("status", "--all", env={"TMPDIR": str(tmp_path)}).returncode == 3
+    nothing = sandbox_cli("down", "--name", f"{name}-never")
+    assert nothing.returncode == 3 and nothing.stdout == ""
+    assert nothing.stderr == f"no sandbox named {name}-never is running: nothing to stop (`migrator sandbox status --all` lists yours)\n"
+    try:
+        up = sandbox_cli("up", "--detach", "--replicas", "1", "--name", name)
+        assert up.returncode == 0, up.stderr
+        running = sandbox_cli("status", "--name", name)
+        assert running.returncode == 0 and running.stdout.count(" running ") == 2
+        again = sandbox_cli("up", "--detach", "--name", name)
+        assert again.returncode == 1 and again.stderr.startswith(f"Error: sandbox '{name}' is already running (")
+        with psycopg.connect(up.stdout.split()[0]) as connection:
+            [(primary,)] = connection.execute("SHOW data_directory").fetchall()
+        stop_server(Path(primary).parent / "replica1")
+        degraded = sandbox_cli("status", "--name", name)
+        assert degraded.returncode == 1 and re.search(r"replica1 +replica +port \d+ +stopped", degraded.stdout)
+        assert re.search(r"primary +primary +port \d+ +running", degraded.stdout)
+        stop_server(Path(primary))
+        assert sandbox_cli("status", "--name", name).returncode == 1
+        dead = sandbox_cli("up", "--detach", "--name", name)
+        assert dead.returncode == 1 and "none of its servers is running: remove it with `migrator sandbox down" in dead.stderr
+        down = sandbox_cli("down", "--name", name)
+        assert down.returncode == 0 and down.stdout == "stopped 1 sandbox\n"
+        assert sandbox_cli("status", "--name", name).returncode == 3
+        assert sandbox_cli("down", "--name", name).returncode == 3
+    finally:
+        sandbox_cli("down", "--name", name)
+
+
 def test_cli_up_runs_until_interrupted():
     child = subprocess.Popen([sys.executable, "-m", "migrator", "sandbox", "up", "--replicas", "0"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     dsn = child.stdout.readline().strip()
     with psycopg.connect(dsn) as connection:
         [(datadir,)] = connection.execute("SHOW data_directory").fetchall()
+    assert sandbox_cli("status").returncode == 0
+    elsewhere = sandbox_cli("down")
+    assert elsewhere.returncode == 1 and f"is run by pid {child.pid}: stop it with Ctrl-C there" in elsewhere.stderr
+    assert sandbox_cli("down", "--all").returncode == 0, "--all stops the detached ones: this one is none of them"
     child.send_signal(signal.SIGINT)
     assert child.wait(timeout=60) == 0
     assert not Path(datadir).exists()
