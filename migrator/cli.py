@@ -133,7 +133,8 @@ def main():
 @click.option("--pg-version", type=click.IntRange(10, 19), help="Target PostgreSQL major version [default: 15].")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "github", "sarif"]), default="text", show_default=True,
               help="text for people, json for tools, github for Actions annotations, sarif for code scanning.")
-@click.option("--changed-since", metavar="GIT_REF", help="Only files added or modified since this git ref (and uncommitted ones).")
+@click.option("--changed-since", metavar="GIT_REF", help="Only files added or modified since this git ref (and uncommitted ones), "
+                   "asked of each file's own repository.")
 @click.option("--select", help="Only these rules (comma-separated ids); can enable off-by-default rules.")
 @click.option("--ignore", help="Skip these rules (comma-separated ids).")
 @click.option("--max-timeout", type=DURATION, help="Largest lock/statement timeout allowed [default: 5s].")
@@ -208,7 +209,7 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
     results, input_errors = [], []
     inputs = list(_expand_paths(paths, input_errors))
     if changed_since:
-        changed = _changed_files(changed_since)
+        changed = _changed_files(changed_since, [(display, path) for display, path in inputs if path is not None])
         inputs = [(display, path) for display, path in inputs if path is None or path.resolve() in changed]
     if any(path is None for _, path in inputs):
         from migrator.lint import FileResult, InputError, decode_sql
@@ -294,13 +295,15 @@ def _unfinished_backfills(dsn: str) -> tuple:
         raise click.BadParameter(str(error), param_hint="--dsn") from None
 
 
-def _changed_files(ref: str) -> set[Path]:
-    """Files added or modified since ref, committed or not, plus untracked ones (absolute paths)."""
+def _changed_files(ref: str, files: list[tuple[str, Path]]) -> set[Path]:
+    """Of files (display name, path), those added or modified since ref in their own git repository,
+    committed or not, or untracked (resolved paths). git runs in each file's repository, found from
+    its folder, wherever the working directory is."""
     import subprocess
 
-    def git(*args: str, failure: str = "git failed") -> str:
+    def git(folder: Path, *args: str, failure: str = "git failed") -> str:
         try:
-            result = subprocess.run(["git", *args], capture_output=True, text=True)
+            result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True)
         except FileNotFoundError:
             raise click.UsageError("--changed-since needs git, which is not installed") from None
         if result.returncode != 0:
@@ -308,11 +311,22 @@ def _changed_files(ref: str) -> set[Path]:
                                      param_hint="--changed-since")
         return result.stdout
 
-    top = Path(git("rev-parse", "--show-toplevel").strip())
-    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", failure=f"{ref!r} is no commit of the repository at {top}")
-    names = git("diff", "--name-only", "--diff-filter=AMR", ref, "--").splitlines()
-    names += git("ls-files", "--others", "--exclude-standard").splitlines()
-    return {(top / name).resolve() for name in names if name}
+    tops: dict[Path, Path] = {}  # folder: the top of its repository
+    for display, path in files:
+        folder = path.parent.resolve()
+        if folder not in tops:
+            try:
+                tops[folder] = Path(git(folder, "rev-parse", "--show-toplevel").strip())
+            except click.BadParameter as error:
+                problem = " is in no git repository" if "not a git repository" in error.message else f": {error.message}"
+                raise click.BadParameter(f"{display}{problem}", param_hint="--changed-since") from None
+    changed: set[Path] = set()
+    for top in sorted(set(tops.values())):
+        git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", failure=f"{ref!r} is no commit of the repository at {top}")
+        names = git(top, "diff", "-z", "--name-only", "--diff-filter=AMR", ref, "--")
+        names += git(top, "ls-files", "-z", "--others", "--exclude-standard")
+        changed |= {(top / name).resolve() for name in names.split("\0") if name}
+    return changed
 
 
 def _is_down_migration(path: Path) -> bool:

@@ -77,6 +77,56 @@ def test_changed_since_lints_only_added_or_modified_files(tmp_path, monkeypatch)
     assert bad.exit_code == 2 and "--changed-since: 'no-such-ref' is no commit of the repository at " in bad.output
 
 
+def committed_repository(folder: Path, branch: str, files: dict[str, str]) -> Path:
+    """A git repository at folder whose first commit on branch holds files (relative name: text)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    git(folder, "init", "-q", "-b", branch)
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    git(folder, "add", ".")
+    git(folder, "commit", "-qm", "base")
+    return folder
+
+
+def linted_names(result) -> set[str]:
+    assert result.exit_code == 1, result.output
+    return {Path(finding["path"]).name for finding in json.loads(result.output)}
+
+
+def test_changed_since_asks_the_repository_of_each_path_wherever_the_working_directory_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # tmp_path's parents are in no repository
+    app = committed_repository(tmp_path / "app", "main", {"db/migrations/001_old.sql": UNSAFE, "db/migrations/002_edited.sql": SAFE})
+    (app / "db" / "migrations" / "002_edited.sql").write_text(UNSAFE)
+    (app / "db" / "migrations" / "003_café.sql").write_text(UNSAFE)  # untracked, and a name git quotes unless -z
+    other = committed_repository(tmp_path / "other", "trunk", {"schema/001_old.sql": UNSAFE, "src/README": "x"})
+    (other / "schema" / "002_new.sql").write_text(UNSAFE)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    monkeypatch.chdir(elsewhere)  # in no repository at all
+    result = lint("--changed-since", "main", "--format", "json", str(app / "db" / "migrations"))
+    assert linted_names(result) == {"002_edited.sql", "003_café.sql"}
+    monkeypatch.chdir(other / "src")  # in a subfolder of another repository, which has no 'main'
+    assert linted_names(lint("--changed-since", "main", "--format", "json", "../../app/db/migrations")) == {"002_edited.sql", "003_café.sql"}
+    monkeypatch.chdir(app / "db")  # in a subfolder of the linted repository: untracked files are named from its top
+    assert linted_names(lint("--changed-since", "main", "--format", "json", "migrations")) == {"002_edited.sql", "003_café.sql"}
+    git(other, "branch", "main")
+    both = lint("--changed-since", "main", "--format", "json", "migrations", str(other / "schema"))
+    assert linted_names(both) == {"002_edited.sql", "003_café.sql", "002_new.sql"}
+
+    git(other, "branch", "-D", "main")
+    missing = lint("--changed-since", "main", "migrations", str(other / "schema"))
+    assert missing.exit_code == 2 and missing.output.count("\n") == 1
+    assert f"--changed-since: 'main' is no commit of the repository at {other} (see " in missing.output
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "001.sql").write_text(UNSAFE)
+    outside = lint("--changed-since", "main", str(plain))
+    assert outside.exit_code == 2 and outside.output.count("\n") == 1
+    assert f"--changed-since: {plain / '001.sql'} is in no git repository (see " in outside.output
+
+
 def test_pre_commit_hook_refuses_the_unsafe_migration(tmp_path):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     repo = tmp_path / "app"
