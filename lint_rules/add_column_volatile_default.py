@@ -2,7 +2,7 @@ from sqlglot import exp
 
 from lint_rules import Rule
 from lint_rules._helpers import actions
-from migrator.analyzer import VOLATILE_FUNCTIONS, volatile_functions
+from migrator.analyzer import VOLATILE_FUNCTIONS
 
 
 def check(statement, ctx):
@@ -23,7 +23,7 @@ def check(statement, ctx):
                 alternative,
             )
             continue
-        volatile = sorted(set(volatile_functions(default)))
+        volatile = sorted(set(ctx.migration.volatile_calls(default)))
         if volatile:
             unknown = [name for name in volatile if name not in VOLATILE_FUNCTIONS]
             note = f" ({', '.join(unknown)}: not a function migrator knows, so counted as volatile)" if unknown else ""

@@ -63,6 +63,34 @@ def test_every_model(transaction):
     assert hits("ALTER TABLE u ADD COLUMN x float DEFAULT random();", RULE, transaction=transaction) == 1
 
 
+@pytest.mark.parametrize("declaration, call", [
+    ("CREATE OR REPLACE FUNCTION bits(text) RETURNS int AS $$ SELECT length($1) $$ LANGUAGE sql IMMUTABLE STRICT;",
+     "bits('read')"),  # DAViCal 1.2.6 declares privilege_to_bits() so, then adds columns defaulting to it
+    ("CREATE FUNCTION app.tags() RETURNS text[] STABLE LANGUAGE sql AS 'SELECT ARRAY[''a'']';", "app.tags()"),
+    ("CREATE FUNCTION tags() RETURNS text[] IMMUTABLE LANGUAGE sql AS 'SELECT ARRAY[''a'']';", "public.tags()"),
+])
+def test_a_function_the_migration_declared_non_volatile_is_no_rewrite(declaration, call):
+    assert hits(f"{declaration}\nALTER TABLE users ADD COLUMN x int DEFAULT {call};", RULE) == 0
+
+
+@pytest.mark.parametrize("declarations", [
+    "CREATE FUNCTION bits() RETURNS int LANGUAGE sql AS 'SELECT 1';",  # VOLATILE when not said
+    "CREATE FUNCTION bits() RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 1';\n"
+    "CREATE FUNCTION bits(int) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1';",  # an overload may be the one called
+    "CREATE FUNCTION other.bits() RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 1';",  # another schema's
+])
+def test_a_function_declared_volatile_or_elsewhere_still_counts(declarations):
+    [finding] = lint(f"{declarations}\nALTER TABLE users ADD COLUMN x int DEFAULT bits();", RULE)
+    assert "bits" in finding.message
+
+
+def test_a_declared_function_does_not_excuse_a_volatile_one_beside_it():
+    sql = ("CREATE FUNCTION bits() RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 1';\n"
+           "ALTER TABLE users ADD COLUMN x int DEFAULT bits() + (random() * 10)::int;")
+    [finding] = lint(sql, RULE)
+    assert "(random)" in finding.message
+
+
 ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TABLE events ADD COLUMN token uuid DEFAULT gen_random_uuid();",
     "ALTER TABLE events ADD COLUMN seen timestamptz DEFAULT now();",
@@ -72,4 +100,10 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TABLE events ADD COLUMN at3 timestamp(3) DEFAULT localtimestamp(3);",
     ("CREATE FUNCTION app.f() RETURNS text LANGUAGE plpgsql AS 'BEGIN RETURN 1; END'",  # volatile by default
      "ALTER TABLE events ADD COLUMN mine text DEFAULT app.f();"),
+    "CREATE FUNCTION app.bits(text) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT length($1)';\n"
+    "ALTER TABLE events ADD COLUMN b int DEFAULT app.bits('read');",  # declared here: evaluated once, no rewrite
+    "CREATE FUNCTION app.now2() RETURNS timestamptz LANGUAGE sql STABLE AS 'SELECT now()';\n"
+    "ALTER TABLE events ADD COLUMN n timestamptz DEFAULT app.now2();",
+    "CREATE FUNCTION app.r() RETURNS float8 LANGUAGE sql VOLATILE AS 'SELECT random()';\n"
+    "ALTER TABLE events ADD COLUMN r2 float8 DEFAULT app.r();",
 ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from migrator.analyzer import Lock, Statement
+from migrator.analyzer import Lock, Statement, volatile_functions
 from migrator.pgtypes import PgType, type_change_rewrites
 from migrator.sqltext import Relation, constraint_name
 
 TIMEOUT_SETTINGS = ("lock_timeout", "statement_timeout")
+
+
+_VOLATILITY_ORDER = ("immutable", "stable", "volatile")
 
 
 @dataclass
@@ -70,6 +73,8 @@ class MigrationContext:
     session_timeouts: dict[str, TimeoutInForce] = field(default_factory=dict)
     local_timeouts: dict[str, TimeoutInForce] = field(default_factory=dict)
     held_locks: list[HeldLock] = field(default_factory=list)
+    # function name -> volatility declared by CREATE FUNCTION here (of its overloads, the most volatile)
+    function_volatility: dict[str, str] = field(default_factory=dict)
     open_begin: Statement | None = None  # the explicit BEGIN of the transaction in progress
 
     def __post_init__(self) -> None:
@@ -109,6 +114,12 @@ class MigrationContext:
             return self.local_timeouts[name]
         return self.session_timeouts.get(name)
 
+    def volatile_calls(self, expression) -> list[str]:
+        """The calls in an expression to volatile functions or to unknown ones, less those this migration
+        created IMMUTABLE or STABLE."""
+        return [name for name in volatile_functions(expression)
+                if self.function_volatility.get(name, "volatile") == "volatile"]
+
     def column_type(self, table: Relation, column: str) -> PgType | None:
         """The column's type, when this migration declared or changed it."""
         return self.column_types.get((*self.resolve(table), column))
@@ -131,7 +142,10 @@ class MigrationContext:
         scan, and so does PRIMARY KEY USING INDEX on columns declared NOT NULL."""
         schema, table = self.resolve(statement.relation)
         for action in statement.actions:
-            if action.kind == "alter_column_type" and action.rewrites is None:
+            if (action.kind == "add_column" and action.rewrites and self.pg_version >= 11 and action.default is not None
+                    and action.generated not in ("serial", "identity", "stored") and not self.volatile_calls(action.default)):
+                action.rewrites = False  # its DEFAULT calls only functions declared non-volatile earlier
+            elif action.kind == "alter_column_type" and action.rewrites is None:
                 old = self.column_type(statement.relation, action.column)
                 if old is not None:
                     action.rewrites = type_change_rewrites(old, action.data_type, action.using_casts, self.pg_version)
@@ -174,6 +188,13 @@ class MigrationContext:
             self.writes_unknown = True
         elif kind in ("insert", "update", "merge", "copy") and table is not None:
             self.filled_tables.add(self.resolve(table))
+        if kind == "create_function" and table is not None:
+            schema = self.resolve(table, set())[0]  # a call names it with its schema, or bare when on the path
+            names = [f"{schema}.{table.name}"] + ([table.name] if schema in self.search_path else [])
+            for action in (action for action in statement.actions if action.kind == "function_volatility"):
+                for name in names:
+                    known = self.function_volatility.get(name, action.value)
+                    self.function_volatility[name] = max(known, action.value, key=_VOLATILITY_ORDER.index)
         if kind in ("create_table", "create_table_as") and table is not None:
             key = self.resolve(table, set())
             self.created_tables.add(key)

@@ -99,6 +99,10 @@ class Objects:
                 statement.actions.append(Action(kind="output_columns", sql=statement.sql, columns=columns))
             elif word == "VIEW":
                 self._view_columns(cursor, statement)
+            elif word == "FUNCTION":  # what a DEFAULT calling it later in the migration costs depends on this
+                volatility = next((w.lower() for w in map(cursor.word, range(len(cursor.rest())))
+                                   if w in ("IMMUTABLE", "STABLE", "VOLATILE")), "volatile")
+                statement.actions.append(Action(kind="function_volatility", value=volatility, sql=statement.sql))
             return
         raise Unanalyzable(f"CREATE {word or '?'} is not understood")
 
