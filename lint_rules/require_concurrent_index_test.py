@@ -37,6 +37,8 @@ def test_index_on_table_created_in_same_migration_passes():
     "CREATE TABLE app.t (a int);\nSET search_path = app, public;",
     "SELECT set_config('search_path', 'app', true);\nCREATE TABLE t (a int);\nSET search_path TO app;",
     "CREATE TABLE IF NOT EXISTS @extschema@.t (a int);",  # an extension script runs with its schema as search_path
+    "CREATE MATERIALIZED VIEW t AS SELECT id AS a FROM users;",  # pgstac: CREATE UNIQUE INDEX ON partitions (partition)
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS app.t AS SELECT 1 AS a WITH NO DATA;\nSET search_path = app;",
 ])
 def test_tables_made_from_a_query_are_new(created):
     """CREATE TABLE ... AS and SELECT INTO fill a table nobody else uses yet: indexing it blocks nobody."""
@@ -50,6 +52,7 @@ def test_tables_made_from_a_query_are_new(created):
     "SET search_path = app;\nCREATE TABLE t (a int);\nRESET search_path;\nCREATE INDEX t_a ON t (a);",
     "CREATE TEMP TABLE t (a int);\nCREATE INDEX t_a ON public.t (a);",
     "SELECT a INTO x FROM t;\nCREATE INDEX t_a ON t (a);",
+    "CREATE MATERIALIZED VIEW app.t AS SELECT 1 AS a;\nCREATE INDEX t_a ON t (a);",
 ])
 def test_a_new_table_in_another_schema_does_not_make_the_existing_one_new(sql):
     """Relations are schema-qualified facts, resolved with the migration's search_path."""
@@ -74,4 +77,5 @@ ORACLE = [  # tests/test_oracle.py: new tables from queries, and schema-qualifie
     "DO $$ BEGIN CREATE TABLE n AS SELECT * FROM t; END $$;\nCREATE INDEX n_a ON n (a);",
     "CREATE TABLE app.users (id bigint, email text);\nCREATE INDEX u_email ON users (email);",
     "SET search_path = app;\nCREATE INDEX t_a ON t (a);",
+    "CREATE MATERIALIZED VIEW n AS SELECT id, a FROM t;\nCREATE UNIQUE INDEX ON n (id);",
 ]

@@ -195,10 +195,10 @@ class MigrationContext:
                 for name in names:
                     known = self.function_volatility.get(name, action.value)
                     self.function_volatility[name] = max(known, action.value, key=_VOLATILITY_ORDER.index)
-        if kind in ("create_table", "create_table_as") and table is not None:
+        if kind in ("create_table", "create_table_as", "create_materialized_view") and table is not None:
             key = self.resolve(table, set())
             self.created_tables.add(key)
-            if kind == "create_table_as":
+            if kind != "create_table":  # filled by its query (counted so even WITH NO DATA)
                 self.filled_tables.add(key)
             for action in statement.actions:
                 if action.data_type is not None and action.column:
