@@ -1,4 +1,5 @@
 import compileall
+import os
 import sys
 from pathlib import Path
 
@@ -6,6 +7,16 @@ import pytest
 
 pytest_plugins = ["migrator.testing"]
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# Each worker starts clusters of its own (a primary and its replica per session): past a few
+# workers they only contend for the same cores and memory.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (the suite's default, pyproject.toml): one worker per core, at most MAX_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
 def pytest_configure(config):

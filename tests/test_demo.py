@@ -29,9 +29,11 @@ def test_demo_runs_end_to_end_and_reads_well_in_80_columns():
         psycopg.connect(primary, connect_timeout=3)
 
 
-def test_demo_keep_leaves_the_sandbox_running():
+def test_demo_keep_leaves_the_sandbox_running(tmp_path):
+    # its own folder: --keep names the sandbox after the working directory, and another test (or a
+    # parallel worker) may keep one named after the repository's
     result = subprocess.run([sys.executable, "-m", "migrator", "demo", "--rows", "2000", "--keep"],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
     try:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "Sandbox kept" in result.stdout and "migrator sandbox down" in result.stdout
@@ -39,4 +41,4 @@ def test_demo_keep_leaves_the_sandbox_running():
         with psycopg.connect(dsns[-2]) as connection:
             assert connection.execute("SELECT count(*) FROM messages").fetchone() == (2000,)
     finally:
-        subprocess.run([sys.executable, "-m", "migrator", "sandbox", "down"], capture_output=True)
+        subprocess.run([sys.executable, "-m", "migrator", "sandbox", "down"], capture_output=True, cwd=tmp_path)

@@ -1,5 +1,6 @@
 """The sandbox: real primary + streaming replica clusters, their controls, cleanup and bad input."""
 
+import functools
 import os
 import re
 import signal
@@ -218,9 +219,10 @@ def test_unreachable_temp_dir_is_a_clear_error(tmp_path):
             assert cluster.query(cluster.primary, "SELECT 1") == [(1,)]
 
 
-def test_cli_up_detach_status_down():
+def test_cli_up_detach_status_down(tmp_path):
     command = [sys.executable, "-m", "migrator", "sandbox"]
-    up = subprocess.run(command + ["up", "--detach", "--replicas", "1"], capture_output=True, text=True, timeout=120)
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path)  # a sandbox name of its own
+    up = run(command + ["up", "--detach", "--replicas", "1"], timeout=120)
     assert up.returncode == 0, up.stderr
     dsns = up.stdout.split()
     assert len(dsns) == 2 and all(d.startswith("postgresql://") for d in dsns)
@@ -228,9 +230,9 @@ def test_cli_up_detach_status_down():
         assert connection.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
     with psycopg.connect(dsns[1]) as connection:
         assert connection.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
-    status = subprocess.run(command + ["status"], capture_output=True, text=True)
+    status = run(command + ["status"])
     assert "(detached)" in status.stdout and "replica1" in status.stdout and "lag" in status.stdout
-    down = subprocess.run(command + ["down"], capture_output=True, text=True)
+    down = run(command + ["down"])
     assert down.returncode == 0 and "stopped" in down.stdout
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(dsns[0], connect_timeout=3)
