@@ -152,12 +152,17 @@ def test_concurrently_runs_outside_the_transaction_and_the_version_is_stamped_on
 
 
 def test_two_applies_never_run_ddl_together(migrations, pg_db):
-    write(migrations, "001_slow.sql", "SELECT pg_sleep(5);\nALTER TABLE users ADD COLUMN a int;\n")
+    # the first apply holds the deploy lock until the test opens the gate (however slowly the
+    # other two start on a busy machine)
+    pg_db.execute("CREATE TABLE gate ()")
+    write(migrations, "001_slow.sql", "DO $$ BEGIN WHILE NOT EXISTS (SELECT FROM gate) LOOP PERFORM pg_sleep(0.05); "
+                                      "END LOOP; END $$;\nALTER TABLE users ADD COLUMN a int;\n")
     command = CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--log-format", "json"]
-    first = subprocess.Popen(command + ["--lock-wait", "20s"], stdout=subprocess.PIPE, text=True)
+    first = subprocess.Popen(command + ["--lock-wait", "60s"], stdout=subprocess.PIPE, text=True)
     poll(lambda: pg_db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0] > 0)
-    waiting = subprocess.Popen(command + ["--lock-wait", "20s"], stdout=subprocess.PIPE, text=True)
+    waiting = subprocess.Popen(command + ["--lock-wait", "60s"], stdout=subprocess.PIPE, text=True)
     impatient = subprocess.run(command + ["--lock-wait", "500ms"], capture_output=True, text=True, timeout=60)
+    pg_db.execute("INSERT INTO gate DEFAULT VALUES")
     assert impatient.returncode == 1 and "another migrator apply holds the deploy lock (pid" in impatient.stderr
     out_first, _ = first.communicate(timeout=60)
     out_waiting, _ = waiting.communicate(timeout=60)
