@@ -410,7 +410,7 @@ def test_lint_fleet_warns_about_the_unfinished_backfills_of_each_target(tmp_path
     migration.write_text("ALTER TABLE items ALTER COLUMN b SET NOT NULL;\n")
     targets = {"quiet": next(iter(databases.values())), "busy": pg_db.dsn}
     fleet = str(fleet_file(tmp_path, targets))
-    thread = start_fill_b(pg_db, 5000, at_least=1)
+    thread = start_fill_b(pg_db, 500, at_least=1)  # a minute of work: still running at the pause, however slow the CLI
     try:
         assert subprocess.run(CLI + ["backfill", "pause", "fill-b", "--dsn", pg_db.dsn], timeout=60).returncode == 0
         result = subprocess.run(CLI + ["lint", "--select", "unfinished-backfill", "--fleet", fleet, str(migration)],
