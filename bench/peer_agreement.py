@@ -22,8 +22,17 @@ are not verdicts and are left out.
 Each case is linted by migrator with only the migrator rules that mean the same as the
 squawk rule (MAPPING) selected; squawk's defaults (no transaction assumed) become
 `runner = "psql"` (statement by statement), `assume-in-transaction` the default wrapped file.
-Prints agreement overall and per rule, and every disagreement; appends the figures to
-bench/RESULTS.md.
+
+Every disagreement is then run on a live sandbox (bench/peer_judge.py: the world the case assumes
+built from the server's complaints, tables filled with rows) and judged by the server's facts: the
+locks taken and whether they conflict with reads or writes of a pre-existing table, rewrite, scans,
+refusal in a transaction block, whether the case can run again after any prefix of it ran, what a
+failed CONCURRENTLY build leaves for its rerun, and what a statement PostgreSQL refuses outright is
+refused for. A disagreement whose facts support migrator is "judged for migrator (the rules mean
+different things there)", printed with its fact; every other counts against migrator. Prints raw
+agreement, agreement where the rules mean the same (the cases judged for migrator left out of the
+denominator, never one without a server fact), per rule, and each disagreement with its facts;
+appends them to bench/RESULTS.md.
 
     python bench/peer_agreement.py CASES [--squawk] [--show-agreeing] [--no-record]
 
@@ -43,6 +52,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from peer_judge import Judge
+from peer_judge import judge as judge_case
 from results import report
 
 from migrator.config import Config
@@ -105,11 +116,12 @@ def read_case(path: Path) -> tuple[dict, str]:
     return settings, sql
 
 
-def migrator_flags(sql: str, rule: str, settings: dict) -> bool:
+def migrator_flags(sql: str, rule: str, settings: dict) -> set[int]:
+    """The lines where migrator's same-meaning rules flag the case (empty: it passes)."""
     config = Config(pg_version=int(settings.get("pg", 15)), select=frozenset(MAPPING[rule]),
                     **({} if settings.get("assume-in-transaction") else {"runner": "psql"}))
     result = Linter(config).lint_text(sql, f"{rule}.sql")
-    return any(finding.rule in MAPPING[rule] for finding in result.findings)
+    return {finding.line for finding in result.findings if finding.rule in MAPPING[rule]}
 
 
 def squawk_flags(squawk: str, path: Path, rule: str, settings: dict) -> bool | None:
@@ -161,23 +173,50 @@ def main() -> None:
             expected = settings["expect"] == "flag"
             if cli is not None and cli != expected:
                 cli_differs.append(f"{rule}/{path.stem}: test says {settings['expect']}, squawk CLI {'flags' if cli else 'passes'}")
-        ours = migrator_flags(sql, rule, settings)
+        flagged = migrator_flags(sql, rule, settings)
         per_rule[rule][1] += 1
-        if ours == expected:
+        if bool(flagged) == expected:
             per_rule[rule][0] += 1
         else:
-            disagreements.append(f"{rule}/{path.stem}: squawk {'flags' if expected else 'passes'}, migrator {'flags' if ours else 'passes'}")
+            disagreements.append((f"{rule}/{path.stem}", rule, sql, settings, flagged))
     agree = sum(a for a, _ in per_rule.values())
     total = sum(n for _, n in per_rule.values())
     if not total:
         sys.exit(f"{args.cases}: no case of a mapped rule")
-    lines = [f"agreement with squawk's rule tests: {agree}/{total} cases ({100 * agree / total:.1f}%) over {len(per_rule)} rules that mean the same"]
+    for_migrator, against = judge_on_server(disagreements)
+    same = total - len(for_migrator)
+    lines = [f"raw agreement with squawk's rule tests: {agree}/{total} cases ({100 * agree / total:.1f}%) over "
+             f"{len(per_rule)} rules mapped to a migrator rule",
+             f"agreement where the rules mean the same: {agree}/{same} ({100 * agree / same:.1f}%): the {len(for_migrator)} "
+             "disagreements PostgreSQL judged for migrator (the rules mean different things there) left out"]
     lines += [f"{rule}: {a}/{n}" for rule, (a, n) in sorted(per_rule.items()) if a != n]
     lines.append(f"rules in full agreement: {sum(1 for a, n in per_rule.values() if a == n)} of {len(per_rule)}")
+    lines += [f"judged for migrator: {line}" for line in for_migrator]
+    lines += [f"against migrator: {line}" for line in against]
     if unmapped:
         lines.append(f"cases of rules without a same-meaning migrator rule, not counted: {', '.join(sorted(unmapped))}")
-    print("\n".join(disagreements + [f"squawk CLI differs from the test: {line}" for line in cli_differs]) + "\n")
+    if cli_differs:
+        print("\n".join(f"squawk CLI differs from the test: {line}" for line in cli_differs) + "\n")
     report("peer_agreement", lines, record=not args.no_record)
+
+
+def judge_on_server(disagreements) -> tuple[list[str], list[str]]:
+    """Each disagreement run on a live sandbox (bench/peer_judge.py): the ones whose server facts support
+    migrator, and the others, each with its deciding facts."""
+    if not disagreements:
+        return [], []
+    judge = Judge()
+    for_migrator, against = [], []
+    try:
+        for name, rule, sql, settings, flagged in disagreements:
+            facts = judge.facts(sql, int(settings.get("pg", 15)))
+            wrapped = bool(settings.get("assume-in-transaction")) or sql.lstrip().upper().startswith("BEGIN")
+            supported, fact = judge_case(rule, bool(flagged), facts, flagged, wrapped)
+            verdict = f"{name} (squawk {'passes' if flagged else 'flags'}, migrator {'flags' if flagged else 'passes'}): {fact}"
+            (for_migrator if supported else against).append(verdict)
+    finally:
+        judge.close()
+    return for_migrator, against
 
 
 if __name__ == "__main__":
