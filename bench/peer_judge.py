@@ -242,7 +242,8 @@ def _judge(rule: str, migrator_flags: bool, facts: CaseFacts, flagged_lines: set
         return migrator_flags and "does not exist" in first.observed.error and "function" in first.observed.error, what
     if rule == "require-timeout-settings":
         probes = "; ".join(f"`{s.sql}`: {_locks(s.observed)}, "
-                           + ("completed while a writer held every pre-existing table" if s.probe is None
+                           + ("completed while a writer held ROW EXCLUSIVE on every pre-existing table (so it neither waits for nor "
+                              "queues readers or writers)" if s.probe is None
                               else f"with a writer on every pre-existing table: {s.probe}") for s in statements)
         quiet = all(s.probe is None and not _conflicting(s.observed, pre_existing) for s in statements)
         return quiet != migrator_flags, probes + (f" (pre-existing: {', '.join(facts.pre_existing) or 'none'})")
