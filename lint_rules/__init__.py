@@ -63,6 +63,7 @@ class RuleContext:
     statement: Statement | None = None
     reports: list[Report] = field(default_factory=list)
     scratch: dict = field(default_factory=dict)  # per-file notes a rule keeps for its finish()
+    facts: dict = field(default_factory=dict)  # what rules derived from the current statement (see shared())
 
     @property
     def pg_version(self) -> int:
@@ -72,6 +73,16 @@ class RuleContext:
                statement: Statement | None = None) -> None:
         """Report a finding on the current statement, or the one given (at the rule's severity unless given)."""
         self.reports.append(Report(self.rule, statement or self.statement, message, help, severity or self.rule.severity))
+
+    def shared(self, statement: Statement, name: str, derive: Callable[[], object]):
+        """derive()'s value, computed once for all the rules that ask about this statement: the migration
+        does not change while the rules look at one statement (the linter clears `facts` between statements)."""
+        key = (name, id(statement))
+        try:
+            return self.facts[key]
+        except KeyError:
+            value = self.facts[key] = derive()
+            return value
 
     def notes(self) -> dict:
         """This rule's own notes for the current file."""

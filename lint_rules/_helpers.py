@@ -8,7 +8,8 @@ from migrator.pgtypes import PgType
 
 def on_existing_table(statement: Statement, ctx) -> bool:
     """The statement alters a table that existed before this migration."""
-    return statement.relation is not None and not ctx.migration.is_new(statement.relation)
+    return statement.relation is not None and ctx.shared(statement, "on_existing_table",
+                                                         lambda: not ctx.migration.is_new(statement.relation))
 
 
 def actions(statement: Statement, ctx, kind: str) -> list[Action]:
@@ -22,12 +23,16 @@ def actions(statement: Statement, ctx, kind: str) -> list[Action]:
 
 def locks_on_existing(statement: Statement, ctx) -> list:
     """The locks this statement takes on relations that existed before the migration."""
-    return [t for t in statement.locks if not ctx.migration.is_new(t.relation, "index" if t.kind == "index" else "table")]
+    if not statement.locks:
+        return []
+    return ctx.shared(statement, "locks_on_existing", lambda: [
+        t for t in statement.locks if not ctx.migration.is_new(t.relation, "index" if t.kind == "index" else "table")])
 
 
 def blocking_locks_on_existing(statement: Statement, ctx) -> list:
     """Locks of SHARE or stronger this statement takes on relations that existed before the migration."""
-    return [target for target in locks_on_existing(statement, ctx) if target.lock.blocks_writes]
+    return ctx.shared(statement, "blocking_locks_on_existing",
+                      lambda: [target for target in locks_on_existing(statement, ctx) if target.lock.blocks_writes])
 
 
 def describe_locks(targets) -> str:

@@ -9,7 +9,7 @@ def check(statement, ctx):
             ctx.report("before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block",
                        "Put it in its own migration marked -- migrator:no-transaction.")
         return
-    if not migration.in_transaction:
+    if not migration.in_transaction or not migration.enum_values_added:
         return
     added = {value for (_, value), transaction in migration.enum_values_added.items() if transaction == migration.transaction_id}
     if not any(value in statement.sql for value in added):  # only then is the statement tokenized

@@ -25,6 +25,8 @@ def test_the_whole_finding():
     f"DROP TABLE {LONG};",
     f"COMMENT ON INDEX {LONG} IS 'x';",
     'CREATE TABLE "' + "\N{FAMILY}\N{ZERO WIDTH JOINER}" * 13 + '" (a int);',  # 13 four-byte and 13 three-byte characters
+    'CREATE TABLE "' + "order by " * 8 + '" (a int);',  # quoted, with spaces: 72 bytes
+    'CREATE TABLE "' + 'a""b ' * 16 + '" (a int);',  # quoted, with doubled quotes: 64 bytes once read
 ])
 def test_long_names_anywhere(sql):
     assert hits(sql, RULE) == 1
@@ -34,6 +36,7 @@ def test_long_names_anywhere(sql):
     f"CREATE INDEX {LONG[:63]} ON orders (customer_id);",  # exactly 63 bytes
     f"INSERT INTO t (hash) VALUES ('{'e3b0c442' * 9}');",  # a long string is not a name
     f"-- {LONG}\nSELECT 1;",
+    'CREATE TABLE "' + 'a""' * 31 + '" (a int);',  # 96 characters as written, 62 bytes as a name
 ])
 def test_names_within_the_limit_and_long_strings_pass(sql):
     assert hits(sql, RULE) == 0

@@ -163,6 +163,7 @@ class Linter:
             for statement in top.walk():
                 migration.enter(statement)
                 context.statement = statement
+                context.facts.clear()
                 # Facts of an unanalyzable statement cannot be trusted: it gets that one finding.
                 for rule in self.unanalyzable_rules if statement.unanalyzable else self._rules_for(statement.kind):
                     context.rule = rule
