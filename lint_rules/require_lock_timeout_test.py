@@ -71,6 +71,19 @@ def test_every_version(pg_version):
     assert hits(ALTER, RULE, pg_version=pg_version) == 1
 
 
+def test_inherits_locks_its_parents_without_blocking_writes():
+    """CREATE TABLE ... INHERITS takes SHARE UPDATE EXCLUSIVE on each parent (mimeo's refresh_config_* tables):
+    writers go on, so no timeout is needed for it."""
+    from migrator.analyzer import Analyzer, Lock
+
+    [statement] = Analyzer().analyze("CREATE TABLE c (LIKE p INCLUDING ALL) INHERITS (p, app.q);")
+    assert {(str(t.relation), t.lock) for t in statement.locks} == {
+        ("p", Lock.ACCESS_SHARE), ("p", Lock.SHARE_UPDATE_EXCLUSIVE), ("app.q", Lock.SHARE_UPDATE_EXCLUSIVE)}
+    assert hits("CREATE TABLE c () INHERITS (p);", RULE) == 0
+
+
 ORACLE = [  # run on a live server by tests/test_oracle.py
     "SET LOCAL lock_timeout = '1s';\nALTER TABLE t ADD COLUMN x int;",
+    "CREATE TABLE child (LIKE t INCLUDING ALL) INHERITS (t);",
+    "CREATE TABLE child2 () INHERITS (t, app.t);",
 ]

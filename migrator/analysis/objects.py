@@ -138,6 +138,9 @@ class Objects:
                 action = self._column_definition(inner)
                 action.kind = "column"
             statement.actions.append(action)
+        if cursor.accept("INHERITS"):  # each parent: SHARE UPDATE EXCLUSIVE, as PostgreSQL merges its columns
+            for parent in split_top_level(cursor.skip_group()):
+                statement.add_lock(Cursor(cursor.statement, parent).relation(), Lock.SHARE_UPDATE_EXCLUSIVE, "parent")
         on_commit = cursor.find_word("COMMIT")
         if on_commit is not None and cursor.word(on_commit - 1) == "ON":  # ON COMMIT DROP | DELETE ROWS | PRESERVE ROWS
             statement.actions.append(Action(kind="on_commit", value=cursor.word(on_commit + 1).lower(), sql=statement.sql))
