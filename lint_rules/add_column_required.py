@@ -4,6 +4,8 @@ from lint_rules._helpers import actions
 
 def check(statement, ctx):
     table = statement.relation
+    if ctx.migration.is_emptied(table):  # TRUNCATE earlier in this transaction: no row to refuse it
+        return
     for action in actions(statement, ctx, "add_column"):
         if action.not_null and action.default is None and action.generated is None:
             ctx.report(

@@ -29,6 +29,24 @@ def test_every_model_and_version(transaction, pg_version):
     assert hits("ALTER TABLE u ADD COLUMN p text NOT NULL;", RULE, transaction=transaction, pg_version=pg_version) == 1
 
 
+def test_a_table_truncated_earlier_in_the_transaction_passes():
+    """powa 4.1.0 truncates its staging table, then adds NOT NULL columns to it: no row to refuse them."""
+    sql = "TRUNCATE TABLE public.users;\nALTER TABLE users RENAME a TO b;\nALTER TABLE users ADD COLUMN plan text NOT NULL;"
+    assert hits(sql, RULE) == 0
+
+
+@pytest.mark.parametrize("sql, transaction", [
+    ("TRUNCATE users;\nALTER TABLE users ADD COLUMN plan text NOT NULL;", "none"),  # others may write in between
+    ("TRUNCATE users;\nCOMMIT;\nBEGIN;\nALTER TABLE users ADD COLUMN plan text NOT NULL;", "wrapped"),
+    ("TRUNCATE users;\nINSERT INTO users (id) VALUES (1);\nALTER TABLE users ADD COLUMN plan text NOT NULL;", "wrapped"),
+    ("TRUNCATE users;\nSELECT fill_users();\nALTER TABLE users ADD COLUMN plan text NOT NULL;", "wrapped"),
+    ("TRUNCATE orders;\nALTER TABLE users ADD COLUMN plan text NOT NULL;", "wrapped"),
+])
+def test_a_truncated_table_that_may_have_rows_again_is_flagged(sql, transaction):
+    assert hits(sql, RULE, transaction=transaction) == 1
+
+
 ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TABLE events ADD COLUMN n int NOT NULL DEFAULT 0;",
+    "TRUNCATE events;\nALTER TABLE events ADD COLUMN req int NOT NULL;",  # refused on the filled table without the TRUNCATE
 ]

@@ -12,6 +12,9 @@ TIMEOUT_SETTINGS = ("lock_timeout", "statement_timeout")
 
 
 _VOLATILITY_ORDER = ("immutable", "stable", "volatile")
+# statements that cannot put rows into a table: a table a TRUNCATE emptied stays empty through them
+_ADDS_NO_ROWS = frozenset({"truncate", "alter_table", "create_index", "drop_index", "comment", "grant", "revoke", "set",
+                           "create_table", "create_function", "drop_function", "create_view", "drop_view", "psql"})
 
 
 @dataclass
@@ -73,6 +76,8 @@ class MigrationContext:
     session_timeouts: dict[str, TimeoutInForce] = field(default_factory=dict)
     local_timeouts: dict[str, TimeoutInForce] = field(default_factory=dict)
     held_locks: list[HeldLock] = field(default_factory=list)
+    # truncated in this transaction, which still holds the lock, and written to by nothing since: -> transaction_id
+    emptied_tables: dict[tuple[str, str], int] = field(default_factory=dict)
     # function name -> volatility declared by CREATE FUNCTION here (of its overloads, the most volatile)
     function_volatility: dict[str, str] = field(default_factory=dict)
     open_begin: Statement | None = None  # the explicit BEGIN of the transaction in progress
@@ -94,6 +99,11 @@ class MigrationContext:
         """Was this table created earlier in this migration, with no statement since that may have written rows to
         it (reading or rewriting it then costs nothing)?"""
         return self.is_new(relation) and not self.writes_unknown and self.resolve(relation) not in self.filled_tables
+
+    def is_emptied(self, relation: Relation | None) -> bool:
+        """Was this table truncated earlier in the transaction in progress, with nothing since that may add rows?"""
+        return (relation is not None and self.in_transaction
+                and self.emptied_tables.get(self.resolve(relation)) == self.transaction_id)
 
     def resolve(self, relation: Relation, created: set[tuple[str, str]] | None = None) -> tuple[str, str]:
         """(schema, name) of a relation as PostgreSQL finds it: temporary tables first, then the search_path.
@@ -127,6 +137,11 @@ class MigrationContext:
     # -- moving forward ------------------------------------------------------------------
     def enter(self, statement: Statement) -> None:
         """Called before rules look at a statement: autocommit gives each its own transaction."""
+        if statement.unanalyzable or statement.kind not in _ADDS_NO_ROWS:
+            self.emptied_tables.clear()
+        elif statement.kind == "truncate" and self.in_transaction:
+            for target in statement.locks:
+                self.emptied_tables[self.resolve(target.relation)] = self.transaction_id
         if statement.unanalyzable:
             self.writes_unknown = True
         if not self.in_transaction and statement.kind != "begin":
