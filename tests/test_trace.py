@@ -201,3 +201,14 @@ def test_bad_input_is_one_line(tmp_path):
     unreachable = trace(MESSAGING.parent, "--dsn", "postgresql://app:s3cret@127.0.0.1:1/scratch")
     assert one_line_error(unreachable, 1) == "Error: cannot connect to 127.0.0.1:1/scratch: connection refused"
     assert "s3cret" not in unreachable.stderr + unreachable.stdout
+
+
+def test_a_psql_scripts_meta_commands_are_not_sent(tmp_path, pg_db):
+    """`\\set ON_ERROR_STOP 1` and `\\echo` are psql's own: the SQL between them is traced, they are not sent."""
+    pg_db.execute("CREATE TABLE events (id bigint PRIMARY KEY, kind text)")
+    (tmp_path / "001.sql").write_text("\\set ON_ERROR_STOP 1\nALTER TABLE events ADD COLUMN at date;\n\\echo done\n")
+    result = trace(tmp_path, "--dsn", pg_db.dsn)
+    assert result.returncode == 0, result.stderr
+    meta, alter, echo = json.loads(result.stdout)["statements"]
+    assert meta["note"] == echo["note"] == "psql meta-command: psql runs it itself, nothing is sent"
+    assert alter["agrees"] and alter["locks_taken"] == {"events": "ACCESS EXCLUSIVE"}
