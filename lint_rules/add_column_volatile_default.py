@@ -14,7 +14,7 @@ def check(statement, ctx):
         column_type = action.data_type.declared()
         alternative = (
             f"ALTER TABLE {table} ADD COLUMN {action.column} {column_type};\n"
-            f"ALTER TABLE {table} ALTER COLUMN {action.column} SET DEFAULT {default.sql('postgres')};\n"
+            f"ALTER TABLE {table} ALTER COLUMN {action.column} SET DEFAULT {default.meta.get('written') or default.sql('postgres')};\n"
             f"-- then fill existing rows in batches: migrator backfill run ... --table {table} --set \"{action.column} = ...\""
         )
         if ctx.pg_version < 11:

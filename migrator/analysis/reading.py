@@ -115,11 +115,14 @@ def single_action(parsed: exp.Expr | None, kind: type) -> exp.Expr | None:
 
 
 def read_expression(cursor: Cursor, tokens: list[Token]) -> exp.Expr | None:
-    """Consume tokens and parse them as one SQL expression; None if sqlglot cannot."""
+    """Consume tokens and parse them as one SQL expression (its text as written in meta["written"]);
+    None if sqlglot cannot."""
     cursor.advance(len(tokens))
-    parsed = parse_one("SELECT " + cursor.sql_of(tokens)) if tokens else None
+    written = cursor.sql_of(tokens)
+    parsed = parse_one("SELECT " + written) if tokens else None
     if not isinstance(parsed, exp.Select) or len(parsed.expressions) != 1:
         return None
+    parsed.expressions[0].meta["written"] = written  # sqlglot's SQL may differ: now(123) prints CURRENT_TIMESTAMP
     return parsed.expressions[0]
 
 
