@@ -153,8 +153,9 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
     """Lint SQL migration files for locking and rewriting hazards.
 
     PATHS are SQL files, Alembic revisions (.py), Alembic projects (alembic.ini or its folder),
-    directories (searched for *.sql, leaving out down migrations) or - for standard input.
-    In goose and dbmate files only the up section is linted.
+    directories (searched for *.sql and Synapse's PostgreSQL-only *.sql.postgres, leaving out down
+    migrations and files named for another database, such as NAME.sqlite.sql or NAME.mysql.up.sql)
+    or - for standard input. In goose and dbmate files only the up section is linted.
     Exit status: 0 no errors, 1 error findings, 2 usage error or unreadable input.
 
     \b
@@ -329,17 +330,14 @@ def _changed_files(ref: str, files: list[tuple[str, Path]]) -> set[Path]:
     return changed
 
 
-def _is_down_migration(path: Path) -> bool:
-    """golang-migrate's NAME.down.sql and diesel's down.sql: run only to roll back, not on deploy."""
-    return path.name == "down.sql" or path.name.endswith(".down.sql")
-
-
 def _expand_paths(paths, errors: list[str]):
     """(display name, Path or None for stdin) for each input; problems go to errors.
 
-    A folder (or alembic.ini) of an Alembic project gives its revision files; another folder its *.sql files.
+    A folder (or alembic.ini) of an Alembic project gives its revision files; another folder its SQL migrations
+    (runners.sql_migrations).
     """
     from migrator.revisions import revision_files
+    from migrator.runners import sql_migrations
 
     for raw in paths:
         if raw == "-":
@@ -357,7 +355,7 @@ def _expand_paths(paths, errors: list[str]):
             for file in revisions:
                 yield str(file), file
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*.sql") if p.is_file() and not _is_down_migration(p))
+            files = sql_migrations(path, recursive=True)
             if not files:
                 errors.append(f"{raw}: error: no .sql files in this directory")
             for file in files:
@@ -1319,6 +1317,7 @@ def trace(path, dsn, no_rows, output_format):
     from migrator.errors import UserError
     from migrator.lint import Linter
     from migrator.revisions import project_layout
+    from migrator.runners import POSTGRES_ONLY, sql_migrations
     from migrator.trace import AlembicTrace, describe, trace_file
 
     try:
@@ -1327,8 +1326,8 @@ def trace(path, dsn, no_rows, output_format):
         raise click.BadParameter(str(error), param_hint="PATH") from None
     files = []
     if not alembic and path.is_dir():
-        files = sorted(p for p in path.rglob("*.sql") if p.is_file() and not _is_down_migration(p))
-    elif not alembic and path.is_file() and path.suffix == ".sql":
+        files = sql_migrations(path, recursive=True)
+    elif not alembic and path.is_file() and path.name.endswith((".sql", POSTGRES_ONLY)):
         files = [path]
     if not alembic and not files:
         raise click.BadParameter(f"{path}: neither an Alembic project (alembic.ini, or a folder holding env.py) "

@@ -29,6 +29,7 @@ from migrator.durations import format_duration
 from migrator.errors import UserError, database_error, first_line
 from migrator.lint import migration_markers, read_sql_file
 from migrator.lockwait import LockWaitSchedule
+from migrator.runners import migration_version, sql_migrations
 from migrator.sqltext import Source
 
 FOLLOWUP_STEPS = 100_000  # journal step numbers of a SQL migration's follow-ups start here
@@ -198,10 +199,10 @@ class SqlFolder:
     running a statement as written, its online form, or a refusal): see plan_text."""
 
     def __init__(self, files: list[Path], pg_version: int = 15, rewrite: bool = True, lint_config=None, target: str | None = None):
-        if target is not None and target not in {path.stem for path in files}:
+        if target is not None and target not in {migration_version(path) for path in files}:
             raise ApplyError(f"{files[0].parent}: no migration named {target!r} to apply up to (--to takes a file name "
                              "without .sql)")
-        self.files = [path for path in files if target is None or path.stem <= target]
+        self.files = [path for path in files if target is None or migration_version(path) <= target]
         self.analyzer, self.rewrite, self.lint_config = Analyzer(pg_version), rewrite, lint_config
         self.direction = "upgrade"
         for path in self.files:  # what needs no database is refused before anything connects
@@ -219,7 +220,7 @@ class SqlFolder:
         from migrator.guard import Catalog
 
         applied = self._applied(connection)
-        return self._plan([path for path in self.files if path.stem not in applied], Catalog(connection, policy or Policy()))
+        return self._plan([path for path in self.files if migration_version(path) not in applied], Catalog(connection, policy or Policy()))
 
     @staticmethod
     def _applied(connection: psycopg.Connection) -> set[str]:
@@ -240,11 +241,11 @@ class SqlFolder:
     def pending_files(self, connection: psycopg.Connection, executor=None) -> list[tuple[str, Path]]:
         """(version, file) of each migration not applied yet, unplanned (`executor`: see AlembicProject.current)."""
         applied = self._applied(connection)
-        return [(path.stem, path) for path in self.files if path.stem not in applied]
+        return [(migration_version(path), path) for path in self.files if migration_version(path) not in applied]
 
     def stop_after(self, version: str) -> None:
         """Apply no migration after `version`."""
-        self.files = [path for path in self.files if path.stem <= version]
+        self.files = [path for path in self.files if migration_version(path) <= version]
 
     def stamp_sql(self, migration: Migration) -> sql.Composed:
         """The statement that records the migration; the executor runs it in a transaction."""
@@ -254,22 +255,28 @@ class SqlFolder:
 
 def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True, lint_config=None,
                     target: str | None = None) -> SqlFolder:
-    """The .sql files of a folder in name order, planned (down migrations left out), up to and
+    """The SQL migrations of a folder in name order (runners.sql_migrations), planned, up to and
     including the one named `target` (its file name without .sql) when given."""
     if not folder.exists():
         raise ApplyError(f"{folder}: no such file or directory")
     if not folder.is_dir():
         raise ApplyError(f"{folder}: neither an Alembic project (alembic.ini, the folder holding it or env.py) "
                          "nor a folder of .sql migrations")
-    files = sorted(p for p in folder.glob("*.sql") if not (p.name == "down.sql" or p.name.endswith(".down.sql")))
+    files = sql_migrations(folder)
     if not files:
         raise ApplyError(f"{folder}: no .sql migrations here")
+    named: dict[str, Path] = {}
+    for path in files:
+        first = named.setdefault(migration_version(path), path)
+        if first is not path:
+            raise ApplyError(f"{path}: a second migration named {migration_version(path)!r} (with {first.name}): "
+                             "rename one, a file's name is its version")
     return SqlFolder(files, pg_version, rewrite, lint_config, target)
 
 
 def plan_file(path: Path, analyzer: Analyzer, rewrite_enabled: bool = True, lint_config=None, catalog=None) -> Migration:
     """A .sql migration file, planned (see plan_text)."""
-    return plan_text(path.stem, path, _read(path), analyzer, rewrite_enabled, lint_config=lint_config, catalog=catalog)
+    return plan_text(migration_version(path), path, _read(path), analyzer, rewrite_enabled, lint_config=lint_config, catalog=catalog)
 
 
 def _read(path: Path) -> str:

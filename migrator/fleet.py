@@ -36,6 +36,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from migrator.dsn import connect, mask_password
 from migrator.errors import UserError, first_line
+from migrator.runners import migration_version
 
 
 class FleetError(UserError):
@@ -338,7 +339,7 @@ def rollout_name(path: Path, source) -> str:
     if hasattr(source, "script"):
         goal = source.target if source.target not in ("head", "heads") else "+".join(sorted(source.script.get_heads()))
     else:
-        goal = source.files[-1].stem
+        goal = migration_version(source.files[-1])
     return f"{path.resolve().name}@{goal}"
 
 

@@ -72,8 +72,8 @@ class LintCache:
         return entries if isinstance(entries, dict) else {}
 
     def get(self, path: Path, display: str) -> FileResult | None:
-        """The cached result of a .sql file as it is now, or None (then lint it and store())."""
-        if path.suffix != ".sql":
+        """The cached result of a SQL file as it is now, or None (then lint it and store())."""
+        if path.suffix == ".py":
             return None  # Alembic revisions render through their project: not keyed by their own bytes
         try:
             if path.stat().st_size > self.config.max_file_size:

@@ -171,3 +171,31 @@ def _layout_runner(path: Path) -> Runner | None:
     if FLYWAY_NAME.match(path.name):
         return RUNNERS["flyway"]
     return None
+
+
+# --- which files of a folder are migrations for PostgreSQL ------------------------------------
+POSTGRES_ONLY = ".sql.postgres"  # Synapse's deltas for PostgreSQL only (their *.sql.sqlite twins are SQLite's)
+# Names tools give a file for another database, before its .sql (mautrix's NAME.sqlite.sql, popx's
+# NAME.mysql.up.sql and NAME.cockroach.up.sql): that tool sends it to that database only.
+OTHER_DATABASES = frozenset({"sqlite", "sqlite3", "mysql", "mariadb", "cockroach", "cockroachdb", "mssql", "sqlserver",
+                             "oracle", "h2", "hsqldb", "derby", "db2", "clickhouse", "duckdb", "spanner"})
+
+
+def is_down_migration(path: Path) -> bool:
+    """golang-migrate's NAME.down.sql and diesel's down.sql: run only to roll back, not on deploy."""
+    return path.name == "down.sql" or path.name.endswith(".down.sql")
+
+
+def sql_migrations(folder: Path, recursive: bool = False) -> list[Path]:
+    """The SQL migrations in a folder (and its subfolders when recursive) that reach PostgreSQL on
+    deploy, in name order: *.sql and *.sql.postgres files, leaving out down migrations and files
+    named for another database."""
+    found = [*folder.rglob("*.sql"), *folder.rglob(f"*{POSTGRES_ONLY}")] if recursive else \
+        [*folder.glob("*.sql"), *folder.glob(f"*{POSTGRES_ONLY}")]
+    return sorted(path for path in found if path.is_file() and not is_down_migration(path)
+                  and OTHER_DATABASES.isdisjoint(path.name.lower().split(".")[1:-1]))
+
+
+def migration_version(path: Path) -> str:
+    """A SQL migration's version: its file name without .sql (or .sql.postgres)."""
+    return path.name.removesuffix(POSTGRES_ONLY).removesuffix(".sql")

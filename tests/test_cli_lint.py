@@ -170,6 +170,37 @@ def test_directories_are_searched_recursively(files):
     assert {f["path"].rsplit("/", 1)[-1] for f in json.loads(result.stdout)} == {"unsafe.sql", "x.sql"}
 
 
+def test_directories_give_the_files_that_reach_postgresql_by_their_tools_naming(tmp_path, monkeypatch):
+    """Synapse's deltas (NAME.sql.postgres, NAME.sql.sqlite), mautrix's upgrades (NAME.postgres.sql,
+    NAME.sqlite.sql) and popx's (NAME.DIALECT.up.sql, NAME.up.sql for every database), as they ship."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    layout = {
+        "synapse/delta/88/04_index.sql": UNSAFE,
+        "synapse/delta/88/05_drop_old_otks.sql.postgres": UNSAFE,
+        "synapse/delta/88/05_drop_old_otks.sql.sqlite": UNSAFE,
+        "mautrix/upgrades/02-sender.postgres.sql": UNSAFE,
+        "mautrix/upgrades/02-sender.sqlite.sql": UNSAFE,
+        "popx/2019_identities.up.sql": UNSAFE,
+        "popx/2019_identities.postgres.up.sql": UNSAFE,
+        "popx/2019_identities.postgres.down.sql": UNSAFE,
+        "popx/2019_identities.cockroach.up.sql": UNSAFE,
+        "popx/2019_identities.mysql.up.sql": UNSAFE,
+        "popx/2019_identities.sqlite3.up.sql": UNSAFE,
+    }
+    for name, text in layout.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    linted = {"04_index.sql", "05_drop_old_otks.sql.postgres", "02-sender.postgres.sql", "2019_identities.up.sql",
+              "2019_identities.postgres.up.sql"}
+    for attempt in ("read", "from the cache"):
+        result = run("lint", "--format", "json", str(tmp_path / "synapse"), str(tmp_path / "mautrix"), str(tmp_path / "popx"))
+        assert {f["path"].rsplit("/", 1)[-1] for f in json.loads(result.stdout)} == linted, attempt
+    cached = [json.loads(pack.read_text()) for pack in (tmp_path / "cache" / "migrator" / "lint").glob("*.json")]
+    assert sum(map(len, cached)) == 1, "one content, one entry: the .sql.postgres file's result is cached too"
+    only_sqlite = run("lint", str(tmp_path / "mautrix" / "upgrades" / "02-sender.sqlite.sql"))
+    assert only_sqlite.exit_code == 1, "a file named on the command line is linted whatever its name"
+
+
 def test_rules_lists_every_rule_and_explain_renders_docs():
     result = run("rules")
     assert result.exit_code == 0

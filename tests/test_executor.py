@@ -463,3 +463,21 @@ def test_an_orphaned_build_that_never_ends_is_waited_for_up_to_the_online_statem
         blocker.close()
     poll(lambda: pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)])
     assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
+
+
+def test_a_folder_gives_apply_only_what_its_tool_sends_to_postgresql(tmp_path, pg_db):
+    """Synapse's NAME.sql.postgres is applied (version NAME), its NAME.sql.sqlite and mautrix's NAME.sqlite.sql
+    are not: their SQLite syntax never reaches the server."""
+    write(tmp_path, "001_a.sql", "CREATE TABLE a (id bigint);\n")
+    write(tmp_path, "002_b.sql.postgres", "CREATE TABLE b (id bigint GENERATED ALWAYS AS IDENTITY);\n")
+    write(tmp_path, "002_b.sql.sqlite", "CREATE TABLE b (id INTEGER PRIMARY KEY AUTOINCREMENT);\n")
+    write(tmp_path, "003_c.postgres.sql", "CREATE TABLE c (id bigint);\n")
+    write(tmp_path, "003_c.sqlite.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY AUTOINCREMENT);\n")
+    assert Executor(pg_db.dsn, Policy()).apply(load_sql_folder(tmp_path)) == ["001_a", "002_b", "003_c.postgres"]
+    assert pg_db.execute("SELECT version FROM migrator.schema_migrations ORDER BY version") == [
+        ("001_a",), ("002_b",), ("003_c.postgres",)]
+    assert pg_db.execute("SELECT attidentity FROM pg_attribute WHERE attrelid = 'b'::regclass AND attname = 'id'") == [("a",)]
+    write(tmp_path, "004_d.sql", "SELECT 1;\n")
+    write(tmp_path, "004_d.sql.postgres", "SELECT 2;\n")
+    with pytest.raises(ApplyError, match=r"004_d.sql.postgres: a second migration named '004_d' \(with 004_d.sql\)"):
+        load_sql_folder(tmp_path)
