@@ -41,6 +41,7 @@ def test_a_known_name_called_as_no_function_postgresql_has_is_unknown(default, c
     "0", "'free'", "now()", "CURRENT_TIMESTAMP", "'{}'::jsonb", "NULL", "timezone('utc', now())",
     "current_timestamp(3)", "localtimestamp(2)", "pg_catalog.now()", "date_trunc('day', now())",
     "to_char(now(), 'YYYY')", "txid_current()", "jsonb_build_object()", "extract(epoch from now())",
+    "overlay('abc' placing 'x' from 1)", "position('a' in 'abc')", "strpos('abc', 'a')",
 ])
 def test_non_volatile_default_passes_from_pg11(default):
     assert hits(f"ALTER TABLE users ADD COLUMN x text DEFAULT {default};", RULE, pg_version=11) == 0

@@ -457,7 +457,7 @@ def parse_one(sql: str):
 
 
 # words inside the parentheses of SQL's special call syntax: SUBSTRING(a FROM 1 FOR 2), TRIM(BOTH 'x' FROM a) ...
-_SQL_SYNTAX_WORDS = {"FROM", "FOR", "PLACING", "IN", "BOTH", "LEADING", "TRAILING"}
+_SQL_SYNTAX_WORDS = {"FROM", "FOR", "PLACING", "IN", "BOTH", "LEADING", "TRAILING", "SIMILAR", "ESCAPE"}
 
 
 def call_of(function: exp.Func) -> tuple[str, str | None, int] | None:

@@ -23,7 +23,7 @@ STABLE_FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "json_build_array": (0, None), "length": (1, 2), "abs": (1, 1), "round": (1, 2), "btrim": (1, 2),
     "make_interval": (0, 7), "date_trunc": (2, 3), "to_char": (2, 2), "to_timestamp": (1, 2),
     "current_schema": (0, 0), "current_setting": (1, 2), "substring": (2, 3), "replace": (3, 3), "md5": (1, 1),
-    "txid_current": (0, 0), "pg_current_xact_id": (0, 0),
+    "txid_current": (0, 0), "pg_current_xact_id": (0, 0), "overlay": (3, 4), "position": (2, 2), "strpos": (2, 2),
     # SQL's own call forms, not in pg_proc: CURRENT_TIMESTAMP(precision) ...
     "current_timestamp": (1, 1), "current_time": (1, 1), "localtimestamp": (1, 1), "localtime": (1, 1),
     "coalesce": (1, None), "greatest": (1, None), "least": (1, None), "nullif": (2, 2),
@@ -33,7 +33,8 @@ STABLE_FUNCTIONS: dict[str, tuple[int, int | None]] = {
 _STABLE_SQL_FORMS = {
     "current_timestamp", "current_date", "current_time", "localtimestamp", "localtime", "current_user",
     "session_user", "current_schema", "cast", "array", "case", "if", "trim", "substring", "interval", "json",
-    "jsonb", "tsordered", "coalesce", "greatest", "least", "nullif", "extract",
+    "jsonb", "tsordered", "coalesce", "greatest", "least", "nullif", "extract", "overlay",
+    "str_position",  # POSITION(a IN b)
 }
 
 
