@@ -36,11 +36,14 @@ from migrator.analyzer import Analyzer, Statement
 from migrator.dbapi import Session, Status, replace_placeholders
 from migrator.errors import database_error, first_line
 from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
+from migrator.oracle import error_sqlstate
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
 
 # A lock wait that gave up (lock_not_available, deadlock_detected), by SQLSTATE whatever the driver's error class:
 # the revision in flight is rolled back and retried.
 RETRIED_SQLSTATES = frozenset({pg_errors.LockNotAvailable.sqlstate, pg_errors.DeadlockDetected.sqlstate})
+# errors of the timeouts migrator sets (and of the retried waits): a revision may not swallow them
+TIMEOUT_SQLSTATES = RETRIED_SQLSTATES | {pg_errors.QueryCanceled.sqlstate}
 OFFERED_DRIVERS = ("psycopg", "psycopg2")  # what --dsn may name: migrator's own engine and sqlalchemy.url use it
 GUARDED_DRIVERS = ("psycopg", "psycopg2", "asyncpg")  # SQLAlchemy's names; psycopg covers its async dialect too (migrator.dbapi)
 _GUARDING = threading.local()  # the run whose env.py is executing, so the env.py hook steps aside
@@ -392,6 +395,9 @@ class _Run:
         self.armed: dict[int, tuple] = {}  # per DBAPI connection: the timeouts set in its current transaction
         self.last = None  # (origin, verdict, started) of the statement in flight
         self.revision: str | None = None  # the revision whose statements are being sent
+        self.savepoints: dict[str, int] = {}  # savepoint -> how many follow-ups were queued when it was set
+        self.failure = None  # (error, self.last) of the last statement that failed since the latest savepoint
+        self.swallowed = None  # a failure of migrator's timeouts that the revision rolled back to a savepoint and went on
 
     # -- running env.py -------------------------------------------------------------------------
     def execute(self) -> None:
@@ -425,7 +431,8 @@ class _Run:
         failures become ApplyError (or _LockTimeout, to retry)."""
         from sqlalchemy import exc
 
-        hooks = [("before_cursor_execute", self._before, True), ("after_cursor_execute", self._after, False)]
+        hooks = [("before_cursor_execute", self._before, True), ("after_cursor_execute", self._after, False),
+                 ("handle_error", self._failed, False)]
         emit, stdout = self.executor.emit, sys.stdout
 
         def emit_to_stdout(event: dict) -> None:  # what migrator reports keeps stdout; what revisions print does not
@@ -485,8 +492,11 @@ class _Run:
 
         self._refuse_unguarded(conn.dialect)
         raw = Session.under(conn)
-        if raw.status == Status.INERROR or statement.startswith("ROLLBACK TO SAVEPOINT"):  # (asyncpg cannot tell INERROR)
+        rollback_to = self._savepoint_rolled_back(statement)
+        if raw.status == Status.INERROR or rollback_to is not None:  # (asyncpg cannot tell INERROR)
             self.armed.pop(id(raw.connection), None)  # it undoes the SET LOCALs made since the savepoint
+            if rollback_to is not None:
+                self._roll_back_to(rollback_to)
             self.last = None
             return statement, parameters
         if raw.status == Status.IDLE:
@@ -497,6 +507,9 @@ class _Run:
         text = inline(raw, statement, first_row(parameters) if executemany else parameters)
         verdict = self.guard.judge(raw, text, origin, in_transaction=not raw.autocommit)
         step = verdict.step
+        if step.statement.kind == "savepoint" and step.statement.actions:
+            self.savepoints[step.statement.actions[0].value] = len(self.queued)
+            self.failure = None
         self._arm(raw, step)
         self.last = (origin, verdict, time.monotonic())
         lock_timeout, statement_timeout = step.timeouts(self.executor.policy, self.lock_timeout(self.revision))
@@ -519,12 +532,36 @@ class _Run:
         self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", "step": origin.line,
                             **self._located(origin), "seconds": round(time.monotonic() - started, 3)})
 
+    def _failed(self, context) -> None:
+        """A statement failed: what it was, for a ROLLBACK TO SAVEPOINT the revision may send in its except clause."""
+        self.failure = (context.original_exception, self.last)
+
+    def _savepoint_rolled_back(self, statement: str) -> str | None:
+        """The savepoint a ROLLBACK TO SAVEPOINT names (SQLAlchemy's begin_nested(), or the revision's own SQL)."""
+        if statement.split(None, 1)[:1] not in (["ROLLBACK"], ["rollback"]):
+            return None
+        parsed = self.project.analyzer.analyze(statement)
+        return parsed[0].actions[0].value if len(parsed) == 1 and parsed[0].kind == "rollback_to_savepoint" else None
+
+    def _roll_back_to(self, name: str) -> None:
+        """The revision undid its work since a savepoint, as its own code decides (zuul's try a statement and roll
+        back on its error): what that work queued to follow the commit is gone with it. But when what failed was
+        a lock or statement timeout migrator set, plain alembic upgrade would have waited and gone on: the
+        revision is not allowed to carry on without it, and fails (or is retried) once it ends as if uncaught."""
+        del self.queued[self.savepoints.get(name, len(self.queued)):]
+        error = self.failure[0] if self.failure else None
+        if error_sqlstate(getattr(error, "orig", None) or error) in TIMEOUT_SQLSTATES:
+            self.swallowed = self.failure
+
     def _located(self, origin) -> dict:
         """Where a statement comes from, for the event: its line in the revision, or in env.py."""
         return {"line": origin.line, **({"file": origin.path.name} if origin.path == self.origins.env_path else {})}
 
     def version_applied(self, ctx, step, heads, run_args) -> None:
         """Alembic moved the version table, in the revision's transaction: journal its follow-ups there."""
+        if self.swallowed is not None:  # outside the revision's code: nothing there can catch it
+            error, self.last = self.swallowed
+            self._database_error(getattr(error, "orig", None) or error)
         revision = step.up_revision_id if step.is_upgrade else f"{step.up_revision_id}-downgrade"
         raw = Session(ctx.connection.connection.dbapi_connection)
         if not step.is_upgrade:  # what the reverted revision still owed goes with it
@@ -580,7 +617,7 @@ class _Run:
     def _database_error(self, error: Exception):
         origin = self.last[0] if self.last else None
         where = f"{origin.path}:{origin.line}" if origin else str(self.env_path)
-        if (getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)) in RETRIED_SQLSTATES:  # psycopg 3; psycopg2
+        if error_sqlstate(error) in RETRIED_SQLSTATES:
             raise _LockTimeout(error, where, self.revision or "alembic", origin.line if origin else None) from None
         raise ApplyError(f"{where}: {database_error(error)} ({self.rolled_back()})") from None
 

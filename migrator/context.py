@@ -41,6 +41,14 @@ class HeldLock:
 
 
 @dataclass
+class Savepoint:
+    name: str
+    line: int
+    held: int  # how many of held_locks were taken before it
+    local_timeouts: dict[str, TimeoutInForce]  # the SET LOCALs in force when it was set
+
+
+@dataclass
 class MigrationContext:
     """Tracks tables created, constraints added and validated, enum values, transactions and timeouts.
 
@@ -80,6 +88,7 @@ class MigrationContext:
     emptied_tables: dict[tuple[str, str], int] = field(default_factory=dict)
     # function name -> volatility declared by CREATE FUNCTION here (of its overloads, the most volatile)
     function_volatility: dict[str, str] = field(default_factory=dict)
+    savepoints: list[Savepoint] = field(default_factory=list)  # of the transaction in progress, oldest first
     open_begin: Statement | None = None  # the explicit BEGIN of the transaction in progress
 
     def __post_init__(self) -> None:
@@ -118,6 +127,10 @@ class MigrationContext:
                 return schema, relation.name
         return (self.search_path[0] if self.search_path else "public"), relation.name
 
+    def savepoint(self, name: str) -> Savepoint | None:
+        """The latest savepoint of that name in the transaction in progress (names are case-folded as written)."""
+        return next((point for point in reversed(self.savepoints) if point.name == name), None)
+
     def timeout(self, name: str) -> TimeoutInForce | None:
         """The lock_timeout / statement_timeout in force for the next statement, if one was set."""
         if self.in_transaction and name in self.local_timeouts:
@@ -148,6 +161,7 @@ class MigrationContext:
             self.transaction_id += 1
             self.local_timeouts.clear()
             self.held_locks.clear()
+            self.savepoints.clear()
         if statement.kind == "alter_table" and statement.relation is not None:
             self._decide_from_known_columns(statement)
 
@@ -181,6 +195,7 @@ class MigrationContext:
             if not self.in_transaction:
                 self.transaction_id += 1
                 self.held_locks.clear()
+                self.savepoints.clear()
             self.in_transaction = True
             self.explicit_transaction = True
             self.open_begin = self.open_begin or statement
@@ -192,6 +207,10 @@ class MigrationContext:
             self.open_begin = None
             self.local_timeouts.clear()
             self.held_locks.clear()
+            self.savepoints.clear()
+            return
+        if kind in ("savepoint", "release_savepoint", "rollback_to_savepoint") and statement.actions:
+            self._apply_savepoint(kind, statement.actions[0].value, statement.line)
             return
         for setting in statement.settings:
             self._apply_setting(setting, statement.line)
@@ -232,6 +251,21 @@ class MigrationContext:
             for action in statement.actions:
                 if action.kind == "add_enum_value" and action.value is not None:
                     self.enum_values_added[(table.name, action.value)] = self.transaction_id
+
+    def _apply_savepoint(self, kind: str, name: str, line: int) -> None:
+        """SAVEPOINT marks the transaction; RELEASE forgets the mark (and later ones), keeping what was done since;
+        ROLLBACK TO undoes the locks and SET LOCALs taken since the mark (PostgreSQL releases them), which stays."""
+        if kind == "savepoint":
+            if self.in_transaction:
+                self.savepoints.append(Savepoint(name, line, len(self.held_locks), dict(self.local_timeouts)))
+            return
+        point = self.savepoint(name)
+        if point is None:
+            return
+        del self.savepoints[self.savepoints.index(point) + (kind == "rollback_to_savepoint"):]
+        if kind == "rollback_to_savepoint":
+            del self.held_locks[point.held:]
+            self.local_timeouts = dict(point.local_timeouts)
 
     def _index_created(self, table: Relation, name: str | None, columns: tuple[str, ...], suffix: str) -> None:
         """An index lives in its table's schema; unnamed, PostgreSQL names it after the table and columns."""

@@ -29,7 +29,7 @@ from migrator.pgtypes import parse_type, type_change_rewrites
 
 _MODES = {lock.name.lower().replace("_", ""): lock for lock in Lock}
 _NOT_COMPARED_SCANS = {"insert", "update", "delete", "merge", "select", "with", "copy", "values", "truncate"}
-TRANSACTION_CONTROL = {"begin", "commit", "rollback", "savepoint"}
+TRANSACTION_CONTROL = {"begin", "commit", "rollback", "savepoint", "release_savepoint", "rollback_to_savepoint"}
 _USER_RELATIONS = """
     SELECT c.oid, CASE WHEN n.nspname LIKE 'pg_temp%' THEN 'pg_temp' ELSE n.nspname END, c.relname, c.relkind,
            c.relfilenode

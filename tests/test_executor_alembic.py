@@ -549,6 +549,15 @@ def test_sql_folders_keep_a_migration_in_one_transaction(tmp_path, pg_db):
         assert pg_db.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'item_owner_fk'") == [(1,)]
 
 
+def applied_while_orders_is_read(ini: Path, dsn: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """apply with a 300 ms lock timeout while a reader holds ACCESS SHARE on orders until the first retry; its events."""
+    holder = psycopg.connect(dsn)
+    holder.execute("SELECT count(*) FROM orders").fetchone()  # ACCESS SHARE on orders until commit
+    command = CLI + ["apply", str(ini), "--dsn", dsn, "--lock-timeout", "300ms", "--log-format", "json"]
+    result = released_at_the_first_retry(command, holder, '"event": "retry"')
+    return result, [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
 def test_a_lock_timeout_retries_the_revision_in_flight(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("a", sa.Text))', "r2": """
         rows = op.get_bind().execute(sa.text("SELECT id FROM users WHERE id <= 3")).fetchall()
@@ -556,12 +565,8 @@ def test_a_lock_timeout_retries_the_revision_in_flight(tmp_path, tables):
             op.execute(sa.text("UPDATE users SET email = 'vip' || id WHERE id = :i").bindparams(i=user_id))
         op.add_column("orders", sa.Column("flag", sa.Boolean))
     """})
-    holder = psycopg.connect(tables.dsn)
-    holder.execute("SELECT count(*) FROM orders").fetchone()  # ACCESS SHARE on orders until commit
-    command = CLI + ["apply", str(ini), "--dsn", tables.dsn, "--lock-timeout", "300ms", "--log-format", "json"]
-    result = released_at_the_first_retry(command, holder, '"event": "retry"')
+    result, events = applied_while_orders_is_read(ini, tables.dsn)
     assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["migration"] for e in events if e["event"] == "retry"][:1] == ["r2"]
     assert [e["migration"] for e in events if e["event"] == "done"] == ["r1", "r2"], "r1 committed once, r2 retried"
     assert tables.execute("SELECT count(*) FROM users WHERE left(email, 3) = 'vip'") == [(3,)]
@@ -749,6 +754,45 @@ def test_a_savepoint_rolled_back_by_the_revision_leaves_its_transaction_usable(t
     assert added["lock_timeout_ms"] > 0 and added["statement_timeout_ms"] > 0
     assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass "
                           "AND attname = 'after_savepoint'") == [(1,)]
+
+
+def test_a_lock_timeout_the_revision_rolls_back_to_a_savepoint_and_swallows_still_retries_the_revision(tmp_path, tables):
+    """Under alembic upgrade the ALTER would wait for the reader and succeed; under migrator's lock timeout it fails,
+    and a revision that catches that in begin_nested() would go on without the column: the revision is retried."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        bind = op.get_bind()
+        try:
+            with bind.begin_nested():
+                op.add_column("orders", sa.Column("flag", sa.Boolean))
+        except Exception:
+            pass  # "the column exists already"
+        op.add_column("users", sa.Column("after_savepoint", sa.Text))
+    """})
+    result, events = applied_while_orders_is_read(ini, tables.dsn)
+    assert result.returncode == 0, result.stderr
+    assert [e["migration"] for e in events if e["event"] == "retry"][:1] == ["r1"]
+    assert tables.execute("SELECT count(*) FROM pg_attribute WHERE attname IN ('flag', 'after_savepoint') "
+                          "AND attrelid IN ('users'::regclass, 'orders'::regclass)") == [(2,)]
+
+
+def test_follow_ups_of_work_the_revision_rolled_back_to_a_savepoint_are_dropped_with_it(tmp_path, tables):
+    """The index build that would follow the commit belonged to the work undone: it is not built."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        bind = op.get_bind()
+        with bind.begin_nested() as nested:
+            op.create_index("orders_user_idx", "orders", ["user_id"])
+            try:
+                bind.execute(sa.text("ALTER TABLE users RENAME CONSTRAINT no_such_constraint TO other"))
+            except sa.exc.ProgrammingError:
+                nested.rollback()
+        with bind.begin_nested():
+            op.create_index("users_email_idx", "users", ["email"])
+    """})
+    result = apply(ini, tables.dsn, *BIG, "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT relname FROM pg_class WHERE relname IN ('orders_user_idx', 'users_email_idx')") == [
+        ("users_email_idx",)]
+    assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status = 'pending'") == [(0,)]
 
 
 @pytest.mark.parametrize("driver", ["psycopg2"])  # psycopg 3 (and so plain Alembic on it) refuses several statements in one execute

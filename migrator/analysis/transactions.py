@@ -1,10 +1,10 @@
-"""Transactions and settings: BEGIN/COMMIT/ROLLBACK/SAVEPOINT, SET/RESET, set_config() and SELECT (INTO)."""
+"""Transactions and settings: BEGIN/COMMIT/ROLLBACK, SAVEPOINT/RELEASE/ROLLBACK TO, SET/RESET, set_config() and SELECT (INTO)."""
 
 from __future__ import annotations
 
 from sqlglot.tokens import Token, TokenType
 
-from migrator.analysis.facts import Setting, Statement, Unanalyzable
+from migrator.analysis.facts import Action, Setting, Statement, Unanalyzable
 from migrator.durations import parse_pg_duration
 from migrator.sqltext import STRING_TOKENS, Cursor, Relation, split_top_level
 
@@ -26,6 +26,14 @@ class Transactions:
         command = cursor.peek(1).text.lower() if cursor.peek(1) is not None else ""
         if command not in PSQL_CLIENT_COMMANDS:
             raise Unanalyzable(f"psql meta-command \\{command} does what this statement does not show")
+
+    def _savepoint_name(self, cursor: Cursor, statement: Statement) -> None:
+        """[SAVEPOINT] name: the savepoint a SAVEPOINT, RELEASE or ROLLBACK TO names, as the action's value."""
+        cursor.accept("SAVEPOINT")
+        name = cursor.relation()
+        if name is None or name.schema is not None:
+            raise Unanalyzable("a savepoint statement without a savepoint name")
+        statement.actions.append(Action(statement.kind, value=name.name))
 
     def _set(self, cursor: Cursor, statement: Statement) -> None:
         statement.kind = "set"
@@ -85,9 +93,13 @@ class Transactions:
         elif word in ("COMMIT", "END"):
             statement.kind = "commit"
         elif word in ("ROLLBACK", "ABORT"):
-            statement.kind = "savepoint" if cursor.find_word("TO") is not None else "rollback"
+            to = cursor.find_word("TO")
+            statement.kind = "rollback" if to is None else "rollback_to_savepoint"
+            if to is not None:
+                self._savepoint_name(Cursor(cursor.statement, cursor.rest()[to + 1 :]), statement)
         else:
-            statement.kind = "savepoint"
+            statement.kind = "savepoint" if word == "SAVEPOINT" else "release_savepoint"
+            self._savepoint_name(Cursor(cursor.statement, cursor.rest()[1:]), statement)
         if word == "START" and cursor.word(1) != "TRANSACTION":
             raise Unanalyzable("START must be START TRANSACTION")
         if word == "ROLLBACK" and cursor.has_words("ROLLBACK", "PREPARED") or word == "COMMIT" and cursor.has_words("COMMIT", "PREPARED"):
