@@ -35,9 +35,14 @@ def blocking_locks_on_existing(statement: Statement, ctx) -> list:
                       lambda: [target for target in locks_on_existing(statement, ctx) if target.lock.blocks_writes])
 
 
+_ON_EVERY = {"schema": "every table of schema {}", "database": "every table of database {}",
+             "system": "every system catalog of database {}", "domain_users": "every table with a column of domain {}"}
+
+
 def describe_locks(targets) -> str:
     strongest = max(targets, key=lambda target: target.lock)
-    return f"{strongest.lock.label} on {strongest.relation}"
+    where = _ON_EVERY.get(strongest.kind, "{}").format(strongest.relation)
+    return f"{strongest.lock.label} on {where}" + (" in turn" if strongest.kind in ("schema", "database", "system") else "")
 
 
 def existing_table_actions(statement: Statement, ctx, predicate) -> list[Action]:

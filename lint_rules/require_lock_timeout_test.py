@@ -12,6 +12,18 @@ def test_lock_taking_statement_without_timeout_is_an_error():
     assert finding.help.startswith("SET LOCAL lock_timeout = '5s'")
 
 
+@pytest.mark.parametrize("sql, where", [
+    ("REINDEX DATABASE app;", "SHARE on every table of database app in turn"),
+    ("REINDEX SCHEMA s;", "SHARE on every table of schema s in turn"),
+    ("REINDEX SYSTEM app;", "SHARE on every system catalog of database app in turn"),
+    ("ALTER DOMAIN email SET NOT NULL;", "SHARE on every table with a column of domain email"),
+])
+def test_a_lock_on_many_tables_is_named_so(sql, where):
+    """Not `SHARE on app`: a database, schema or domain is not a table."""
+    [finding] = lint("-- migrator:no-transaction\n" + sql, RULE)
+    assert where in finding.message, finding.message
+
+
 @pytest.mark.parametrize("setting", [
     "SET LOCAL lock_timeout = '5s';",
     "SET lock_timeout TO 2000;",
