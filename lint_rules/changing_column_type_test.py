@@ -113,4 +113,6 @@ ORACLE = [
     "ALTER TABLE users ALTER COLUMN flag TYPE boolean",
     "ALTER TABLE users ALTER COLUMN score TYPE numeric(12,2) USING score::numeric(12,2)",
     "ALTER TABLE users ALTER COLUMN code TYPE bpchar(10)",
+    'ALTER TABLE users ALTER COLUMN code TYPE "char" USING code::text::"char"',  # the one-byte type: a rewrite
+    'ALTER TABLE users ADD COLUMN kind "char";\nALTER TABLE users ALTER COLUMN kind TYPE "char"',
 ]

@@ -36,6 +36,11 @@ SERIALS = {
     "serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint",
     "smallserial": "smallint", "serial2": "smallint",
 }
+# Names only the grammar knows (pg_type has none of them): quoted, "char" is the catalog's one-byte type, format_type's
+# '"char"', and "integer" no type at all; a quoted catalog name ("int4", "varchar") is the type it names
+_GRAMMAR_ONLY = {name for name in (*_ALIASES, *SERIALS, "float") if name not in {
+    "int2", "int4", "int8", "float4", "float8", "numeric", "bool", "varchar", "bpchar", "varbit", "bit", "timestamp",
+    "timestamptz", "time", "timetz"}}
 # Types whose declaration without a length means length 1 (SQL standard), as format_type prints it.
 _LENGTH_ONE = {"character", "bit"}
 _TEXTUAL = {"text", "character varying"}
@@ -44,7 +49,7 @@ _INTERVAL_FIELDS = {"YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND", "TO"}
 BUILT_IN = set(_ALIASES.values()) | {
     "text", "json", "jsonb", "uuid", "bytea", "date", "inet", "cidr", "macaddr", "macaddr8", "money", "interval",
     "xml", "tsvector", "tsquery", "point", "line", "lseg", "box", "path", "polygon", "circle", "oid",
-    "int4range", "int8range", "numrange", "tsrange", "tstzrange", "daterange", "pg_lsn", "regclass",
+    "int4range", "int8range", "numrange", "tsrange", "tstzrange", "daterange", "pg_lsn", "regclass", '"char"',
 }
 
 
@@ -100,10 +105,12 @@ def parse_type(text: str) -> PgType | None:
 
 def read_type(cursor: Cursor) -> PgType | None:
     """Consume one type name at the cursor (with modifiers and array bounds); None if there is none."""
+    start = cursor.index
     words = _type_words(cursor)
     if words is None:
         return None
     schema, name = words
+    quoted = cursor.tokens[start + (2 if schema is not None else 0)].token_type == TokenType.IDENTIFIER
     modifiers = _modifiers(cursor)
     if name in ("time", "timestamp") and cursor.word() in ("WITH", "WITHOUT"):
         with_zone = cursor.word() == "WITH"
@@ -118,6 +125,8 @@ def read_type(cursor: Cursor) -> PgType | None:
     if modifiers is None:
         return None
     dims = _array_dims(cursor)
+    if quoted and name in _GRAMMAR_ONLY and schema in (None, "pg_catalog"):
+        return PgType(f'"{name}"', modifiers, dims)
     if schema not in (None, "pg_catalog"):
         return PgType(f"{schema}.{name}", modifiers, dims)
     serial = name in SERIALS

@@ -24,6 +24,9 @@ from migrator.pgtypes import parse_type, type_change_rewrites
     ("int[]", "integer[]"), ("int array", "integer[]"), ("int array[]", "integer[]"), ("int ARRAY[4]", "integer[]"),
     ("varchar(100)[]", "character varying(100)[]"), ("varchar(50)[3][4]", "character varying(50)[][]"),
     ('"MyType"', "MyType"), ("app.mood", "app.mood"), ("app.mood[]", "app.mood[]"),
+    # quoted, a name is looked up in pg_type as written: "char" is the one-byte type, not character(1)
+    ('"char"', '"char"'), ('pg_catalog."char"[]', '"char"[]'), ('"int4"', "integer"), ('"varchar"(3)', "character varying(3)"),
+    ('"bpchar"', "bpchar"), ('"timestamp"', "timestamp without time zone"), ('"integer"', '"integer"'),
 ])
 def test_every_spelling_is_one_canonical_name(spelling, canonical):
     assert str(parse_type(spelling)) == canonical
