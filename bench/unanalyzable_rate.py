@@ -52,6 +52,8 @@ def main() -> None:
             print(f"{path}:{error.line}: not tokenizable: {error}")
             continue
         for top in analyzer.analyze_source(source, tokens, tool_statement_breaks(source, tokens)):
+            if top.kind == "psql" and not top.unanalyzable:  # `\set`, `\echo`: psql's own, no SQL statement
+                continue
             statements[project] += 1
             parts = [part for part in top.walk() if part.unanalyzable]
             if not parts:
