@@ -1357,7 +1357,9 @@ def trace(path, dsn, no_rows, output_format):
                 run = AlembicTrace(project, linter, dsn, rows=not no_rows)
                 traces, stopped = run.run(), run.stopped
             else:
-                traces = [t for file in files for t in trace_file(connection, linter, file, str(file), rows=not no_rows)]
+                with connect(dsn, UserError) as watcher:  # reads the locks of statements run outside a transaction
+                    traces = [t for file in files
+                              for t in trace_file(connection, watcher, linter, file, str(file), rows=not no_rows)]
     finally:
         if sandbox is not None:
             sandbox.stop()

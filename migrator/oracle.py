@@ -18,6 +18,7 @@ What is not compared, and why:
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -63,6 +64,7 @@ class Observed:
     ran: bool = True  # False: not run (transaction control is the observer's own)
     in_transaction: bool = True  # False: run in autocommit, so its locks ended with it
     control: bool = False  # BEGIN / COMMIT / ROLLBACK of the migration itself
+    sampled: bool = False  # run outside a transaction block: its locks seen from another session, its scans not observed
     before: dict[int, Relation] = field(default_factory=dict)  # the user relations before the statement
     related: set[int] = field(default_factory=set)  # relations locked along with the ones the analyzer names
 
@@ -258,6 +260,8 @@ class Observer:
         """Every fact the analyzer states differently from what the server did."""
         if expected is None:
             return []
+        if observed.sampled:
+            return self._sampled_disagreements(observed, expected)
         if observed.refused or observed.error:
             if expected.refused and observed.refused:
                 return []
@@ -288,15 +292,85 @@ class Observer:
                 continue
             if fresh >= Lock.SHARE_UPDATE_EXCLUSIVE:
                 problems.append(f"{relation}: server took {fresh.label}; the analyzer names no lock on it")
-        if expected.rewrites is not None and expected.rewrites != bool(observed.rewritten):
-            said = "a rewrite" if expected.rewrites else "no rewrite"
-            did = f"rewrote {', '.join(observed.rewritten)}" if observed.rewritten else "kept every table's file"
-            problems.append(f"analyzer says {said}; server {did}")
+        problems += _rewrite_disagreement(observed, expected)
         if expected.scans is not None and expected.scans != bool(observed.scanned):
             said = "a scan" if expected.scans else "no scan"
             did = f"scanned {', '.join(observed.scanned)}" if observed.scanned else "scanned no table"
             problems.append(f"analyzer says {said}; server {did}")
         return problems
+
+    def _sampled_disagreements(self, observed: Observed, expected: Expected) -> list[str]:
+        """What a statement run outside a transaction block shows against the analyzer: a lock seen stronger than
+        the one it states (one not seen may have been held between two samples), and the rewrite."""
+        if observed.error:
+            return []
+        problems = []
+        for oid, lock in expected.locks.items():
+            name = str(observed.before[oid]) if oid in observed.before else None
+            seen = observed.new_locks.get(name) if name else None
+            if seen is not None and seen > lock and expected.complete:
+                problems.append(f"{name}: analyzer says {lock.label}, server took {seen.label} (seen while it ran)")
+        return problems + _rewrite_disagreement(observed, expected)
+
+
+def _rewrite_disagreement(observed: Observed, expected: Expected) -> list[str]:
+    if expected.rewrites is None or expected.rewrites == bool(observed.rewritten):
+        return []
+    said = "a rewrite" if expected.rewrites else "no rewrite"
+    did = f"rewrote {', '.join(observed.rewritten)}" if observed.rewritten else "kept every table's file"
+    return [f"analyzer says {said}; server {did}"]
+
+
+# --- statements outside a transaction block -----------------------------------------------------
+SAMPLE_INTERVAL = 0.002  # seconds between two reads of pg_locks while a statement runs outside a transaction block
+_LOCKS_OF = """SELECT l.relation, l.mode FROM pg_locks l
+    WHERE l.pid = %s AND l.locktype = 'relation' AND l.granted AND l.relation >= 16384
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+
+
+class OutsideWatch:
+    """A statement that runs outside a transaction block, watched: it releases its locks as it ends (CONCURRENTLY
+    ones commit several times on the way), so they are read from another session while it runs, every
+    SAMPLE_INTERVAL (a lock held for less can be missed); a rewrite is read from the catalog after it
+    (relfilenode); its scans are not observed (the statistics reach other sessions late, if at all).
+
+    session: the statement's; watcher: another connection to the same database, used by the sampling thread;
+    statements: the analyzer's, whose facts it is compared with (Observer.disagreements)."""
+
+    def __init__(self, session: Session, watcher, statements: list[Statement]):
+        self.observer = Observer(session)
+        self.expected = self.observer.expected(statements)
+        self.watcher = watcher if isinstance(watcher, Session) else Session(watcher)
+        [(self.pid,)] = self.observer.session.rows("SELECT pg_backend_pid()")
+        self.observed = Observed(in_transaction=False, sampled=True, before=self.observer._relations())
+        self._seen: dict[int, Lock] = {}  # relation oid -> strongest mode seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        self.started = time.perf_counter()
+
+    def _sample(self) -> None:
+        while True:
+            for oid, mode in self.watcher.rows(_LOCKS_OF, (self.pid,)):
+                self._seen[oid] = max(self._seen.get(oid, Lock.ACCESS_SHARE), _lock_mode(mode))
+            if self._stop.wait(SAMPLE_INTERVAL):
+                return
+
+    def finish(self, error: Exception | None = None) -> Observed:
+        """The statement ended (with PostgreSQL's error, if it failed): what was seen of it."""
+        observed = self.observed
+        observed.milliseconds = (time.perf_counter() - self.started) * 1000
+        self._stop.set()
+        self._thread.join()
+        if error is not None:
+            observed.error = str(error).strip().splitlines()[0]
+            return observed
+        after = self.observer._relations()
+        names = {oid: str(r) for oid, r in {**after, **observed.before}.items()}  # dropped by it: its name before
+        observed.locks = observed.new_locks = {names[oid]: lock for oid, lock in self._seen.items() if oid in names}
+        observed.rewritten = [str(r) for oid, r in observed.before.items()
+                              if r.relkind in ("r", "m") and oid in after and after[oid].filenode != r.filenode]
+        return observed
 
 
 # --- tables with rows ---------------------------------------------------------------------

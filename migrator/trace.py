@@ -6,9 +6,11 @@ committed, so the next file sees its tables; before each file every empty table 
 Alembic projects: `alembic upgrade head` as Alembic's runtime runs it, the project's env.py
 unchanged; each statement a revision sends is watched on its way (SQLAlchemy's cursor events)
 and attributed to the revision line that sent it; before each revision's first statement every
-empty table but the version table gets a few rows. A statement run in autocommit (one that may
-not run in a transaction block, or transaction control) ends with its locks: only its time is
-read. Facts are compared by migrator.oracle, the test suite's judge.
+empty table but the version table gets a few rows. A statement that may not run in a transaction
+block ends with its locks: they are read from another session while it runs (a sample), its rewrite
+from the catalog after it, its scans are not observed; one a revision runs in autocommit that may
+run in a transaction block is observed in one of its own, as PostgreSQL runs it anyway. Facts are
+compared by migrator.oracle, the test suite's judge.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
 from migrator.analyzer import Lock
 from migrator.dbapi import Session, Status
 from migrator.errors import UserError, first_line
 from migrator.findings import Finding
 from migrator.lint import Linter, read_sql_file
-from migrator.oracle import TRANSACTION_CONTROL, Observed, Observer, populate
+from migrator.oracle import SAMPLE_INTERVAL, TRANSACTION_CONTROL, Observed, Observer, OutsideWatch, populate
 from migrator.sqltext import Source, SqlSyntaxError
 
 
@@ -47,14 +51,17 @@ class StatementTrace:
             "locks_held": {relation: lock.label for relation, lock in observed.locks.items()},
             "rewritten": observed.rewritten, "scanned": observed.scanned,
             "milliseconds": round(observed.milliseconds, 3), "refused": observed.refused, "error": observed.error,
+            # run outside a transaction block: its locks were sampled from another session, its scans not observed
+            "locks_sampled": observed.sampled, "scans_observed": observed.ran and not observed.sampled and not observed.control,
             "note": self.note, "lint": [finding.as_dict() for finding in self.findings],
             "agrees": not self.disagreements, "disagreements": self.disagreements,
         }
 
 
-def trace_file(connection, linter: Linter, path: Path, display: str, rows: bool = True) -> list[StatementTrace]:
-    """Run one migration file on the connection (autocommit) and trace each of its statements
-    (rows: first put a few in every empty table)."""
+def trace_file(connection, watcher, linter: Linter, path: Path, display: str, rows: bool = True) -> list[StatementTrace]:
+    """Run one migration file on the connection (autocommit) and trace each of its statements (rows: first
+    put a few in every empty table); watcher: another connection to the database, that reads the locks of
+    statements run outside a transaction block while they run."""
     text = read_sql_file(path, linter.config.max_file_size)
     unfilled = populate(connection) if rows else []
     source = Source(text)
@@ -79,7 +86,14 @@ def trace_file(connection, linter: Linter, path: Path, display: str, rows: bool 
             trace.observed.control = True
             in_block = statement.kind == "begin"
         elif statement.no_transaction and not in_block:
-            trace.observed = _run_alone(connection, statement.sql)
+            watch = OutsideWatch(observer.session, watcher, [statement])
+            try:
+                connection.execute(statement.sql)
+            except psycopg.Error as error:
+                trace.observed = watch.finish(error)
+            else:
+                trace.observed = watch.finish()
+            _judge(trace, observer, watch.expected)
         else:
             if not in_block:
                 connection.execute("BEGIN")
@@ -112,7 +126,7 @@ class AlembicTrace:
         self._filled_for: Path | None = None  # the revision the tables were last filled for
         self._so_far = None  # the revision's MigrationContext: facts its earlier statements decide (as lint has them)
         self._checked: set[int] = set()  # DBAPI connections seen to reach the scratch database
-        self._flight = None  # (trace, watch or None, started) of the statement being sent
+        self._flight = None  # (trace, watch or None, started, wrapped in a BEGIN of trace's) of the statement being sent
         self._environment = None
         self._marker = None
         self._key = random.randrange(1, 2**31)
@@ -197,38 +211,54 @@ class AlembicTrace:
             self._so_far.enter(part)
             if not part.unanalyzable:
                 self._so_far.apply(part)
-        control = any(s.kind in TRANSACTION_CONTROL for s in statements)
-        if control or (session.autocommit and session.status != Status.INTRANS):
-            trace.observed = Observed(in_transaction=False, control=control)
-            self._flight = (trace, None, time.perf_counter())
+        if any(s.kind in TRANSACTION_CONTROL for s in statements):
+            trace.observed = Observed(in_transaction=False, control=True)
+            self._flight = (trace, None, time.perf_counter(), False)
+        elif not session.autocommit or session.status == Status.INTRANS:
+            self._flight = (trace, Observer(session).start(statements), 0.0, False)
+        elif statements and not any(p.no_transaction or p.unanalyzable for top in statements for p in top.walk()):
+            session.run("BEGIN")  # autocommit runs it in a transaction of its own: the same one, made explicit
+            trace.note = "run in autocommit (autocommit_block()): observed in a transaction of its own, as PostgreSQL runs it"
+            self._flight = (trace, Observer(session).start(statements), 0.0, True)
         else:
-            self._flight = (trace, Observer(session).start(statements), 0.0)
+            self._flight = (trace, OutsideWatch(session, self._marker, statements), 0.0, False)
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if self._flight is None:
             return
-        trace, watch, started = self._flight
+        trace, watch, started, wrapped = self._flight
         self._flight = None
         if watch is None:
             trace.observed.milliseconds = (time.perf_counter() - started) * 1000
             return
+        if isinstance(watch, OutsideWatch):
+            trace.observed = watch.finish()
+            _judge(trace, watch.observer, watch.expected)
+            return
         observer = Observer(Session.under(conn))
         observer.finish(watch)
+        if wrapped:
+            observer.session.run("COMMIT")
         trace.observed = watch.observed
         _judge(trace, observer, watch.expected)
 
     def _failed(self, context) -> None:
         if self._flight is None or context.connection is None:
             return
-        trace, watch, started = self._flight
+        trace, watch, started, wrapped = self._flight
         self._flight = None
         error = context.original_exception
         if watch is None:
             trace.observed.milliseconds = (time.perf_counter() - started) * 1000
             trace.observed.error = first_line(error)
             return
+        if isinstance(watch, OutsideWatch):
+            trace.observed = watch.finish(error)
+            return
         observer = Observer(Session.under(context.connection))
         observer.failed(watch, error)
+        if wrapped:
+            observer.session.run("ROLLBACK")
         trace.observed = watch.observed
         if watch.observed.refused or watch.expected.refused:  # other errors: the revision may expect them (see run)
             _judge(trace, observer, watch.expected)
@@ -281,9 +311,7 @@ def _words(sql: str) -> str:
 
 
 def _run_alone(connection, sql: str) -> Observed:
-    """Run a statement in autocommit (transaction control, or one that may not run in a transaction block)."""
-    import psycopg
-
+    """Run transaction control of the file's own, in autocommit."""
     observed = Observed(in_transaction=False)
     started = time.perf_counter()
     try:
@@ -304,14 +332,14 @@ def describe(observed: Observed) -> str:
         return f"error: {observed.error}"
     if observed.control:
         return f"transaction control · {observed.milliseconds:.1f} ms"
-    if not observed.in_transaction:  # its locks end with it: nothing to read afterwards
-        return f"ran outside a transaction block · {observed.milliseconds:.1f} ms"
     by_mode: dict[Lock, list[str]] = {}
     for relation, lock in observed.new_locks.items():
         by_mode.setdefault(lock, []).append(relation)
     locks = "; ".join(f"{lock.label} on {', '.join(sorted(names))}" for lock, names in sorted(by_mode.items(), reverse=True))
-    parts = [locks or "no new locks"]
-    parts.append(f"rewrote {', '.join(observed.rewritten)}" if observed.rewritten else "no rewrite")
-    parts.append(f"scanned {', '.join(observed.scanned)}" if observed.scanned else "no scan")
-    parts.append(f"{observed.milliseconds:.1f} ms")
-    return " · ".join(parts)
+    rewrite = f"rewrote {', '.join(observed.rewritten)}" if observed.rewritten else "no rewrite"
+    if observed.sampled:  # its locks end with it: seen only while it ran
+        return (f"outside a transaction block · {locks or 'no lock seen'} (read from another session every "
+                f"{SAMPLE_INTERVAL * 1000:g} ms while it ran: a lock held for less can be missed) · {rewrite} · "
+                f"scans not observed · {observed.milliseconds:.1f} ms")
+    scan = f"scanned {', '.join(observed.scanned)}" if observed.scanned else "no scan"
+    return " · ".join([locks or "no new locks", rewrite, scan, f"{observed.milliseconds:.1f} ms"])

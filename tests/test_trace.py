@@ -7,10 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 from click.testing import CliRunner
 
 from migrator.cli import main
+from migrator.oracle import Observed
+from migrator.trace import describe
 from tests.test_executor_alembic import add_revision, project
+from tests.test_sandbox import poll
 
 CLI = [sys.executable, "-m", "migrator"]
 MESSAGING = Path(__file__).resolve().parent.parent / "examples" / "messaging" / "sql"
@@ -212,3 +216,49 @@ def test_a_psql_scripts_meta_commands_are_not_sent(tmp_path, pg_db):
     meta, alter, echo = json.loads(result.stdout)["statements"]
     assert meta["note"] == echo["note"] == "psql meta-command: psql runs it itself, nothing is sent"
     assert alter["agrees"] and alter["locks_taken"] == {"events": "ACCESS EXCLUSIVE"}
+
+
+def test_a_statement_run_outside_a_transaction_block_shows_the_locks_seen_while_it_ran_and_its_rewrite(tmp_path, pg_db):
+    """CREATE INDEX CONCURRENTLY holds SHARE UPDATE EXCLUSIVE while it waits for a writer's transaction to end: the
+    trace reads it from another session meanwhile; VACUUM FULL's new file is read from the catalog after it."""
+    pg_db.execute("CREATE TABLE users (id bigint PRIMARY KEY, email text)")
+    (tmp_path / "001.sql").write_text("-- migrator:no-transaction\n"
+                                      "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);\nVACUUM FULL users;\n")
+    writer = psycopg.connect(pg_db.dsn)
+    writer.execute("INSERT INTO users VALUES (0, 'w')")  # ROW EXCLUSIVE on users until it commits
+    process = subprocess.Popen(CLI + ["trace", str(tmp_path), "--dsn", pg_db.dsn, "--format", "json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        poll(lambda: pg_db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND starts_with(query, 'CREATE INDEX CONCURRENTLY')") == [(1,)], timeout=120)
+    finally:
+        writer.commit()
+        writer.close()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    build, vacuum = json.loads(out)["statements"]
+    assert build["locks_sampled"] and not build["scans_observed"] and build["agrees"]
+    assert build["locks_taken"]["users"] == "SHARE UPDATE EXCLUSIVE" and build["rewritten"] == []
+    assert vacuum["locks_sampled"] and vacuum["rewritten"] == ["users"] and vacuum["agrees"]
+
+
+def test_the_text_output_says_what_was_not_observed():
+    observed = Observed(in_transaction=False, sampled=True, milliseconds=3.0)
+    assert describe(observed) == ("outside a transaction block · no lock seen (read from another session every 2 ms "
+                                  "while it ran: a lock held for less can be missed) · no rewrite · scans not observed · 3.0 ms")
+
+
+def test_an_alembic_autocommit_block_is_observed_in_a_transaction_of_its_own_where_it_may_run_in_one(tmp_path, pg_db):
+    pg_db.execute("CREATE TABLE users (id bigint PRIMARY KEY, email text)")
+    ini = project(tmp_path, pg_db.dsn, {"r1": """
+        with op.get_context().autocommit_block():
+            op.add_column("users", sa.Column("note", sa.Text))
+            op.create_index("users_email_idx", "users", ["email"], postgresql_concurrently=True)
+    """}, options=", transaction_per_migration=True")
+    result = trace(ini, "--dsn", pg_db.dsn)
+    assert result.returncode == 0, result.stderr
+    add_column, build = json.loads(result.stdout)["statements"]
+    assert add_column["locks_taken"] == {"users": "ACCESS EXCLUSIVE"} and add_column["scans_observed"]
+    assert add_column["note"].startswith("run in autocommit (autocommit_block()): observed in a transaction of its own")
+    assert build["locks_sampled"] and not build["scans_observed"] and build["agrees"]
+    assert pg_db.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'note'") == [(1,)]
