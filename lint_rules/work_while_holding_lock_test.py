@@ -77,6 +77,10 @@ LIVE = [  # tests/test_oracle.py runs each on a live server: the rule's lines ar
     "ALTER INDEX plans_pkey RENAME TO plans_pk;\nALTER INDEX plans_name_key RENAME TO plans_name_uq;\n"
     "CREATE INDEX ON plans (name);\nALTER TABLE plans ADD CONSTRAINT plans_both UNIQUE (id, name);\n"
     "DROP INDEX plans_name_idx;\nALTER INDEX plans_both RENAME TO plans_both_key;",
+    # so are the sequences of its serial and identity columns, and one CREATE SEQUENCE made
+    "ALTER TABLE users ADD COLUMN plan text;\nCREATE TABLE plans (id serial PRIMARY KEY, n int GENERATED ALWAYS AS IDENTITY);\n"
+    "ALTER SEQUENCE plans_id_seq RESTART WITH 100;\nALTER SEQUENCE plans_n_seq RESTART WITH 100;\n"
+    "CREATE SEQUENCE plan_numbers;\nALTER SEQUENCE plan_numbers RESTART WITH 5;",
     # renaming an existing index takes SHARE UPDATE EXCLUSIVE on the index alone: no query waits for that
     "ALTER TABLE users ADD COLUMN plan text;\nALTER INDEX orders_pkey RENAME TO orders_pk;\n"
     "ALTER TABLE users RENAME CONSTRAINT users_pkey TO users_pk;\nALTER INDEX users_pk RENAME TO users_pkey2;",

@@ -74,6 +74,8 @@ class MigrationContext:
     created_tables: set[tuple[str, str]] = field(default_factory=set)  # (schema, name), as resolved when created
     # (schema, name): columns; the indexes of constraints (PRIMARY KEY, UNIQUE, EXCLUDE) too, by PostgreSQL's names
     created_indexes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    # (schema, name): CREATE SEQUENCE's, and those serial and identity columns own (named as PostgreSQL names them)
+    created_sequences: set[tuple[str, str]] = field(default_factory=set)
     filled_tables: set[tuple[str, str]] = field(default_factory=set)  # created here, and rows may have been written to them
     writes_unknown: bool = False  # a statement may have written rows anywhere (a function call, one not analyzed)
     not_null_columns: set[tuple[str, str, str]] = field(default_factory=set)  # (schema, table, column) declared NOT NULL
@@ -101,7 +103,7 @@ class MigrationContext:
         """Was this relation created earlier in this migration (so nobody else uses it yet)?"""
         if relation is None:
             return False
-        created = self.created_indexes if kind == "index" else self.created_tables
+        created = {"index": self.created_indexes, "sequence": self.created_sequences}.get(kind, self.created_tables)
         return self.resolve(relation, created) in created
 
     def is_empty_new(self, relation: Relation | None) -> bool:
@@ -244,6 +246,11 @@ class MigrationContext:
             self._index_created(table, action.constraint, action.columns, "idx")
         if kind in ("create_table", "alter_table") and table is not None:
             self._constraint_indexes_created(table, statement.actions)
+            self.created_sequences |= {(self.resolve(table)[0], constraint_name(table.name, (action.column,), "seq"))
+                                       for action in statement.actions
+                                       if action.generated in ("serial", "identity") or action.kind == "add_identity"}
+        elif kind == "create_sequence" and table is not None:
+            self.created_sequences.add(self.resolve(table, set()))
         if kind == "alter_table" and table is not None:
             for action in statement.actions:
                 self._apply_table_action(table, action)

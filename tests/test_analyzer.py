@@ -235,6 +235,10 @@ def test_a_with_query_we_cannot_read_is_reported():
 
 # Run on a live server by tests/test_oracle.py (tables of lint_rules._testing.ORACLE_SCHEMA, with rows).
 ORACLE = [
+    # ALTER SEQUENCE: its options take SHARE ROW EXCLUSIVE; RENAME, SET SCHEMA and OWNER TO, ACCESS EXCLUSIVE
+    ("CREATE SEQUENCE sq; CREATE SEQUENCE sr; CREATE SEQUENCE ss",
+     "ALTER SEQUENCE sq RESTART WITH 5;\nALTER SEQUENCE sq OWNED BY t.a;\nALTER SEQUENCE IF EXISTS sq OWNER TO CURRENT_USER;\n"
+     "ALTER SEQUENCE sr RENAME TO sr2;\nALTER SEQUENCE ss SET SCHEMA app"),
     "CREATE INDEX i ON t (a)",
     "CREATE UNIQUE INDEX i ON users (lower(email))",
     "CREATE INDEX CONCURRENTLY i ON t (a)",

@@ -26,7 +26,11 @@ class Objects:
             statement.kind = "alter_sequence"
             cursor.accept("IF", "EXISTS")
             statement.relation = cursor.relation()
-            statement.add_lock(statement.relation, Lock.ROW_EXCLUSIVE, "sequence")
+            # RENAME, SET SCHEMA, OWNER TO, SET [UN]LOGGED go through ALTER TABLE's paths; the sequence's own
+            # options (RESTART, INCREMENT, OWNED BY ...) through AlterSequence's SHARE ROW EXCLUSIVE
+            catalog = cursor.word() in ("RENAME", "OWNER") or cursor.word() == "SET" and cursor.word(1) in (
+                "SCHEMA", "LOGGED", "UNLOGGED")
+            statement.add_lock(statement.relation, Lock.ACCESS_EXCLUSIVE if catalog else Lock.SHARE_ROW_EXCLUSIVE, "sequence")
         elif cursor.accept("TRIGGER") or cursor.accept("POLICY") or cursor.accept("RULE"):
             statement.kind = "alter_" + cursor.tokens[1].text.lower()
             cursor.identifier()
