@@ -538,7 +538,7 @@ class _Run:
 
     def _savepoint_rolled_back(self, statement: str) -> str | None:
         """The savepoint a ROLLBACK TO SAVEPOINT names (SQLAlchemy's begin_nested(), or the revision's own SQL)."""
-        if statement.split(None, 1)[:1] not in (["ROLLBACK"], ["rollback"]):
+        if statement.lstrip()[:8].upper() != "ROLLBACK":  # the analyzer reads only what may be one
             return None
         parsed = self.project.analyzer.analyze(statement)
         return parsed[0].actions[0].value if len(parsed) == 1 and parsed[0].kind == "rollback_to_savepoint" else None
