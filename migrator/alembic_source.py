@@ -13,8 +13,10 @@ Each revision runs in one transaction with its version stamp (`transaction_per_m
 it commits whole or not at all. Online follow-ups (CONCURRENTLY builds, VALIDATE, the SET NOT
 NULL steps) are journaled in that transaction and run right after it commits, before the next
 revision; a re-run finishes any that a crash left. A lock timeout rolls the revision back and
-the run goes on from it after a pause. `plan` renders revisions offline (migrator.revisions)
-from the heads Alembic reads through env.py, as apply does.
+the run goes on from it after a pause. An env.py whose own `with engine.begin()` holds the
+transaction Alembic runs every revision in gets the same: each revision commits beneath it.
+`plan` renders revisions offline (migrator.revisions) from the heads Alembic reads through
+env.py, as apply does.
 """
 
 from __future__ import annotations
@@ -398,6 +400,9 @@ class _Run:
         self.savepoints: dict[str, int] = {}  # savepoint -> how many follow-ups were queued when it was set
         self.failure = None  # (error, self.last) of the last statement that failed since the latest savepoint
         self.swallowed = None  # a failure of migrator's timeouts that the revision rolled back to a savepoint and went on
+        # env.py's own `with engine.begin()` holds the transaction Alembic runs every revision in
+        # (Alembic's external transaction): each revision commits beneath it (see _commit_beneath_env_py)
+        self.under_env_transaction = False
 
     # -- running env.py -------------------------------------------------------------------------
     def execute(self) -> None:
@@ -569,13 +574,43 @@ class _Run:
                 sql.Literal(self.executor.scope), sql.Literal(step.up_revision_id)))
         if self.queued:
             number = 1
+            [(search_path,)] = raw.rows("SELECT current_setting('search_path')")  # env.py's, for the follow-ups
             for units, where in self.queued:
-                raw.run(followups_journal_sql(revision, units, where, number, self.project.analyzer, self.executor.scope))
+                raw.run(followups_journal_sql(revision, units, where, number, self.project.analyzer, self.executor.scope,
+                                              search_path))
                 number += sum(len(unit.sql) for unit in units)
             self.queued, self.journaled = [], True
+        if self.under_env_transaction:
+            self._commit_beneath_env_py(raw)
         self.applied.append(step.up_revision_id)
         self.executor.emit({"event": "done", "migration": step.up_revision_id,
                             **({} if step.is_upgrade else {"direction": "downgrade"})})
+
+    def _commit_beneath_env_py(self, raw: Session) -> None:
+        """The revision commits on its own although env.py's `with engine.begin()` holds the
+        transaction Alembic runs them all in: on the session beneath SQLAlchemy's transaction, which
+        stays open for env.py's block to end (its commit then commits what followed the last
+        revision; its rollback, the revision in flight). What env.py ran before configure() commits
+        with the first revision. Its follow-ups run, and the next revision's transaction starts with
+        what the committed one had SET LOCAL (`SET LOCAL search_path`, set_config(..., true)), which
+        under Alembic held for the whole run."""
+        local = raw.rows("SELECT name, current_setting(name) FROM pg_settings WHERE source = 'session' AND name NOT IN "
+                         "('lock_timeout', 'statement_timeout', 'transaction_isolation', 'transaction_read_only', "
+                         "'transaction_deferrable')")  # migrator's own, and what only a transaction's start may set
+        raw.commit()
+        self._between_transactions(raw)
+        if local:
+            values = sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(name), sql.Literal(value)) for name, value in local)
+            raw.run(sql.SQL("SELECT set_config(name, value, true) FROM (VALUES {}) AS local (name, value) "
+                            "WHERE current_setting(name) IS DISTINCT FROM value").format(values))
+
+    def refuse_autocommit_block(self):
+        """Alembic's autocommit_block() cannot leave env.py's own transaction (alembic upgrade fails
+        there on an assertion): refused at the revision's line, the revisions before it committed."""
+        path, (line, *_) = self._origin()
+        raise ApplyError(f"{path}:{line}: autocommit_block() needs a connection outside a transaction, and env.py hands "
+                         "Alembic one inside its `with ... begin()` block (alembic upgrade fails here too): let env.py "
+                         f"connect with engine.connect() ({self.rolled_back()})")
 
     def _between_transactions(self, raw: Session) -> None:
         """A statement is about to open a transaction: the last one ended, so its follow-ups run now."""
@@ -677,17 +712,31 @@ def _guarded(run: _Run, environment):
         if connection is None:
             raise ApplyError(f"{run.env_path}: env.py configured Alembic without a connection: migrator applies online only")
         if getattr(connection, "in_transaction", lambda: False)():
-            raise ApplyError(f"{run.env_path}:{_line_in(run.env_path)}: env.py handed Alembic a connection inside a transaction "
-                             "(a statement on it began one: SQLAlchemy 2 autobegins; or engine.begin()): every revision "
-                             "would run in it and none would commit on its own: commit it first (connection.commit(), "
-                             "as Alembic's cookbook does) or connect with engine.connect()")
+            if not _held_by_block(connection):
+                raise ApplyError(f"{run.env_path}:{_line_in(run.env_path)}: env.py handed Alembic a connection inside a "
+                                 "transaction that no `with ... begin()` block of env.py holds (a statement on it began one: "
+                                 "SQLAlchemy 2 autobegins): alembic upgrade runs every revision in it and commits nothing "
+                                 "unless env.py commits it later: commit it first (connection.commit(), as Alembic's "
+                                 "cookbook does), or begin it with `with connection.begin():`")
         run.check_same_database(connection)
         options["transaction_per_migration"] = True
         options["on_version_apply"] = [*(options.get("on_version_apply") or ()), run.version_applied]
         configure(connection=connection, **options)
+        if _held_by_block(connection):  # Alembic runs every revision in that transaction, its external one
+            run.under_env_transaction = True
+            environment.get_context().autocommit_block = run.refuse_autocommit_block
 
     environment.configure = guarded_configure  # what the alembic.context proxy hands env.py
     return environment
+
+
+def _held_by_block(connection) -> bool:
+    """Whether env.py's `with engine.begin()` or `with connection.begin()` block (sync, or async:
+    AsyncConnection.begin() enters the sync transaction's block) holds the connection's transaction,
+    committing it when the block ends well and rolling it back when it raises."""
+    transaction = getattr(connection, "get_transaction", lambda: None)()
+    return (transaction is not None and not connection.in_nested_transaction()
+            and getattr(connection, "_trans_context_manager", None) is transaction)
 
 
 def _line_in(path: Path) -> int:

@@ -116,6 +116,9 @@ class Session:
     def rollback(self) -> None:
         self.dbapi.rollback()  # an adapter's own, so that it knows its transaction is over
 
+    def commit(self) -> None:
+        self.dbapi.commit()  # an adapter's own, as rollback()
+
     def _begin(self) -> None:
         """asyncpg: open the adapter's transaction now, as its next statement would, so that what the
         guard reads and sets happens in it."""

@@ -9,6 +9,7 @@ two deploys from running DDL at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -55,6 +56,8 @@ CREATE TABLE IF NOT EXISTS migrator.apply_journal (
 -- follow-ups: online steps journaled 'pending' with their SQL in the migration's own transaction
 ALTER TABLE migrator.apply_journal ADD COLUMN IF NOT EXISTS sql text, ADD COLUMN IF NOT EXISTS unit integer,
     ADD COLUMN IF NOT EXISTS in_transaction boolean, ADD COLUMN IF NOT EXISTS origin text;
+-- the search_path of the session an Alembic revision ran in (env.py's SET search_path), for its follow-ups; NULL: apply's own
+ALTER TABLE migrator.apply_journal ADD COLUMN IF NOT EXISTS search_path text;
 -- scope: whose journal a row is ('' a whole database's; a schema's for an Alembic project, see journal_scope);
 -- a journal made before it gains the column, its rows the whole database's
 DO $$ BEGIN
@@ -64,7 +67,23 @@ DO $$ BEGIN
     END IF;
 END $$;
 """
-JOURNAL_COLUMNS = {"version", "step", "statement_hash", "status", "finished_at", "sql", "unit", "in_transaction", "origin", "scope"}
+JOURNAL_COLUMNS = {"version", "step", "statement_hash", "status", "finished_at", "sql", "unit", "in_transaction", "origin", "scope",
+                   "search_path"}
+
+
+@contextlib.contextmanager
+def _search_path(connection: psycopg.Connection, search_path: str | None):
+    """Apply's session under `search_path` (None: as it is) for a follow-up, then as it was."""
+    if search_path is None:
+        yield
+        return
+    own = connection.execute("SELECT current_setting('search_path'), set_config('search_path', %s, false)",
+                             (search_path,)).fetchone()[0]
+    try:
+        yield
+    finally:
+        if connection.info.transaction_status == TransactionStatus.IDLE:  # else the error in flight says more
+            connection.execute("SELECT set_config('search_path', %s, false)", (own,))
 
 
 def _journal_columns(connection: psycopg.Connection) -> set[str]:
@@ -174,22 +193,26 @@ class Migration:
     committed: str | None = None  # what of it already committed, when a step fails after that
 
 
-def followups_journal_sql(version: str, units, origin: str, first_step: int, analyzer: Analyzer, scope: str) -> sql.Composed:
+def followups_journal_sql(version: str, units, origin: str, first_step: int, analyzer: Analyzer, scope: str,
+                          search_path: str | None = None) -> sql.Composed:
     """Journal follow-up units (migrator.rewrites.Unit) as pending in the journal of `scope`, one row
-    per statement, steps numbered from first_step: run in the migration's transaction, so they commit with it."""
+    per statement, steps numbered from first_step: run in the migration's transaction, so they commit
+    with it; `search_path`: the one they run under (None: apply's own session's)."""
     rows = []
     step = first_step
     for number, unit in enumerate(units):
         in_transaction = not any(s.no_transaction for text in unit.sql for s in analyzer.analyze(text))
         for text in unit.sql:
-            rows.append(sql.SQL("({}, {}, {}, {}, 'pending', {}, {}, {}, {})").format(
+            rows.append(sql.SQL("({}, {}, {}, {}, 'pending', {}, {}, {}, {}, {})").format(
                 sql.Literal(scope), sql.Literal(version), sql.Literal(step), sql.Literal(hashlib.sha256(text.encode()).hexdigest()[:16]),
-                sql.Literal(text), sql.Literal(first_step + number), sql.Literal(in_transaction), sql.Literal(origin)))
+                sql.Literal(text), sql.Literal(first_step + number), sql.Literal(in_transaction), sql.Literal(origin),
+                sql.Literal(search_path)))
             step += 1
     return sql.SQL("INSERT INTO migrator.apply_journal (scope, version, step, statement_hash, status, sql, unit, in_transaction, "
-                   "origin) VALUES {} ON CONFLICT (scope, version, step) DO UPDATE SET status = 'pending', sql = EXCLUDED.sql, "
-                   "statement_hash = EXCLUDED.statement_hash, unit = EXCLUDED.unit, in_transaction = EXCLUDED.in_transaction, "
-                   "origin = EXCLUDED.origin, finished_at = now()").format(sql.SQL(", ").join(rows))
+                   "origin, search_path) VALUES {} ON CONFLICT (scope, version, step) DO UPDATE SET status = 'pending', "
+                   "sql = EXCLUDED.sql, statement_hash = EXCLUDED.statement_hash, unit = EXCLUDED.unit, "
+                   "in_transaction = EXCLUDED.in_transaction, origin = EXCLUDED.origin, search_path = EXCLUDED.search_path, "
+                   "finished_at = now()").format(sql.SQL(", ").join(rows))
 
 
 class SqlFolder:
@@ -584,7 +607,7 @@ class Executor:
         """Run every follow-up step journaled as pending, in order (each unit with its retries), but
         those of the versions in `skip` (a downgrade reverts them)."""
         rows = connection.execute(
-            "SELECT version, step, sql, unit, in_transaction, origin FROM migrator.apply_journal "
+            "SELECT version, step, sql, unit, in_transaction, origin, search_path FROM migrator.apply_journal "
             "WHERE scope = %s AND status = 'pending' AND version <> ALL(%s) ORDER BY finished_at, version, step",
             (self.scope, list(skip))).fetchall()
         units: dict[tuple[str, int], list] = {}
@@ -596,7 +619,8 @@ class Executor:
             steps = [Step(step, _analyzed(analyzer, text, int(line) if line.isdigit() else 1)) for _, step, text, *_ in members]
             migration = Migration(version, Path(path or version), "", committed=f"migration {version} committed")
             self.emit({"event": "followup", "migration": version, "steps": [s.index for s in steps]})
-            self._run_group(connection, migration, Group(steps, transaction=bool(members[0][4])), None)
+            with _search_path(connection, members[0][6]):
+                self._run_group(connection, migration, Group(steps, transaction=bool(members[0][4])), None)
 
     def _transaction(self, connection: psycopg.Connection, migration: Migration, group: Group, stamp_source,
                      lock_timeout: int) -> None:
