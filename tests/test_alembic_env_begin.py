@@ -45,6 +45,9 @@ HISTORY = {
     "r4": 'op.create_foreign_key("orders_user_fk", "orders", "users", ["user_id"], ["id"])  # migrator:ignore fk-needs-index',
     "r5": 'op.create_table("audit", sa.Column("id", sa.BigInteger, primary_key=True))',
 }
+DOWNGRADES = {"r1": 'op.drop_table("orders")\nop.drop_table("users")', "r2": 'op.execute("DELETE FROM orders")',
+              "r3": 'op.drop_index("users_email_idx")', "r4": 'op.drop_constraint("orders_user_fk", "orders")',
+              "r5": 'op.drop_table("audit")'}
 PREAMBLES = {  # as public env.py files write them, each run in env.py's transaction
     "set": 'connection.execute(text("CREATE SCHEMA IF NOT EXISTS app"))\nconnection.execute(text("SET search_path TO app"))',
     "set-local": 'connection.execute(text("CREATE SCHEMA IF NOT EXISTS app"))\n'
@@ -73,12 +76,13 @@ def alembic_dsn(pg_cluster, pg_db):
     drop_database(pg_cluster, name)
 
 
-def alembic_builds_the_same(ini, dsn: str, other_dsn: str, version_table: str = "alembic_version", env=None) -> None:
-    """`alembic upgrade head` of the same project on the other database leaves the schema and the version table migrator left."""
+def alembic_builds_the_same(ini, dsn: str, other_dsn: str, version_table: str = "alembic_version", env=None,
+                            arguments=("upgrade", "head")) -> None:
+    """`alembic ARGUMENTS` of the same project on the other database leaves the schema and the version table migrator left."""
     url = dsn.replace("postgresql://", "postgresql+psycopg://")
     other = ini.with_name("other.ini")
     other.write_text(ini.read_text().replace(url, other_dsn.replace("postgresql://", "postgresql+psycopg://")))
-    result = alembic(other, "upgrade", "head", env=env)
+    result = alembic(other, *arguments, env=env)
     assert result.returncode == 0, result.stderr
     assert schema_dump(dsn) == schema_dump(other_dsn)
     with psycopg.connect(dsn) as mine, psycopg.connect(other_dsn) as theirs:
@@ -126,11 +130,12 @@ def test_a_failing_revision_rolls_back_alone_and_a_lock_timeout_retries_it(tmp_p
 
 def test_an_async_env_py_inside_its_own_transaction_applies_as_alembic_would(tmp_path, pg_db, alembic_dsn, monkeypatch):
     """`async with connectable.begin() as connection: await connection.run_sync(do_run_migrations)`
-    through asyncpg, an ALTER of alembic_version before configure() (seen in public env.py files)."""
+    through asyncpg, alembic_version made before configure() (seen in public env.py files); down
+    again to r2 as `alembic downgrade r2` goes, DROP INDEX CONCURRENTLY on the big table."""
     from tests.test_executor_alembic_async import app_url
 
     monkeypatch.setenv("APP_DATABASE_URL", app_url(pg_db.dsn))
-    ini = async_project(tmp_path, pg_db.dsn, {name: (body, "pass") for name, body in HISTORY.items()}, "asyncpg")
+    ini = async_project(tmp_path, pg_db.dsn, {name: (body, DOWNGRADES[name]) for name, body in HISTORY.items()}, "asyncpg")
     env = ini.parent / "alembic" / "env.py"
     text = env.read_text().replace("connectable.connect() as connection", "connectable.begin() as connection")
     env.write_text(text.replace("    context.configure(", '    connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS '
@@ -142,6 +147,12 @@ def test_an_async_env_py_inside_its_own_transaction_applies_as_alembic_would(tmp
     assert pg_db.execute("SELECT version_num, format_type(atttypid, atttypmod) FROM alembic_version, pg_attribute "
                          "WHERE attrelid = 'alembic_version'::regclass AND attname = 'version_num'") == [("r5", "character varying(255)")]
     alembic_builds_the_same(ini, pg_db.dsn, alembic_dsn, env={"APP_DATABASE_URL": app_url(alembic_dsn)})
+    down = apply(ini, pg_db.dsn, "--to", "r2", "--log-format", "json", *BIG)
+    assert down.returncode == 0, down.stderr
+    assert "DROP INDEX CONCURRENTLY users_email_idx" in [step["sql"] for step in steps(down)]
+    alembic_builds_the_same(ini, pg_db.dsn, alembic_dsn, env={"APP_DATABASE_URL": app_url(alembic_dsn)},
+                            arguments=("downgrade", "r2"))
+    assert pg_db.execute("SELECT version_num, to_regclass('audit') FROM alembic_version") == [("r2", None)]
 
 
 def test_autocommit_block_inside_env_pys_transaction_is_refused_at_its_line(tmp_path, pg_db):
