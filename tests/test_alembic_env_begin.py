@@ -124,7 +124,8 @@ def test_a_failing_revision_rolls_back_alone_and_a_lock_timeout_retries_it(tmp_p
         == [("r2", None, 1000)]
     add_revision(ini, "r3", "r2", 'op.add_column("users", sa.Column("a", sa.Text))')
     add_revision(ini, "r4", "r3", 'op.add_column("orders", sa.Column("flag", sa.Boolean))')
-    apply_while_orders_is_locked(ini, pg_db.dsn)  # r3 commits once, r4 times out and runs again
+    # through psycopg2 (--dsn postgresql+psycopg2://): r3 commits once, r4 times out and runs again
+    apply_while_orders_is_locked(ini, pg_db.dsn.replace("postgresql://", "postgresql+psycopg2://"))
     assert pg_db.execute("SELECT version_num FROM alembic_version") == [("r4",)]
 
 
