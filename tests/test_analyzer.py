@@ -233,6 +233,12 @@ def test_a_with_query_we_cannot_read_is_reported():
     assert statement.unanalyzable == "WITH query followed by SEARCH is not understood"
 
 
+def test_a_rule_is_on_the_table_after_its_event():
+    """CREATE RULE r AS ON INSERT TO t: the table follows TO (mimeo's rules were read as locking a table 'insert')."""
+    [rule] = Analyzer().analyze("CREATE OR REPLACE RULE r AS ON UPDATE TO app.t WHERE old.a > 0 DO ALSO NOTIFY t")
+    assert (rule.kind, rule.relation, rule.max_lock) == ("create_rule", Relation("t", "app"), Lock.ACCESS_EXCLUSIVE)
+
+
 # Run on a live server by tests/test_oracle.py (tables of lint_rules._testing.ORACLE_SCHEMA, with rows).
 ORACLE = [
     # ALTER SEQUENCE: its options take SHARE ROW EXCLUSIVE; RENAME, SET SCHEMA and OWNER TO, ACCESS EXCLUSIVE
@@ -278,6 +284,8 @@ ORACLE = [
      "ALTER TABLE parent ALTER COLUMN code TYPE varchar(50); ALTER TABLE child ALTER COLUMN up TYPE bigint"),
     "ALTER TABLE t DISABLE TRIGGER USER",
     "CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+    # a rule names its table after its event (ON INSERT TO t): ACCESS EXCLUSIVE on t
+    "CREATE RULE t_nodata AS ON INSERT TO t DO INSTEAD NOTHING",
     "LOCK TABLE t",
     "LOCK t IN ROW EXCLUSIVE MODE NOWAIT",
     "REFRESH MATERIALIZED VIEW mv",

@@ -66,10 +66,12 @@ class Objects:
         if cursor.accept("TRIGGER") or cursor.accept("POLICY") or cursor.accept("RULE"):
             statement.kind = "create_" + cursor.tokens[cursor.index - 1].text.lower()
             cursor.identifier()
-            on = cursor.find_word("ON")
-            if on is None:
-                raise Unanalyzable("expected ON table")
-            cursor.advance(on + 1)
+            # a rule names its table after its event: CREATE RULE r AS ON INSERT TO table
+            word = "TO" if statement.kind == "create_rule" else "ON"
+            at = cursor.find_word(word)
+            if at is None:
+                raise Unanalyzable(f"expected {word} table")
+            cursor.advance(at + 1)
             statement.relation = cursor.relation()
             lock = Lock.SHARE_ROW_EXCLUSIVE if statement.kind == "create_trigger" else Lock.ACCESS_EXCLUSIVE
             statement.add_lock(statement.relation, lock)
