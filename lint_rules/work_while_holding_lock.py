@@ -10,7 +10,8 @@ def check(statement, ctx):
         return
     # a lock on a relation created in this migration blocks nobody: nobody else can see the relation yet
     existing = [h for h in migration.held_locks if not migration.is_new(h.relation, h.kind)]
-    held = [h for h in existing if h.lock.blocks_writes]
+    # nor does one on a table dropped since: a query that waits for it finds no table when it gets it
+    held = [h for h in existing if h.lock.blocks_writes and not (h.kind == "table" and migration.is_dropped(h.relation))]
     if not held:
         return
     waits = [t for t in statement.locks if _new_wait(t, existing, migration)]
@@ -54,7 +55,8 @@ RULE = Rule(
         "stronger: CREATE INDEX, a foreign key, any ALTER TABLE that takes ACCESS EXCLUSIVE) on an existing "
         "table in the same transaction. Building on a table the migration created (an index, a CHECK) counts "
         "only once a statement may have written rows to it; steps on relations created in the migration "
-        "(renaming the primary key's index of a new table) and catalog-only steps on indexes wait for nobody."
+        "(renaming the primary key's index of a new table) and catalog-only steps on indexes wait for nobody, "
+        "and a lock on a table dropped since keeps nobody waiting for rows (a query that gets it finds no table)."
     ),
     why=(
         "Locks are held until the transaction ends. A quick ALTER TABLE followed by an UPDATE or an index "

@@ -96,6 +96,8 @@ LIVE = [  # tests/test_oracle.py runs each on a live server: the rule's lines ar
     # work while a write-blocking lock below ACCESS EXCLUSIVE is held
     "CREATE INDEX users_name ON users (name);\nUPDATE orders SET note = 'x';\nCREATE INDEX users_age ON users (age);",
     "ALTER TABLE users ADD COLUMN plan text;\nUPDATE orders SET note = 'x';\nINSERT INTO t VALUES (100, 1, 'x');",
+    # a dropped table's lock blocks nobody (Synapse drops its legacy tables one after another)
+    "DROP TABLE events;\nDROP TABLE t CASCADE;\nUPDATE orders SET note = 'x';",
 ]
 
 
@@ -117,3 +119,19 @@ def test_upgrading_a_lock_names_the_other_table_kept_blocked():
 def test_work_while_a_write_blocking_lock_is_held():
     [finding] = lint("CREATE INDEX users_name ON users (name);\nSELECT count(*) FROM orders;", RULE)
     assert "holds SHARE on users (taken on line 1): users stays blocked for writes" in finding.message
+
+
+def test_a_table_dropped_here_keeps_nobody_waiting():
+    """Synapse's legacy tables dropped one after another: a query waiting for one gets no table, whatever we do."""
+    sql = "DROP TABLE IF EXISTS old_a;\nDROP TABLE IF EXISTS old_b;\nDELETE FROM background_updates WHERE name = 'a';"
+    assert rules_hit(sql, RULE) == []
+
+
+def test_a_drop_rolled_back_gives_the_table_back():
+    sql = "BEGIN;\nDROP TABLE users;\nROLLBACK;\nBEGIN;\nALTER TABLE users ADD COLUMN plan text;\nUPDATE orders SET note = 'x';\nCOMMIT;"
+    assert [f.line for f in lint(sql, RULE, transaction="none")] == [6]
+
+
+def test_dropping_a_table_while_a_live_one_is_held_is_a_wait_and_the_live_one_stays_held():
+    sql = ALTER + "DROP TABLE events;\nUPDATE orders SET note = 'x';"
+    assert [f.line for f in lint(sql, RULE)] == [2, 3]

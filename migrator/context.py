@@ -77,6 +77,7 @@ class MigrationContext:
     # (schema, name): CREATE SEQUENCE's, and those serial and identity columns own (named as PostgreSQL names them)
     created_sequences: set[tuple[str, str]] = field(default_factory=set)
     filled_tables: set[tuple[str, str]] = field(default_factory=set)  # created here, and rows may have been written to them
+    dropped_tables: dict[tuple[str, str], int] = field(default_factory=dict)  # by DROP TABLE here -> transaction_id
     writes_unknown: bool = False  # a statement may have written rows anywhere (a function call, one not analyzed)
     not_null_columns: set[tuple[str, str, str]] = field(default_factory=set)  # (schema, table, column) declared NOT NULL
     column_types: dict[tuple[str, str, str], PgType] = field(default_factory=dict)
@@ -105,6 +106,10 @@ class MigrationContext:
             return False
         created = {"index": self.created_indexes, "sequence": self.created_sequences}.get(kind, self.created_tables)
         return self.resolve(relation, created) in created
+
+    def is_dropped(self, relation: Relation | None) -> bool:
+        """Was this table dropped earlier in this migration (so no query will read it again)?"""
+        return relation is not None and self.resolve(relation) in self.dropped_tables
 
     def is_empty_new(self, relation: Relation | None) -> bool:
         """Was this table created earlier in this migration, with no statement since that may have written rows to
@@ -203,6 +208,8 @@ class MigrationContext:
             self.open_begin = self.open_begin or statement
             return
         if kind in ("commit", "rollback"):
+            if kind == "rollback":  # the tables it dropped are back
+                self.dropped_tables = {key: at for key, at in self.dropped_tables.items() if at != self.transaction_id}
             self.in_transaction = self.implicit
             self.transaction_id += self.implicit
             self.explicit_transaction = False
@@ -231,6 +238,8 @@ class MigrationContext:
                 for name in names:
                     known = self.function_volatility.get(name, action.value)
                     self.function_volatility[name] = max(known, action.value, key=_VOLATILITY_ORDER.index)
+        if kind == "drop_table":
+            self.dropped_tables.update((self.resolve(target.relation), self.transaction_id) for target in statement.locks)
         if kind in ("create_table", "create_table_as", "create_materialized_view") and table is not None:
             key = self.resolve(table, set())
             self.created_tables.add(key)

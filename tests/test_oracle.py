@@ -173,7 +173,8 @@ def _holding_lock_findings_by_the_server(connection, sql: str) -> list[int]:
     """The lines where the server shows what work-while-holding-lock is about: while this transaction holds a
     lock that blocks writes (SHARE or stronger) on a relation that existed before it, a statement read or wrote
     rows, or took a lock (ROW EXCLUSIVE or stronger) on an existing table, sequence or view that the locks it
-    held there before do not cover (a lock of ours on a table covers its indexes: queries lock the table first)."""
+    held there before do not cover (a lock of ours on a table covers its indexes: queries lock the table first).
+    A relation dropped since, gone from pg_class, is not counted: a query that waits for it finds no relation."""
     from migrator.analyzer import Analyzer, Lock
     from migrator.oracle import _lock_mode
 
