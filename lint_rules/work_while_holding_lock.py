@@ -15,8 +15,9 @@ def check(statement, ctx):
     if not held:
         return
     waits = [t for t in statement.locks if _new_wait(t, existing, migration)]
-    # reading or rewriting a table this migration created, and nothing wrote to yet, reads no rows
-    works = statement.kind in WORK_KINDS or (statement.scans or statement.rewrites) and not migration.is_empty_new(statement.relation)
+    # reading or rewriting a table this migration created, or truncated in this transaction, and nothing wrote to since, reads no rows
+    empty = migration.is_empty_new(statement.relation) or migration.is_emptied(statement.relation)
+    works = statement.kind in WORK_KINDS or (statement.scans or statement.rewrites) and not empty
     if works or waits:
         # name the held lock that the statement keeps blocked, on another relation than the one it waits for
         elsewhere = [h for h in held if not waits or migration.resolve(h.relation) != migration.resolve(waits[0].relation)]
@@ -54,7 +55,7 @@ RULE = Rule(
         "transaction's locks so far do not cover, after a statement took a lock that blocks writes (SHARE or "
         "stronger: CREATE INDEX, a foreign key, any ALTER TABLE that takes ACCESS EXCLUSIVE) on an existing "
         "table in the same transaction. Building on a table the migration created (an index, a CHECK) counts "
-        "only once a statement may have written rows to it; steps on relations created in the migration "
+        "only once a statement may have written rows to it, and so does building on a table truncated earlier in the transaction; steps on relations created in the migration "
         "(renaming the primary key's index of a new table) and catalog-only steps on indexes wait for nobody, "
         "and a lock on a table dropped since keeps nobody waiting for rows (a query that gets it finds no table)."
     ),
