@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
@@ -117,10 +119,17 @@ def single_action(parsed: exp.Expr | None, kind: type) -> exp.Expr | None:
 
 def read_expression(cursor: Cursor, tokens: list[Token]) -> exp.Expr | None:
     """Consume tokens and parse them as one SQL expression (its text as written in meta["written"]);
-    None if sqlglot cannot."""
+    None if sqlglot cannot.
+
+    The tree is shared by every statement with the same expression text (`DEFAULT now()`, `DEFAULT 0`
+    recur in most migrations): read it, never modify it."""
     cursor.advance(len(tokens))
-    written = cursor.sql_of(tokens)
-    parsed = parse_one("SELECT " + written) if tokens else None
+    return _parse_expression(cursor.sql_of(tokens)) if tokens else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_expression(written: str) -> exp.Expr | None:
+    parsed = parse_one("SELECT " + written)
     if not isinstance(parsed, exp.Select) or len(parsed.expressions) != 1:
         return None
     parsed.expressions[0].meta["written"] = written  # sqlglot's SQL may differ: now(123) prints CURRENT_TIMESTAMP
