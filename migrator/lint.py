@@ -37,10 +37,11 @@ class InputError(Exception):
 def read_sql_file(path: Path, max_size: int) -> str:
     """A migration file's text, or InputError saying plainly why not."""
     try:
-        size = path.stat().st_size
-        if size > max_size:
-            raise InputError(f"file is {size / 1048576:.1f} MB, above the {max_size / 1048576:.1f} MB limit (max-file-size)")
-        data = path.read_bytes()
+        with open(path, "rb") as file:  # one open and fstat: a directory of 2,000 files pays it 2,000 times
+            size = os.fstat(file.fileno()).st_size
+            if size > max_size:
+                raise InputError(f"file is {size / 1048576:.1f} MB, above the {max_size / 1048576:.1f} MB limit (max-file-size)")
+            data = file.read()
     except FileNotFoundError:
         raise InputError("no such file") from None
     except IsADirectoryError:
