@@ -129,9 +129,10 @@ class MigrationContext:
         if relation.schema is not None:
             return relation.schema, relation.name
         created = self.created_tables if created is None else created
-        for schema in ("pg_temp", *self.search_path):
-            if (schema, relation.name) in created:
-                return schema, relation.name
+        if created:  # most migrations create nothing: no lookup then
+            for schema in ("pg_temp", *self.search_path):
+                if (schema, relation.name) in created:
+                    return schema, relation.name
         return (self.search_path[0] if self.search_path else "public"), relation.name
 
     def savepoint(self, name: str) -> Savepoint | None:

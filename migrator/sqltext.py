@@ -156,7 +156,11 @@ class Relation:
     schema: str | None = None
 
     def __str__(self) -> str:
-        return ".".join(quote_identifier(part) for part in (self.schema, self.name) if part)
+        text = self.__dict__.get("_text")  # quoted once: findings name a relation in message and help alike
+        if text is None:
+            text = ".".join(quote_identifier(part) for part in (self.schema, self.name) if part)
+            object.__setattr__(self, "_text", text)
+        return text
 
     def matches(self, other: "Relation") -> bool:
         """Same relation, treating a missing schema as 'whatever search_path finds'."""
@@ -247,6 +251,15 @@ def split_statements(source: Source, tokens: list[Token], breaks: list[int] = ()
     A psql meta-command (`\\set ON_ERROR_STOP 1`, an extension script's `\\echo ... \\quit`) is a
     statement of its own that runs to the end of its line, as psql reads it: no semicolon ends it, and
     it ends the statement before it (`SELECT ... \\gexec`)."""
+    if not breaks and "\\" not in source.text:  # the usual case: slices between the semicolons
+        ends = [index for index, token in enumerate(tokens) if token.token_type == TokenType.SEMICOLON]
+        ends.append(len(tokens))
+        start, statements = 0, []
+        for end in ends:
+            if end > start:
+                statements.append(RawStatement(source, tokens[start:end]))
+            start = end + 1
+        return statements
     statements: list[RawStatement] = []
     current: list[Token] = []
     pending = list(breaks)
@@ -328,8 +341,13 @@ class Cursor:
         return self.index >= len(self.tokens)
 
     def has_words(self, *words: str) -> bool:
-        for position, word in enumerate(words):
-            if self.word(position) != word:
+        tokens, index = self.tokens, self.index
+        if index + len(words) > len(tokens):
+            return False
+        known = self.statement.words
+        for offset, word in enumerate(words):
+            token = tokens[index + offset]
+            if (known.get(id(token)) or word_of(token)) != word:
                 return False
         return True
 
