@@ -75,14 +75,15 @@ class RuleContext:
         self.reports.append(Report(self.rule, statement or self.statement, message, help, severity or self.rule.severity))
 
     def shared(self, statement: Statement, name: str, derive: Callable[[], object]):
-        """derive()'s value, computed once for all the rules that ask about this statement: the migration
+        """derive()'s value, computed once for all the rules that ask about the current statement: the migration
         does not change while the rules look at one statement (the linter clears `facts` between statements)."""
-        key = (name, id(statement))
-        try:
-            return self.facts[key]
-        except KeyError:
-            value = self.facts[key] = derive()
-            return value
+        if statement is not self.statement:
+            return derive()
+        facts = self.facts
+        if name in facts:
+            return facts[name]
+        value = facts[name] = derive()
+        return value
 
     def notes(self) -> dict:
         """This rule's own notes for the current file."""

@@ -8,7 +8,7 @@ MAX_BYTES = 63  # NAMEDATALEN - 1
 # a run that may be a name over 63 bytes (16 characters of 4 bytes): only then is the statement tokenized
 CANDIDATE = re.compile(r'"(?:[^"]|""){16,}"|[\w$]{16,}')
 # in ASCII text a character is a byte: an unquoted name over 63 bytes is a run of 64 word characters
-LONG_ASCII_WORD = re.compile(r"[\w$]{64,}")
+LONG_ASCII_WORD = re.compile(r"[\w$]{64}")
 QUOTED = re.compile(r'"(?:[^"]|""){16,}"')
 
 
@@ -33,7 +33,8 @@ def check(statement, ctx):
 def may_hold_long_name(sql: str) -> bool:
     """Whether the text has a run that may be a name over 63 bytes (most statements have none: cheap to rule out)."""
     if sql.isascii():
-        return LONG_ASCII_WORD.search(sql) is not None or any(len(m.group(0)) > MAX_BYTES for m in QUOTED.finditer(sql))
+        return len(sql) > MAX_BYTES and (LONG_ASCII_WORD.search(sql) is not None
+                                         or any(len(m.group(0)) > MAX_BYTES for m in QUOTED.finditer(sql)))
     return any(len(m.group(0).encode()) > MAX_BYTES for m in CANDIDATE.finditer(sql))
 
 
