@@ -157,8 +157,7 @@ class AlterTable:
             if cursor.accept("CONSTRAINT"):
                 name = cursor.identifier()
                 continue
-            constraint = Action(kind="column_constraint", constraint=name, columns=(action.column,))
-            name = None
+            given, name = name, None  # a CONSTRAINT name belongs to the constraint right after it
             if cursor.accept("NOT", "NULL"):
                 action.not_null = True
             elif cursor.accept("NULL") or cursor.accept("NOT", "DEFERRABLE") or cursor.accept("DEFERRABLE") \
@@ -173,19 +172,19 @@ class AlterTable:
                 action.default = expression
             elif cursor.accept("PRIMARY KEY") or cursor.accept("UNIQUE"):
                 primary = cursor.tokens[cursor.index - 1].text.upper().startswith("PRIMARY")
-                constraint.constraint_type = "primary_key" if primary else "unique"
+                constraint = _column_constraint(action, given, "primary_key" if primary else "unique")
                 action.not_null |= primary
                 cursor.accept("NULLS", "NOT", "DISTINCT") or cursor.accept("NULLS", "DISTINCT")
                 skip_index_parameters(cursor)
                 action.column_constraints.append(constraint)
             elif cursor.accept("REFERENCES"):
-                constraint.constraint_type = "foreign_key"
+                constraint = _column_constraint(action, given, "foreign_key")
                 constraint.references = cursor.relation()
                 constraint.referenced_columns = column_list(cursor)
                 skip_reference_options(cursor)
                 action.column_constraints.append(constraint)
             elif cursor.accept("CHECK"):
-                constraint.constraint_type = "check"
+                constraint = _column_constraint(action, given, "check")
                 constraint.check_not_null_column = is_not_null_check(Cursor(cursor.statement, cursor.skip_group()))
                 action.column_constraints.append(constraint)
             elif cursor.accept("GENERATED"):
@@ -296,6 +295,11 @@ _COLUMN_CONSTRAINT_WORDS = {
     "CONSTRAINT", "NOT", "NULL", "CHECK", "UNIQUE", "PRIMARY KEY", "REFERENCES", "GENERATED", "COLLATE",
     "DEFERRABLE", "INITIALLY", "COMPRESSION", "STORAGE", "ENFORCED", "NO", "DEFAULT",
 }
+
+
+def _column_constraint(column: Action, name: str | None, constraint_type: str) -> Action:
+    """A constraint written in a column's definition (made only once the definition has one)."""
+    return Action(kind="column_constraint", constraint=name, columns=(column.column,), constraint_type=constraint_type)
 
 
 def _until_column_constraint(cursor: Cursor) -> list[Token]:
