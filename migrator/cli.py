@@ -224,12 +224,12 @@ def lint(paths, pg_version, output_format, changed_since, select, ignore, max_ti
     for position, (display, path) in enumerate(inputs):
         if path is None:
             continue
-        cache = config_for(path.parent)[1]
-        cached = cache.get(path, display) if cache is not None else None
+        entry = config_for(path.parent)
+        cached = entry[1].get(path, display) if entry[1] is not None else None
         if cached is not None:
             by_position[position] = cached
         else:
-            groups.setdefault(id(config_for(path.parent)), []).append((position, (display, path)))
+            groups.setdefault(id(entry), []).append((position, (display, path)))
     for members in groups.values():
         from migrator.lint import lint_files
 

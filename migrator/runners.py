@@ -192,8 +192,9 @@ def sql_migrations(folder: Path, recursive: bool = False) -> list[Path]:
     named for another database."""
     found = [*folder.rglob("*.sql"), *folder.rglob(f"*{POSTGRES_ONLY}")] if recursive else \
         [*folder.glob("*.sql"), *folder.glob(f"*{POSTGRES_ONLY}")]
-    return sorted(path for path in found if path.is_file() and not is_down_migration(path)
-                  and OTHER_DATABASES.isdisjoint(path.name.lower().split(".")[1:-1]))
+    # by parts, as Paths compare, without a Path comparison per step of the sort (2,000 files: 20,000 of them)
+    return sorted((path for path in found if path.is_file() and not is_down_migration(path)
+                   and OTHER_DATABASES.isdisjoint(path.name.lower().split(".")[1:-1])), key=lambda path: path.parts)
 
 
 def migration_version(path: Path) -> str:
