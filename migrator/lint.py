@@ -333,17 +333,22 @@ def _lint_in_worker(item: tuple[str, Path]) -> FileResult:
     return _WORKER_LINTER.lint_file(item[1], item[0])
 
 
+def lint_workers() -> int:
+    """How many worker processes lint_files uses for many files: one per core, at most 8."""
+    return min(os.cpu_count() or 1, 8)
+
+
 def lint_files(linter: Linter, files: list[tuple[str, Path]], jobs: int | None = None) -> list[FileResult]:
     """Lint many files, in parallel worker processes when there are enough to pay for them."""
     import multiprocessing
 
     global _WORKER_LINTER
-    jobs = jobs or min(os.cpu_count() or 1, 8)
+    jobs = jobs or lint_workers()
     if jobs < 2 or len(files) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
         return [linter.lint_file(path, display) for display, path in files]
     _WORKER_LINTER = linter  # inherited by the forked workers: nothing to re-import or pickle
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            return pool.map(_lint_in_worker, files, chunksize=max(1, len(files) // (jobs * 8)))
+            return pool.map(_lint_in_worker, files, chunksize=max(1, len(files) // (jobs * 32)))
     finally:
         _WORKER_LINTER = None
