@@ -96,6 +96,9 @@ LIVE = [  # tests/test_oracle.py runs each on a live server: the rule's lines ar
     # work while a write-blocking lock below ACCESS EXCLUSIVE is held
     "CREATE INDEX users_name ON users (name);\nUPDATE orders SET note = 'x';\nCREATE INDEX users_age ON users (age);",
     "ALTER TABLE users ADD COLUMN plan text;\nUPDATE orders SET note = 'x';\nINSERT INTO t VALUES (100, 1, 'x');",
+    # a function called before a table is created writes no row to it (pgstac calls one, then creates and indexes tables)
+    "ALTER TABLE users ADD COLUMN plan text;\nSELECT count(*) FROM orders;\nCREATE TABLE plans (id int, name text);\n"
+    "CREATE INDEX plans_name ON plans (name);",
     # a table truncated in the transaction holds no row to scan (powa truncates its staging table, then adds NOT NULL columns)
     "ALTER TABLE users ADD COLUMN plan text;\nTRUNCATE events;\nALTER TABLE events ADD COLUMN n int NOT NULL;\n"
     "ALTER TABLE events ALTER COLUMN seq TYPE bigint;\nINSERT INTO events VALUES (1, now(), 'x', 1, 1);\n"

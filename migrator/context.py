@@ -76,9 +76,9 @@ class MigrationContext:
     created_indexes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     # (schema, name): CREATE SEQUENCE's, and those serial and identity columns own (named as PostgreSQL names them)
     created_sequences: set[tuple[str, str]] = field(default_factory=set)
-    filled_tables: set[tuple[str, str]] = field(default_factory=set)  # created here, and rows may have been written to them
+    # created here, and rows may have been written to them since (a function call, a statement not analyzed: to any of them)
+    filled_tables: set[tuple[str, str]] = field(default_factory=set)
     dropped_tables: dict[tuple[str, str], int] = field(default_factory=dict)  # by DROP TABLE here -> transaction_id
-    writes_unknown: bool = False  # a statement may have written rows anywhere (a function call, one not analyzed)
     not_null_columns: set[tuple[str, str, str]] = field(default_factory=set)  # (schema, table, column) declared NOT NULL
     column_types: dict[tuple[str, str, str], PgType] = field(default_factory=dict)
     constraints: dict[tuple[str, str], ConstraintState] = field(default_factory=dict)
@@ -114,7 +114,7 @@ class MigrationContext:
     def is_empty_new(self, relation: Relation | None) -> bool:
         """Was this table created earlier in this migration, with no statement since that may have written rows to
         it (reading or rewriting it then costs nothing)?"""
-        return self.is_new(relation) and not self.writes_unknown and self.resolve(relation) not in self.filled_tables
+        return self.is_new(relation) and self.resolve(relation) not in self.filled_tables
 
     def is_emptied(self, relation: Relation | None) -> bool:
         """Was this table truncated earlier in the transaction in progress, with nothing since that may add rows?"""
@@ -164,7 +164,7 @@ class MigrationContext:
             for target in statement.locks:
                 self.emptied_tables[self.resolve(target.relation)] = self.transaction_id
         if statement.unanalyzable:
-            self.writes_unknown = True
+            self.filled_tables |= self.created_tables
         if not self.in_transaction and statement.kind != "begin":
             self.transaction_id += 1
             self.local_timeouts.clear()
@@ -228,8 +228,8 @@ class MigrationContext:
             for target in statement.locks:
                 self.held_locks.append(HeldLock(target.relation, target.lock, statement.line, target.kind))
         table = statement.relation
-        if kind in ("select", "call", "execute"):  # a function it calls may write to any table
-            self.writes_unknown = True
+        if kind in ("select", "call", "execute"):  # a function it calls may write to any table there is
+            self.filled_tables |= self.created_tables
         elif kind in ("insert", "update", "merge", "copy") and table is not None:
             self.filled_tables.add(self.resolve(table))
         if kind == "create_function" and table is not None:
