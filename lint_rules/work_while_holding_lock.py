@@ -1,5 +1,5 @@
 from lint_rules import Rule
-from migrator.analyzer import Lock
+from migrator.analyzer import Lock, touches_no_table
 
 WORK_KINDS = {"update", "delete", "insert", "merge", "copy", "select"}
 
@@ -17,7 +17,9 @@ def check(statement, ctx):
     waits = [t for t in statement.locks if _new_wait(t, existing, migration)]
     # reading or rewriting a table this migration created, or truncated in this transaction, and nothing wrote to since, reads no rows
     empty = migration.is_empty_new(statement.relation) or migration.is_emptied(statement.relation)
-    works = statement.kind in WORK_KINDS or (statement.scans or statement.rewrites) and not empty
+    # a SELECT that reads no table and calls nothing that may (SELECT 1, registering an extension's table) does no work
+    works = (statement.kind in WORK_KINDS and not (statement.kind == "select" and touches_no_table(statement.sql))
+             or (statement.scans or statement.rewrites) and not empty)
     if works or waits:
         # name the held lock that the statement keeps blocked, on another relation than the one it waits for
         elsewhere = [h for h in held if not waits or migration.resolve(h.relation) != migration.resolve(waits[0].relation)]
@@ -57,7 +59,7 @@ RULE = Rule(
         "table in the same transaction. Building on a table the migration created (an index, a CHECK) counts "
         "only once a statement may have written rows to it, and so does building on a table truncated earlier in the transaction; steps on relations created in the migration "
         "(renaming the primary key's index of a new table) and catalog-only steps on indexes wait for nobody, "
-        "and a lock on a table dropped since keeps nobody waiting for rows (a query that gets it finds no table)."
+        "a SELECT that reads no table and calls only catalog functions does no work, and a lock on a table dropped since keeps nobody waiting for rows (a query that gets it finds no table)."
     ),
     why=(
         "Locks are held until the transaction ends. A quick ALTER TABLE followed by an UPDATE or an index "

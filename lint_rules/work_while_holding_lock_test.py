@@ -96,6 +96,9 @@ LIVE = [  # tests/test_oracle.py runs each on a live server: the rule's lines ar
     # work while a write-blocking lock below ACCESS EXCLUSIVE is held
     "CREATE INDEX users_name ON users (name);\nUPDATE orders SET note = 'x';\nCREATE INDEX users_age ON users (age);",
     "ALTER TABLE users ADD COLUMN plan text;\nUPDATE orders SET note = 'x';\nINSERT INTO t VALUES (100, 1, 'x');",
+    # a SELECT that reads no table does no work; one that reads a table, or calls a function that may, does
+    "ALTER TABLE users ADD COLUMN plan text;\nSELECT 1;\nSELECT set_config('work_mem', '64MB', true), now();\n"
+    "SELECT 1 WHERE EXISTS (SELECT 1 FROM orders);\nSELECT lower(b) FROM t;",
     # a function called before a table is created writes no row to it (pgstac calls one, then creates and indexes tables)
     "ALTER TABLE users ADD COLUMN plan text;\nSELECT count(*) FROM orders;\nCREATE TABLE plans (id int, name text);\n"
     "CREATE INDEX plans_name ON plans (name);",
@@ -142,3 +145,9 @@ def test_a_drop_rolled_back_gives_the_table_back():
 def test_dropping_a_table_while_a_live_one_is_held_is_a_wait_and_the_live_one_stays_held():
     sql = ALTER + "DROP TABLE events;\nUPDATE orders SET note = 'x';"
     assert [f.line for f in lint(sql, RULE)] == [2, 3]
+
+
+def test_registering_an_extension_s_table_is_catalog_work():
+    """pg_extension_config_dump writes pg_extension's row (it runs only inside CREATE EXTENSION: no live fixture)."""
+    sql = ALTER + "SELECT pg_catalog.pg_extension_config_dump('refresh_config', '');\nSELECT my_schema.set_config('a', 'b');"
+    assert [f.line for f in lint(sql, RULE)] == [3]

@@ -19,13 +19,13 @@ from migrator.analysis.indexes import Indexes
 from migrator.analysis.maintenance import Maintenance
 from migrator.analysis.objects import Objects
 from migrator.analysis.plpgsql import Plpgsql
-from migrator.analysis.reading import VOLATILE_FUNCTIONS, volatile_functions
+from migrator.analysis.reading import VOLATILE_FUNCTIONS, touches_no_table, volatile_functions
 from migrator.analysis.transactions import Transactions
 from migrator.analysis.types import Types
 from migrator.sqltext import Cursor, RawStatement, Source, split_statements
 
 __all__ = [
-    "VOLATILE_FUNCTIONS", "Action", "Analyzer", "Lock", "LockTarget", "Setting", "Statement", "volatile_functions",
+    "VOLATILE_FUNCTIONS", "Action", "Analyzer", "Lock", "LockTarget", "Setting", "Statement", "touches_no_table", "volatile_functions",
 ]
 
 

@@ -15,6 +15,8 @@ VOLATILE_FUNCTIONS = {
     "uuid_generate_v1mc", "uuid_generate_v4", "uuidv4", "uuidv7", "nextval", "setval",
     "random_normal", "rand", "gen_random_bytes",
 }
+# volatile functions that write only the catalog or the session's settings: a call reads and writes no table's rows
+CATALOG_ONLY_FUNCTIONS = {"pg_extension_config_dump", "set_config"}
 # PostgreSQL's functions that are not volatile, with the numbers of arguments it has them for (pg_proc:
 # fewest, most; None: any number more). A call with another number is no function PostgreSQL has: it is
 # unknown, as an unknown name is (tests/test_oracle.py checks this table against the server's pg_proc).
@@ -72,6 +74,14 @@ def volatile_functions(expression: exp.Expr | None) -> list[str]:
             if arguments < fewest or most is not None and arguments > most:
                 found.append(f"{name} with {arguments} argument{'' if arguments == 1 else 's'}")
     return found
+
+
+def touches_no_table(sql: str) -> bool:
+    """Is this a SELECT that reads no table and calls no function that may read or write one (SELECT 1, an
+    extension script's SELECT pg_catalog.pg_extension_config_dump(...))? False when it cannot be read."""
+    query = parse_one(sql)
+    return (isinstance(query, exp.Select) and next(query.find_all(exp.Table), None) is None
+            and all(name in CATALOG_ONLY_FUNCTIONS for name in volatile_functions(query)))
 
 
 def identifier_name(node: exp.Expr | None) -> str | None:
