@@ -11,12 +11,14 @@ def check(statement, ctx):
     for kind, verb in VERBS.items():
         for action in actions(statement, ctx, kind):
             for backfill in ctx.backfills:
+                if backfill.name in ctx.migration.gates:  # apply holds the migration until it is done, no row left
+                    continue
                 if backfill.table != table.name or (table.schema or "public") != backfill.schema:
                     continue
                 uses = "writes" if action.column in backfill.writes else "reads" if action.column in backfill.reads else None
                 if uses:
                     ctx.report(
-                        f"{verb} {table}.{action.column} while backfill {backfill.name} ({backfill.status}) still {uses} it",
+                        f"{verb} {table}.{action.column} while backfill {backfill.shown} ({backfill.status}) still {uses} it",
                         f"-- migrator:requires-backfill {backfill.name}   (apply then waits until it is done and no row is left)",
                     )
 
@@ -27,7 +29,8 @@ RULE = Rule(
     summary="SET NOT NULL on, or dropping, a column that an unfinished backfill writes or reads.",
     what=(
         "With `migrator lint --dsn URL`, flags `ALTER COLUMN ... SET NOT NULL` and `DROP COLUMN` on a column that a "
-        "backfill recorded in that database, and not yet done, writes (its SET) or reads (its expressions, WHERE or key)."
+        "backfill recorded in that database, and not yet done, writes (its SET) or reads (its expressions, WHERE or key), "
+        "unless the migration declares `-- migrator:requires-backfill NAME` for it (apply then waits for it)."
     ),
     why=(
         "SET NOT NULL fails, or worse succeeds on a default, while rows are still unfilled; dropping a column the "

@@ -279,7 +279,7 @@ def _fleet_backfills(fleet) -> tuple:
     for target in fleet.targets:
         for known in _unfinished_backfills(target.connection_dsn):
             on.setdefault(known, []).append(target.name)
-    return tuple(dataclasses.replace(known, name=f"{known.name} on {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}")
+    return tuple(dataclasses.replace(known, targets=f"{', '.join(names[:3])}{' ...' if len(names) > 3 else ''}")
                  for known, names in on.items())
 
 

@@ -67,6 +67,7 @@ class MigrationContext:
     origin: str = "the transaction the runner wraps this file in"
     escape: str = "Move it to its own migration whose first line is `-- migrator:no-transaction`."
     runner_sets_timeouts: bool = False
+    gates: frozenset[str] = frozenset()  # backfills apply waits for (done, no row left) before running it: requires-backfill
     in_transaction: bool = False
     explicit_transaction: bool = False
     transaction_id: int = 0

@@ -36,6 +36,12 @@ class KnownBackfill:
     table: str
     writes: frozenset[str]
     reads: frozenset[str]
+    targets: str = ""  # with --fleet: the targets it is unfinished on, in words
+
+    @property
+    def shown(self) -> str:
+        """The name, with the targets it runs on when known."""
+        return f"{self.name} on {self.targets}" if self.targets else self.name
 
 
 def unfinished_backfills(connection: psycopg.Connection) -> tuple[KnownBackfill, ...]:

@@ -24,9 +24,10 @@ PARALLEL_THRESHOLD = 64  # files; below this, starting workers costs more than i
 
 @dataclass
 class Directive:
-    verb: str  # ignore | ignore-file | no-transaction
+    verb: str  # ignore | ignore-file | no-transaction | requires-backfill
     rules: list[str]
     line: int
+    backfill: str = ""  # the backfill a requires-backfill directive names
     used: set[str] = field(default_factory=set)
 
 
@@ -92,13 +93,18 @@ class Linter:
 
     def lint_revision(self, path: Path, display: str) -> FileResult:
         """An Alembic revision: its upgrade() rendered offline, findings at the op call's line."""
+        from migrator.gates import GateError, gates_of
         from migrator.revisions import origin_line, render_revision, to_sql
 
         rendered = render_revision(path)
         sql, origin = to_sql(rendered)
         # Alembic runs the revision, unless the project is applied with `migrator apply`
         runner = "migrator" if self.config.runner == "migrator" else "alembic"
-        result = self.lint_text(sql, display, runner=runner) if sql.strip() else FileResult(display)
+        try:  # its `# migrator:requires-backfill NAME` comments are Python's, not in the rendered SQL
+            gates = frozenset(gate.backfill for gate in gates_of(path))
+        except GateError:  # a malformed one gates nothing: its findings stay
+            gates = frozenset()
+        result = self.lint_text(sql, display, runner=runner, gates=gates) if sql.strip() else FileResult(display)
         source_lines = path.read_text(encoding="utf-8").splitlines()
         def revision_line(line: int) -> int:
             return origin_line(origin, line) if origin else 1
@@ -115,8 +121,10 @@ class Linter:
         result.findings.sort(key=lambda f: (f.line, f.column, f.rule))
         return result
 
-    def lint_text(self, text: str, path: str, file: Path | None = None, runner: str | None = None) -> FileResult:
-        """Lint SQL text shown as path; file is where it was read from (its project tells the runner)."""
+    def lint_text(self, text: str, path: str, file: Path | None = None, runner: str | None = None,
+                  gates: frozenset[str] = frozenset()) -> FileResult:
+        """Lint SQL text shown as path; file is where it was read from (its project tells the runner);
+        gates: the backfills it requires besides those its own comments name."""
         if not text.strip():
             result = FileResult(path)
             result.note = "empty file, nothing to lint"
@@ -127,11 +135,11 @@ class Linter:
         except SqlSyntaxError as error:
             return FileResult(path, findings=[Finding(path, error.line or 1, 1, "syntax-error", "error", str(error))])
         statements = self.analyzer.analyze_source(source, tokens, tool_statement_breaks(source, tokens))
-        return self.lint_statements(source, tokens, statements, path, file=file, runner=runner)
+        return self.lint_statements(source, tokens, statements, path, file=file, runner=runner, gates=gates)
 
     def lint_statements(self, source: Source, tokens, statements: list[Statement], path: str,
                         migration: MigrationContext | None = None, file: Path | None = None,
-                        runner: str | None = None) -> FileResult:
+                        runner: str | None = None, gates: frozenset[str] = frozenset()) -> FileResult:
         """Lint a migration whose statements are already analyzed (the executor's plan shares them).
 
         migration: what the migration did before these statements, when they come one at a time
@@ -152,6 +160,7 @@ class Linter:
             if "@extschema@" in source.text:  # an extension script: PostgreSQL runs it with search_path = its schema
                 migration.search_path = ["@extschema@"]
         result.wrapped = migration.wrapped
+        migration.gates = gates | {d.backfill for d in directives if d.verb == "requires-backfill"}
         reports = self.run_rules(statements, migration)
         result.findings = directive_findings + self._suppress(reports, statements, directives, path)
         result.findings.sort(key=lambda f: (f.line, f.column, f.rule))
@@ -206,7 +215,7 @@ class Linter:
                 if "invalid-directive" in self.meta_enabled:
                     findings.append(Finding(path, line, 1, "invalid-directive", known["invalid-directive"].severity, problem))
                 continue
-            directives.append(Directive(verb, rules, line))
+            directives.append(Directive(verb, rules, line, rest.strip() if verb == "requires-backfill" else ""))
         return directives, findings
 
     def _suppress(self, reports: list[Report], statements: list[Statement], directives: list[Directive], path: str) -> list[Finding]:

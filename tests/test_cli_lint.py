@@ -218,3 +218,31 @@ def test_console_script_runs_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "migrator", "lint", str(path)], capture_output=True, text=True)
     assert result.returncode == 2
     assert "not valid UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_lint_dsn_trusts_a_requires_backfill_gate_as_apply_does(pg_db, tmp_path):
+    from tests.test_executor_alembic import project
+    from tests.test_gates import start_fill_b
+
+    pg_db.execute("CREATE TABLE items (id bigint PRIMARY KEY, a int NOT NULL, b int)")
+    pg_db.execute("INSERT INTO items SELECT g, g FROM generate_series(1, 30000) g")
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    (sql / "0001_nn.sql").write_text("-- migrator:requires-backfill fill-b\nALTER TABLE items ALTER COLUMN b SET NOT NULL;\n")
+    (sql / "0002_other.sql").write_text("-- migrator:requires-backfill fill-c\nALTER TABLE items ALTER COLUMN b SET NOT NULL;\n")
+    ini = project(tmp_path / "alembic_project", pg_db.dsn, {
+        "0001": '# migrator:requires-backfill fill-b\nop.alter_column("items", "b", nullable=False)',
+        "0002": 'op.drop_column("items", "a")',
+    })
+    thread = start_fill_b(pg_db, 5000, at_least=1)
+    try:
+        run("backfill", "pause", "fill-b", "--dsn", pg_db.dsn)
+        on_sql = run("lint", "--select", "unfinished-backfill", "--dsn", pg_db.dsn, str(sql))
+        on_alembic = run("lint", "--select", "unfinished-backfill", "--dsn", pg_db.dsn, str(ini.parent))
+    finally:
+        run("backfill", "cancel", "fill-b", "--dsn", pg_db.dsn)
+        thread.join(60)
+    assert "0001_nn.sql" not in on_sql.output, on_sql.output
+    assert "0002_other.sql" in on_sql.output and "backfill fill-b (paused) still writes it" in on_sql.output
+    assert "0001.py" not in on_alembic.output, on_alembic.output
+    assert "dropping items.a while backfill fill-b (paused) still reads it" in on_alembic.output
