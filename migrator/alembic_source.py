@@ -135,6 +135,7 @@ class AlembicProject:
         self.driver = driver  # the driver --dsn (or the env.py hook's URL) names; None: psycopg 3
         self.analyzer = Analyzer(pg_version)
         self.direction = "upgrade"
+        self.preview = False  # plan: a refused step is marked (Step.refusals), the rest planned, nothing raised
         self._check_target()
 
     # -- revisions ---------------------------------------------------------------------------------
@@ -197,7 +198,8 @@ class AlembicProject:
                               f"sent ({message})", line, 0, line, "live_revision")
             return Migration(version, path, "", [Group([Step(0, shown)], transaction=True, online_only=True)])
         text, origin = to_sql(rendered)
-        return plan_text(version, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog, downgrade)
+        return plan_text(version, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog, downgrade,
+                         self.preview)
 
     def all(self) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(())]

@@ -1173,6 +1173,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     if fleet is not None:
         _plan_fleet(fleet, source, output_format)
         return
+    source.preview = True  # the whole plan, each refused step marked; the exit status says whether apply would refuse
     waits = {}  # version -> [(gate, finished or None when unknown, the backfill's state in words)]
     if dsn:
         with Executor(dsn, policy).connect("migrator plan") as connection:
@@ -1186,6 +1187,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
     steps = describe_plan(migrations, policy)
     if output_format == "json":
         click.echo(json_module.dumps(steps, indent=2))
+        _refuse_if_refused(steps)
         return
     if not steps:
         click.echo("nothing to apply")
@@ -1206,6 +1208,20 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
             click.echo(f"    online only: each statement is planned, refused or given its timeouts as it is sent")
         else:
             click.echo(f"    {locks}; {effects}; {timeouts}")
+        for reason in step["refusals"]:
+            click.echo(f"    REFUSED: {reason}")
+    _refuse_if_refused(steps)
+
+
+def _refuse_if_refused(steps: list[dict]) -> None:
+    """Exit status 1 when apply would refuse a step of the plan: CI can gate on `migrator plan`."""
+    from migrator.executor import ApplyError
+
+    refused = [step for step in steps if step["refusals"]]
+    if refused:
+        first = refused[0]
+        raise ApplyError(f"apply would refuse {len(refused)} step{'s' if len(refused) != 1 else ''} of this plan (each "
+                         f"one's reason is in it), the first {first['migration']} step {first['step']}")
 
 
 def _plan_fleet(fleet, source, output_format: str) -> None:

@@ -146,6 +146,7 @@ class Step:
     statement: Statement
     followups: list = field(default_factory=list)  # migrator.rewrites.Unit: run once this step's transaction commits
     names_constraint: str | None = None  # the table whose new constraint's name the follow-ups read from the catalog
+    refusals: list[str] = field(default_factory=list)  # a preview's (plan's) reasons apply would refuse this step
 
     @property
     def online(self) -> bool:
@@ -228,12 +229,13 @@ class SqlFolder:
         self.files = [path for path in files if target is None or migration_version(path) <= target]
         self.analyzer, self.rewrite, self.lint_config = Analyzer(pg_version), rewrite, lint_config
         self.direction = "upgrade"
+        self.preview = False  # plan: a refused step is marked (Step.refusals), the rest planned, nothing raised
         for path in self.files:  # what needs no database is refused before anything connects
             _, _, statements = analyze_text(path, _read(path), self.analyzer, lambda line: line)
             refuse_unanalyzable(path, statements, lambda line: line)
 
     def _plan(self, paths: list[Path], catalog=None) -> list[Migration]:
-        return [plan_file(path, self.analyzer, self.rewrite, self.lint_config, catalog) for path in paths]
+        return [plan_file(path, self.analyzer, self.rewrite, self.lint_config, catalog, self.preview) for path in paths]
 
     def all(self) -> list[Migration]:
         """Every migration, planned without a database (every table taken as big)."""
@@ -297,9 +299,11 @@ def load_sql_folder(folder: Path, pg_version: int = 15, rewrite: bool = True, li
     return SqlFolder(files, pg_version, rewrite, lint_config, target)
 
 
-def plan_file(path: Path, analyzer: Analyzer, rewrite_enabled: bool = True, lint_config=None, catalog=None) -> Migration:
+def plan_file(path: Path, analyzer: Analyzer, rewrite_enabled: bool = True, lint_config=None, catalog=None,
+              preview: bool = False) -> Migration:
     """A .sql migration file, planned (see plan_text)."""
-    return plan_text(migration_version(path), path, _read(path), analyzer, rewrite_enabled, lint_config=lint_config, catalog=catalog)
+    return plan_text(migration_version(path), path, _read(path), analyzer, rewrite_enabled, lint_config=lint_config, catalog=catalog,
+                     preview=preview)
 
 
 def _read(path: Path) -> str:
@@ -314,7 +318,8 @@ def _read(path: Path) -> str:
 
 
 def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_enabled: bool = True,
-              line_map: list[int] | None = None, lint_config=None, catalog=None, downgrade: bool = False) -> Migration:
+              line_map: list[int] | None = None, lint_config=None, catalog=None, downgrade: bool = False,
+              preview: bool = False) -> Migration:
     """Steps grouped by transaction: the text runs in one transaction (explicit BEGIN/COMMIT honoured),
     except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
 
@@ -324,7 +329,9 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     that may run in the transaction stays there (ADD ... NOT VALID), the rest follows once it
     commits (CONCURRENTLY builds, VALIDATE, the SET NOT NULL steps), journaled with it.
     line_map gives, per line of text, the line of `path` to name in messages (rendered Alembic revisions);
-    downgrade: the text reverts a revision, so dropping and renaming are not refused (as in apply)."""
+    downgrade: the text reverts a revision, so dropping and renaming are not refused (as in apply);
+    preview (plan): nothing is raised for a refusal, each refused statement is planned as written with
+    its reasons in Step.refusals, so the whole migration shows."""
     from migrator.guard import Catalog, blocks, refusal_message, split_online_form
     from migrator.revisions import origin_line  # light: Alembic is imported only to render
 
@@ -348,7 +355,15 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
               or f.line in by_line and blocks(f, by_line[f.line], costs[id(by_line[f.line])], catalog, f.line in rewritten,
                                                  downgrade)]
     errors.sort(key=lambda f: f.line)
-    if errors:
+    refusals: dict[int, list[str]] = {}  # id(statement) -> why apply refuses it (preview only)
+    if errors and preview and statements:
+        for finding in errors:
+            statement = next((s for s in reversed(statements) if s.line <= finding.line), statements[0])
+            cost = costs[id(statement)] if finding.line in by_line else catalog.cost([])
+            refusals.setdefault(id(statement), []).append(
+                refusal_message(f"{path}:{path_line(finding.line)}", finding, cost, catalog.policy))
+        planned = [(s, None if id(s) in refusals else units) for s, units in planned]
+    elif errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
         cost = costs[id(by_line[first.line])] if first.line in by_line else catalog.cost([])
@@ -375,7 +390,7 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
             continue
         if statement.kind == "psql":  # a client-side psql command (`\\set ON_ERROR_STOP 1`): nothing to send
             continue
-        step = Step(next(numbers), statement)
+        step = Step(next(numbers), statement, refusals=refusals.get(id(statement), []))
         if statement.kind == "begin":
             _close(migration, current)
             current, explicit = [], True
@@ -787,7 +802,7 @@ def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
         return {"migration": migration.version, "group": group, "step": step.index, "transaction": transaction,
                 "sql": statement.sql, "locks": [{"relation": str(t.relation), "lock": t.lock.label} for t in statement.locks],
                 "rewrites": statement.rewrites, "scans": statement.scans, "lock_timeout_ms": lock_timeout,
-                "statement_timeout_ms": statement_timeout, "online_only": online_only}
+                "statement_timeout_ms": statement_timeout, "online_only": online_only, "refusals": step.refusals}
 
     for migration in migrations:
         if not migration.groups:  # nothing to send, yet the version moves: apply counts it too

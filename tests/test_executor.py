@@ -182,6 +182,31 @@ def test_plan_lists_steps_with_locks_transactions_and_timeouts(migrations, pg_db
     assert pg_db.execute("SELECT to_regclass('migrator.schema_migrations')") == [(None,)]
 
 
+def test_plan_shows_every_step_past_a_refusal_marks_each_refused_one_and_exits_1(migrations, pg_db):
+    write(migrations, "001_index.sql", "CREATE INDEX users_email ON users (email);\n")
+    write(migrations, "002_type.sql", "ALTER TABLE users ALTER COLUMN id TYPE integer;\nALTER TABLE users DROP COLUMN email;\n")
+    write(migrations, "003_nn.sql", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n")
+    plan = CLI + ["plan", str(migrations), "--dsn", pg_db.dsn, "--small-table", "64kB"]
+    result = subprocess.run(plan + ["--format", "json"], capture_output=True, text=True)
+    assert result.returncode == 1, "CI gates on plan: apply would refuse"
+    assert "apply would refuse 2 steps of this plan" in result.stderr and "Traceback" not in result.stderr
+    steps = json.loads(result.stdout)
+    assert [s["migration"] for s in steps][-1] == "003_nn", "the migrations after the refused one are planned"
+    refused = {(s["migration"], s["step"]): s["refusals"] for s in steps if s["refusals"]}
+    assert list(refused) == [("002_type", 0), ("002_type", 1)]
+    assert refused[("002_type", 0)][0].startswith(f"{migrations}/002_type.sql:1: refused by changing-column-type")
+    assert "002_type.sql:2: refused by drop-column" in refused[("002_type", 1)][0]
+    assert any(s["migration"] == "001_index" and "CONCURRENTLY" in s["sql"] for s in steps), "online forms still planned"
+    text = subprocess.run(plan, capture_output=True, text=True)
+    assert text.returncode == 1 and text.stdout.count("    REFUSED: ") == 2
+    assert "003_nn [transaction 0] step 0" in text.stdout
+    apply = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--small-table", "64kB"], capture_output=True, text=True)
+    assert apply.returncode == 1 and "002_type.sql:1: refused by changing-column-type" in apply.stderr, "apply still refuses"
+    assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)], "refused before anything ran"
+    write(migrations, "002_type.sql", "SELECT 1;\n")
+    assert subprocess.run(plan, capture_output=True, text=True).returncode == 0
+
+
 @pytest.mark.parametrize("sql, transactional", [
     ("/* migrator:no-transaction */\nUPDATE users SET email = 'a';\nUPDATE users SET email = 'b';\n", False),
     ("-- migrator:no-transaction\nUPDATE users SET email = 'a';\nUPDATE users SET email = 'b';\n", False),
