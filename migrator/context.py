@@ -189,6 +189,8 @@ class MigrationContext:
                     action.rewrites = type_change_rewrites(old, action.data_type, action.using_casts, self.pg_version)
             elif action.kind == "set_not_null" and self.pg_version >= 12 and (table, action.column) in self.validated_not_null:
                 action.scans = False
+            elif action.kind == "set_not_null" and (schema, table, action.column) in self.not_null_columns:
+                action.scans = False  # NOT NULL already: PostgreSQL has nothing to check
             elif action.kind == "add_constraint" and action.constraint_type == "primary_key" and action.using_index:
                 # the key makes its columns NOT NULL: a scan, unless the migration declared them so
                 columns = self.created_indexes.get((schema, action.using_index))
@@ -325,6 +327,8 @@ class MigrationContext:
             self.column_types[(schema, key, action.column)] = action.data_type
         if action.kind in ("add_column", "set_not_null") and action.column and (action.not_null or action.kind == "set_not_null"):
             self.not_null_columns.add((schema, key, action.column))
+        elif action.kind == "drop_not_null" and action.column:
+            self.not_null_columns.discard((schema, key, action.column))
         elif action.kind == "add_constraint" and action.constraint_type == "check":
             validated = not action.not_valid
             if action.constraint:
