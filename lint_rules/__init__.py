@@ -32,6 +32,8 @@ class Rule:
     default_enabled: bool = True
     finish: Callable[["RuleContext"], None] | None = None  # called once after the file's last statement
     kinds: frozenset[str] | None = None  # statement kinds check() looks at; None: every statement
+    instead_alembic: str | None = None  # the `instead` recipe as an Alembic revision's upgrade() writes it
+
 
     def explain(self) -> str:
         """The rule's documentation as Markdown."""
@@ -40,6 +42,7 @@ class Rule:
             f"# {self.id} ({self.severity})\n\n{self.summary}{state}\n\n"
             f"## What it does\n{self.what}\n\n## Why is this bad?\n{self.why}\n\n"
             f"## Use instead\n```sql\n{self.instead.strip()}\n```\n"
+            + (f"\nIn an Alembic revision:\n```python\n{self.instead_alembic.strip()}\n```\n" if self.instead_alembic else "")
         )
 
 
@@ -73,6 +76,10 @@ class RuleContext:
                statement: Statement | None = None) -> None:
         """Report a finding on the current statement, or the one given (at the rule's severity unless given)."""
         self.reports.append(Report(self.rule, statement or self.statement, message, help, severity or self.rule.severity))
+
+    def help(self, sql: str, alembic: str | None = None) -> str:
+        """The help to report: the Alembic form when the migration is an Alembic revision and the rule has one."""
+        return alembic if alembic is not None and self.migration.alembic else sql
 
     def shared(self, statement: Statement, name: str, derive: Callable[[], object]):
         """derive()'s value, computed once for all the rules that ask about the current statement: the migration

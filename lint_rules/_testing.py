@@ -46,3 +46,50 @@ CREATE TABLE app.t (id bigint, a int);
 CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;
 CREATE UNIQUE INDEX mv_id ON mv (id);
 """
+
+
+ALEMBIC_REVISION = '''from alembic import op
+import sqlalchemy as sa
+
+revision = "r1"
+down_revision = None
+
+
+def upgrade():
+{body}
+
+def downgrade():
+    pass
+'''
+
+
+def lint_alembic(folder, body: str, rule: str | None = None, **options):
+    """Findings for an Alembic revision in folder whose upgrade() is body (Python, not indented)."""
+    import textwrap
+    from pathlib import Path
+
+    path = Path(folder) / "r1_revision.py"
+    path.write_text(ALEMBIC_REVISION.format(body=textwrap.indent(textwrap.dedent(body).strip(), "    ")))
+    config = Config(select=frozenset({rule}) if rule else None, **options)
+    return Linter(config).lint_file(path).findings
+
+
+def run_alembic(dsn: str, setup: str, body: str) -> None:
+    """Run setup (SQL) then body as an Alembic upgrade() would, in one transaction, on the database at dsn:
+    a help's op.* calls must work when pasted into a revision."""
+    import textwrap
+
+    import sqlalchemy as sa
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    engine = sa.create_engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(setup)
+            connection.commit()
+            context = MigrationContext.configure(connection)
+            with context.begin_transaction():
+                exec(textwrap.dedent(body), {"op": Operations(context), "sa": sa})
+    finally:
+        engine.dispose()

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import on_existing_table
 from migrator.sqltext import insert_after_keyword
 
@@ -8,12 +8,25 @@ def check(statement, ctx):
         return
     if statement.actions[0].value == "only":  # ON ONLY parent: builds nothing, the safe partitioned form
         return
+    action = statement.actions[0]
     ctx.report(
         f"CREATE INDEX on existing table {statement.relation} takes a SHARE lock that blocks all writes "
         "for the whole index build",
-        insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY")
-        + ";  -- outside a transaction block: put it in a migration marked -- migrator:no-transaction",
+        ctx.help(
+            insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY")
+            + ";  -- outside a transaction block: put it in a migration marked -- migrator:no-transaction",
+            ALEMBIC + _example(_alembic.create_index(action.constraint, statement.relation, action.columns,
+                                                     action.constraint_type == "unique")),
+        ),
     )
+
+
+ALEMBIC = ("Pass postgresql_concurrently=True to this op.create_index(...) and run it inside "
+           "`with op.get_context().autocommit_block():` (CONCURRENTLY cannot run in a transaction block)")
+
+
+def _example(call: str | None) -> str:
+    return f":\n{_alembic.autocommit(call)}" if call else "."
 
 
 RULE = Rule(
@@ -29,6 +42,8 @@ RULE = Rule(
         "each partition and `ALTER INDEX ... ATTACH PARTITION` them."
     ),
     instead="-- migrator:no-transaction\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);",
+    instead_alembic=_alembic.autocommit(
+        'op.create_index("users_email_idx", "users", ["email"], postgresql_concurrently=True)'),
     check=check,
     kinds=frozenset({"create_index"}),
 )

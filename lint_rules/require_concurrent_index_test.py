@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "require-concurrent-index"
 
@@ -79,3 +79,28 @@ ORACLE = [  # tests/test_oracle.py: new tables from queries, and schema-qualifie
     "SET search_path = app;\nCREATE INDEX t_a ON t (a);",
     "CREATE MATERIALIZED VIEW n AS SELECT id, a FROM t;\nCREATE UNIQUE INDEX ON n (id);",
 ]
+
+
+def test_alembic_revision_gets_the_alembic_form_and_it_runs(tmp_path, pg_db):
+    """The help of a finding on an Alembic revision is op.* calls that PostgreSQL accepts as pasted."""
+    [finding] = lint_alembic(tmp_path, 'op.create_index("users_email_idx", "users", ["email"], unique=True)', RULE)
+    assert "CREATE INDEX" not in finding.help and "no-transaction" not in finding.help
+    code = finding.help.split(":\n", 1)[1]
+    assert code == ('with op.get_context().autocommit_block():\n'
+                    '    op.create_index("users_email_idx", "users", ["email"], unique=True, postgresql_concurrently=True)')
+    run_alembic(pg_db.dsn, "CREATE TABLE users (id int, email text)", code)
+    assert pg_db.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'users_email_idx'") == [
+        ("CREATE UNIQUE INDEX users_email_idx ON public.users USING btree (email)",)]
+
+
+def test_alembic_index_on_an_expression_gets_the_advice_without_a_call(tmp_path):
+    [finding] = lint_alembic(tmp_path, 'op.create_index("i", "users", [sa.text("lower(email)")], schema="app")', RULE)
+    assert "postgresql_concurrently=True" in finding.help and "autocommit_block()" in finding.help
+    assert "op.create_index(" not in finding.help.replace("op.create_index(...)", "")
+
+
+def test_explain_shows_both_forms():
+    from lint_rules import get_rule
+
+    text = get_rule(RULE).explain()
+    assert "CREATE INDEX CONCURRENTLY" in text and "postgresql_concurrently=True" in text

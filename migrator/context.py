@@ -58,7 +58,8 @@ class MigrationContext:
     ``implicit``: the wrapping transaction is the implicit block PostgreSQL makes of a
     multi-statement query string; a COMMIT inside it only starts the next such block.
     ``origin`` names who wraps the file and ``escape`` how to get out of it, for findings; ``runner_sets_timeouts`` is true when the
-    runner (`migrator apply`) sets lock_timeout and statement_timeout itself.
+    runner (`migrator apply`) sets lock_timeout and statement_timeout itself. ``alembic``: the migration is an
+    Alembic revision rendered to SQL, so findings give their help as the revision's `op.*` calls.
     """
 
     pg_version: int = 15
@@ -68,6 +69,7 @@ class MigrationContext:
     escape: str = "Move it to its own migration whose first line is `-- migrator:no-transaction`."
     runner_sets_timeouts: bool = False
     gates: frozenset[str] = frozenset()  # backfills apply waits for (done, no row left) before running it: requires-backfill
+    alembic: bool = False
     in_transaction: bool = False
     explicit_transaction: bool = False
     transaction_id: int = 0

@@ -104,7 +104,7 @@ class Linter:
             gates = frozenset(gate.backfill for gate in gates_of(path))
         except GateError:  # a malformed one gates nothing: its findings stay
             gates = frozenset()
-        result = self.lint_text(sql, display, runner=runner, gates=gates) if sql.strip() else FileResult(display)
+        result = self.lint_text(sql, display, runner=runner, gates=gates, alembic=True) if sql.strip() else FileResult(display)
         source_lines = path.read_text(encoding="utf-8").splitlines()
         def revision_line(line: int) -> int:
             return origin_line(origin, line) if origin else 1
@@ -122,9 +122,10 @@ class Linter:
         return result
 
     def lint_text(self, text: str, path: str, file: Path | None = None, runner: str | None = None,
-                  gates: frozenset[str] = frozenset()) -> FileResult:
+                  gates: frozenset[str] = frozenset(), alembic: bool = False) -> FileResult:
         """Lint SQL text shown as path; file is where it was read from (its project tells the runner);
-        gates: the backfills it requires besides those its own comments name."""
+        gates: the backfills it requires besides those its own comments name; alembic: the text is an
+        Alembic revision rendered to SQL (help is given as op.* calls)."""
         if not text.strip():
             result = FileResult(path)
             result.note = "empty file, nothing to lint"
@@ -135,16 +136,19 @@ class Linter:
         except SqlSyntaxError as error:
             return FileResult(path, findings=[Finding(path, error.line or 1, 1, "syntax-error", "error", str(error))])
         statements = self.analyzer.analyze_source(source, tokens, tool_statement_breaks(source, tokens))
-        return self.lint_statements(source, tokens, statements, path, file=file, runner=runner, gates=gates)
+        return self.lint_statements(source, tokens, statements, path, file=file, runner=runner, gates=gates,
+                                    alembic=alembic)
 
     def lint_statements(self, source: Source, tokens, statements: list[Statement], path: str,
                         migration: MigrationContext | None = None, file: Path | None = None,
-                        runner: str | None = None, gates: frozenset[str] = frozenset()) -> FileResult:
+                        runner: str | None = None, gates: frozenset[str] = frozenset(),
+                        alembic: bool = False) -> FileResult:
         """Lint a migration whose statements are already analyzed (the executor's plan shares them).
 
         migration: what the migration did before these statements, when they come one at a time
         (a revision run live); a fresh migration otherwise. file and runner tell which migration
-        tool runs it (see migrator.runners); the configured runner otherwise."""
+        tool runs it (see migrator.runners); the configured runner otherwise. alembic: the statements are an
+        Alembic revision's, rendered to SQL."""
         result = FileResult(path)
         down_line, _ = _migration_tool_markers(source, tokens)
         if down_line is not None:  # goose / dbmate files: only the up section runs on deploy
@@ -156,7 +160,8 @@ class Linter:
             # `-- migrator:no-transaction` is the user's word on how the file runs, whatever the tool
             wrapped = transaction.wraps(statements) and not any(d.verb == "no-transaction" for d in directives)
             migration = MigrationContext(self.config.pg_version, wrapped, implicit=wrapped and transaction.mode == ONE_STRING,
-                                         origin=transaction.origin, escape=transaction.escape, runner_sets_timeouts=transaction.sets_timeouts)
+                                         origin=transaction.origin, escape=transaction.escape, runner_sets_timeouts=transaction.sets_timeouts,
+                                         alembic=alembic)
             if "@extschema@" in source.text:  # an extension script: PostgreSQL runs it with search_path = its schema
                 migration.search_path = ["@extschema@"]
         result.wrapped = migration.wrapped

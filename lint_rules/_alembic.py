@@ -1,0 +1,48 @@
+"""Help in an Alembic revision's terms: the `op.*` calls its upgrade() writes instead of the SQL.
+
+Every call uses only the keyword arguments Alembic and SQLAlchemy's PostgreSQL dialect accept
+(postgresql_concurrently on Index, postgresql_not_valid on CHECK and FOREIGN KEY constraints);
+the rule tests run them against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+
+EXPRESSION = "(expression)"  # what the analyzer records for an index column that is an expression
+
+
+def literal(text: str) -> str:
+    """A Python string literal of text."""
+    return json.dumps(text)
+
+
+def names(columns) -> str:
+    return "[" + ", ".join(literal(column) for column in columns) + "]"
+
+
+def schema(relation, keyword: str = "schema") -> str:
+    """The `, schema="..."` argument of an op on relation, if it names a schema."""
+    return f", {keyword}={literal(relation.schema)}" if relation.schema else ""
+
+
+def execute(sql: str) -> str:
+    return f"op.execute({literal(sql)})"
+
+
+def autocommit(*calls: str) -> str:
+    """calls inside Alembic's way out of the revision's transaction (it commits what ran before)."""
+    return "with op.get_context().autocommit_block():\n" + "\n".join(f"    {call}" for call in calls)
+
+
+def create_index(name: str | None, table, columns, unique: bool = False) -> str | None:
+    """op.create_index(...) building the index CONCURRENTLY, or None when its columns are expressions."""
+    if name is None or not columns or EXPRESSION in columns:
+        return None
+    return (f"op.create_index({literal(name)}, {literal(table.name)}, {names(columns)}"
+            f"{', unique=True' if unique else ''}{schema(table)}, postgresql_concurrently=True)")
+
+
+def validate(table, name: str) -> str:
+    """VALIDATE CONSTRAINT in a transaction of its own, after the NOT VALID constraint is committed."""
+    return autocommit(execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
