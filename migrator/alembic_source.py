@@ -749,6 +749,25 @@ def _line_in(path: Path) -> int:
     return frame.f_lineno if frame is not None else 1
 
 
+def _names_postgresql(config) -> bool:
+    """Whether the database an Alembic config names is PostgreSQL: the dialect of the connection
+    shared in `config.attributes["connection"]`, else of `sqlalchemy.url` (true when there is none,
+    so that the hook says it misses one). A URL SQLAlchemy cannot parse is not: env.py reports it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        return getattr(getattr(connection, "dialect", None), "name", None) == "postgresql"
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        return True
+    try:
+        return make_url(url).get_backend_name() == "postgresql"
+    except ArgumentError:
+        return False
+
+
 def run_migrations_through_migrator(context, run_migrations_online) -> None:
     """Route `alembic upgrade` through migrator; every other command stays plain Alembic.
 
@@ -761,10 +780,13 @@ def run_migrations_through_migrator(context, run_migrations_online) -> None:
     online rewrites, journal), which runs this env.py again with its guard on; `stamp`,
     `downgrade`, `current`, `check`, `history` and offline `--sql` call run_migrations_online()
     (or the offline path) exactly as before. The database is the one env.py's configuration names.
+    A database that is not PostgreSQL (the connection shared in `config.attributes["connection"]`,
+    or else `sqlalchemy.url`) stays plain Alembic for every command, upgrade included.
     """
     environment = getattr(context, "_proxy", context)  # alembic.context is a proxy of the EnvironmentContext
     upgrading = getattr(getattr(environment, "context_opts", {}).get("fn"), "__name__", "") == "upgrade"
-    if getattr(_GUARDING, "run", None) is not None or context.is_offline_mode() or not upgrading:
+    if (getattr(_GUARDING, "run", None) is not None or context.is_offline_mode() or not upgrading
+            or not _names_postgresql(context.config)):
         run_migrations_online()
         return
     from sqlalchemy.engine import make_url

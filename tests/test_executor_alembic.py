@@ -1,6 +1,7 @@
 """`migrator apply` on Alembic projects: the project's env.py run by Alembic's own runtime, every
 statement judged on its way to PostgreSQL; and `alembic upgrade` routed through migrator by env.py."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -917,3 +918,53 @@ def test_plan_shows_the_downgrades_apply_would_run(tmp_path, tables):
     down = apply(ini, tables.dsn, "--to", "r1", "--log-format", "json", *BIG)
     assert down.returncode == 0, down.stderr
     assert drop_index[1] in [step["sql"] for step in steps(down)]
+
+
+def sqlite_schema(database: Path) -> list[tuple]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        return (connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name").fetchall()
+                + connection.execute("SELECT version_num FROM alembic_version").fetchall())
+
+
+SQLITE_REVISIONS = {"r1": 'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text))',
+                    "r2": 'op.create_index("notes_body_idx", "notes", ["body"])'}
+
+
+def test_the_env_py_hook_leaves_a_database_that_is_not_postgresql_to_plain_alembic(tmp_path, tables):
+    """A project that supports several databases adopts the hook: `alembic upgrade` on SQLite gives
+    what it gives without the hook, while the same project on PostgreSQL still applies through migrator."""
+    schemas = []
+    for name, hook in (("plain", False), ("hooked", True)):
+        ini = project(tmp_path / name, f"sqlite:///{tmp_path / name / 'app.db'}", SQLITE_REVISIONS)
+        if not hook:
+            env_py = ini.parent / "alembic" / "env.py"
+            env_py.write_text(env_py.read_text().replace("run_migrations_through_migrator(context, run_migrations_online)", "run_migrations_online()"))
+        upgraded = alembic(ini, "upgrade", "head")
+        assert upgraded.returncode == 0 and "migrator:" not in upgraded.stderr, upgraded.stderr
+        schemas.append(sqlite_schema(tmp_path / name / "app.db"))
+    assert schemas[0] == schemas[1] and ("r2",) in schemas[1]
+    on_postgresql = project(tmp_path / "pg", tables.dsn, SQLITE_REVISIONS)
+    upgraded = alembic(on_postgresql, "upgrade", "head")
+    assert upgraded.returncode == 0 and "migrator: r2 applied" in upgraded.stderr, upgraded.stderr
+    assert tables.execute("SELECT version_num, to_regclass('notes_body_idx') IS NOT NULL FROM alembic_version") == [("r2", True)]
+
+
+def test_the_env_py_hook_goes_by_the_connection_shared_in_config_attributes(tmp_path, tables):
+    """Alembic's cookbook shares a connection in config.attributes["connection"]: its database is the one
+    migrated, whatever sqlalchemy.url says (here PostgreSQL, while the connection is SQLite)."""
+    ini = project(tmp_path, tables.dsn, SQLITE_REVISIONS)
+    (ini.parent / "alembic" / "env.py").write_text(
+        "from alembic import context\nfrom migrator.alembic_source import run_migrations_through_migrator\n\n\n"
+        "def run_migrations_online():\n    context.configure(connection=context.config.attributes['connection'])\n"
+        "    with context.begin_transaction():\n        context.run_migrations()\n\n\n"
+        "run_migrations_through_migrator(context, run_migrations_online)\n")
+    script = (f"import sqlalchemy\nfrom alembic import command\nfrom alembic.config import Config\n"
+              f"config = Config({str(ini)!r})\n"
+              f"with sqlalchemy.create_engine('sqlite:///{tmp_path / 'app.db'}').begin() as connection:\n"
+              f"    config.attributes['connection'] = connection\n    command.upgrade(config, 'head')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "migrator:" not in result.stderr, result.stderr
+    assert ("r2",) in sqlite_schema(tmp_path / "app.db")
+    assert tables.execute("SELECT to_regclass('alembic_version'), to_regclass('notes')") == [(None, None)]
