@@ -101,17 +101,23 @@ class _UsageLine(click.ClickException):
 
 class _OneLineUsageErrors(click.Group):
     """Click prints a usage error after the command's usage and a hint, on four lines; here each is
-    one line. Parsing the top-level options (make_context) and everything below (invoke) is covered."""
+    one line. Parsing the top-level options (make_context) and everything below (invoke) is covered.
+    A group given no command (`migrator`, `migrator backfill`) is not one: Click shows its help
+    as `--help` does, on stderr with exit 2 (Click's convention since 8.2: the command is missing)."""
 
     def make_context(self, *args, **kwargs):
         try:
             return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
         except click.UsageError as error:
             raise _UsageLine(error) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
         except click.UsageError as error:
             raise _UsageLine(error) from None
 

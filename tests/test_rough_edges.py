@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -222,3 +223,22 @@ def test_sandboxes_have_names_and_down_and_status_act_on_the_named_or_current_on
     finally:
         migrator("sandbox", "down", "--all", env=env)
         shutil.rmtree(temp)
+
+
+def groups(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command group under `group`, as the arguments that name it."""
+    found = [path]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += groups(command, (*path, name))
+    return found
+
+
+@pytest.mark.parametrize("path", groups(main), ids=lambda path: " ".join(("migrator", *path)))
+def test_a_group_given_no_command_prints_its_help_as_help_does(path):
+    """Click's convention for groups (8.2): the help, on stderr, exit 2 (a command is missing); not
+    an `Error:` line with the help folded into it and a cut-off hint glued on."""
+    bare = CliRunner().invoke(main, list(path), prog_name="migrator")
+    helped = CliRunner().invoke(main, [*path, "--help"], prog_name="migrator")
+    assert helped.exit_code == 0 and helped.stdout.startswith(f"Usage: {' '.join(('migrator', *path))} ")
+    assert (bare.exit_code, bare.stdout, bare.stderr) == (2, "", helped.stdout)
