@@ -46,3 +46,20 @@ def create_index(name: str | None, table, columns, unique: bool = False) -> str 
 def validate(table, name: str) -> str:
     """VALIDATE CONSTRAINT in a transaction of its own, after the NOT VALID constraint is committed."""
     return autocommit(execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
+
+
+def create_foreign_key(name: str, table, columns, references, referenced_columns) -> str:
+    """op.create_foreign_key(...) adding it NOT VALID; op.execute of the SQL when the referenced columns are
+    not named (Alembic needs them)."""
+    if not referenced_columns:
+        return execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({', '.join(columns)}) "
+                       f"REFERENCES {references} NOT VALID")
+    return (f"op.create_foreign_key({literal(name)}, {literal(table.name)}, {literal(references.name)}, "
+            f"{names(columns)}, {names(referenced_columns)}{schema(table, 'source_schema')}"
+            f"{schema(references, 'referent_schema')}, postgresql_not_valid=True)")
+
+
+def create_check_constraint(name: str, table, condition: str) -> str:
+    """op.create_check_constraint(...) adding it NOT VALID."""
+    return (f"op.create_check_constraint({literal(name)}, {literal(table.name)}, {literal(condition)}"
+            f"{schema(table)}, postgresql_not_valid=True)")

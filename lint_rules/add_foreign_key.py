@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import actions
 from migrator.sqltext import constraint_name
 
@@ -11,9 +11,14 @@ def check(statement, ctx):
             ctx.report(
                 f"adding foreign key {name} validates every row of {table} while holding SHARE ROW EXCLUSIVE "
                 f"on {table} and {action.references} (writes to both wait)",
-                f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({', '.join(action.columns)}) "
-                f"REFERENCES {action.references}{_columns(action.referenced_columns)} NOT VALID;\n"
-                f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+                ctx.help(
+                    f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({', '.join(action.columns)}) "
+                    f"REFERENCES {action.references}{_columns(action.referenced_columns)} NOT VALID;\n"
+                    f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+                    ALEMBIC + _alembic.create_foreign_key(name, table, action.columns, action.references,
+                                                          action.referenced_columns)
+                    + "\n" + _alembic.validate(table, name),
+                ),
             )
     for action in actions(statement, ctx, "add_column"):
         for foreign_key in action.constraints_of("foreign_key"):
@@ -23,10 +28,21 @@ def check(statement, ctx):
             ctx.report(
                 f"ADD COLUMN {action.column} ... REFERENCES with a DEFAULT adds a validated "
                 f"foreign key: it locks {table} and {foreign_key.references} and scans {table}",
-                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
-                f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({action.column}) REFERENCES {foreign_key.references} NOT VALID;\n"
-                f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+                ctx.help(
+                    f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
+                    f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({action.column}) REFERENCES {foreign_key.references} NOT VALID;\n"
+                    f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+                    "Add the column without its sa.ForeignKey, then the foreign key NOT VALID, and validate it in a "
+                    "transaction of its own:\n"
+                    + _alembic.create_foreign_key(name, table, [action.column], foreign_key.references,
+                                                  foreign_key.referenced_columns)
+                    + "\n" + _alembic.validate(table, name),
+                ),
             )
+
+
+ALEMBIC = ("Pass postgresql_not_valid=True to this op.create_foreign_key(...) (keep its other arguments), then "
+           "validate it in a transaction of its own (autocommit_block() commits what ran before it):\n")
 
 
 def _columns(columns) -> str:
@@ -54,6 +70,10 @@ RULE = Rule(
         "    FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\n"
         "-- next migration (or after COMMIT):\n"
         "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;"
+    ),
+    instead_alembic=(
+        'op.create_foreign_key("orders_user_id_fkey", "orders", "users", ["user_id"], ["id"], postgresql_not_valid=True)\n'
+        + _alembic.validate("orders", "orders_user_id_fkey")
     ),
     check=check,
     kinds=frozenset({"alter_table"}),

@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "add-foreign-key"
 
@@ -69,3 +69,38 @@ ORACLE = [  # tests/test_oracle.py: no validation scan without a default, a scan
     "ALTER TABLE orders ADD COLUMN team_id bigserial REFERENCES teams (id);",
     "ALTER TABLE users ADD CONSTRAINT users_team_fk FOREIGN KEY (team_id) REFERENCES teams (id);",
 ]
+
+
+ALEMBIC_SETUP = ("CREATE TABLE users (id bigint PRIMARY KEY); CREATE TABLE teams (id bigint PRIMARY KEY);"
+                 "CREATE TABLE orders (id bigint, user_id bigint, team_id bigint);")
+
+
+def _validated(pg_db, name: str) -> list:
+    return pg_db.execute("SELECT convalidated FROM pg_constraint WHERE conname = %s", (name,))
+
+
+def test_alembic_revision_gets_postgresql_not_valid_and_it_runs(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.create_foreign_key("orders_user_id_fkey", "orders", "users", ["user_id"], ["id"])', RULE)
+    intro, code = finding.help.split(":\n", 1)
+    assert "postgresql_not_valid=True" in intro and "NOT VALID;" not in finding.help
+    assert code == (
+        'op.create_foreign_key("orders_user_id_fkey", "orders", "users", ["user_id"], ["id"], postgresql_not_valid=True)\n'
+        'with op.get_context().autocommit_block():\n'
+        '    op.execute("ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey")')
+    run_alembic(pg_db.dsn, ALEMBIC_SETUP, code)
+    assert _validated(pg_db, "orders_user_id_fkey") == [(True,)]
+
+
+def test_alembic_added_column_with_a_foreign_key_and_a_default(tmp_path, pg_db):
+    body = 'op.add_column("orders", sa.Column("team_id", sa.BigInteger(), sa.ForeignKey("teams.id"), server_default="1"))'
+    [finding] = lint_alembic(tmp_path, body, RULE)
+    code = finding.help.split(":\n", 1)[1]
+    assert 'op.create_foreign_key("orders_team_id_fkey", "orders", "teams", ["team_id"], ["id"], postgresql_not_valid=True)' in code
+    run_alembic(pg_db.dsn, ALEMBIC_SETUP, code)
+    assert _validated(pg_db, "orders_team_id_fkey") == [(True,)]
+
+
+def test_explain_shows_the_alembic_form():
+    from lint_rules import get_rule
+
+    assert "postgresql_not_valid=True" in get_rule(RULE).explain()

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
@@ -11,9 +11,16 @@ def check(statement, ctx):
     ctx.report(
         f"DROP INDEX {names} takes an ACCESS EXCLUSIVE lock on the index's table, blocking reads and writes "
         "(and queueing everything behind it while it waits)",
-        "\n".join(f"DROP INDEX CONCURRENTLY IF EXISTS {name};" for name in existing)
-        + "  -- one index per statement, no CASCADE, outside a transaction block",
+        ctx.help(
+            "\n".join(f"DROP INDEX CONCURRENTLY IF EXISTS {name};" for name in existing)
+            + "  -- one index per statement, no CASCADE, outside a transaction block",
+            _alembic.autocommit(*(_drop_concurrently(index) for index in existing)),
+        ),
     )
+
+
+def _drop_concurrently(index) -> str:
+    return f"op.drop_index({_alembic.literal(index.name)}{_alembic.schema(index)}, if_exists=True, postgresql_concurrently=True)"
 
 
 RULE = Rule(
@@ -28,6 +35,8 @@ RULE = Rule(
         "without CASCADE, and cannot run inside a transaction block."
     ),
     instead="-- migrator:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS users_email_idx;",
+    instead_alembic=_alembic.autocommit(
+        'op.drop_index("users_email_idx", if_exists=True, postgresql_concurrently=True)'),
     check=check,
     kinds=frozenset({"drop_index"}),
 )
