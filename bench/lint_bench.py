@@ -4,8 +4,10 @@ Generates a corpus shaped like real migrations (>= 2,000 files, >= 10,000 statem
 times both linters over the whole corpus (migrator with --no-cache), over the unchanged corpus
 again (migrator reading its result cache), and on one small file (cold start), alternating runs
 so machine noise hits both alike. Prints the figures and appends them to bench/RESULTS.md.
+With --baseline REF the whole-corpus runs also time migrator as it was at a git ref (before a
+change), interleaved with the other two.
 
-    python bench/lint_bench.py [--files 2000] [--runs 5]
+    python bench/lint_bench.py [--files 2000] [--runs 5] [--baseline REF]
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -21,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from migrator.lint import lint_workers
 from results import report
 
 
@@ -66,19 +70,37 @@ def make_corpus(folder: Path, files: int, seed: int = 7) -> int:
     return statements
 
 
-def timed(command: list[str]) -> float:
+CPU_SECONDS: dict[str, list[float]] = {}  # user + system time of each command's runs (its child processes too)
+
+
+def timed(command: list[str], name: str = "") -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS.setdefault(name, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return elapsed
 
 
 def side_by_side(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
     """Median wall time of each command, runs interleaved."""
     samples: dict[str, list[float]] = {name: [] for name in commands}
+    CPU_SECONDS.clear()
     for _ in range(runs):
         for name, command in commands.items():
-            samples[name].append(timed(command))
+            samples[name].append(timed(command, name))
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def checkout(root: Path, ref: str, folder: Path) -> Path:
+    """migrator's packages as they were at a git ref, byte-compiled, in folder (for PYTHONPATH)."""
+    folder.mkdir()
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "migrator", "lint_rules", "backfill"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(folder)], check=True)
+    return folder
 
 
 def main() -> None:
@@ -86,6 +108,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    parser.add_argument("--baseline", metavar="REF", help="also time migrator's code at this git ref, side by side")
     args = parser.parse_args()
     migrator = str(BIN / "migrator")
     squawk = shutil.which("squawk", path=str(BIN)) or shutil.which("squawk")
@@ -106,7 +129,12 @@ def main() -> None:
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")  # the runs' own result cache, never the user's
         # warm the OS file cache and Python's bytecode cache once for both (and fill migrator's result cache)
         side_by_side({"migrator": [migrator, "lint", str(corpus)], "squawk": [squawk, *files]}, 1)
-        whole = side_by_side({"migrator": [migrator, "lint", "--no-cache", str(corpus)], "squawk": [squawk, *files]}, args.runs)
+        commands = {"migrator": [migrator, "lint", "--no-cache", str(corpus)], "squawk": [squawk, *files]}
+        if args.baseline:
+            baseline = checkout(root, args.baseline, Path(tmp) / "baseline")
+            commands["baseline"] = ["env", f"PYTHONPATH={baseline}", *commands["migrator"]]
+        whole = side_by_side(commands, args.runs)
+        whole_cpu = {name: statistics.median(values) for name, values in CPU_SECONDS.items()}
         rerun = side_by_side({"migrator": [migrator, "lint", str(corpus)], "squawk": [squawk, *files]}, args.runs)
         cold = side_by_side({"migrator": [migrator, "lint", "--no-cache", str(small)], "squawk": [squawk, str(small)]},
                             args.runs * 4)
@@ -120,6 +148,13 @@ def main() -> None:
         f"squawk {cold['squawk'] * 1000:.0f} ms (target <= 250 ms)",
         f"migrator throughput: {statements / whole['migrator']:,.0f} statements/s",
     ]
+    lines.insert(2, f"what each side uses over the whole corpus: migrator {whole_cpu['migrator']:.2f} s of CPU in "
+                    f"1 + {lint_workers()} worker processes, squawk {whole_cpu['squawk']:.2f} s of CPU (its own threads), on "
+                    f"{os.cpu_count()} cores; median wall time is what the ratio compares")
+    if args.baseline:
+        lines.insert(3, f"whole corpus at {args.baseline} (before): migrator {whole['baseline']:.3f} s, "
+                        f"ratio {whole['baseline'] / whole['squawk']:.2f}x ({whole_cpu['baseline']:.2f} s of CPU), "
+                        "interleaved with the runs above")
     report("lint_bench", lines, record=not args.no_record)
 
 
