@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from migrator.analyzer import Lock, Statement, volatile_functions
+from migrator.analyzer import Lock, Statement, touches_no_table, volatile_functions
 from migrator.pgtypes import PgType, type_change_rewrites
 from migrator.sqltext import Relation, constraint_name
 
@@ -233,8 +233,10 @@ class MigrationContext:
             for target in statement.locks:
                 self.held_locks.append(HeldLock(target.relation, target.lock, statement.line, target.kind))
         table = statement.relation
-        if kind in ("select", "call", "execute"):  # a function it calls may write to any table there is
-            self.filled_tables |= self.created_tables
+        if kind in ("select", "call", "execute") and self.created_tables - self.filled_tables:
+            # a function it calls may write to any table there is; SELECT 1 or a catalog function writes to none
+            if not (kind == "select" and touches_no_table(statement.sql)):
+                self.filled_tables |= self.created_tables
         elif kind in ("insert", "update", "merge", "copy") and table is not None:
             self.filled_tables.add(self.resolve(table))
         if kind == "create_function" and table is not None:
