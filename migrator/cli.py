@@ -1058,9 +1058,11 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         status = console.status("connecting")
         status.start()
 
+    from migrator.output import step_name
+
     def where(event: dict) -> str:  # an Alembic revision's statements by their line in it (or in env.py)
         if "line" not in event:
-            return f"{event['migration']} step {event['step']}"
+            return f"{event['migration']} {step_name(event)}"
         return f"{event['migration']} {event['file']}:{event['line']}" if "file" in event else f"{event['migration']} line {event['line']}"
 
     def statement(event: dict) -> str:
@@ -1222,12 +1224,13 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
 def _refuse_if_refused(steps: list[dict]) -> None:
     """Exit status 1 when apply would refuse a step of the plan: CI can gate on `migrator plan`."""
     from migrator.executor import ApplyError
+    from migrator.output import step_name
 
     refused = [step for step in steps if step["refusals"]]
     if refused:
         first = refused[0]
         raise ApplyError(f"apply would refuse {len(refused)} step{'s' if len(refused) != 1 else ''} of this plan (each "
-                         f"one's reason is in it), the first {first['migration']} step {first['step']}")
+                         f"one's reason is in it), the first {first['migration']} {step_name(first)}")
 
 
 def _plan_fleet(fleet, source, output_format: str) -> None:

@@ -170,6 +170,15 @@ class Step:
         return lock_timeout, 0
 
     @property
+    def number(self) -> dict:
+        """Its number for people, as plan and apply's events show it: {"step": n, "followup": None}, or
+        for the k-th follow-up of step n (journaled as FOLLOWUP_STEPS + 100 n + k - 1) {"step": n, "followup": k}."""
+        if self.index < FOLLOWUP_STEPS:
+            return {"step": self.index, "followup": None}
+        origin, offset = divmod(self.index - FOLLOWUP_STEPS, 100)
+        return {"step": origin, "followup": offset + 1}
+
+    @property
     def hash(self) -> str:
         return hashlib.sha256(self.statement.sql.encode()).hexdigest()[:16]
 
@@ -603,7 +612,7 @@ class Executor:
                         f"{waited:.1f} s: {first_line(error)} (something holds a conflicting lock; "
                         f"{'; '.join(['nothing of this transaction was applied', *self.progress(migration.version)])})") from None
                 self.retries += 1
-                self.emit({"event": "retry", "migration": migration.version, "step": group.steps[0].index,
+                self.emit({"event": "retry", "migration": migration.version, **group.steps[0].number,
                            "attempt": attempt.number, "error": type(error).__name__, "wait_s": round(pause, 2)})
                 time.sleep(pause)
             except psycopg.Error as error:
@@ -666,7 +675,7 @@ class Executor:
                     units = resolve_constraint_name(Session(connection), step.names_constraint, before, units)
                 if units:
                     followups.append(followups_journal_sql(migration.version, units, f"{migration.path}:{step.statement.line}",
-                                                           FOLLOWUP_STEPS + 100 * step.index, Analyzer(), self.scope))
+                                                           _first_followup(step), Analyzer(), self.scope))
             stamp = [stamp_source.stamp_sql(migration)] if stamp_source is not None else []
             connection.execute(sql.SQL("; ").join([*([] if begun else [sql.SQL("BEGIN")]),
                                                    _journal_sql(migration, group.steps, self.scope),
@@ -683,7 +692,7 @@ class Executor:
                  transaction: bool, begin: bool = False) -> None:
         lock_timeout, statement_timeout = step.timeouts(self.policy, lock_timeout)
         started = time.monotonic()
-        self.emit({"event": "step", "migration": migration.version, "step": step.index, "sql": step.statement.sql,
+        self.emit({"event": "step", "migration": migration.version, **step.number, "sql": step.statement.sql,
                    "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
         try:
             if transaction:  # the settings travel with the statement, in one simple-protocol message
@@ -696,7 +705,7 @@ class Executor:
         except psycopg.Error as error:
             error.migrator_step = step  # which statement failed, for the message
             raise
-        self.emit({"event": "step_done", "migration": migration.version, "step": step.index,
+        self.emit({"event": "step_done", "migration": migration.version, **step.number,
                    "seconds": round(time.monotonic() - started, 3)})
 
     def _index_already_built(self, connection: psycopg.Connection, migration: Migration, step: Step) -> bool:
@@ -739,7 +748,7 @@ class Executor:
         if builder is None:
             return False
         pid, phase, application, since = builder
-        self.emit({"event": "wait_for_build", "migration": migration.version, "step": step.index, "index": name,
+        self.emit({"event": "wait_for_build", "migration": migration.version, **step.number, "index": name,
                    "pid": pid, "application": application, "phase": phase})
         limit = self.policy.online_statement_timeout / 1000
         started = time.monotonic()
@@ -759,6 +768,11 @@ def _find_index(connection: psycopg.Connection, name: str) -> tuple[int, bool, s
         "SELECT c.oid, i.indisvalid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relname = %s AND pg_table_is_visible(c.oid)", (name,)).fetchone()
+
+
+def _first_followup(step: Step) -> int:
+    """The journal step number of the first follow-up of a SQL migration's step (see Step.number)."""
+    return FOLLOWUP_STEPS + 100 * step.index
 
 
 def _set_local_timeouts(lock_timeout: int, statement_timeout: int) -> str:
@@ -799,7 +813,7 @@ def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
     def entry(migration: Migration, group: int, step: Step, transaction: str, online_only: bool = False) -> dict:
         statement = step.statement
         lock_timeout, statement_timeout = step.timeouts(policy)
-        return {"migration": migration.version, "group": group, "step": step.index, "transaction": transaction,
+        return {"migration": migration.version, "group": group, **step.number, "transaction": transaction,
                 "sql": statement.sql, "locks": [{"relation": str(t.relation), "lock": t.lock.label} for t in statement.locks],
                 "rewrites": statement.rewrites, "scans": statement.scans, "lock_timeout_ms": lock_timeout,
                 "statement_timeout_ms": statement_timeout, "online_only": online_only, "refusals": step.refusals}
@@ -815,10 +829,12 @@ def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
                 if step.statement.sql != NO_OP_STEP:
                     plan.append(entry(migration, number, step, "transaction" if group.transaction else "autocommit",
                                       group.online_only))
-                followups += [_analyzed(analyzer, text, step.statement.line) for unit in step.followups for text in unit.sql]
-            for statement in followups:
+                texts = [text for unit in step.followups for text in unit.sql]
+                followups += [Step(_first_followup(step) + offset, _analyzed(analyzer, text, step.statement.line))
+                              for offset, text in enumerate(texts)]
+            for followup in followups:
                 number += 1
-                kind = "after commit, autocommit" if statement.no_transaction else "after commit"
-                plan.append(entry(migration, number, Step(step.index, statement), kind))
+                kind = "after commit, autocommit" if followup.statement.no_transaction else "after commit"
+                plan.append(entry(migration, number, followup, kind))
             number += 1
     return plan

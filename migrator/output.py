@@ -182,4 +182,9 @@ def print_markdown(text: str) -> None:
 def plan_step_heading(step: dict, width: int = 90) -> str:
     """A plan step's first line, as `migrator plan` and the demo print it: the migration, its
     transaction numbered (each commits on its own, so NOT VALID and VALIDATE show apart), the step."""
-    return f"{step['migration']} [{step['transaction']} {step['group']}] step {step['step']}: {step['sql'].splitlines()[0][:width]}"
+    return f"{step['migration']} [{step['transaction']} {step['group']}] {step_name(step)}: {step['sql'].splitlines()[0][:width]}"
+
+
+def step_name(step: dict) -> str:
+    """A step as plan and apply name it for people: `step 2`, or `step 2 follow-up 1` (Step.number)."""
+    return f"step {step['step']}" + (f" follow-up {step['followup']}" if step.get("followup") else "")

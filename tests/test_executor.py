@@ -207,6 +207,22 @@ def test_plan_shows_every_step_past_a_refusal_marks_each_refused_one_and_exits_1
     assert subprocess.run(plan, capture_output=True, text=True).returncode == 0
 
 
+def test_apply_names_follow_up_steps_as_plan_does(migrations, pg_db):
+    write(migrations, "001_nn.sql", "UPDATE users SET email = 'x' WHERE email IS NULL;\n"
+                                    "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\nCREATE INDEX users_email ON users (email);\n")
+    options = [str(migrations), "--dsn", pg_db.dsn, *BIG]
+    plan = json.loads(subprocess.run(CLI + ["plan", *options, "--format", "json"], capture_output=True, text=True).stdout)
+    planned = [(s["step"], s["followup"]) for s in plan]
+    assert planned == [(0, None), (1, None), (1, 1), (1, 2), (1, 3), (2, 1)], planned  # NOT VALID, then what follows it
+    text = subprocess.run(CLI + ["plan", *options], capture_output=True, text=True).stdout
+    assert "[after commit 2] step 1 follow-up 2: ALTER TABLE users ALTER COLUMN email SET NOT NULL" in text
+    applied = subprocess.run(CLI + ["apply", *options], capture_output=True, text=True)
+    assert applied.returncode == 0, applied.stderr
+    named = [line.split(":")[0] for line in applied.stderr.splitlines() if line.startswith("001_nn step")]
+    assert named == ["001_nn step 0", "001_nn step 1", *(f"001_nn step {s} follow-up {f}" for s, f in planned[2:])], applied.stderr
+    assert "step 1000" not in applied.stderr
+
+
 @pytest.mark.parametrize("sql, transactional", [
     ("/* migrator:no-transaction */\nUPDATE users SET email = 'a';\nUPDATE users SET email = 'b';\n", False),
     ("-- migrator:no-transaction\nUPDATE users SET email = 'a';\nUPDATE users SET email = 'b';\n", False),
