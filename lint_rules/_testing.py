@@ -74,9 +74,9 @@ def lint_alembic(folder, body: str, rule: str | None = None, **options):
     return Linter(config).lint_file(path).findings
 
 
-def run_alembic(dsn: str, setup: str, body: str) -> None:
+def run_alembic(dsn: str, setup: str, body: str) -> dict:
     """Run setup (SQL) then body as an Alembic upgrade() would, in one transaction, on the database at dsn:
-    a help's op.* calls must work when pasted into a revision."""
+    a help's op.* calls must work when pasted into a revision. The names body set, by name."""
     import textwrap
 
     import sqlalchemy as sa
@@ -89,7 +89,20 @@ def run_alembic(dsn: str, setup: str, body: str) -> None:
             connection.exec_driver_sql(setup)
             connection.commit()
             context = MigrationContext.configure(connection)
+            names = {"op": Operations(context), "sa": sa}
             with context.begin_transaction():
-                exec(textwrap.dedent(body), {"op": Operations(context), "sa": sa})
+                exec(textwrap.dedent(body), names)
     finally:
         engine.dispose()
+    return names
+
+
+def alembic_timeout_in_force(folder, dsn: str, rule: str, setting: str) -> str:
+    """The setting in force after a revision's op, with the op.execute(SET ...) the rule's help on it gives."""
+    op = 'op.add_column("users", sa.Column("nickname", sa.Text()))'
+    [finding] = lint_alembic(folder, op, rule)
+    assert "--runner migrator" in finding.help and "SET" not in finding.help.splitlines()[0]
+    code = finding.help.splitlines()[-1]
+    assert code.startswith(f'op.execute("SET LOCAL {setting} = ')
+    body = f"{code}\n{op}\nin_force = op.get_bind().exec_driver_sql('SHOW {setting}').scalar()"
+    return run_alembic(dsn, "CREATE TABLE users (id int)", body)["in_force"]

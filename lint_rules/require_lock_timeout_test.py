@@ -1,6 +1,7 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules import get_rule
+from lint_rules._testing import hits, lint, alembic_timeout_in_force, lint_alembic
 
 RULE = "require-lock-timeout"
 ALTER = "ALTER TABLE users ADD COLUMN nickname text;\n"
@@ -99,3 +100,14 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "CREATE TABLE child (LIKE t INCLUDING ALL) INHERITS (t);",
     "CREATE TABLE child2 () INHERITS (t, app.t);",
 ]
+
+
+def test_alembic_revision_is_told_about_migrator_apply_and_op_execute(tmp_path, pg_db):
+    assert alembic_timeout_in_force(tmp_path, pg_db.dsn, RULE, "lock_timeout") == "5s"
+
+def test_alembic_revision_applied_by_migrator_is_not_flagged(tmp_path):
+    assert lint_alembic(tmp_path, 'op.add_column("users", sa.Column("nickname", sa.Text()))', RULE, runner="migrator") == []
+
+
+def test_explain_shows_the_alembic_form():
+    assert "op.execute(\"SET LOCAL lock_timeout" in get_rule(RULE).explain()

@@ -1,5 +1,5 @@
 from lint_rules import Rule
-from lint_rules._timeouts import require_timeout
+from lint_rules._timeouts import ALEMBIC_INSTEAD, require_timeout
 
 
 def check(statement, ctx):
@@ -23,5 +23,6 @@ RULE = Rule(
         "cancels it instead, and the transaction rolls back cleanly."
     ),
     instead="SET LOCAL lock_timeout = '5s';\nSET LOCAL statement_timeout = '5s';\nALTER TABLE users DROP COLUMN legacy;",
+    instead_alembic=ALEMBIC_INSTEAD,
     check=check,
 )
