@@ -1192,7 +1192,7 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
         migrations = source.all()
         for migration in migrations:
             waits[migration.version] = [(gate, None, "its state is read with --dsn") for gate in gates.gates_of(migration.path)]
-    steps = describe_plan(migrations, policy)
+    steps = describe_plan(migrations, policy, pg_version)
     if output_format == "json":
         click.echo(json_module.dumps(steps, indent=2))
         _refuse_if_refused(steps)

@@ -804,14 +804,21 @@ def _failing_step(group: Group, error: Exception) -> Step:
     return getattr(error, "migrator_step", group.steps[0])
 
 
-def describe_plan(migrations: list[Migration], policy: Policy) -> list[dict]:
+def describe_plan(migrations: list[Migration], policy: Policy, pg_version: int = 15) -> list[dict]:
     """What apply would do, step by step: SQL, locks, rewrite/scan, transaction, timeouts. A
-    rewrite's follow-ups come after the transaction they follow, as "after commit" groups."""
-    analyzer = Analyzer()
+    rewrite's follow-ups come after the transaction they follow, as "after commit" groups. Each
+    step's facts are decided by what the steps before it do on the server, in the order apply sends
+    them (a SET NOT NULL after the VALIDATE of a CHECK (col IS NOT NULL) scans nothing on 12+)."""
+    from migrator.context import MigrationContext
+
+    analyzer = Analyzer(pg_version)
+    sent = MigrationContext(pg_version, wrapped=False)
     plan = []
 
     def entry(migration: Migration, group: int, step: Step, transaction: str, online_only: bool = False) -> dict:
         statement = step.statement
+        sent.enter(statement)
+        sent.apply(statement)
         lock_timeout, statement_timeout = step.timeouts(policy)
         return {"migration": migration.version, "group": group, **step.number, "transaction": transaction,
                 "sql": statement.sql, "locks": [{"relation": str(t.relation), "lock": t.lock.label} for t in statement.locks],

@@ -223,6 +223,27 @@ def test_apply_names_follow_up_steps_as_plan_does(migrations, pg_db):
     assert "step 1000" not in applied.stderr
 
 
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n",  # its online form: CHECK NOT VALID, VALIDATE, SET NOT NULL
+    "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n"
+    "ALTER TABLE users VALIDATE CONSTRAINT email_nn;\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n",
+])
+def test_plan_says_of_each_step_whether_it_scans_as_the_server_does(migrations, pg_db, sql):
+    from migrator.analyzer import Analyzer
+    from migrator.oracle import Observer
+
+    write(migrations, "001_nn.sql", sql)
+    plan = json.loads(subprocess.run(CLI + ["plan", str(migrations), "--dsn", pg_db.dsn, *BIG, "--format", "json"],
+                                     capture_output=True, text=True).stdout)
+    assert [s["scans"] for s in plan if "SET NOT NULL" in s["sql"]] == [False]
+    with psycopg.connect(pg_db.dsn) as connection:  # each step in apply's order, the server's seq_scan counters read
+        observer = Observer(connection)
+        for step in plan:
+            observed, _ = observer.run(step["sql"], Analyzer().analyze(step["sql"])[0])
+            assert ("users" in observed.scanned) == step["scans"], step["sql"]
+        connection.rollback()
+
+
 @pytest.mark.parametrize("sql, transactional", [
     ("/* migrator:no-transaction */\nUPDATE users SET email = 'a';\nUPDATE users SET email = 'b';\n", False),
     ("-- migrator:no-transaction\nUPDATE users SET email = 'a';\nUPDATE users SET email = 'b';\n", False),
