@@ -1,5 +1,6 @@
 """The online recipe shared by add-unique-constraint and add-primary-key."""
 
+from lint_rules import _alembic
 from lint_rules._helpers import actions
 from migrator.sqltext import constraint_name
 
@@ -18,6 +19,15 @@ def check_unique_index_constraint(statement, ctx, constraint_type: str, keyword:
         ctx.report(
             f"ADD {keyword} on {table} builds a unique index while holding ACCESS EXCLUSIVE: no reads or writes "
             "until the build ends (NOT VALID does not apply to it)",
-            f"CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({', '.join(columns)});  -- outside a transaction\n"
-            f"ALTER TABLE {table} ADD CONSTRAINT {name} {keyword} USING INDEX {index};",
+            ctx.help(
+                f"CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({', '.join(columns)});  -- outside a transaction\n"
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} {keyword} USING INDEX {index};",
+                _alembic_recipe(table, columns, index, f"ADD CONSTRAINT {name} {keyword} USING INDEX {index}"),
+            ),
         )
+
+
+def _alembic_recipe(table, columns, index: str, attach: str) -> str | None:
+    """The unique index built CONCURRENTLY by op.create_index, then attached as the constraint."""
+    build = _alembic.create_index(index, table, columns, unique=True)
+    return build and _alembic.autocommit(build) + "\n" + _alembic.execute(f"ALTER TABLE {table} {attach}")

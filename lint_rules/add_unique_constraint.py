@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._unique_index import check_unique_index_constraint
 
 
@@ -19,6 +19,10 @@ RULE = Rule(
     instead=(
         "-- migrator:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n"
         "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;"
+    ),
+    instead_alembic=(
+        _alembic.autocommit('op.create_index("users_email_key", "users", ["email"], unique=True, postgresql_concurrently=True)')
+        + '\nop.execute("ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key")'
     ),
     check=check,
     kinds=frozenset({"alter_table"}),

@@ -1,6 +1,7 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules import get_rule
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "add-unique-constraint"
 
@@ -38,3 +39,17 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TABLE users ADD COLUMN nick text UNIQUE;",
     "ALTER TABLE orders ADD COLUMN team_id bigint UNIQUE REFERENCES teams;",
 ]
+
+
+def test_alembic_revision_gets_create_index_concurrently_then_using_index_and_it_runs(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.create_unique_constraint("users_email_key", "users", ["email"], schema="app")', RULE)
+    assert finding.help == (
+        'with op.get_context().autocommit_block():\n'
+        '    op.create_index("users_email_key", "users", ["email"], unique=True, schema="app", postgresql_concurrently=True)\n'
+        'op.execute("ALTER TABLE app.users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key")')
+    run_alembic(pg_db.dsn, "CREATE SCHEMA app; CREATE TABLE app.users (id int, email text)", finding.help)
+    assert pg_db.execute("SELECT contype FROM pg_constraint WHERE conname = 'users_email_key'") == [("u",)]
+
+
+def test_explain_shows_the_alembic_form():
+    assert "UNIQUE USING INDEX" in get_rule(RULE).explain().split("In an Alembic revision")[1]
