@@ -3,18 +3,31 @@ from lint_rules._helpers import actions
 from migrator.pgtypes import reachable_without_rewrite
 
 
+def _rewrite(table, column: str) -> str:
+    return (f"rewrites all of {table} and rebuilds its indexes under ACCESS EXCLUSIVE (and any foreign key "
+            f"{column} is in, at either end: the table at the key's other end is locked ACCESS EXCLUSIVE too)")
+
+
+def _alternative(action) -> str:
+    return (f"-- expand/contract: add {action.column}_new {action.data_type}, write both from the application, backfill "
+            f"with `migrator backfill`, switch reads, then drop {action.column}")
+
+
+def known_type_finding(table, action, current: str) -> tuple[str, str]:
+    """(message, instead) of the finding once the database said the column's current type (apply,
+    plan --dsn) and that the change from it rewrites."""
+    return (f"{action.column} is {current}: ALTER COLUMN {action.column} TYPE {action.data_type} {_rewrite(table, action.column)}",
+            _alternative(action))
+
+
 def check(statement, ctx):
     table = statement.relation
     for action in actions(statement, ctx, "alter_column_type"):
         new = action.data_type
         old = ctx.migration.column_type(table, action.column)
         change = f"ALTER COLUMN {action.column} TYPE {new}"
-        rewrite = (f"rewrites all of {table} and rebuilds its indexes under ACCESS EXCLUSIVE (and any foreign key "
-                   f"{action.column} is in, at either end: the table at the key's other end is locked ACCESS EXCLUSIVE too)")
-        alternative = (
-            f"-- expand/contract: add {action.column}_new {new}, write both from the application, backfill "
-            f"with `migrator backfill`, switch reads, then drop {action.column}"
-        )
+        rewrite = _rewrite(table, action.column)
+        alternative = _alternative(action)
         if action.rewrites is False:
             continue
         if action.using_casts is None:

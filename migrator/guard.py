@@ -88,6 +88,23 @@ class Catalog:
     def type_change_rewrites(self, statement: Statement) -> bool:
         return self.session is None or _type_change_rewrites(self.session, statement)
 
+    def type_change_finding(self, statement: Statement) -> tuple[str, str] | None:
+        """(message, instead) the database gives of an ALTER COLUMN ... TYPE without USING: each
+        column's current type, and that the change rewrites (None: no database, or a column it does not show)."""
+        from lint_rules.changing_column_type import known_type_finding
+
+        changes = [a for a in statement.actions if a.kind == "alter_column_type"]
+        if self.session is None or not changes or any(a.using_casts is None for a in changes):
+            return None
+        said = []
+        for action in changes:
+            rows = self.session.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                                     "to_regclass(%s) AND attname = %s AND NOT attisdropped", (str(statement.relation), action.column))
+            if not rows:
+                return None
+            said.append(known_type_finding(statement.relation, action, rows[0][0]))
+        return "; ".join(message for message, _ in said), said[0][1]
+
     def name_taken(self, statement: Statement) -> Callable[[str], bool]:
         if self.session is None:
             return lambda name: False
@@ -129,12 +146,17 @@ def blocks(finding, statement: Statement, cost: Cost, catalog: Catalog, rewritte
     return not (rule in BREAKING_RULES and (cost.new or downgrade))
 
 
-def refusal_message(where: str, finding, cost: Cost, policy: Policy, more: str = "") -> str:
-    safe = f"; instead: {finding.help.splitlines()[0]}" if finding.help else ""
-    size = cost.describe(policy) if finding.rule in SIZE_BOUND_RULES else ""
+def refusal_message(where: str, finding, cost: Cost, catalog: Catalog, statement: Statement | None, more: str = "") -> str:
+    """Why apply refuses `statement` (None: a finding not on one), in what the database says where
+    the linter could only hedge (a type change from a column type the migration does not show)."""
+    message, instead = finding.message, finding.help
+    if finding.rule == "changing-column-type" and statement is not None:
+        message, instead = catalog.type_change_finding(statement) or (message, instead)
+    safe = f"; instead: {instead.splitlines()[0]}" if instead else ""
+    size = cost.describe(catalog.policy) if finding.rule in SIZE_BOUND_RULES else ""
     deliberate = (f"; to accept it deliberately: apply --ignore {finding.rule} (this run only), or ignore it in "
                   "migrator.toml") if finding.rule in BREAKING_RULES else ""
-    return f"{where}: refused by {finding.rule}: {finding.message}{size}{safe}{deliberate}{more}"
+    return f"{where}: refused by {finding.rule}: {message}{size}{safe}{deliberate}{more}"
 
 
 def online_form(units: list[Unit] | None, cost: Cost) -> list[Unit] | None:
@@ -193,7 +215,7 @@ class Guard:
         units = online_form(units, cost)
         for finding in findings:
             if not deferred_whole and blocks(finding, statement, cost, self.catalog, bool(units), self.downgrade):
-                raise ApplyError(refusal_message(f"{origin.path}:{origin.line}", finding, cost, self.policy))
+                raise ApplyError(refusal_message(f"{origin.path}:{origin.line}", finding, cost, self.catalog, statement))
         verdict = Verdict(Step(0, statement))
         if statement.kind == "create_table" and statement.relation is not None:
             verdict.creates = str(statement.relation)

@@ -338,6 +338,22 @@ def test_unsafe_migration_without_a_rewrite_is_refused_on_a_big_table_unless_ign
     assert subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True).returncode == 0
 
 
+@pytest.mark.parametrize("sql, said", [
+    ("ALTER TABLE users ALTER COLUMN id TYPE integer", "id is bigint: ALTER COLUMN id TYPE integer rewrites all of users"),
+    ("ALTER TABLE users ALTER COLUMN email TYPE varchar(20)", "email is text: ALTER COLUMN email TYPE character varying(20) rewrites"),
+])
+def test_a_type_change_refusal_says_the_type_the_database_has(migrations, pg_db, sql, said):
+    write(migrations, "001_type.sql", sql + ";\n")
+    for command in ("apply", "plan"):
+        result = subprocess.run(CLI + [command, str(migrations), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True)
+        assert result.returncode == 1
+        shown = result.stderr if command == "apply" else result.stdout
+        assert f"001_type.sql:1: refused by changing-column-type: {said}" in shown, shown
+        assert "unless" not in shown and "not known" not in shown and "instead: -- expand/contract" in shown
+    offline = subprocess.run(CLI + ["plan", str(migrations)], capture_output=True, text=True)
+    assert "refused by changing-column-type" in offline.stdout and said not in offline.stdout, "no database: no type to say"
+
+
 def test_a_rewrite_of_a_small_table_runs_as_written(migrations, pg_db):
     write(migrations, "001_type.sql", "ALTER TABLE users ALTER COLUMN email TYPE integer USING length(email);\n"
                                       "CREATE INDEX users_email_idx ON users (email);\n")
