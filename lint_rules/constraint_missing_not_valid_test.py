@@ -1,6 +1,7 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules import get_rule
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "constraint-missing-not-valid"
 
@@ -53,3 +54,16 @@ ORACLE = [  # tests/test_oracle.py
     "ALTER TABLE orders ADD COLUMN points int NOT NULL DEFAULT 0 CONSTRAINT positive CHECK (points >= 0);",
     "ALTER TABLE orders ADD CONSTRAINT total_positive CHECK (total >= 0) NOT VALID;",
 ]
+
+
+def test_alembic_revision_gets_create_check_constraint_not_valid_and_it_runs(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.create_check_constraint("orders_total_positive", "orders", "total >= 0")', RULE)
+    code = finding.help.split(":\n", 1)[1]
+    assert code.startswith('op.create_check_constraint("orders_total_positive", "orders", "total >= 0", '
+                           'postgresql_not_valid=True)\nwith op.get_context().autocommit_block():')
+    run_alembic(pg_db.dsn, "CREATE TABLE orders (total int); INSERT INTO orders VALUES (1)", code)
+    assert pg_db.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'orders_total_positive'") == [(True,)]
+
+
+def test_explain_shows_the_alembic_form():
+    assert "postgresql_not_valid=True" in get_rule(RULE).explain()

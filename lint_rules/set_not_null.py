@@ -1,15 +1,20 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import actions
 from migrator.sqltext import constraint_name
 
 
-def recipe(table, column) -> str:
+def recipe(ctx, table, column) -> str:
     name = constraint_name(table.name, [column], "not_null")
-    return (
+    return ctx.help(
         f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({column} IS NOT NULL) NOT VALID;\n"
         f"-- in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};\n"
         f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;  -- PostgreSQL 12+ skips the scan\n"
-        f"ALTER TABLE {table} DROP CONSTRAINT {name};"
+        f"ALTER TABLE {table} DROP CONSTRAINT {name};",
+        _alembic.create_check_constraint(name, table, f"{column} IS NOT NULL") + "\n"
+        + _alembic.validate(table, name) + "\n"
+        f"op.alter_column({_alembic.literal(table.name)}, {_alembic.literal(column)}, nullable=False"
+        f"{_alembic.schema(table)})  # PostgreSQL 12+ skips the scan\n"
+        f"op.drop_constraint({_alembic.literal(name)}, {_alembic.literal(table.name)}, type_=\"check\"{_alembic.schema(table)})",
     )
 
 
@@ -30,9 +35,9 @@ def check(statement, ctx):
                        "say so with `-- migrator:ignore set-not-null -- <where>`)")
             helper = ctx.notes().get("validated_elsewhere", {}).get((table.name, action.column))
             if helper:  # decided at the end of the file: is that helper dropped after this?
-                ctx.notes().setdefault("pending", []).append((statement, helper, message, recipe(table, action.column)))
+                ctx.notes().setdefault("pending", []).append((statement, helper, message, recipe(ctx, table, action.column)))
             else:
-                ctx.report(message, recipe(table, action.column))
+                ctx.report(message, recipe(ctx, table, action.column))
 
 
 def _note_helper_constraints(statement, ctx):
@@ -78,6 +83,12 @@ RULE = Rule(
         "ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;\n"
         "-- in a separate transaction:\nALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;\n"
         "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\nALTER TABLE users DROP CONSTRAINT users_email_not_null;"
+    ),
+    instead_alembic=(
+        'op.create_check_constraint("users_email_not_null", "users", "email IS NOT NULL", postgresql_not_valid=True)\n'
+        + _alembic.validate("users", "users_email_not_null")
+        + '\nop.alter_column("users", "email", nullable=False)\n'
+        'op.drop_constraint("users_email_not_null", "users", type_="check")'
     ),
     check=check,
     kinds=frozenset({"alter_table"}),

@@ -1,6 +1,7 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules import get_rule
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "set-not-null"
 SET = "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n"
@@ -71,3 +72,17 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
     "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\nALTER TABLE users VALIDATE CONSTRAINT email_nn;\nALTER TABLE users ALTER COLUMN email SET NOT NULL;",
 ]
+
+
+def test_alembic_revision_gets_the_recipe_as_ops_and_it_runs(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.alter_column("users", "email", nullable=False, schema="app")', RULE)
+    assert "ALTER COLUMN" not in finding.help.replace('op.execute("ALTER TABLE app.users VALIDATE', "")
+    assert 'op.alter_column("users", "email", nullable=False, schema="app")' in finding.help
+    run_alembic(pg_db.dsn, "CREATE SCHEMA app; CREATE TABLE app.users (email text); INSERT INTO app.users VALUES ('a')",
+                finding.help)
+    assert pg_db.execute("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'app.users'::regclass AND attname = 'email'") == [(True,)]
+    assert pg_db.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'app.users'::regclass") == []
+
+
+def test_explain_shows_the_alembic_form():
+    assert "nullable=False" in get_rule(RULE).explain()
