@@ -2,7 +2,7 @@ from lint_rules import Rule
 
 
 def check(statement, ctx):
-    if statement.unanalyzable:
+    if statement.unanalyzable and not statement.syntax_error:  # that is syntax-error's
         ctx.report(
             f"migrator cannot tell what this statement locks or rewrites: {statement.unanalyzable}",
             "Review it by hand; if it is safe, say so with `-- migrator:ignore unanalyzable-statement -- <why>`.",

@@ -22,7 +22,7 @@ from migrator.analysis.plpgsql import Plpgsql
 from migrator.analysis.reading import VOLATILE_FUNCTIONS, touches_no_table, volatile_functions
 from migrator.analysis.transactions import Transactions
 from migrator.analysis.types import Types
-from migrator.sqltext import Cursor, RawStatement, Source, split_statements
+from migrator.sqltext import Cursor, RawStatement, Source, split_statements, syntax_problem
 
 __all__ = [
     "VOLATILE_FUNCTIONS", "Action", "Analyzer", "Lock", "LockTarget", "Setting", "Statement", "touches_no_table", "volatile_functions",
@@ -49,6 +49,9 @@ class Analyzer(Objects, AlterTable, Constraints, Indexes, Types, Maintenance, Tr
         statements = []
         for index, raw in enumerate(split_statements(source, tokens, breaks)):
             statement = self.analyze_statement(raw)
+            statement.syntax_error = syntax_problem(raw)
+            if statement.syntax_error:
+                statement.unanalyzable = f"syntax error: {statement.syntax_error}"
             statement.index = index
             statements.append(statement)
         return statements

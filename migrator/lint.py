@@ -76,7 +76,7 @@ class Linter:
         else:
             enabled = [rule for rule in rules.values() if rule.default_enabled]
         self.rules = [rule for rule in enabled if rule.id not in config.ignore and rule.check is not None]
-        self.unanalyzable_rules = [rule for rule in self.rules if rule.id == "unanalyzable-statement"]
+        self.unanalyzable_rules = [rule for rule in self.rules if rule.id in ("unanalyzable-statement", "syntax-error")]
         self._by_kind: dict[str, list] = {}
         self.meta_enabled = {rule_id for rule_id in META_RULES if rule_id not in config.ignore and (config.select is None or rule_id in config.select)}
         self.analyzer = Analyzer(config.pg_version)

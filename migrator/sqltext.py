@@ -244,15 +244,62 @@ class RawStatement:
         return self.source.text[self.start : self.end]
 
 
+_CLOSING = {TokenType.R_PAREN: TokenType.L_PAREN, TokenType.R_BRACKET: TokenType.L_BRACKET}
+# Reserved words (and punctuation) after which no PostgreSQL statement can end, unless a label (`AS on`, `t.from`)
+_NEVER_LAST_WORDS = frozenset({
+    "AND", "OR", "NOT", "ON", "IN", "TO", "INTO", "FROM", "WHERE", "USING", "TABLE", "COLUMN", "CONSTRAINT", "CHECK",
+    "COLLATE", "CASE", "CAST", "WHEN", "THEN", "ELSE", "FOREIGN", "PRIMARY", "REFERENCES", "HAVING", "UNION", "EXCEPT",
+    "INTERSECT", "GROUP", "ORDER"})
+_NEVER_LAST_TOKENS = frozenset({TokenType.COMMA, TokenType.DOT, TokenType.EQ})
+
+
+def syntax_problem(raw: RawStatement) -> str | None:
+    """Why PostgreSQL refuses a whole (top-level) statement that tokenizes: an unbalanced parenthesis or
+    bracket, or an end no statement can have (cut short, or cut at the end of the file); None otherwise.
+    psql meta-commands are left alone."""
+    tokens = raw.tokens
+    if any(token.token_type == TokenType.BACKSLASH for token in tokens):
+        return None
+    open_brackets: list[Token] = []
+    for token in tokens:
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            open_brackets.append(token)
+        elif token.token_type in _CLOSING:
+            if not open_brackets or open_brackets[-1].token_type != _CLOSING[token.token_type]:
+                return f"{token.text!r} at line {raw.source.line_of(token.start)} closes nothing"
+            open_brackets.pop()
+    if open_brackets:
+        token = open_brackets[-1]
+        return f"{token.text!r} at line {raw.source.line_of(token.start)} is never closed"
+    last = tokens[-1]
+    label = len(tokens) > 1 and (tokens[-2].token_type == TokenType.DOT or raw.words.get(id(tokens[-2])) == "AS")
+    if last.token_type in _NEVER_LAST_TOKENS or (raw.words.get(id(last)) in _NEVER_LAST_WORDS and not label):
+        return f"the statement ends after {last.text!r} at line {raw.source.line_of(last.start)}: it is cut short"
+    return None
+
+
+def _semicolon_depths(tokens: list[Token]):
+    """(index, parenthesis depth) of each semicolon token, depth counted as psql counts it."""
+    depth = 0
+    for index, token in enumerate(tokens):
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type == TokenType.R_PAREN:
+            depth = max(depth - 1, 0)
+        elif token.token_type == TokenType.SEMICOLON:
+            yield index, depth
+
+
 def split_statements(source: Source, tokens: list[Token], breaks: list[int] = ()) -> list[RawStatement]:
     """Split a token stream on top-level semicolons, and at the offsets in breaks (sorted) where a
     migration tool's marker ends a statement that has none (goose's StatementEnd).
 
     A psql meta-command (`\\set ON_ERROR_STOP 1`, an extension script's `\\echo ... \\quit`) is a
     statement of its own that runs to the end of its line, as psql reads it: no semicolon ends it, and
-    it ends the statement before it (`SELECT ... \\gexec`)."""
+    it ends the statement before it (`SELECT ... \\gexec`). As in psql, a semicolon inside parentheses
+    ends nothing (CREATE RULE's `DO (a; b)`; a statement cut at an open parenthesis runs on)."""
     if not breaks and "\\" not in source.text:  # the usual case: slices between the semicolons
-        ends = [index for index, token in enumerate(tokens) if token.token_type == TokenType.SEMICOLON]
+        ends = [index for index, depth in _semicolon_depths(tokens) if depth == 0]
         ends.append(len(tokens))
         start, statements = 0, []
         for end in ends:
@@ -264,7 +311,8 @@ def split_statements(source: Source, tokens: list[Token], breaks: list[int] = ()
     current: list[Token] = []
     pending = list(breaks)
     meta_end = -1  # where the line of the psql meta-command being read ends
-    for token in tokens:
+    depths = dict(_semicolon_depths(tokens))
+    for index, token in enumerate(tokens):
         if token.start < meta_end:
             current.append(token)
             continue
@@ -283,7 +331,7 @@ def split_statements(source: Source, tokens: list[Token], breaks: list[int] = ()
             newline = source.text.find("\n", token.start)
             current, meta_end = [token], newline if newline >= 0 else len(source.text)
             continue
-        if token.token_type == TokenType.SEMICOLON:
+        if depths.get(index) == 0:
             if current:
                 statements.append(RawStatement(source, current))
             current = []

@@ -127,7 +127,7 @@ def test_bad_inputs_are_reported_and_the_rest_still_linted(tmp_path):
     (tmp_path / "binary.sql").write_bytes(b"\x00\x01\x02PK\x03\x04")
     (tmp_path / "empty.sql").write_text("")
     (tmp_path / "broken.sql").write_text("SELECT 1;\nSELECT 'unterminated;\n")
-    (tmp_path / "nonsense.sql").write_text("CREATE INDEX ON;\n")
+    (tmp_path / "nonsense.sql").write_text("CALL refresh_lookup();\n")
     big = tmp_path / "big.sql"
     big.write_text("SELECT 1;\n" * 2_100_000)  # about 20 MB
     paths = [str(tmp_path / name) for name in ("latin1.sql", "binary.sql", "empty.sql", "broken.sql", "nonsense.sql", "big.sql", "missing.sql", "good.sql")]
@@ -246,3 +246,47 @@ def test_lint_dsn_trusts_a_requires_backfill_gate_as_apply_does(pg_db, tmp_path)
     assert "0002_other.sql" in on_sql.output and "backfill fill-b (paused) still writes it" in on_sql.output
     assert "0001.py" not in on_alembic.output, on_alembic.output
     assert "dropping items.a while backfill fill-b (paused) still reads it" in on_alembic.output
+
+
+# Statements that tokenize but that PostgreSQL refuses, each after a valid first line: (SQL, line named)
+CUT_SHORT = [
+    ("CREATE INDEX foo ON bar (", 2),  # cut at the end of the file
+    ("CREATE INDEX foo ON bar (;\nSELECT 1;", 2),  # as psql reads it, the ';' inside '(' ends nothing
+    ("ALTER TABLE t ADD COLUMN x int DEFAULT (1;", 2),
+    ("SELECT (1));", 2),
+    ("SELECT ARRAY[1, 2;", 2),
+    ("ALTER TABLE t ADD COLUMN;", 2),
+    ("ALTER TABLE t\n  ADD COLUMN x int,;", 3),
+    ("DELETE FROM t WHERE;", 2),
+    ("SELECT * FROM t WHERE c = 1 AND\n;", 2),
+    ("GRANT SELECT ON t TO;", 2),
+    ("SELECT 'abc;\nSELECT 2;", 2),  # missing closing quote
+]
+STILL_VALID = (
+    "CREATE TABLE t (c int DEFAULT 1);\nCREATE TABLE a (x int);\nCREATE TABLE b (x int);\nCREATE TABLE y (\"from\" int);\n"
+    "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\n"
+    "SELECT 1 AS on, x.from FROM y AS x;\nALTER TABLE t ALTER COLUMN c DROP DEFAULT;\n"
+    "DO $$ BEGIN IF (1 = 1) THEN PERFORM (2); END IF; END $$;\nSELECT (ARRAY[1, 2])[1], (SELECT 1)\n"
+)
+
+
+@pytest.mark.parametrize("sql, line", CUT_SHORT)
+def test_a_statement_postgresql_refuses_is_a_syntax_error_naming_its_line(pg_db, tmp_path, sql, line):
+    import psycopg
+
+    (tmp_path / "m.sql").write_text("SELECT 1;\n" + sql)
+    findings = json.loads(run("lint", "--format", "json", str(tmp_path / "m.sql")).stdout)
+    assert [f["rule"] for f in findings] == ["syntax-error"]
+    assert f"line {line}" in findings[0]["message"] or findings[0]["line"] == line, findings
+    with pytest.raises(psycopg.errors.SyntaxError), psycopg.connect(pg_db.dsn) as connection:
+        connection.execute(sql)
+
+
+def test_valid_sql_with_parentheses_semicolons_and_labels_is_no_syntax_error(pg_db, tmp_path):
+    import psycopg
+
+    (tmp_path / "m.sql").write_text(STILL_VALID + "\\set ON_ERROR_STOP 1\nSELECT :'x', ${flyway}, @extschema@.f(1);\n")
+    findings = json.loads(run("lint", "--format", "json", str(tmp_path / "m.sql")).stdout)
+    assert "syntax-error" not in [f["rule"] for f in findings] and "unanalyzable-statement" not in [f["rule"] for f in findings]
+    with psycopg.connect(pg_db.dsn) as connection:  # PostgreSQL takes it all as one script
+        connection.execute(STILL_VALID)

@@ -135,6 +135,7 @@ class Statement:
     if_exists: bool = False
     settings: list[Setting] = field(default_factory=list)
     unanalyzable: str | None = None
+    syntax_error: str | None = None  # why PostgreSQL refuses it (it is unanalyzable for that reason too)
     children: list["Statement"] = field(default_factory=list)
     parent: "Statement | None" = None
     index: int = 0
