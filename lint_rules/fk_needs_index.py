@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
@@ -23,10 +23,13 @@ def finish(ctx):
     for statement, table, columns, references in notes.get("foreign_keys", []):
         covered = any(name == table.name and tuple(cols[: len(columns)]) == tuple(columns) for name, cols in notes.get("indexes", []))
         if not covered:
+            index = f"{table.name}_{'_'.join(columns)}_idx"
+            build = _alembic.create_index(index, table, columns)
             ctx.report(
                 f"foreign key on {table}({', '.join(columns)}) has no index leading with those columns in this migration: "
                 "deletes and key updates on the referenced table scan all of it (ignore this if an index already exists)",
-                f"CREATE INDEX CONCURRENTLY {table.name}_{'_'.join(columns)}_idx ON {table} ({', '.join(columns)});",
+                ctx.help(f"CREATE INDEX CONCURRENTLY {index} ON {table} ({', '.join(columns)});",
+                         build and _alembic.autocommit(build)),
                 statement=statement,
             )
 
@@ -41,6 +44,8 @@ RULE = Rule(
         "that index every DELETE or key UPDATE on the parent scans the whole child table, holding locks."
     ),
     instead="CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);",
+    instead_alembic=_alembic.autocommit(
+        'op.create_index("orders_user_id_idx", "orders", ["user_id"], postgresql_concurrently=True)'),
     check=check,
     kinds=frozenset({"create_index", "alter_table", "create_table"}),
     finish=finish,

@@ -1,4 +1,4 @@
-from lint_rules._testing import hits
+from lint_rules._testing import hits, lint_alembic, run_alembic
 
 RULE = "fk-needs-index"
 
@@ -24,3 +24,12 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TABLE orders ADD COLUMN team_id bigint UNIQUE REFERENCES teams;",
     "CREATE TABLE o (a bigint, b bit varying(3), FOREIGN KEY (a) REFERENCES teams);\nCREATE INDEX ON o (a);",
 ]
+
+
+def test_alembic_revision_gets_create_index_concurrently_and_it_runs(tmp_path, pg_db):
+    body = 'op.create_foreign_key("orders_user_id_fkey", "orders", "users", ["user_id"], ["id"], postgresql_not_valid=True)'
+    [finding] = lint_alembic(tmp_path, body, RULE)
+    assert finding.help == ('with op.get_context().autocommit_block():\n'
+                            '    op.create_index("orders_user_id_idx", "orders", ["user_id"], postgresql_concurrently=True)')
+    run_alembic(pg_db.dsn, "CREATE TABLE orders (user_id bigint)", finding.help)
+    assert pg_db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'orders'") == [("orders_user_id_idx",)]
