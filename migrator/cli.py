@@ -340,9 +340,19 @@ def _expand_paths(paths, errors: list[str]):
     """(display name, Path or None for stdin) for each input; problems go to errors.
 
     A folder (or alembic.ini) of an Alembic project gives its revision files; another folder its SQL migrations
-    (runners.sql_migrations).
+    (runners.sql_migrations). The folder of an Alembic project gives its SQL migrations outside the
+    project's versions folders too. A file reached twice is linted once.
     """
-    from migrator.revisions import revision_files
+    seen: set[Path | None] = set()
+    for display, path in _each_input(paths, errors):
+        key = path.resolve() if path is not None else None
+        if key not in seen:
+            seen.add(key)
+            yield display, path
+
+
+def _each_input(paths, errors: list[str]):
+    from migrator.revisions import project_layout, revision_files
     from migrator.runners import sql_migrations
 
     for raw in paths:
@@ -360,6 +370,11 @@ def _expand_paths(paths, errors: list[str]):
                 errors.append(f"{raw}: error: Alembic project without revisions")
             for file in revisions:
                 yield str(file), file
+            if path.is_dir():  # its SQL folders (sql/, unsafe/ ...) are the user's too
+                versions = project_layout(path).versions
+                for file in sql_migrations(path, recursive=True):
+                    if not any(file.resolve().is_relative_to(folder) for folder in versions):
+                        yield str(file), file
         elif path.is_dir():
             files = sql_migrations(path, recursive=True)
             if not files:

@@ -290,3 +290,20 @@ def test_valid_sql_with_parentheses_semicolons_and_labels_is_no_syntax_error(pg_
     assert "syntax-error" not in [f["rule"] for f in findings] and "unanalyzable-statement" not in [f["rule"] for f in findings]
     with psycopg.connect(pg_db.dsn) as connection:  # PostgreSQL takes it all as one script
         connection.execute(STILL_VALID)
+
+
+def test_the_folder_of_an_alembic_project_lints_its_revisions_and_its_sql_folders_each_file_once(tmp_path):
+    from tests.test_executor_alembic import project
+
+    ini = project(tmp_path, "postgresql://app@127.0.0.1/app", {"0001": 'op.create_index("users_email", "users", ["email"])'})
+    (tmp_path / "unsafe").mkdir()
+    (tmp_path / "unsafe" / "0002.sql").write_text(UNSAFE)
+    (tmp_path / "alembic" / "versions" / "helper.sql").write_text(UNSAFE)  # read by a revision: the project's own
+
+    def linted(*paths):
+        result = run("lint", "--format", "json", "--select", "require-concurrent-index", *map(str, paths))
+        return sorted(f["path"].rsplit("/", 1)[-1] for f in json.loads(result.stdout))
+
+    assert linted(tmp_path) == ["0001.py", "0002.sql"]
+    assert linted(tmp_path, tmp_path / "unsafe" / "0002.sql", tmp_path / "unsafe") == ["0001.py", "0002.sql"]
+    assert linted(ini) == ["0001.py"], "alembic.ini names the project alone"
