@@ -100,6 +100,7 @@ class Runner:
         self.shared = _Shared()
         self.plan: Plan | None = None
         self.settings: dict = dict(state.DEFAULTS)
+        self._beats: dict[str, float] = {}  # worker: when it last beat (time.monotonic())
         self.status = "running"
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -246,8 +247,9 @@ class Runner:
         worker = f"{self.identity}:{index}"
         try:
             connection.execute(
-                "INSERT INTO migrator.backfill_workers (backfill, worker, host, pid) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (backfill, worker) DO UPDATE SET heartbeat = now(), started_at = now()",
+                "INSERT INTO migrator.backfill_workers (backfill, worker, host, pid, state) "
+                "VALUES (%s, %s, %s, %s, jsonb_build_object('backend_pid', pg_backend_pid())) "
+                "ON CONFLICT (backfill, worker) DO UPDATE SET heartbeat = now(), started_at = now(), state = excluded.state",
                 (self.spec.name, worker, socket.gethostname(), os.getpid()))
             sizer = BatchSizer(self.settings)
             pacer = Pacer(self.workers)
@@ -256,10 +258,11 @@ class Runner:
                 while not self.stop_event.is_set():
                     chunk = self._claim(connection, worker)
                     if chunk is None:
-                        if self._finish_if_complete(connection) or self._others_hold_all(connection):
+                        if self._finish_if_complete(connection) or self._others_hold_all(connection, worker):
                             return
                         continue
                     self._work_chunk(connection, worker, index, chunk, sizer, pacer, lookahead)
+                    self._beat(connection, worker)
             finally:
                 lookahead.close()
         finally:
@@ -270,9 +273,10 @@ class Runner:
                 pass
             connection.close()
 
-    def _others_hold_all(self, connection) -> bool:
+    def _others_hold_all(self, connection, worker: str) -> bool:
         """Nothing left to claim but chunks held by others: wait for them, unless we are stopping."""
         self.stop_event.wait(0.5)
+        self._beat(connection, worker)
         return self.stop_event.is_set() or self._control(connection) in ("done", "cancelled")
 
     def _claim(self, connection, worker: str) -> Chunk | None:
@@ -354,18 +358,18 @@ class Runner:
                     return
                 if self.status == "paused":
                     self._note_throttle("paused by operator")
-                    self._sleep(POLL, connection)
+                    self._sleep(POLL, connection, worker)
                     self._control(connection)
                     continue
                 wait = pacer.wait(self.settings)
                 if wait > 0:
-                    self._sleep(wait, connection)
+                    self._sleep(wait, connection, worker)
                     continue
                 verdict = self.throttle.verdict(self.settings)
                 self.shared.lags = verdict.lags
                 if verdict.throttled:
                     self._note_throttle(verdict.reason)
-                    self._sleep(POLL, connection)
+                    self._sleep(POLL, connection, worker)
                     self._control(connection)
                     continue
                 self._note_throttle(None)
@@ -386,7 +390,7 @@ class Runner:
                             "to resume") from None
                     sizer.shrink(failed, self.settings)
                     self.emit({"event": "retry", "worker": worker, "error": type(error).__name__, "next_batch_size": sizer.retry_size})
-                    self._sleep(min(5.0, 0.1 * 2 ** failures), connection)
+                    self._sleep(min(5.0, 0.1 * 2 ** failures), connection, worker)
                     continue
                 if outcome is None:  # paused, cancelled or throttled as the batch began: nothing written
                     continue
@@ -401,14 +405,27 @@ class Runner:
         finally:
             connection.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", (key, chunk.id))
 
-    def _sleep(self, seconds: float, connection) -> None:
+    def _sleep(self, seconds: float, connection, worker: str) -> None:
         """Wait up to `seconds`; a longer wait re-reads status and settings every CONTROL_POLL and
-        ends when they change (pause, cancel and set apply at once) or the runner stops."""
+        ends when they change (pause, cancel and set apply at once) or the runner stops. The worker
+        beats meanwhile (paused, throttled or paced, it is alive)."""
         deadline = time.monotonic() + seconds
         before = (self.status, self.settings)
         while not self.stop_event.wait(min(CONTROL_POLL, max(0.0, deadline - time.monotonic()))):
+            self._beat(connection, worker)
             if time.monotonic() >= deadline or self._control(connection) != before[0] or self.settings != before[1]:
                 return
+
+    def _beat(self, connection, worker: str) -> None:
+        """The worker's heartbeat between batches (a batch's checkpoint beats too), at most every
+        state.BEAT_INTERVAL seconds, with the throttle or pause it waits on."""
+        now = time.monotonic()
+        if now - self._beats.get(worker, 0.0) < state.BEAT_INTERVAL:
+            return
+        self._beats[worker] = now
+        connection.execute("UPDATE migrator.backfill_workers SET heartbeat = now(), state = state || %s "
+                           "WHERE backfill = %s AND worker = %s",
+                           (json.dumps({"throttle": self.shared.throttle_reason}), self.spec.name, worker))
 
     def _batch(self, connection, worker: str, index: int, chunk: Chunk, sizer: "BatchSizer", pacer: "Pacer",
                lookahead: "Lookahead") -> tuple[int, int, int, bool] | None:
@@ -472,7 +489,7 @@ class Runner:
                 "WITH checkpoint AS (UPDATE migrator.backfill_chunks SET last_key = %s, rows_processed = rows_processed + %s, "
                 "rows_changed = rows_changed + %s, batches = batches + 1, done = %s, heartbeat = now() "
                 "WHERE backfill = %s AND id = %s), "
-                "beat AS (UPDATE migrator.backfill_workers SET heartbeat = now(), state = %s WHERE backfill = %s AND worker = %s) "
+                "beat AS (UPDATE migrator.backfill_workers SET heartbeat = now(), state = state || %s WHERE backfill = %s AND worker = %s) "
                 "SELECT status, settings, pg_current_wal_insert_lsn()::text FROM migrator.backfills WHERE name = %s",
                 (high, processed, changed, finished, self.spec.name, chunk.id,
                  json.dumps({"batch_size": size, "chunk": chunk.id, "lag": self.shared.lags,

@@ -82,6 +82,7 @@ DEFAULTS = {
 }
 DURATION_SETTINGS = {"target_batch_time", "max_lag", "lock_timeout", "statement_timeout"}
 RATE_SETTINGS = {"max_wal_rate", "max_rows_per_sec"}  # 0: no cap
+BEAT_INTERVAL = 1.0  # seconds between a waiting worker's heartbeats
 MAX_INT = 2_147_483_647  # PostgreSQL's largest timeout (ms) and our largest row count
 _SCHEMA_LOCK = 7_326_001  # advisory lock id serialising the CREATE ... IF NOT EXISTS above
 
@@ -179,11 +180,32 @@ def progress(connection: psycopg.Connection, name: str) -> dict:
         "SELECT coalesce(sum(rows_processed), 0), coalesce(sum(rows_changed), 0), coalesce(sum(batches), 0), count(*), "
         "count(*) FILTER (WHERE NOT done) FROM migrator.backfill_chunks WHERE backfill = %s", (name,)).fetchone()
     workers = connection.execute(
-        "SELECT worker, host, pid, state, extract(epoch FROM now() - heartbeat) FROM migrator.backfill_workers "
-        "WHERE backfill = %s ORDER BY worker", (name,)).fetchall()
+        "SELECT w.worker, w.host, w.pid, w.state, extract(epoch FROM now() - w.heartbeat), "
+        "EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = (w.state->>'backend_pid')::int) OR w.state->'backend_pid' IS NULL "
+        "FROM migrator.backfill_workers w WHERE w.backfill = %s ORDER BY w.worker", (name,)).fetchall()
     return {"rows_processed": int(rows_processed), "rows_changed": int(rows_changed), "batches": int(batches),
             "chunks": chunks, "open_chunks": open_chunks,
-            "workers": [{"worker": w, "host": h, "pid": p, "state": s, "seen_s_ago": float(a)} for w, h, p, s, a in workers]}
+            "workers": [{"worker": w, "host": h, "pid": p, "state": s, "seen_s_ago": float(a), "connected": c}
+                        for w, h, p, s, a, c in workers]}
+
+
+def heartbeat_due(settings: dict) -> float:
+    """Seconds within which a live worker beats: every BEAT_INTERVAL between batches, and at each
+    batch's checkpoint, whose statements may each run up to statement_timeout."""
+    return BEAT_INTERVAL + settings["statement_timeout"] / 1000
+
+
+def worker_condition(worker: dict, status: str, settings: dict) -> str:
+    """What a worker (a row of progress()) is doing, as far as the database can tell: gone when its
+    connection is, not responding when its heartbeat is overdue, else paused, throttled or running."""
+    if not worker["connected"]:
+        return "gone: its connection to the database closed (runner killed?)"
+    if worker["seen_s_ago"] > heartbeat_due(settings):
+        return f"not responding: no heartbeat for {worker['seen_s_ago']:.1f}s (due within {heartbeat_due(settings):.1f}s)"
+    if status == "paused":
+        return "paused"
+    throttle = (worker["state"] or {}).get("throttle")
+    return f"throttled: {throttle}" if throttle else "running"
 
 
 def set_status(connection: psycopg.Connection, name: str, status: str, allowed_from: tuple[str, ...]) -> str:

@@ -792,7 +792,7 @@ def backfill_status(name, dsn):
     headline = f"backfill {name}: {record['status']}"
     if record["status"] == "failed":
         headline += f": {record['error']}"
-    elif record["status"] in ("running", "paused") and not alive and not totals["workers"]:
+    elif record["status"] in ("running", "paused") and not alive and not any(w["connected"] for w in totals["workers"]):
         headline += " (no runner alive: run the same `migrator backfill run` command to resume)"
     click.echo(headline)
     click.echo(f"  table {record['table']}, key {', '.join(k for k, _ in record['key_columns'])}, "
@@ -811,7 +811,7 @@ def backfill_status(name, dsn):
         detail = worker["state"] or {}
         batch = f"batch {detail['batch_size']:,}" if detail.get("batch_size") else "no batch yet"
         click.echo(f"  worker {worker['worker']} (seen {worker['seen_s_ago']:.1f}s ago): {batch}, "
-                   f"lag {format_lags(detail.get('lag'))}, {('throttled: ' + detail['throttle']) if detail.get('throttle') else 'running'}")
+                   f"lag {format_lags(detail.get('lag'))}, {state.worker_condition(worker, record['status'], settings)}")
 
 
 def _change_status(name, dsn, status, allowed):

@@ -467,3 +467,49 @@ def test_state_tables_of_an_earlier_migrator_gain_the_error_column(pg_db):
         state.ensure_schema(connection)
         assert connection.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'migrator.backfills'::regclass "
                                   "AND attname = 'error' AND NOT attisdropped").fetchone() == (1,)
+
+
+def in_process(*arguments: str, dsn: str):
+    """A `migrator backfill` command run in this process (cheaper than a new interpreter per poll)."""
+    from click.testing import CliRunner
+
+    from migrator.cli import main
+
+    return CliRunner().invoke(main, ["backfill", *arguments, "--dsn", dsn])
+
+
+def worker_lines(dsn: str) -> list[str]:
+    status = in_process("status", "beats", dsn=dsn)
+    assert status.exit_code == 0 or "no backfill named 'beats'" in status.stderr, status.stderr
+    return [line for line in status.stdout.splitlines() if line.lstrip().startswith("worker ")]
+
+
+def test_status_says_what_a_worker_is_paused_stopped_or_killed(pg_db):
+    """The worker line is the truth: paused while paused (its heartbeat goes on), not responding once
+    its heartbeat is overdue (a stopped runner: heartbeat interval plus statement_timeout), gone when
+    kill -9 closed its connection; never `running` for any of these."""
+    make_table(pg_db, 100_000)
+    command = CLI + ["run", "beats", "--dsn", pg_db.dsn, "--table", "items", "--set", "label = 'row-' || id",
+                     "--batch-size", "100", "--max-rows-per-sec", "1000"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        poll(lambda: any(line.endswith(", running") for line in worker_lines(pg_db.dsn)), timeout=60)
+        assert in_process("set", "beats", "statement_timeout=1s", dsn=pg_db.dsn).exit_code == 0
+        assert in_process("pause", "beats", dsn=pg_db.dsn).exit_code == 0
+        paused = poll(lambda: [line for line in worker_lines(pg_db.dsn) if line.endswith(", paused")], timeout=30)
+        beat = pg_db.execute("SELECT heartbeat FROM migrator.backfill_workers")[0][0]
+        poll(lambda: pg_db.execute("SELECT heartbeat > %s FROM migrator.backfill_workers", (beat,))[0][0], timeout=10)
+        assert "running" not in paused[0]
+        assert in_process("resume", "beats", dsn=pg_db.dsn).exit_code == 0
+        poll(lambda: any(line.endswith(", running") for line in worker_lines(pg_db.dsn)), timeout=30)
+        child.send_signal(signal.SIGSTOP)
+        stale = poll(lambda: [line for line in worker_lines(pg_db.dsn) if "not responding: no heartbeat for" in line], timeout=30)
+        assert "running" not in stale[0]
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        gone = poll(lambda: [line for line in worker_lines(pg_db.dsn) if "gone: its connection" in line], timeout=30)
+        assert "running" not in gone[0]
+        assert "no runner alive" in in_process("status", "beats", dsn=pg_db.dsn).stdout
+    finally:
+        child.kill()
+        child.wait(30)
