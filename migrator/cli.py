@@ -484,7 +484,8 @@ def sandbox_up(replicas, port, detach, name):
 @_one_line_errors
 def sandbox_down(name, every):
     """Stop and remove this directory's detached sandbox (or the one named), and any of yours
-    left behind by a killed process.
+    left behind by a killed process. With --all, once none of yours is left, the cached initdb
+    (TMPDIR/migrator-initdb-*) goes too.
 
     \b
     Examples:
@@ -492,7 +493,7 @@ def sandbox_down(name, every):
       migrator sandbox down --name ci-42
       migrator sandbox down --all
     """
-    from migrator.sandbox import default_name, find_sandboxes, read_state, stop_root, sweep_stale
+    from migrator.sandbox import default_name, find_sandboxes, read_state, remove_initdb_caches, stop_root, sweep_stale
 
     if name and every:
         raise click.UsageError("give --name or --all, not both")
@@ -512,6 +513,10 @@ def sandbox_down(name, every):
         click.echo(f"no sandbox named {wanted} is running: nothing to stop (`migrator sandbox status --all` lists yours)", err=True)
         sys.exit(NOT_RUNNING)
     click.echo(f"stopped {len(stopped)} sandbox{'es' if len(stopped) != 1 else ''}")
+    if every:
+        caches = remove_initdb_caches()
+        click.echo("kept the initdb cache: a sandbox of yours is still there" if caches is None
+                   else f"removed the initdb cache ({len(caches)} folder{'s' if len(caches) != 1 else ''})")
     if still_running:
         sys.exit(1)
 

@@ -563,6 +563,20 @@ def sweep_stale(temp_dir: Path | None = None) -> list[Path]:
     return swept
 
 
+def remove_initdb_caches(temp_dir: Path | None = None) -> list[Path] | None:
+    """Remove this user's pristine initdb copies (see Cluster._pristine_datadir; as root they belong
+    to the server user) once no sandbox of theirs is left, running or starting, to copy one; None
+    when one is left. The next `sandbox up` runs initdb again."""
+    mine = [root for root in sandbox_roots(temp_dir) if _owner_uid(root, read_state(root)) == os.getuid()]
+    if mine:
+        return None
+    removed = [cache for cache in sorted(Path(temp_dir or tempfile.gettempdir()).glob(INITDB_PREFIX + "*"))
+               if _owner_uid(cache, None) == os.getuid()]
+    for cache in removed:
+        shutil.rmtree(cache, ignore_errors=True)
+    return removed
+
+
 _ACTIVE: list[Cluster] = []
 
 

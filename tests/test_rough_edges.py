@@ -4,6 +4,7 @@ errors, `rules` in a pipe, configuration per linted file, failed backfills, the 
 
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from backfill import BackfillError, BackfillSpec, Runner, state
 from backfill.progress import format_lags
 from lint_rules import all_rules
 from migrator.cli import main
+from migrator.sandbox import server_user
 
 MIGRATOR = [sys.executable, "-m", "migrator"]
 UNSAFE_INDEX = "CREATE INDEX users_email_idx ON users (email);\n"
@@ -218,8 +220,16 @@ def test_sandboxes_have_names_and_down_and_status_act_on_the_named_or_current_on
         assert migrator("sandbox", "down", "--name", "ci-42", cwd=job_b, env=env).stdout == "stopped 1 sandbox\n"
         assert migrator("sandbox", "down", cwd=job_a, env=env).stdout == "stopped 1 sandbox\n"
         assert "job-b" in migrator("sandbox", "status", cwd=job_b, env=env).stdout
-        assert migrator("sandbox", "down", "--all", cwd=tmp_path, env=env).stdout == "stopped 1 sandbox\n"
-        assert [p.name for p in temp.glob("migrator-sandbox-*")] == ["migrator-sandbox-foreign"]
+        starting = temp / "migrator-sandbox-starting"  # one of yours being created right now: it copies the cache
+        starting.mkdir()
+        cache = [p for p in temp.glob("migrator-initdb-*")]
+        assert len(cache) == 1 and cache[0].stat().st_uid == (server_user() or pwd.getpwuid(os.getuid())).pw_uid
+        kept = "stopped 1 sandbox\nkept the initdb cache: a sandbox of yours is still there\n"
+        assert migrator("sandbox", "down", "--all", cwd=tmp_path, env=env).stdout == kept and cache[0].exists()
+        starting.rmdir()
+        removed = "stopped 0 sandboxes\nremoved the initdb cache (1 folder)\n"
+        assert migrator("sandbox", "down", "--all", cwd=tmp_path, env=env).stdout == removed
+        assert [p.name for p in temp.iterdir()] == ["migrator-sandbox-foreign"]
     finally:
         migrator("sandbox", "down", "--all", env=env)
         shutil.rmtree(temp)
