@@ -1095,7 +1095,9 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
             if event["event"] == "step":
                 status.update(f"{where(event)}: {statement(event)[:70]}")
             elif event["event"] == "step_done":
-                console.print(f"  [green]done[/] {where(event)} ({event['seconds']:.2f} s)")
+                behind = (f", {event['older_transactions_wait_s']:.1f} s of it waiting for older transactions"
+                          if event.get("older_transactions_wait_s") else "")
+                console.print(f"  [green]done[/] {where(event)} ({event['seconds']:.2f} s{behind})")
             elif event["event"] == "retry":
                 console.print(f"  [yellow]retry {event['attempt']}[/] {where(event)}: "
                               f"{event['error']}, next try in {event['wait_s']} s")
@@ -1133,9 +1135,12 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
             click.echo(f"warning: pushing metrics to {pushgateway} failed: {metrics.push_error}", err=True)
     verb = "reverted" if source.direction == "downgrade" else "applied"
     summary = (f"{verb} {len(applied)} migration{'s' if len(applied) != 1 else ''} to {mask_password(dsn)}; "
-               f"{executor.retries} retries, longest lock wait {executor.longest_wait:.1f} s")
+               f"{executor.retries} retries, longest lock wait {executor.longest_wait:.1f} s"
+               + (f", waited {executor.older_transactions_wait:.1f} s for older transactions (CONCURRENTLY)"
+                  if executor.older_transactions_wait else ""))
     if log_format == "json":
-        emit({"event": "summary", "applied": applied, "retries": executor.retries, "longest_lock_wait_s": round(executor.longest_wait, 2)})
+        emit({"event": "summary", "applied": applied, "retries": executor.retries, "longest_lock_wait_s": round(executor.longest_wait, 2),
+              "older_transactions_wait_s": round(executor.older_transactions_wait, 2)})
     else:
         click.echo(summary)
     if source.refusal is not None:

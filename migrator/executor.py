@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import itertools
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -495,6 +496,7 @@ class Executor:
         self.lock_pid: int | None = None  # the backend holding the deploy lock, once apply took it
         self.scope = ""  # whose deploy lock and journal (the source's journal_scope), once apply took the lock
         self.longest_wait = 0.0
+        self.older_transactions_wait = 0.0  # seconds CONCURRENTLY steps waited for older transactions (not lock timeouts)
         self.applied: list[str] = []  # the versions this run committed, in order
         self.remaining: list[str] = []  # the versions this run set out to apply (or revert), in order
 
@@ -691,7 +693,7 @@ class Executor:
     def _execute(self, connection: psycopg.Connection, migration: Migration, step: Step, lock_timeout: int,
                  transaction: bool, begin: bool = False) -> None:
         lock_timeout, statement_timeout = step.timeouts(self.policy, lock_timeout)
-        started = time.monotonic()
+        started, watch = time.monotonic(), None
         self.emit({"event": "step", "migration": migration.version, **step.number, "sql": step.statement.sql,
                    "lock_timeout_ms": lock_timeout, "statement_timeout_ms": statement_timeout})
         try:
@@ -701,12 +703,29 @@ class Executor:
             else:  # CONCURRENTLY may not share a message with other statements (an implicit transaction)
                 connection.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
                                    (f"{lock_timeout}ms", f"{statement_timeout}ms"))
-                connection.execute(step.statement.sql)
+                with (self._older_transactions_watch(connection.info.backend_pid) if step.statement.concurrently
+                      else contextlib.nullcontext()) as watch:
+                    connection.execute(step.statement.sql)
         except psycopg.Error as error:
             error.migrator_step = step  # which statement failed, for the message
             raise
+        waited = {"older_transactions_wait_s": round(watch.seconds, 2)} if watch is not None else {}
         self.emit({"event": "step_done", "migration": migration.version, **step.number,
-                   "seconds": round(time.monotonic() - started, 3)})
+                   "seconds": round(time.monotonic() - started, 3), **waited})
+
+    @contextlib.contextmanager
+    def _older_transactions_watch(self, pid: int):
+        """While a CONCURRENTLY statement runs on backend `pid`: how long it waits for transactions
+        older than it to end (PostgreSQL's virtualxid lock wait: an open read transaction holds a
+        build up this way, no lock_timeout ends it), sampled from another session every 50 ms and
+        added to older_transactions_wait."""
+        watch = _WaitWatch(self.connect, pid)
+        watch.start()
+        try:
+            yield watch
+        finally:
+            watch.stop()
+            self.older_transactions_wait += watch.seconds
 
     def _index_already_built(self, connection: psycopg.Connection, migration: Migration, step: Step) -> bool:
         """Before CREATE INDEX CONCURRENTLY: wait for a build of the index still running on the server
@@ -760,6 +779,29 @@ class Executor:
                                  f"SELECT pg_cancel_backend({pid}), and apply again")
             time.sleep(0.25)
         return True
+
+
+class _WaitWatch(threading.Thread):
+    """Samples pg_stat_activity for backend `pid` waiting on a virtualxid lock (see
+    Executor._older_transactions_watch)."""
+
+    def __init__(self, connect, pid: int):
+        super().__init__(daemon=True)
+        self.connect, self.pid, self.seconds, self.stopping = connect, pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        with contextlib.suppress(psycopg.Error, UserError), self.connect("migrator apply watch") as watcher:
+            last = time.monotonic()
+            while not self.stopping.wait(0.05):
+                [(waiting,)] = watcher.execute("SELECT coalesce(bool_or(wait_event_type = 'Lock' AND wait_event = 'virtualxid'), "
+                                               "false) FROM pg_stat_activity WHERE pid = %s", (self.pid,)).fetchall()
+                now = time.monotonic()
+                self.seconds += (now - last) if waiting else 0.0
+                last = now
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
 
 
 def _find_index(connection: psycopg.Connection, name: str) -> tuple[int, bool, str] | None:

@@ -151,6 +151,29 @@ def test_concurrently_runs_outside_the_transaction_and_the_version_is_stamped_on
     assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001_index",)]
 
 
+def test_a_concurrent_build_behind_an_open_read_transaction_reports_that_wait(migrations, pg_db):
+    write(migrations, "001_index.sql", "CREATE INDEX CONCURRENTLY users_email ON users (email);\n")
+    reader = psycopg.connect(pg_db.dsn)  # an open read transaction with its snapshot, older than the build
+    reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    reader.execute("SELECT count(*) FROM users").fetchone()
+    apply = subprocess.Popen(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--log-format", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'virtualxid' AND starts_with(query, 'CREATE INDEX')"
+    poll(lambda: pg_db.execute(waiting) == [(1,)], timeout=30)
+    held = time.monotonic()
+    poll(lambda: time.monotonic() - held >= 1.0)  # the reader keeps its transaction open 1 s more
+    reader.commit()
+    out, err = apply.communicate(timeout=60)
+    assert apply.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    [summary] = [e for e in events if e["event"] == "summary"]
+    [done] = [e for e in events if e["event"] == "step_done"]
+    assert summary["longest_lock_wait_s"] == 0 and summary["retries"] == 0, "no lock timeout ended a try"
+    assert 1.0 <= summary["older_transactions_wait_s"] <= done["seconds"], (summary, done)
+    assert done["older_transactions_wait_s"] == summary["older_transactions_wait_s"]
+    reader.close()
+
+
 def test_two_applies_never_run_ddl_together(migrations, pg_db):
     # the first apply holds the deploy lock until the test opens the gate (however slowly the
     # other two start on a busy machine)
