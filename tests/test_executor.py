@@ -503,19 +503,30 @@ def test_kill_during_concurrent_index_build_then_resume(migrations, pg_db):
     assert pg_db.execute("SELECT version FROM migrator.schema_migrations") == [("001_both",)]
 
 
-def test_rerun_at_once_after_a_kill_waits_for_the_orphaned_concurrent_build(migrations, pg_db):
-    """kill -9 leaves the server building the index; dropping the INVALID leftover under it deadlocks."""
+@contextlib.contextmanager
+def orphaned_build(migrations, pg_db, building: str):
+    """An apply killed -9 while the server builds users_email_idx CONCURRENTLY for it (found by the
+    query `building`), the build held in its last phase by a snapshot older than it: yields that
+    snapshot's connection (closing it lets the build end) and the build's pid."""
     write(migrations, "001_index.sql", "CREATE INDEX CONCURRENTLY users_email_idx ON users (email, id);\n")
-    blocker = psycopg.connect(pg_db.dsn)  # a snapshot older than the build's: the build waits in its last phase
+    blocker = psycopg.connect(pg_db.dsn)
     blocker.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     blocker.execute("SELECT 1").fetchone()
     try:
         child = subprocess.Popen(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        building = ("SELECT pid FROM pg_stat_progress_create_index "
-                    "WHERE datname = current_database() AND index_relid = to_regclass('users_email_idx')")
         [(orphan,)] = poll(lambda: pg_db.execute(building), timeout=60, interval=0.02)
         child.kill()
         child.wait()
+        yield blocker, orphan
+    finally:
+        blocker.close()
+
+
+def test_rerun_at_once_after_a_kill_waits_for_the_orphaned_concurrent_build(migrations, pg_db):
+    """kill -9 leaves the server building the index; dropping the INVALID leftover under it deadlocks."""
+    building = ("SELECT pid FROM pg_stat_progress_create_index "
+                "WHERE datname = current_database() AND index_relid = to_regclass('users_email_idx')")
+    with orphaned_build(migrations, pg_db, building) as (blocker, orphan):
         assert pg_db.execute(building) == [(orphan,)], "the killed apply's build goes on on the server"
         server_log = pg_db.cluster.root / f"{pg_db.cluster.primary.name}.log"
         logged_before = server_log.stat().st_size
@@ -528,8 +539,6 @@ def test_rerun_at_once_after_a_kill_waits_for_the_orphaned_concurrent_build(migr
                 blocker.close()
         lines += rerun.stdout.readlines()
         assert rerun.wait(timeout=180) == 0, rerun.stderr.read()
-    finally:
-        blocker.close()
     with server_log.open(errors="replace") as log:
         log.seek(logged_before)
         assert "deadlock detected" not in log.read()
@@ -541,17 +550,9 @@ def test_rerun_at_once_after_a_kill_waits_for_the_orphaned_concurrent_build(migr
 
 
 def test_an_orphaned_build_that_never_ends_is_waited_for_up_to_the_online_statement_timeout(migrations, pg_db):
-    write(migrations, "001_index.sql", "CREATE INDEX CONCURRENTLY users_email_idx ON users (email, id);\n")
-    blocker = psycopg.connect(pg_db.dsn)  # a snapshot older than the build's: it waits in its last phase
-    blocker.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    blocker.execute("SELECT 1").fetchone()
-    try:
-        child = subprocess.Popen(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        building = ("SELECT pid FROM pg_stat_progress_create_index "
-                    "WHERE index_relid = to_regclass('users_email_idx') AND phase = 'waiting for old snapshots'")
-        [(orphan,)] = poll(lambda: pg_db.execute(building), timeout=60)
-        child.kill()
-        child.wait()
+    building = ("SELECT pid FROM pg_stat_progress_create_index "
+                "WHERE index_relid = to_regclass('users_email_idx') AND phase = 'waiting for old snapshots'")
+    with orphaned_build(migrations, pg_db, building) as (_, orphan):
         result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, "--online-statement-timeout", "1s"],
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -560,8 +561,6 @@ def test_an_orphaned_build_that_never_ends_is_waited_for_up_to_the_online_statem
                 in result.stderr.splitlines()[-1])
         assert f"waited 1s: let it finish, or stop it with SELECT pg_cancel_backend({orphan}), and apply again" in result.stderr
         assert pg_db.execute(building) == [(orphan,)], "the build was left alone"
-    finally:
-        blocker.close()
     poll(lambda: pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)])
     assert pg_db.execute("SELECT count(*) FROM migrator.schema_migrations") == [(0,)]
 
