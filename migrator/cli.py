@@ -141,7 +141,8 @@ def main():
               help="text for people, json for tools, github for Actions annotations, sarif for code scanning.")
 @click.option("--changed-since", metavar="GIT_REF", help="Only files added or modified since this git ref (and uncommitted ones), "
                    "asked of each file's own repository.")
-@click.option("--select", help="Only these rules (comma-separated ids); can enable off-by-default rules.")
+@click.option("--select", help="Only these rules (comma-separated ids); can enable off-by-default rules. "
+                                "syntax-error and unanalyzable-statement still run: what was not read is never passed.")
 @click.option("--ignore", help="Skip these rules (comma-separated ids).")
 @click.option("--max-timeout", type=DURATION, help="Largest lock/statement timeout allowed [default: 5s].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),

@@ -19,6 +19,9 @@ DIRECTIVE = re.compile(r"^\s*(?:--|/\*)\s*migrator:\s*([a-z-]*)(.*?)(?:\*/)?\s*$
 COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 RULE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 META_RULES = ("invalid-directive", "unused-ignore")
+# What could not be read is never passed: these run under any --select (as a syntax error under ruff's),
+# only --ignore silences them
+UNREAD_RULES = ("syntax-error", "unanalyzable-statement")
 PARALLEL_THRESHOLD = 64  # files; below this, starting workers costs more than it saves
 
 
@@ -72,11 +75,12 @@ class Linter:
         self.config = config
         rules = all_rules()
         if config.select is not None:
-            enabled = [rules[rule_id] for rule_id in config.select if rule_id in rules]
+            selected = config.select | set(UNREAD_RULES)
+            enabled = [rule for rule in rules.values() if rule.id in selected]
         else:
             enabled = [rule for rule in rules.values() if rule.default_enabled]
         self.rules = [rule for rule in enabled if rule.id not in config.ignore and rule.check is not None]
-        self.unanalyzable_rules = [rule for rule in self.rules if rule.id in ("unanalyzable-statement", "syntax-error")]
+        self.unanalyzable_rules = [rule for rule in self.rules if rule.id in UNREAD_RULES]
         self._by_kind: dict[str, list] = {}
         self.meta_enabled = {rule_id for rule_id in META_RULES if rule_id not in config.ignore and (config.select is None or rule_id in config.select)}
         self.analyzer = Analyzer(config.pg_version)

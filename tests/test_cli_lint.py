@@ -69,6 +69,20 @@ def test_select_and_ignore(files):
     assert {f["rule"] for f in json.loads(result.stdout)} == {"require-lock-timeout"}
 
 
+def test_select_still_reports_what_could_not_be_read(tmp_path):
+    """A statement cut short or not understood could hide what the selected rule looks for: it is reported
+    under any --select, and silenced only by name."""
+    path = tmp_path / "m.sql"
+    path.write_text("CREATE INDEX a ON t (c) WHERE;\nALTER DOMAIN d FOO;\nCREATE INDEX b ON t (c);\n")
+    result = run("lint", "--select", "require-concurrent-index", "--format", "json", str(path))
+    assert [(f["line"], f["rule"]) for f in json.loads(result.stdout)] == [
+        (1, "syntax-error"), (2, "unanalyzable-statement"), (3, "require-concurrent-index")]
+    assert result.exit_code == 1
+    result = run("lint", "--select", "require-concurrent-index", "--ignore", "syntax-error,unanalyzable-statement",
+                 "--format", "json", str(path))
+    assert [f["rule"] for f in json.loads(result.stdout)] == ["require-concurrent-index"]
+
+
 def test_pg_version_and_max_timeout_options(tmp_path):
     path = tmp_path / "m.sql"
     path.write_text("SET LOCAL lock_timeout = '8s';\nSET LOCAL statement_timeout = '8s';\nALTER TABLE t ADD COLUMN a int DEFAULT 0;\n")
