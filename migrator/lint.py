@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from dataclasses import dataclass, field
@@ -365,8 +366,12 @@ def lint_files(linter: Linter, files: list[tuple[str, Path]], jobs: int | None =
     if jobs < 2 or len(files) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
         return [linter.lint_file(path, display) for display, path in files]
     _WORKER_LINTER = linter  # inherited by the forked workers: nothing to re-import or pickle
+    # and frozen: the workers' collections skip the libraries loaded (sqlglot's objects alone are
+    # tens of thousands), whose pages then stay shared with this process instead of being copied
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             return pool.map(_lint_in_worker, files, chunksize=max(1, len(files) // (jobs * 32)))
     finally:
+        gc.unfreeze()
         _WORKER_LINTER = None

@@ -83,6 +83,15 @@ def test_select_still_reports_what_could_not_be_read(tmp_path):
     assert [f["rule"] for f in json.loads(result.stdout)] == ["require-concurrent-index"]
 
 
+def test_a_file_reached_by_several_paths_is_linted_once(files):
+    """The same file named relatively, through a symlink and inside its folder: one result."""
+    (files / "link.sql").symlink_to(files / "unsafe.sql")
+    (files / "safe.sql").unlink()
+    result = run("lint", "--format", "json", "--select", "require-concurrent-index",
+                 str(files), str(files / "unsafe.sql"), str(files / "." / "unsafe.sql"), str(files / "link.sql"))
+    assert [f["rule"] for f in json.loads(result.stdout)] == ["require-concurrent-index"]
+
+
 def test_pg_version_and_max_timeout_options(tmp_path):
     path = tmp_path / "m.sql"
     path.write_text("SET LOCAL lock_timeout = '8s';\nSET LOCAL statement_timeout = '8s';\nALTER TABLE t ADD COLUMN a int DEFAULT 0;\n")
