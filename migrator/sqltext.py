@@ -278,16 +278,43 @@ def syntax_problem(raw: RawStatement) -> str | None:
     return None
 
 
+_ROUTINE = (TokenType.FUNCTION, TokenType.PROCEDURE)
+
+
 def _semicolon_depths(tokens: list[Token]):
-    """(index, parenthesis depth) of each semicolon token, depth counted as psql counts it."""
-    depth = 0
+    """(index, depth) of each semicolon token, depth counted as psql counts it: the parentheses open, and
+    the BEGIN ... END blocks open in the body of a CREATE [OR REPLACE] FUNCTION|PROCEDURE written in SQL
+    (`BEGIN ATOMIC ... END`, with the CASE ... END inside it), outside parentheses."""
+    depth = blocks = 0
+    routine = None  # whether the statement being read creates a routine (known from its first words)
+    start = 0  # where that statement starts
     for index, token in enumerate(tokens):
-        if token.token_type == TokenType.L_PAREN:
+        kind = token.token_type
+        if kind == TokenType.L_PAREN:
             depth += 1
-        elif token.token_type == TokenType.R_PAREN:
+        elif kind == TokenType.R_PAREN:
             depth = max(depth - 1, 0)
-        elif token.token_type == TokenType.SEMICOLON:
-            yield index, depth
+        elif kind == TokenType.SEMICOLON:
+            yield index, depth + blocks
+            if depth + blocks == 0:
+                routine, start = None, index + 1
+        elif depth == 0 and kind in (TokenType.BEGIN, TokenType.CASE, TokenType.END):
+            if routine is None:
+                routine = _creates_routine(tokens, start)
+            if not routine:
+                continue
+            if kind == TokenType.BEGIN or (kind == TokenType.CASE and blocks):
+                blocks += 1
+            elif kind == TokenType.END and blocks:
+                blocks -= 1
+
+
+def _creates_routine(tokens: list[Token], start: int) -> bool:
+    """Whether the statement at start begins CREATE [OR REPLACE] FUNCTION|PROCEDURE (psql's test)."""
+    kinds = [token.token_type for token in tokens[start : start + 4]]
+    if kinds[1:3] == [TokenType.OR, TokenType.REPLACE]:
+        del kinds[1:3]
+    return len(kinds) > 1 and kinds[0] == TokenType.CREATE and kinds[1] in _ROUTINE
 
 
 def split_statements(source: Source, tokens: list[Token], breaks: list[int] = ()) -> list[RawStatement]:

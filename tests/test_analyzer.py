@@ -316,3 +316,28 @@ ORACLE = [
     "ALTER DOMAIN email SET NOT NULL",
     "CREATE DATABASE x",
 ]
+
+
+SQL_BODIES = (
+    "CREATE TABLE t (x int);\n"
+    "CREATE FUNCTION add_one(a int) RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n"
+    "  SELECT CASE WHEN a > 0 THEN a + 1 ELSE (CASE a WHEN 0 THEN 1 END) END;\nEND;\n"
+    "create or replace procedure touch() language sql begin atomic update t set x = x; insert into t values (1); end;\n"
+    "CREATE OR REPLACE FUNCTION f(begin int) RETURNS int LANGUAGE sql RETURN (SELECT CASE WHEN begin > 0 THEN begin END);\n"
+    "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION g();\n"
+)
+
+
+def test_a_routine_body_in_sql_is_one_statement_as_psql_and_postgresql_read_it(pg_db):
+    """BEGIN ATOMIC ... END (PostgreSQL 14+): psql sends the CREATE FUNCTION with every semicolon of
+    its body; cut there, the statements PostgreSQL gets are refused (and apply sends them one by one)."""
+    statements = Analyzer().analyze(SQL_BODIES)
+    assert [(s.line, s.kind) for s in statements] == [
+        (1, "create_table"), (2, "create_function"), (6, "create_procedure"), (7, "create_function"), (8, "create_trigger")]
+    assert "insert into t values (1); end" in statements[2].sql
+    pg_db.execute("CREATE FUNCTION g() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$")
+    with psycopg.connect(pg_db.dsn, autocommit=True) as connection:
+        for statement in statements:  # each as apply sends it: PostgreSQL accepts every one
+            connection.execute(statement.sql)
+        connection.execute("CALL touch()")
+        assert connection.execute("SELECT add_one(1), add_one(0), f(7), count(*) FROM t").fetchone() == (2, 1, 7, 1)

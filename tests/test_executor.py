@@ -288,6 +288,16 @@ def test_client_side_psql_commands_are_not_sent(tmp_path):
     assert [step.statement.kind for group in migration.groups for step in group.steps] == ["create_table"]
 
 
+def test_a_function_with_a_sql_standard_body_is_applied_whole(migrations, pg_db):
+    """BEGIN ATOMIC ... END holds semicolons: sent cut at them, PostgreSQL refused the first part."""
+    write(migrations, "001_fn.sql", "CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql\nBEGIN ATOMIC\n"
+                                    "  SELECT count(*) FROM users;\nEND;\nALTER TABLE users ADD COLUMN handle text;\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert pg_db.execute("SELECT user_count(), (SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass "
+                         "AND attname = 'handle')") == [(1000, 1)]
+
+
 @pytest.mark.parametrize("sql, message", [
     ("SELECT 1;\nSELECT 'unterminated;\n", "001_bad.sql:2: cannot tokenize"),
     ("ALTER TABLE users ADD COLUMN a int;\nFROBNICATE users;\n", "001_bad.sql:2: refusing a statement migrator cannot analyze"),
