@@ -32,7 +32,34 @@ def execute(sql: str) -> str:
 
 def autocommit(*calls: str) -> str:
     """calls inside Alembic's way out of the revision's transaction (it commits what ran before)."""
-    return "with op.get_context().autocommit_block():\n" + "\n".join(f"    {call}" for call in calls)
+    return AUTOCOMMIT + "\n" + "\n".join(f"    {call}" for call in calls)
+
+
+AUTOCOMMIT = "with op.get_context().autocommit_block():"
+
+
+def outside_transaction(sql: str) -> str:
+    """SQL that may not run in a transaction block, as a revision sends it: op.execute in autocommit_block()."""
+    return autocommit(execute(sql))
+
+
+def directive(text: str) -> str:
+    """A `-- migrator:...` comment as a revision writes it (a Python comment above the op call)."""
+    return f"# migrator:{text}"
+
+
+def one_line(help: str) -> str:
+    """The help's first step on one line (apply's refusals): its first line, with the body of a leading
+    `with ...:` block joined onto it (`with X: a; b`, still Python)."""
+    head, *rest = help.splitlines() or [""]
+    if head != AUTOCOMMIT:
+        return head
+    body = []
+    for line in rest:
+        if not line.startswith("    "):
+            break
+        body.append(line.strip())
+    return f"{head} {'; '.join(body)}"
 
 
 def create_index(name: str | None, table, columns, unique: bool = False) -> str | None:

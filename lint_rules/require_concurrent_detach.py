@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import existing_table_actions
 
 
@@ -6,10 +6,11 @@ def check(statement, ctx):
     if ctx.pg_version < 14:
         return
     for action in existing_table_actions(statement, ctx, lambda a: a.kind == "detach_partition" and not a.concurrently):
+        detach = f"ALTER TABLE {statement.relation} DETACH PARTITION {action.partition} CONCURRENTLY"
         ctx.report(
             f"DETACH PARTITION {action.partition} takes ACCESS EXCLUSIVE on {statement.relation}: every query on the "
             "partitioned table waits",
-            f"ALTER TABLE {statement.relation} DETACH PARTITION {action.partition} CONCURRENTLY;  -- outside a transaction block",
+            ctx.help(f"{detach};  -- outside a transaction block", _alembic.outside_transaction(detach)),
         )
 
 
@@ -23,6 +24,7 @@ RULE = Rule(
         "DETACH ... CONCURRENTLY (14+) takes SHARE UPDATE EXCLUSIVE and waits for running queries instead."
     ),
     instead="-- migrator:no-transaction\nALTER TABLE events DETACH PARTITION events_2023 CONCURRENTLY;",
+    instead_alembic=_alembic.outside_transaction("ALTER TABLE events DETACH PARTITION events_2023 CONCURRENTLY"),
     check=check,
     kinds=frozenset({"alter_table"}),
 )

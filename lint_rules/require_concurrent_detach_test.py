@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "require-concurrent-detach"
 SQL = "ALTER TABLE events DETACH PARTITION events_2023;"
@@ -29,3 +29,13 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     ("CREATE TABLE m (id bigint, at date) PARTITION BY RANGE (at);\nCREATE TABLE m_all PARTITION OF m FOR VALUES FROM ('2000-01-01') TO ('2100-01-01');", "ALTER TABLE m DETACH PARTITION m_all;"),
     ("CREATE TABLE m (id bigint, at date) PARTITION BY RANGE (at);\nCREATE TABLE m_all PARTITION OF m FOR VALUES FROM ('2000-01-01') TO ('2100-01-01');", "ALTER TABLE m DETACH PARTITION m_all CONCURRENTLY;"),
 ]
+
+
+def test_alembic_revision_gets_detach_concurrently_in_autocommit_block_and_it_runs(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.execute("ALTER TABLE app.events DETACH PARTITION app.events_2023")', RULE)
+    assert finding.help == ('with op.get_context().autocommit_block():\n'
+                            '    op.execute("ALTER TABLE app.events DETACH PARTITION app.events_2023 CONCURRENTLY")')
+    run_alembic(pg_db.dsn, "CREATE SCHEMA app; CREATE TABLE app.events (at date) PARTITION BY RANGE (at);"
+                           "CREATE TABLE app.events_2023 PARTITION OF app.events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01')",
+                finding.help)
+    assert pg_db.execute("SELECT count(*) FROM pg_inherits WHERE inhrelid = 'app.events_2023'::regclass") == [(0,)]

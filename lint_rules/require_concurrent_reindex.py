@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
@@ -9,11 +9,16 @@ def check(statement, ctx):
     if target == "SYSTEM":
         return  # no concurrent form (system catalogs cannot be reindexed concurrently): reindex-system's hazard
     if ctx.pg_version >= 12:
+        concurrent = f"REINDEX {target} CONCURRENTLY {statement.relation or ''}".strip()
         ctx.report(f"{what} blocks writes (and reads through the index) for the whole rebuild",
-                   f"REINDEX {target} CONCURRENTLY {statement.relation or ''}".strip() + ";  -- outside a transaction block")
+                   ctx.help(concurrent + ";  -- outside a transaction block", _alembic.outside_transaction(concurrent)))
     else:
         ctx.report("REINDEX blocks writes for the whole rebuild, and PostgreSQL before 12 has no REINDEX CONCURRENTLY",
-                   "CREATE INDEX CONCURRENTLY a new index, DROP INDEX CONCURRENTLY the old one, then rename.")
+                   ctx.help("CREATE INDEX CONCURRENTLY a new index, DROP INDEX CONCURRENTLY the old one, then rename.",
+                            "Build a new index with op.create_index(..., postgresql_concurrently=True), drop the old one "
+                            "with op.drop_index(..., postgresql_concurrently=True), both inside `"
+                            f"{_alembic.AUTOCOMMIT}`, then rename the new one with "
+                            + _alembic.execute("ALTER INDEX <new> RENAME TO <old>") + "."))
 
 
 RULE = Rule(
@@ -29,6 +34,7 @@ RULE = Rule(
         "would use it wait) for the whole rebuild."
     ),
     instead="-- migrator:no-transaction\nREINDEX INDEX CONCURRENTLY users_email_idx;",
+    instead_alembic=_alembic.outside_transaction("REINDEX INDEX CONCURRENTLY users_email_idx"),
     check=check,
     kinds=frozenset({"reindex"}),
 )

@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint, rules_hit
+from lint_rules._testing import hits, lint, lint_alembic, rules_hit, run_alembic
 
 RULE = "require-concurrent-reindex"
 
@@ -54,3 +54,17 @@ ORACLE = [  # tests/test_oracle.py
     "REINDEX (CONCURRENTLY) TABLE t;",
     "REINDEX SYSTEM oracle_template;",
 ]
+
+
+def test_alembic_revision_gets_reindex_concurrently_in_autocommit_block_and_it_runs(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.execute("REINDEX INDEX users_email_idx")', RULE)
+    assert finding.help == ('with op.get_context().autocommit_block():\n'
+                            '    op.execute("REINDEX INDEX CONCURRENTLY users_email_idx")')
+    setup = "CREATE TABLE users (email text); CREATE INDEX users_email_idx ON users (email); INSERT INTO users VALUES ('a')"
+    pg_db.execute(setup)
+    before = pg_db.execute("SELECT pg_relation_filenode('users_email_idx')")
+    run_alembic(pg_db.dsn, "SELECT 1", finding.help)  # in the revision's transaction: no "cannot run inside a transaction block"
+    assert pg_db.execute("SELECT pg_relation_filenode('users_email_idx')") != before
+    assert pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
+    [old] = lint_alembic(tmp_path, 'op.execute("REINDEX TABLE users")', RULE, pg_version=11)
+    assert "op.create_index(..., postgresql_concurrently=True)" in old.help and "CREATE INDEX" not in old.help

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import existing_table_actions, on_existing_table
 
 REWRITING_ACTIONS = {
@@ -16,23 +16,31 @@ def check(statement, ctx):
         which = "every clustered table" if statement.kind == "cluster" else "the tables"
         if statement.rewrites and not statement.concurrently:
             ctx.report(f"{name} without a table rewrites {which} of the database under ACCESS EXCLUSIVE",
-                       online_form(None, statement.kind, ctx.pg_version))
+                       online_form(ctx, None, statement.kind))
         return
     if statement.kind in ("vacuum", "cluster", "repack") and statement.rewrites and not statement.concurrently \
             and on_existing_table(statement, ctx):
         name = {"vacuum": "VACUUM FULL", "cluster": "CLUSTER", "repack": "REPACK"}[statement.kind]
         ctx.report(f"{name} rewrites all of {statement.relation} under ACCESS EXCLUSIVE",
-                   online_form(statement.relation, statement.kind, ctx.pg_version))
+                   online_form(ctx, statement.relation, statement.kind))
 
 
-def online_form(relation, kind: str, pg_version: int) -> str:
-    """The online way to rewrite a table: REPACK (CONCURRENTLY) from PostgreSQL 19, pg_repack before."""
-    if pg_version >= 19 and relation is not None:
+def online_form(ctx, relation, kind: str) -> str:
+    """The online way to rewrite a table: REPACK (CONCURRENTLY) from PostgreSQL 19, pg_repack before (both run
+    outside a transaction block, as plain VACUUM does)."""
+    if ctx.pg_version >= 19 and relation is not None:
         order = " USING INDEX" if kind == "cluster" else ""
-        return f"REPACK (CONCURRENTLY) {relation}{order};  -- online: ACCESS EXCLUSIVE only for the final swap"
-    if pg_version >= 19:
-        return "REPACK (CONCURRENTLY) one table at a time (it needs a table name)."
-    return "Use pg_repack (online), or plain VACUUM, which takes no blocking lock."
+        repack = f"REPACK (CONCURRENTLY) {relation}{order}"
+        swap = "online: ACCESS EXCLUSIVE only for the final swap"
+        return ctx.help(f"{repack};  -- {swap}", f"{_alembic.outside_transaction(repack)}  # {swap}")
+    if ctx.pg_version >= 19:
+        return ctx.help("REPACK (CONCURRENTLY) one table at a time (it needs a table name).",
+                        "REPACK (CONCURRENTLY) one table at a time (it needs a table name), each inside autocommit_block():\n"
+                        + _alembic.outside_transaction("REPACK (CONCURRENTLY) <table>"))
+    vacuum = f"VACUUM (ANALYZE) {relation}" if relation is not None else "VACUUM (ANALYZE)"
+    return ctx.help("Use pg_repack (online), or plain VACUUM, which takes no blocking lock.",
+                    "Use pg_repack (online), or plain VACUUM, which takes no blocking lock (in autocommit_block(): "
+                    "VACUUM may not run in a transaction block):\n" + _alembic.outside_transaction(vacuum))
 
 
 RULE = Rule(
@@ -48,6 +56,12 @@ RULE = Rule(
     instead=(
         "-- PostgreSQL 19: instead of VACUUM FULL events / CLUSTER events\nREPACK (CONCURRENTLY) events;\n"
         "-- before 19: pg_repack --table=events (online)\nVACUUM (ANALYZE) events;  -- instead of VACUUM FULL"
+    ),
+    instead_alembic=(
+        "# PostgreSQL 19: instead of VACUUM FULL events / CLUSTER events\n"
+        + _alembic.outside_transaction("REPACK (CONCURRENTLY) events") + "\n"
+        "# before 19: pg_repack --table=events (online)\n"
+        + _alembic.outside_transaction("VACUUM (ANALYZE) events") + "  # instead of VACUUM FULL"
     ),
     check=check,
     kinds=frozenset({"alter_table", "vacuum", "cluster", "repack"}),

@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "table-rewrite-command"
 
@@ -69,3 +69,18 @@ ORACLE = [  # tests/test_oracle.py
     "VACUUM (FULL false, ANALYZE) t;",
     "ALTER TABLE t SET (fillfactor = 80);",
 ]
+
+
+def test_alembic_revision_gets_plain_vacuum_in_autocommit_block_and_it_runs(tmp_path, pg_db):
+    body = 'with op.get_context().autocommit_block():\n    op.execute("VACUUM FULL users")'
+    [finding] = lint_alembic(tmp_path, body, RULE)
+    intro, code = finding.help.split(":\n", 1)
+    assert "pg_repack" in intro and code == 'with op.get_context().autocommit_block():\n    op.execute("VACUUM (ANALYZE) users")'
+    pg_db.execute("CREATE TABLE users (id int); INSERT INTO users VALUES (1)")
+    before = pg_db.execute("SELECT pg_relation_filenode('users')")
+    run_alembic(pg_db.dsn, "SELECT 1", code)
+    assert pg_db.execute("SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                         "WHERE relid = 'users'::regclass") == [(True,)]
+    assert pg_db.execute("SELECT pg_relation_filenode('users')") == before, "plain VACUUM rewrites nothing"
+    [repack] = lint_alembic(tmp_path, body, RULE, pg_version=19)  # PostgreSQL 19 is not here to run it
+    assert repack.help.startswith('with op.get_context().autocommit_block():\n    op.execute("REPACK (CONCURRENTLY) users")')

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from migrator.analyzer import Lock, touches_no_table
 
 WORK_KINDS = {"update", "delete", "insert", "merge", "copy", "select"}
@@ -29,7 +29,10 @@ def check(statement, ctx):
         ctx.report(
             f"this statement {what} while the transaction still holds {first.lock.label} on {first.relation} "
             f"(taken on line {first.line}): {first.relation} {blocked} for all of it",
-            f"COMMIT right after the {first.lock.label} statement and do this work in its own transaction.",
+            ctx.help(f"COMMIT right after the {first.lock.label} statement and do this work in its own transaction.",
+                     f"Commit the {first.lock.label} on {first.relation} first: run this work inside autocommit_block(), which commits "
+                     "what ran before it (each statement in the block then commits on its own), or in a later "
+                     "revision under transaction_per_migration=True:\n" + _alembic.outside_transaction(statement.sql)),
         )
 
 
@@ -68,5 +71,9 @@ RULE = Rule(
         "application."
     ),
     instead="BEGIN;\nALTER TABLE users ADD COLUMN plan text;\nCOMMIT;\n-- then, separately:\nUPDATE ...  -- better: migrator backfill",
+    instead_alembic=(
+        'op.add_column("users", sa.Column("plan", sa.Text()))\n'
+        + _alembic.outside_transaction("UPDATE users SET plan = 'free'") + "  # better: migrator backfill"
+    ),
     check=check,
 )

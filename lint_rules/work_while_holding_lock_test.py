@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import lint, rules_hit
+from lint_rules._testing import lint, lint_alembic, rules_hit, run_alembic
 
 RULE = "work-while-holding-lock"
 ALTER = "ALTER TABLE users ADD COLUMN plan text;\n"
@@ -154,3 +154,16 @@ def test_registering_an_extension_s_table_is_catalog_work():
     """pg_extension_config_dump writes pg_extension's row (it runs only inside CREATE EXTENSION: no live fixture)."""
     sql = ALTER + "SELECT pg_catalog.pg_extension_config_dump('refresh_config', '');\nSELECT my_schema.set_config('a', 'b');"
     assert [f.line for f in lint(sql, RULE)] == [3]
+
+
+def test_alembic_revision_gets_the_work_in_autocommit_block_which_commits_the_lock_first(tmp_path, pg_db):
+    add = 'op.add_column("users", sa.Column("plan", sa.Text()))'
+    [finding] = lint_alembic(tmp_path, f'{add}\nop.execute("UPDATE users SET plan = email")', RULE)
+    intro, code = finding.help.split(":\n", 1)
+    assert "ACCESS EXCLUSIVE on users" in intro and "COMMIT" not in finding.help
+    assert code == 'with op.get_context().autocommit_block():\n    op.execute("UPDATE users SET plan = email")'
+    held = ("\n    held = op.get_bind().exec_driver_sql(\"SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() "
+            "AND relation = 'users'::regclass AND mode = 'AccessExclusiveLock'\").scalar()")
+    names = run_alembic(pg_db.dsn, "CREATE TABLE users (email text); INSERT INTO users VALUES ('a')", f"{add}\n{code}{held}")
+    assert names["held"] == 0, "the ADD COLUMN's lock was committed before the UPDATE"
+    assert pg_db.execute("SELECT plan FROM users") == [("a",)]

@@ -199,7 +199,7 @@ class AlembicProject:
             return Migration(version, path, "", [Group([Step(0, shown)], transaction=True, online_only=True)])
         text, origin = to_sql(rendered)
         return plan_text(version, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog, downgrade,
-                         self.preview)
+                         self.preview, alembic=True)
 
     def all(self) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(())]

@@ -329,7 +329,7 @@ def _read(path: Path) -> str:
 
 def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_enabled: bool = True,
               line_map: list[int] | None = None, lint_config=None, catalog=None, downgrade: bool = False,
-              preview: bool = False) -> Migration:
+              preview: bool = False, alembic: bool = False) -> Migration:
     """Steps grouped by transaction: the text runs in one transaction (explicit BEGIN/COMMIT honoured),
     except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
 
@@ -341,7 +341,8 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     line_map gives, per line of text, the line of `path` to name in messages (rendered Alembic revisions);
     downgrade: the text reverts a revision, so dropping and renaming are not refused (as in apply);
     preview (plan): nothing is raised for a refusal, each refused statement is planned as written with
-    its reasons in Step.refusals, so the whole migration shows."""
+    its reasons in Step.refusals, so the whole migration shows. alembic: the text is a revision's, rendered
+    (refusals give their help as op.* calls)."""
     from migrator.guard import Catalog, blocks, refusal_message, split_online_form
     from migrator.revisions import origin_line  # light: Alembic is imported only to render
 
@@ -360,7 +361,7 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     by_line = {s.line: s for s in statements}
     rewritten = {s.line for s, units in planned if units}
     findings = refusal_linter(lint_config or Config(pg_version=analyzer.pg_version)).lint_statements(
-        source, tokens, statements, str(path)).findings
+        source, tokens, statements, str(path), alembic=alembic).findings
     errors = [f for f in findings if f.line not in by_line and f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
               or f.line in by_line and blocks(f, by_line[f.line], costs[id(by_line[f.line])], catalog, f.line in rewritten,
                                                  downgrade)]

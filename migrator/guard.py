@@ -149,10 +149,12 @@ def blocks(finding, statement: Statement, cost: Cost, catalog: Catalog, rewritte
 def refusal_message(where: str, finding, cost: Cost, catalog: Catalog, statement: Statement | None, more: str = "") -> str:
     """Why apply refuses `statement` (None: a finding not on one), in what the database says where
     the linter could only hedge (a type change from a column type the migration does not show)."""
+    from lint_rules._alembic import one_line
+
     message, instead = finding.message, finding.help
     if finding.rule == "changing-column-type" and statement is not None:
         message, instead = catalog.type_change_finding(statement) or (message, instead)
-    safe = f"; instead: {instead.splitlines()[0]}" if instead else ""
+    safe = f"; instead: {one_line(instead)}" if instead else ""
     size = cost.describe(catalog.policy) if finding.rule in SIZE_BOUND_RULES else ""
     deliberate = (f"; to accept it deliberately: apply --ignore {finding.rule} (this run only), or ignore it in "
                   "migrator.toml") if finding.rule in BREAKING_RULES else ""
@@ -190,7 +192,8 @@ class Guard:
         self.lint_config = lint_config or Config(pg_version=analyzer.pg_version)
         self.catalog = Catalog(None, policy)
         self.downgrade = False
-        self._new_context = lambda: MigrationContext(analyzer.pg_version)
+        # the statements are an Alembic revision's: findings give their help as op.* calls
+        self._new_context = lambda: MigrationContext(analyzer.pg_version, alembic=True)
         self.so_far = self._new_context()
 
     def start_migration(self) -> None:

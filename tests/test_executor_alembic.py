@@ -969,3 +969,22 @@ def test_the_env_py_hook_goes_by_the_connection_shared_in_config_attributes(tmp_
     assert result.returncode == 0 and "migrator:" not in result.stderr, result.stderr
     assert ("r2",) in sqlite_schema(tmp_path / "app.db")
     assert tables.execute("SELECT to_regclass('alembic_version'), to_regclass('notes')") == [(None, None)]
+
+
+def test_a_refusal_of_a_revision_gives_the_alembic_help_and_that_line_applies(tmp_path, tables):
+    """apply and plan refuse REINDEX on a big table with the revision's way of writing it instead, on one line of
+    Python; that line, pasted into the revision, applies (a REINDEX CONCURRENTLY: new files, index valid)."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.execute("REINDEX INDEX users_pkey")'})
+    instead = 'with op.get_context().autocommit_block(): op.execute("REINDEX INDEX CONCURRENTLY users_pkey")'
+    error = one_line_error(apply(ini, tables.dsn, *BIG))
+    assert error.startswith(f"Error: {ini.parent}/alembic/versions/r1.py:10: refused by require-concurrent-reindex")
+    assert error.endswith(f"; instead: {instead}"), error
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn, "--format", "json", *BIG], capture_output=True, text=True)
+    [refusal] = [reason for step in json.loads(plan.stdout) for reason in step["refusals"]]
+    assert plan.returncode == 1 and refusal.endswith(f"; instead: {instead}"), plan.stdout
+    before = tables.execute("SELECT pg_relation_filenode('users_pkey')")
+    add_revision(ini, "r1", None, instead)
+    result = apply(ini, tables.dsn, *BIG)
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT pg_relation_filenode('users_pkey')") != before
+    assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_pkey'::regclass") == [(True,)]
