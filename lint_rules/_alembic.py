@@ -39,7 +39,8 @@ AUTOCOMMIT = "with op.get_context().autocommit_block():"
 
 
 def outside_transaction(sql: str) -> str:
-    """SQL that may not run in a transaction block, as a revision sends it: op.execute in autocommit_block()."""
+    """SQL run apart from the revision's transaction: op.execute in autocommit_block(), which commits what ran
+    before it (for SQL that may not run in a transaction block, or must not hold the locks taken before it)."""
     return autocommit(execute(sql))
 
 
@@ -70,9 +71,42 @@ def create_index(name: str | None, table, columns, unique: bool = False) -> str 
             f"{', unique=True' if unique else ''}{schema(table)}, postgresql_concurrently=True)")
 
 
-def validate(table, name: str) -> str:
-    """VALIDATE CONSTRAINT in a transaction of its own, after the NOT VALID constraint is committed."""
-    return autocommit(execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
+def validate(table, name: str, kind: str = "TABLE") -> str:
+    """VALIDATE CONSTRAINT in a transaction of its own, after the NOT VALID constraint is committed (kind: DOMAIN)."""
+    return outside_transaction(f"ALTER {kind} {table} VALIDATE CONSTRAINT {name}")
+
+
+def drop_index(name: str, schema_of=None) -> str:
+    """op.drop_index(...) dropping it CONCURRENTLY, if it exists (in the schema of the relation schema_of)."""
+    where = schema(schema_of) if schema_of is not None else ""
+    return f"op.drop_index({literal(name)}{where}, if_exists=True, postgresql_concurrently=True)"
+
+
+# SQLAlchemy's generic types that PostgreSQL's dialect renders as these types (without modifiers)
+SA_TYPES = {
+    "bigint": "sa.BigInteger()", "integer": "sa.Integer()", "smallint": "sa.SmallInteger()", "text": "sa.Text()",
+    "boolean": "sa.Boolean()", "date": "sa.Date()", "uuid": "sa.Uuid()", "double precision": "sa.Double()",
+    "timestamp with time zone": "sa.DateTime(timezone=True)", "timestamp without time zone": "sa.DateTime()",
+}
+
+
+def sa_type(pg_type) -> str | None:
+    """The SQLAlchemy type of a column of this PostgreSQL type (a PgType), or None when there is no plain one."""
+    if pg_type is None or pg_type.is_array or pg_type.serial:
+        return None
+    if pg_type.name == "character varying" and len(pg_type.modifiers) == 1:
+        return f"sa.String({pg_type.modifiers[0]})"
+    if pg_type.name == "numeric" and pg_type.modifiers:
+        return f"sa.Numeric({', '.join(str(m) for m in pg_type.modifiers)})"
+    return None if pg_type.modifiers else SA_TYPES.get(pg_type.name)
+
+
+def add_column(table, column: str, pg_type) -> str:
+    """op.add_column(...) of a plain nullable column; op.execute of the SQL for a type with no plain SQLAlchemy type."""
+    sa = sa_type(pg_type)
+    if sa is None:
+        return execute(f"ALTER TABLE {table} ADD COLUMN {column} {pg_type.declared()}")
+    return f"op.add_column({literal(table.name)}, sa.Column({literal(column)}, {sa}){schema(table)})"
 
 
 def create_foreign_key(name: str, table, columns, references, referenced_columns) -> str:

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import actions
 from migrator.pgtypes import reachable_without_rewrite
 
@@ -8,16 +8,21 @@ def _rewrite(table, column: str) -> str:
             f"{column} is in, at either end: the table at the key's other end is locked ACCESS EXCLUSIVE too)")
 
 
-def _alternative(action) -> str:
+def _alternative(table, action, alembic: bool) -> str:
+    """Expand/contract, as a SQL file or (alembic) a revision writes it."""
+    if alembic:
+        return (f"Expand/contract: add {action.column}_new, write both from the application, backfill with `migrator "
+                f"backfill`, switch reads, then drop {action.column} in a later revision:\n"
+                + _alembic.add_column(table, f"{action.column}_new", action.data_type))
     return (f"-- expand/contract: add {action.column}_new {action.data_type}, write both from the application, backfill "
             f"with `migrator backfill`, switch reads, then drop {action.column}")
 
 
-def known_type_finding(table, action, current: str) -> tuple[str, str]:
+def known_type_finding(table, action, current: str, alembic: bool = False) -> tuple[str, str]:
     """(message, instead) of the finding once the database said the column's current type (apply,
-    plan --dsn) and that the change from it rewrites."""
+    plan --dsn) and that the change from it rewrites; instead as a revision writes it when alembic."""
     return (f"{action.column} is {current}: ALTER COLUMN {action.column} TYPE {action.data_type} {_rewrite(table, action.column)}",
-            _alternative(action))
+            _alternative(table, action, alembic))
 
 
 def check(statement, ctx):
@@ -27,7 +32,7 @@ def check(statement, ctx):
         old = ctx.migration.column_type(table, action.column)
         change = f"ALTER COLUMN {action.column} TYPE {new}"
         rewrite = _rewrite(table, action.column)
-        alternative = _alternative(action)
+        alternative = ctx.help(_alternative(table, action, False), _alternative(table, action, True))
         if action.rewrites is False:
             continue
         if action.using_casts is None:
@@ -37,14 +42,17 @@ def check(statement, ctx):
         elif old is not None and {old.name, new.name} == {"timestamp without time zone", "timestamp with time zone"}:
             ctx.report(
                 f"{old} to {new} on {table}.{action.column} skips the rewrite only when the session TimeZone is UTC",
-                "SET LOCAL TimeZone = 'UTC'; before the ALTER, and check it in review.",
+                ctx.help("SET LOCAL TimeZone = 'UTC'; before the ALTER, and check it in review.",
+                         _alembic.execute("SET LOCAL TimeZone = 'UTC'") + "  # before this op; check it in review"),
             )
         elif old is not None:
             ctx.report(
                 f"{change} (from {old}): whether PostgreSQL skips the rewrite depends on the casts the "
                 f"extension or user type defines; if not binary-coercible it {rewrite}",
-                "Check pg_cast for a binary-coercible (castmethod 'b') cast, then assert it with "
-                "`-- migrator:ignore changing-column-type`.",
+                ctx.help("Check pg_cast for a binary-coercible (castmethod 'b') cast, then assert it with "
+                         "`-- migrator:ignore changing-column-type`.",
+                         "Check pg_cast for a binary-coercible (castmethod 'b') cast, then assert it above this op with "
+                         f"`{_alembic.directive('ignore changing-column-type')}`."),
                 severity="warning",
             )
         elif reachable_without_rewrite(new):
@@ -52,8 +60,10 @@ def check(statement, ctx):
                 f"{change}: the current type of {table}.{action.column} is not known to this migration; the change "
                 f"keeps the table only if that type is binary-coercible to {new} (e.g. varchar(n) to a longer "
                 f"varchar or to text, numeric(p,s) to numeric(p2>=p,s)), otherwise it {rewrite}",
-                "Check the current type; if the change is binary-coercible, assert it with "
-                "`-- migrator:ignore changing-column-type -- was varchar(100)`.",
+                ctx.help("Check the current type; if the change is binary-coercible, assert it with "
+                         "`-- migrator:ignore changing-column-type -- was varchar(100)`.",
+                         "Check the current type; if the change is binary-coercible, assert it above this op with "
+                         f"`{_alembic.directive('ignore changing-column-type -- was varchar(100)')}`."),
                 severity="warning",
             )
         else:

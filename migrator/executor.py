@@ -372,13 +372,15 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
             statement = next((s for s in reversed(statements) if s.line <= finding.line), statements[0])
             cost = costs[id(statement)] if finding.line in by_line else catalog.cost([])
             refusals.setdefault(id(statement), []).append(
-                refusal_message(f"{path}:{path_line(finding.line)}", finding, cost, catalog, by_line.get(finding.line)))
+                refusal_message(f"{path}:{path_line(finding.line)}", finding, cost, catalog, by_line.get(finding.line),
+                                alembic=alembic))
         planned = [(s, None if id(s) in refusals else units) for s, units in planned]
     elif errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more: run `migrator lint {path}`)" if len(errors) > 1 else ""
         cost = costs[id(by_line[first.line])] if first.line in by_line else catalog.cost([])
-        raise ApplyError(refusal_message(f"{path}:{path_line(first.line)}", first, cost, catalog, by_line.get(first.line), more))
+        raise ApplyError(refusal_message(f"{path}:{path_line(first.line)}", first, cost, catalog, by_line.get(first.line), more,
+                                         alembic))
     for statement in statements:  # from here on, lines name the lines of `path`
         statement.line = path_line(statement.line)
     migration = Migration(version, path, hashlib.sha256(text.encode()).hexdigest()[:16])

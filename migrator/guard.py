@@ -88,9 +88,10 @@ class Catalog:
     def type_change_rewrites(self, statement: Statement) -> bool:
         return self.session is None or _type_change_rewrites(self.session, statement)
 
-    def type_change_finding(self, statement: Statement) -> tuple[str, str] | None:
+    def type_change_finding(self, statement: Statement, alembic: bool = False) -> tuple[str, str] | None:
         """(message, instead) the database gives of an ALTER COLUMN ... TYPE without USING: each
-        column's current type, and that the change rewrites (None: no database, or a column it does not show)."""
+        column's current type, and that the change rewrites (None: no database, or a column it does not show);
+        instead as a revision writes it when alembic."""
         from lint_rules.changing_column_type import known_type_finding
 
         changes = [a for a in statement.actions if a.kind == "alter_column_type"]
@@ -102,7 +103,7 @@ class Catalog:
                                      "to_regclass(%s) AND attname = %s AND NOT attisdropped", (str(statement.relation), action.column))
             if not rows:
                 return None
-            said.append(known_type_finding(statement.relation, action, rows[0][0]))
+            said.append(known_type_finding(statement.relation, action, rows[0][0], alembic))
         return "; ".join(message for message, _ in said), said[0][1]
 
     def name_taken(self, statement: Statement) -> Callable[[str], bool]:
@@ -146,14 +147,16 @@ def blocks(finding, statement: Statement, cost: Cost, catalog: Catalog, rewritte
     return not (rule in BREAKING_RULES and (cost.new or downgrade))
 
 
-def refusal_message(where: str, finding, cost: Cost, catalog: Catalog, statement: Statement | None, more: str = "") -> str:
+def refusal_message(where: str, finding, cost: Cost, catalog: Catalog, statement: Statement | None, more: str = "",
+                    alembic: bool = False) -> str:
     """Why apply refuses `statement` (None: a finding not on one), in what the database says where
-    the linter could only hedge (a type change from a column type the migration does not show)."""
+    the linter could only hedge (a type change from a column type the migration does not show); alembic: the
+    statement is a revision's (the finding's help already is in its terms)."""
     from lint_rules._alembic import one_line
 
     message, instead = finding.message, finding.help
     if finding.rule == "changing-column-type" and statement is not None:
-        message, instead = catalog.type_change_finding(statement) or (message, instead)
+        message, instead = catalog.type_change_finding(statement, alembic) or (message, instead)
     safe = f"; instead: {one_line(instead)}" if instead else ""
     size = cost.describe(catalog.policy) if finding.rule in SIZE_BOUND_RULES else ""
     deliberate = (f"; to accept it deliberately: apply --ignore {finding.rule} (this run only), or ignore it in "
@@ -218,7 +221,8 @@ class Guard:
         units = online_form(units, cost)
         for finding in findings:
             if not deferred_whole and blocks(finding, statement, cost, self.catalog, bool(units), self.downgrade):
-                raise ApplyError(refusal_message(f"{origin.path}:{origin.line}", finding, cost, self.catalog, statement))
+                raise ApplyError(refusal_message(f"{origin.path}:{origin.line}", finding, cost, self.catalog, statement,
+                                                 alembic=True))
         verdict = Verdict(Step(0, statement))
         if statement.kind == "create_table" and statement.relation is not None:
             verdict.creates = str(statement.relation)
