@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import actions
 
 
@@ -10,9 +10,13 @@ def check(statement, ctx):
         if action.not_null and action.default is None and action.generated is None:
             ctx.report(
                 f"ADD COLUMN {action.column} NOT NULL without a DEFAULT fails on any non-empty {table}",
-                f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
-                f"-- backfill it (migrator backfill), then add a validated CHECK ({action.column} IS NOT NULL) "
-                "and SET NOT NULL (see `migrator explain set-not-null`)",
+                ctx.help(
+                    f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
+                    f"-- backfill it (migrator backfill), then add a validated CHECK ({action.column} IS NOT NULL) "
+                    "and SET NOT NULL (see `migrator explain set-not-null`)",
+                    "Add it nullable, backfill it (migrator backfill), then make it NOT NULL the safe way "
+                    "(`migrator explain set-not-null`):\n" + _alembic.add_column(table, action.column, action.data_type),
+                ),
             )
 
 

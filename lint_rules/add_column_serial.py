@@ -1,5 +1,6 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._rewrites import check_generated_column
+from migrator.pgtypes import PgType
 
 
 def check(statement, ctx):
@@ -8,7 +9,19 @@ def check(statement, ctx):
         "ALTER TABLE {table} ADD COLUMN {column} bigint;\nCREATE SEQUENCE {table}_{column}_seq OWNED BY {table}.{column};\n"
         "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT nextval('{table}_{column}_seq');\n"
         "-- then number existing rows with `migrator backfill`",
+        alembic,
     )
+
+
+def alembic(table, action) -> str:
+    """The column, its sequence and the nextval() default for new rows, as a revision adds them."""
+    sequence = f"{table}_{action.column}_seq"
+    nextval = f"nextval('{sequence}')"
+    return (_alembic.add_column(table, action.column, PgType(action.data_type.name)) + "\n"
+            + _alembic.execute(f"CREATE SEQUENCE {sequence} OWNED BY {table}.{action.column}") + "\n"
+            + f"op.alter_column({_alembic.literal(table.name)}, {_alembic.literal(action.column)}, "
+              f"server_default=sa.text({_alembic.literal(nextval)}){_alembic.schema(table)})\n"
+            + "# then number existing rows with `migrator backfill`")
 
 
 RULE = Rule(

@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "add-column-serial"
 
@@ -26,3 +26,13 @@ ORACLE = [  # tests/test_oracle.py
     "ALTER TABLE events ADD COLUMN n serial8;",
     "ALTER TABLE events ADD COLUMN n serial2;",
 ]
+
+
+def test_alembic_revision_gets_column_sequence_and_default_and_they_run(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.execute("ALTER TABLE users ADD COLUMN n bigserial")', RULE)
+    assert finding.help.splitlines()[:3] == [
+        'op.add_column("users", sa.Column("n", sa.BigInteger()))', 'op.execute("CREATE SEQUENCE users_n_seq OWNED BY users.n")',
+        'op.alter_column("users", "n", server_default=sa.text("nextval(\'users_n_seq\')"))']
+    run_alembic(pg_db.dsn, "CREATE TABLE users (id int); INSERT INTO users VALUES (1)", finding.help)
+    pg_db.execute("INSERT INTO users (id) VALUES (2)")
+    assert pg_db.execute("SELECT id, n FROM users ORDER BY id") == [(1, None), (2, 1)]

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._rewrites import check_generated_column
 
 
@@ -8,7 +8,13 @@ def check(statement, ctx):
         if ctx.pg_version >= 18 else ""
     ) + ("ALTER TABLE {table} ADD COLUMN {column} ...;  -- plain column\n"
          "-- fill it with `migrator backfill` and keep it current with a trigger")
-    check_generated_column(statement, ctx, "stored", "a STORED generated column", instead)
+    virtual = ("# PostgreSQL 18: a VIRTUAL column fills no row: sa.Computed(\"...\", persisted=False) (SQLAlchemy 2.1+)\n"
+               if ctx.pg_version >= 18 else "")
+    check_generated_column(
+        statement, ctx, "stored", "a STORED generated column", instead,
+        lambda table, action: ("A plain column (no sa.Computed), filled with `migrator backfill` and kept current "
+                               "with a trigger:\n" + virtual + _alembic.add_column(table, action.column, action.data_type)),
+    )
 
 
 RULE = Rule(

@@ -1,6 +1,6 @@
 from sqlglot import exp
 
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import actions
 from migrator.analyzer import VOLATILE_FUNCTIONS
 
@@ -17,6 +17,13 @@ def check(statement, ctx):
             f"ALTER TABLE {table} ALTER COLUMN {action.column} SET DEFAULT {default.meta.get('written') or default.sql('postgres')};\n"
             f"-- then fill existing rows in batches: migrator backfill run ... --table {table} --set \"{action.column} = ...\""
         )
+        alternative = ctx.help(alternative, (
+            "Add the column without its server_default, then give new rows the default:\n"
+            + _alembic.add_column(table, action.column, action.data_type) + "\n"
+            + f"op.alter_column({_alembic.literal(table.name)}, {_alembic.literal(action.column)}, server_default=sa.text("
+              f"{_alembic.literal(default.meta.get('written') or default.sql('postgres'))}){_alembic.schema(table)})\n"
+            + f"# then fill existing rows in batches: migrator backfill run ... --table {table} --set \"{action.column} = ...\""
+        ))
         if ctx.pg_version < 11:
             ctx.report(
                 f"before PostgreSQL 11, ADD COLUMN {action.column} with a DEFAULT rewrites all of {table} under ACCESS EXCLUSIVE",
@@ -55,6 +62,12 @@ RULE = Rule(
         "ALTER TABLE users ALTER COLUMN token SET DEFAULT gen_random_uuid();\n"
         "-- existing rows, in throttled batches:\n"
         "-- migrator backfill run fill-token --table users --set \"token = gen_random_uuid()\""
+    ),
+    instead_alembic=(
+        'op.add_column("users", sa.Column("token", sa.Uuid()))\n'
+        'op.alter_column("users", "token", server_default=sa.text("gen_random_uuid()"))\n'
+        "# existing rows, in throttled batches:\n"
+        "# migrator backfill run fill-token --table users --set \"token = gen_random_uuid()\""
     ),
     check=check,
     kinds=frozenset({"alter_table"}),

@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "add-column-volatile-default"
 
@@ -109,3 +109,15 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "CREATE FUNCTION app.r() RETURNS float8 LANGUAGE sql VOLATILE AS 'SELECT random()';\n"
     "ALTER TABLE events ADD COLUMN r2 float8 DEFAULT app.r();",
 ]
+
+
+def test_alembic_revision_gets_the_column_then_its_server_default_and_they_run(tmp_path, pg_db):
+    body = 'op.add_column("users", sa.Column("token", sa.Uuid(), server_default=sa.text("gen_random_uuid()")))'
+    [finding] = lint_alembic(tmp_path, body, RULE)
+    intro, code = finding.help.split(":\n", 1)
+    assert code.splitlines()[:2] == ['op.add_column("users", sa.Column("token", sa.Uuid()))',
+                                     'op.alter_column("users", "token", server_default=sa.text("gen_random_uuid()"))']
+    run_alembic(pg_db.dsn, "CREATE TABLE users (id int); INSERT INTO users VALUES (1)", code)
+    pg_db.execute("INSERT INTO users (id) VALUES (2)")
+    assert pg_db.execute("SELECT id, token IS NOT NULL FROM users ORDER BY id") == [(1, False), (2, True)], \
+        "existing rows are left to the backfill, new rows get the default"

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from migrator.sqltext import constraint_name
 
 
@@ -22,9 +22,13 @@ def check(statement, ctx):
         ctx.report(
             f"ALTER DOMAIN {domain} {adding} checks every column of every table that uses {domain}, holding SHARE "
             "on each of those tables: their writes wait for the whole check",
-            f"ALTER DOMAIN {domain} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID;\n"
-            f"-- then, in a separate transaction (still SHARE on the tables before PostgreSQL 18):\n"
-            f"ALTER DOMAIN {domain} VALIDATE CONSTRAINT {name};",
+            ctx.help(
+                f"ALTER DOMAIN {domain} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID;\n"
+                f"-- then, in a separate transaction (still SHARE on the tables before PostgreSQL 18):\n"
+                f"ALTER DOMAIN {domain} VALIDATE CONSTRAINT {name};",
+                _alembic.execute(f"ALTER DOMAIN {domain} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID") + "\n"
+                + _alembic.validate(domain, name, "DOMAIN") + "  # still SHARE on the tables before PostgreSQL 18",
+            ),
         )
 
 
@@ -44,6 +48,10 @@ RULE = Rule(
     instead=(
         "ALTER DOMAIN email ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%') NOT VALID;\n"
         "-- in a separate transaction:\nALTER DOMAIN email VALIDATE CONSTRAINT email_has_at;"
+    ),
+    instead_alembic=(
+        _alembic.execute("ALTER DOMAIN email ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%') NOT VALID") + "\n"
+        + _alembic.validate("email", "email_has_at", "DOMAIN")
     ),
     check=check,
     kinds=frozenset({"alter_domain", "create_domain"}),

@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "alter-domain-constraint"
 
@@ -43,3 +43,12 @@ ORACLE = [  # tests/test_oracle.py: SHARE on users, the table with an email colu
     "ALTER DOMAIN email SET NOT NULL;",
     "ALTER DOMAIN email DROP NOT NULL;",
 ]
+
+
+def test_alembic_revision_gets_op_execute_not_valid_then_validate_apart_and_it_runs(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.execute("ALTER DOMAIN email SET NOT NULL")', RULE)
+    assert finding.help.splitlines()[:2] == ['op.execute("ALTER DOMAIN email ADD CONSTRAINT email_check CHECK '
+                                             '(VALUE IS NOT NULL) NOT VALID")', "with op.get_context().autocommit_block():"]
+    run_alembic(pg_db.dsn, "CREATE DOMAIN email AS text; CREATE TABLE users (e email); INSERT INTO users VALUES ('a')",
+                finding.help)
+    assert pg_db.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'email_check'") == [(True,)]

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import existing_table_actions
 
 
@@ -10,13 +10,20 @@ def check(statement, ctx):
         proven = any(table == partition.name and state.constraint_type == "check" and state.validated
                      for (table, _), state in ctx.migration.constraints.items())
         if not proven:
+            bound = f"{partition.name}_bound"
             ctx.report(
                 f"ATTACH PARTITION {partition} scans all of it under ACCESS EXCLUSIVE to check the bound, unless a "
                 "validated CHECK constraint matching the bound exists (if one does, say so with an ignore)",
-                f"ALTER TABLE {partition} ADD CONSTRAINT {partition.name}_bound CHECK (<the partition bound>) NOT VALID;\n"
-                f"ALTER TABLE {partition} VALIDATE CONSTRAINT {partition.name}_bound;  -- separate transaction\n"
-                f"ALTER TABLE {statement.relation} ATTACH PARTITION {partition} ...;\n"
-                f"ALTER TABLE {partition} DROP CONSTRAINT {partition.name}_bound;",
+                ctx.help(
+                    f"ALTER TABLE {partition} ADD CONSTRAINT {bound} CHECK (<the partition bound>) NOT VALID;\n"
+                    f"ALTER TABLE {partition} VALIDATE CONSTRAINT {bound};  -- separate transaction\n"
+                    f"ALTER TABLE {statement.relation} ATTACH PARTITION {partition} ...;\n"
+                    f"ALTER TABLE {partition} DROP CONSTRAINT {bound};",
+                    _alembic.create_check_constraint(bound, partition, "<the partition bound>") + "\n"
+                    + _alembic.validate(partition, bound) + "\n" + _alembic.execute(statement.sql) + "\n"
+                    + f"op.drop_constraint({_alembic.literal(bound)}, {_alembic.literal(partition.name)}, type_=\"check\""
+                      f"{_alembic.schema(partition)})",
+                ),
             )
 
 

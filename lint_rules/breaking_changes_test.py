@@ -2,7 +2,7 @@
 
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 CASES = [
     ("rename-column", "ALTER TABLE users RENAME COLUMN name TO full_name;", "renaming users.name to full_name"),
@@ -38,3 +38,13 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TABLE teams RENAME TO squads;",
     "ALTER TABLE users DROP COLUMN doc;",
 ]
+
+
+def test_on_a_revision_rename_table_leaves_a_view_under_the_old_name_that_the_old_code_still_uses(tmp_path, pg_db):
+    [finding] = lint_alembic(tmp_path, 'op.rename_table("users", "members", schema="app")', "rename-table")
+    code = finding.help.split(":\n", 1)[1]
+    assert code == ('op.rename_table("users", "members", schema="app")\n'
+                    'op.execute("CREATE VIEW app.users AS SELECT * FROM app.members")')
+    run_alembic(pg_db.dsn, "CREATE SCHEMA app; CREATE TABLE app.users (id int, email text)", code)
+    pg_db.execute("INSERT INTO app.users VALUES (1, 'a')")  # the old code's write goes through the view
+    assert pg_db.execute("SELECT id, email FROM app.members") == [(1, "a")]

@@ -1,14 +1,19 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
     if statement.kind == "create_index" and statement.concurrently and statement.if_not_exists:
         name = statement.actions[0].constraint
+        check_valid = f"SELECT indisvalid FROM pg_index WHERE indexrelid = '{name}'::regclass"
         ctx.report(
             f"CREATE INDEX CONCURRENTLY IF NOT EXISTS keeps an INVALID index {name} left by an earlier failed build: "
             "the migration passes and the index does nothing but slow writes",
-            f"DROP INDEX CONCURRENTLY IF EXISTS {name};  -- then build it again without IF NOT EXISTS\n"
-            f"-- (check: SELECT indisvalid FROM pg_index WHERE indexrelid = '{name}'::regclass)",
+            ctx.help(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {name};  -- then build it again without IF NOT EXISTS\n"
+                f"-- (check: {check_valid})",
+                _alembic.autocommit(_alembic.drop_index(name, statement.relation)
+                                    + "  # then build it again without if_not_exists") + f"\n# (check: {check_valid})",
+            ),
         )
 
 

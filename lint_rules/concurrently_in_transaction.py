@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
@@ -7,7 +7,8 @@ def check(statement, ctx):
     where = "an explicit BEGIN" if ctx.migration.explicit_transaction else ctx.migration.origin
     ctx.report(
         f"{statement.no_transaction}, but here it runs inside {where}: it fails at run time",
-        "COMMIT the transaction before it." if ctx.migration.explicit_transaction else ctx.migration.escape,
+        ctx.help("COMMIT the transaction before it." if ctx.migration.explicit_transaction else ctx.migration.escape,
+                 f"Run it inside `{_alembic.AUTOCOMMIT}` (which commits what ran before it)."),
     )
 
 
@@ -27,5 +28,7 @@ RULE = Rule(
         "its statements one by one) and keep other statements out of it."
     ),
     instead="-- migrator:no-transaction\nCREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);",
+    instead_alembic=_alembic.autocommit(
+        'op.create_index("orders_user_id_idx", "orders", ["user_id"], postgresql_concurrently=True)'),
     check=check,
 )

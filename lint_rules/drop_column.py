@@ -6,6 +6,8 @@ def check(statement, ctx):
     check_breaking_action(
         statement, ctx, "drop_column", lambda s, a: f"dropping column {s.relation}.{a.column}",
         "-- first release code that no longer reads or writes {column} (ORMs: mark it ignored), then drop it",
+        lambda table, action: f"First release code that no longer reads or writes {action.column} (ORMs: mark it "
+                              "ignored), then drop it in a later revision.",
     )
 
 

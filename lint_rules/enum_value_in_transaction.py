@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from migrator.sqltext import STRING_TOKENS, tokenize
 
 
@@ -7,7 +7,8 @@ def check(statement, ctx):
     if statement.kind == "alter_type" and any(a.kind == "add_enum_value" for a in statement.actions):
         if ctx.pg_version < 12 and migration.in_transaction:
             ctx.report("before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block",
-                       "Put it in its own migration marked -- migrator:no-transaction.")
+                       ctx.help("Put it in its own migration marked -- migrator:no-transaction.",
+                                _alembic.outside_transaction(statement.sql)))
         return
     if not migration.in_transaction or not migration.enum_values_added:
         return
@@ -19,8 +20,18 @@ def check(statement, ctx):
         ctx.report(
             f"uses enum value {', '.join(repr(v) for v in used)} in the transaction that added it: PostgreSQL refuses "
             "(unsafe use of new value) until that transaction commits",
-            "COMMIT after ALTER TYPE ... ADD VALUE, and use the value in a later transaction or migration.",
+            ctx.help("COMMIT after ALTER TYPE ... ADD VALUE, and use the value in a later transaction or migration.",
+                     "Add the value inside autocommit_block(), which commits it, and use it after the block (or in a "
+                     "later revision):\n" + _alembic.autocommit(*(
+                         _alembic.execute(f"ALTER TYPE {enum} ADD VALUE {_quoted(value)}")
+                         for (enum, value), transaction in migration.enum_values_added.items()
+                         if transaction == migration.transaction_id and value in used))),
         )
+
+
+def _quoted(value: str) -> str:
+    """A SQL string literal of value."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 RULE = Rule(
@@ -37,5 +48,7 @@ RULE = Rule(
         "in a transaction block at all."
     ),
     instead="ALTER TYPE status ADD VALUE 'archived';\nCOMMIT;\n-- next migration:\nUPDATE jobs SET status = 'archived' WHERE ...;",
+    instead_alembic=(_alembic.outside_transaction("ALTER TYPE status ADD VALUE 'archived'")
+                     + "\nop.execute(\"UPDATE jobs SET status = 'archived' WHERE ...\")"),
     check=check,
 )

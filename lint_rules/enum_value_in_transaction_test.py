@@ -1,4 +1,4 @@
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "enum-value-in-transaction"
 ADD = "ALTER TYPE job_status ADD VALUE 'archived';\n"
@@ -35,3 +35,13 @@ def test_every_version_and_explicit_transactions():
 ORACLE = [  # run on a live server by tests/test_oracle.py
     "ALTER TYPE mood ADD VALUE 'happy';",
 ]
+
+
+def test_alembic_revision_gets_the_value_added_in_autocommit_block_and_then_it_is_usable(tmp_path, pg_db):
+    use = 'op.execute("UPDATE jobs SET status = \'archived\' WHERE done")'
+    [finding] = lint_alembic(tmp_path, f'op.execute("{ADD.strip().rstrip(";")}")\n{use}', RULE)
+    code = finding.help.split(":\n", 1)[1]
+    assert code == 'with op.get_context().autocommit_block():\n    op.execute("ALTER TYPE job_status ADD VALUE \'archived\'")'
+    run_alembic(pg_db.dsn, "CREATE TYPE job_status AS ENUM ('done'); CREATE TABLE jobs (status job_status, done boolean);"
+                           "INSERT INTO jobs VALUES ('done', true)", f"{code}\n{use}")  # no 'unsafe use of new value'
+    assert pg_db.execute("SELECT status::text FROM jobs") == [("archived",)]

@@ -3,7 +3,7 @@
 import pytest
 
 from lint_rules import all_rules
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 POLICY = ["ban-create-table", "prefer-bigint", "prefer-identity", "prefer-text", "prefer-timestamptz", "prefer-jsonb"]
 
@@ -90,3 +90,18 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "CREATE TABLE p (id serial8, a bpchar(3), b varchar(50)[3][4], c bit varying, d timestamp, e json);",
     "ALTER TABLE events ALTER COLUMN kind TYPE varchar(20), ADD COLUMN ids int array[4];",
 ]
+
+
+def test_on_a_revision_the_policy_rules_name_the_sa_column_and_it_has_the_type_they_ask_for(tmp_path, pg_db):
+    bad = {"prefer-bigint": 'op.add_column("t", sa.Column("a", sa.Integer()))',
+           "prefer-identity": 'op.execute("ALTER TABLE t ADD COLUMN b bigserial")',
+           "prefer-text": 'op.add_column("t", sa.Column("c", sa.String(40)))',
+           "prefer-timestamptz": 'op.add_column("t", sa.Column("d", sa.DateTime()))',
+           "prefer-jsonb": 'op.add_column("t", sa.Column("e", sa.JSON()))'}
+    helps = [next(f.help for f in lint_alembic(tmp_path, op, rule) if f.rule == rule) for rule, op in bad.items()]
+    columns = [help[help.index("sa.Column("):].split("  #")[0] for help in helps]
+    body = "from sqlalchemy.dialects import postgresql\n" + "\n".join(f'op.add_column("t", {column})' for column in columns)
+    run_alembic(pg_db.dsn, "CREATE TABLE t (id int)", body)
+    assert pg_db.execute("SELECT attname, format_type(atttypid, atttypmod), attidentity FROM pg_attribute "
+                         "WHERE attrelid = 't'::regclass AND attnum > 1 ORDER BY attnum") == [
+        ("a", "bigint", ""), ("b", "bigint", "a"), ("c", "text", ""), ("d", "timestamp with time zone", ""), ("e", "jsonb", "")]

@@ -7,7 +7,8 @@ SMALL = {"integer", "smallint"}
 def check(statement, ctx):
     check_column_type(statement, ctx, lambda t: t.name in SMALL,
                       "column {column} is {type}: 32-bit and smaller keys and counters run out",
-                      "use bigint (or bigserial / bigint GENERATED ... AS IDENTITY) for {column}")
+                      "use bigint (or bigserial / bigint GENERATED ... AS IDENTITY) for {column}",
+                      "use sa.BigInteger() for {column} (with sa.Identity() for a key): sa.Column({name}, sa.BigInteger())")
 
 
 RULE = Rule(

@@ -5,7 +5,8 @@ from lint_rules._column_types import check_column_type
 def check(statement, ctx):
     check_column_type(statement, ctx, lambda t: t.serial,
                       "column {column} is {type}: a sequence default with loose ownership and permissions",
-                      "{column} bigint GENERATED ALWAYS AS IDENTITY")
+                      "{column} bigint GENERATED ALWAYS AS IDENTITY",
+                      "sa.Column({name}, sa.BigInteger(), sa.Identity(always=True))")
 
 
 RULE = Rule(

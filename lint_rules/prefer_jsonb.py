@@ -5,7 +5,8 @@ from lint_rules._column_types import check_column_type
 def check(statement, ctx):
     check_column_type(statement, ctx, lambda t: t.name == "json",
                       "column {column} is json: stored as text, re-parsed on every use, no indexing or equality",
-                      "{column} jsonb")
+                      "{column} jsonb",
+                      "sa.Column({name}, postgresql.JSONB())  # from sqlalchemy.dialects import postgresql")
 
 
 RULE = Rule(

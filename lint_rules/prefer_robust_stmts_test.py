@@ -1,7 +1,7 @@
 import psycopg
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic, run_alembic
 
 RULE = "prefer-robust-stmts"
 AUTOCOMMIT = "-- migrator:no-transaction\n"
@@ -102,3 +102,14 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "DROP INDEX IF EXISTS users_email_idx;\nCREATE INDEX IF NOT EXISTS users_email_idx ON users (email);",
     "ALTER TABLE users DROP COLUMN IF EXISTS nope;",
 ]
+
+
+def test_on_a_revision_the_if_exists_forms_are_alembic_keywords_that_run_twice(tmp_path, pg_db):
+    ops = ['op.drop_column("t", "n")', 'op.drop_constraint("t_n", "t")', 'op.execute("ALTER TYPE mood ADD VALUE \'x\'")']
+    helps = [lint_alembic(tmp_path, "with op.get_context().autocommit_block():\n    " + op, RULE)[0].help for op in ops]
+    assert helps[:2] == ['op.drop_column("t", "n", if_exists=True)  # Alembic 1.16+',
+                         'op.drop_constraint("t_n", "t", if_exists=True)  # Alembic 1.16+']
+    assert helps[2] == 'op.execute("ALTER TYPE mood ADD VALUE IF NOT EXISTS \'x\'")'
+    twice = "\n".join(helps * 2)
+    run_alembic(pg_db.dsn, "CREATE TYPE mood AS ENUM ('x'); CREATE TABLE t (n int CONSTRAINT t_n CHECK (n > 0))", twice)
+    assert pg_db.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'n'") == [(0,)]

@@ -5,7 +5,8 @@ from lint_rules._column_types import check_column_type
 def check(statement, ctx):
     check_column_type(statement, ctx, lambda t: t.name in ("character varying", "character") and bool(t.modifiers),
                       "column {column} is {type}: widening the limit later needs an ALTER, and char(n) pads",
-                      "{column} text  -- with a CHECK (length({column}) <= n) if a limit matters")
+                      "{column} text  -- with a CHECK (length({column}) <= n) if a limit matters",
+                      "sa.Column({name}, sa.Text())  # with a CHECK (length({column}) <= n) if a limit matters")
 
 
 RULE = Rule(

@@ -5,7 +5,8 @@ from lint_rules._column_types import check_column_type
 def check(statement, ctx):
     check_column_type(statement, ctx, lambda t: t.name == "timestamp without time zone",
                       "column {column} is timestamp without time zone: values are ambiguous across time zones",
-                      "{column} timestamptz")
+                      "{column} timestamptz",
+                      "sa.Column({name}, sa.DateTime(timezone=True))")
 
 
 RULE = Rule(

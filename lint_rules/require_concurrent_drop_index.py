@@ -14,13 +14,9 @@ def check(statement, ctx):
         ctx.help(
             "\n".join(f"DROP INDEX CONCURRENTLY IF EXISTS {name};" for name in existing)
             + "  -- one index per statement, no CASCADE, outside a transaction block",
-            _alembic.autocommit(*(_drop_concurrently(index) for index in existing)),
+            _alembic.autocommit(*(_alembic.drop_index(index.name, index) for index in existing)),
         ),
     )
-
-
-def _drop_concurrently(index) -> str:
-    return f"op.drop_index({_alembic.literal(index.name)}{_alembic.schema(index)}, if_exists=True, postgresql_concurrently=True)"
 
 
 RULE = Rule(

@@ -1,15 +1,18 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
     for action in statement.actions:
         if action.kind == "add_enum_value" and action.position is None:
+            ordered = f"ALTER TYPE {statement.relation} ADD VALUE {action.value!r} BEFORE '<existing value>'"
             ctx.report(
                 f"ALTER TYPE {statement.relation} ADD VALUE {action.value!r} has no BEFORE or AFTER: the value goes "
                 "last, so it sorts after every existing value in ORDER BY, comparisons and min()/max()",
-                f"ALTER TYPE {statement.relation} ADD VALUE {action.value!r} BEFORE '<existing value>';  "
-                "-- or AFTER, where it belongs; say AFTER the last value if last is meant",
+                ctx.help(f"{ordered};  -- {WHERE}", f"{_alembic.execute(ordered)}  # {WHERE}"),
             )
+
+
+WHERE = "or AFTER, where it belongs; say AFTER the last value if last is meant"
 
 
 RULE = Rule(

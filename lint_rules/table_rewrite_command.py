@@ -35,7 +35,8 @@ def online_form(ctx, relation, kind: str) -> str:
         return ctx.help(f"{repack};  -- {swap}", f"{_alembic.outside_transaction(repack)}  # {swap}")
     if ctx.pg_version >= 19:
         return ctx.help("REPACK (CONCURRENTLY) one table at a time (it needs a table name).",
-                        "REPACK (CONCURRENTLY) one table at a time (it needs a table name), each inside autocommit_block():\n"
+                        "Repack one table at a time (REPACK (CONCURRENTLY) needs a table name), each inside "
+                        "autocommit_block():\n"
                         + _alembic.outside_transaction("REPACK (CONCURRENTLY) <table>"))
     vacuum = f"VACUUM (ANALYZE) {relation}" if relation is not None else "VACUUM (ANALYZE)"
     return ctx.help("Use pg_repack (online), or plain VACUUM, which takes no blocking lock.",

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import blocking_locks_on_existing, describe_locks
 from migrator.context import TIMEOUT_SETTINGS
 from migrator.durations import format_duration
@@ -9,6 +9,7 @@ def check(statement, ctx):
     if not targets:
         return
     limit = ctx.max_timeout_ms
+    scope = "SET LOCAL" if ctx.migration.in_transaction else "SET"  # SET LOCAL is lost in autocommit_block()
     for setting in TIMEOUT_SETTINGS:
         in_force = ctx.migration.timeout(setting)
         if in_force is None or 0 < in_force.milliseconds <= limit:
@@ -17,7 +18,9 @@ def check(statement, ctx):
         ctx.report(
             f"{setting} is {value} (set on line {in_force.line}) while this statement takes {describe_locks(targets)}: "
             f"above the {format_duration(limit)} limit",
-            f"SET LOCAL {setting} = '{format_duration(limit)}';  -- at most the limit (--max-timeout)",
+            ctx.help(f"SET LOCAL {setting} = '{format_duration(limit)}';  -- at most the limit (--max-timeout)",
+                     _alembic.execute(f"{scope} {setting} = '{format_duration(limit)}'")
+                     + "  # before this op: at most the limit (--max-timeout)"),
         )
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic
 
 RULE = "timeout-exceeds-limit"
 ALTER = "ALTER TABLE users ADD COLUMN x int;\n"
@@ -42,3 +42,12 @@ def test_every_model(transaction):
 ORACLE = [  # run on a live server by tests/test_oracle.py
     "SELECT set_config('lock_timeout', '1min', true);\nALTER TABLE t ADD COLUMN x int;",
 ]
+
+
+def test_on_a_revision_the_help_sets_the_limit_with_op_execute_set_local_in_the_transaction_and_set_outside(tmp_path):
+    add = 'op.add_column("users", sa.Column("n", sa.Text()))'
+    [inside] = lint_alembic(tmp_path, f'op.execute("SET LOCAL lock_timeout = \'1min\'")\n{add}', RULE)
+    assert inside.help.startswith('op.execute("SET LOCAL lock_timeout = \'5s\'")  # before this op')
+    outside = 'with op.get_context().autocommit_block():\n    op.execute("SET lock_timeout = 0")\n    ' + add
+    [autocommit] = lint_alembic(tmp_path, outside, RULE)  # SET LOCAL would end with its own statement's transaction
+    assert autocommit.help.startswith('op.execute("SET lock_timeout = \'5s\'")')

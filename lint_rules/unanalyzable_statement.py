@@ -1,11 +1,13 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
     if statement.unanalyzable and not statement.syntax_error:  # that is syntax-error's
         ctx.report(
             f"migrator cannot tell what this statement locks or rewrites: {statement.unanalyzable}",
-            "Review it by hand; if it is safe, say so with `-- migrator:ignore unanalyzable-statement -- <why>`.",
+            ctx.help("Review it by hand; if it is safe, say so with `-- migrator:ignore unanalyzable-statement -- <why>`.",
+                     "Review it by hand; if it is safe, say so above the op with "
+                     f"`{_alembic.directive('ignore unanalyzable-statement -- <why>')}`."),
         )
 
 

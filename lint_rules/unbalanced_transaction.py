@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
@@ -9,7 +9,9 @@ def check(statement, ctx):
         elif migration.in_transaction and not migration.implicit:  # in one query string BEGIN makes the block explicit
             ctx.report("BEGIN in a file the runner already wraps in a transaction: the COMMIT that follows ends the "
                        "runner's transaction, and what comes after runs outside any transaction",
-                       "Remove BEGIN/COMMIT, or mark the file -- migrator:no-transaction to manage transactions yourself.")
+                       ctx.help("Remove BEGIN/COMMIT, or mark the file -- migrator:no-transaction to manage transactions yourself.",
+                                "Remove the op.execute of BEGIN and of its COMMIT: Alembic runs the revision in a "
+                                f"transaction; what must run outside it goes in `{_alembic.AUTOCOMMIT}`."))
     elif statement.kind == "rollback" and migration.in_transaction and not migration.explicit_transaction:
         ctx.report("ROLLBACK in a migration that runs in one transaction undoes everything before it, and the "
                    "runner still records the migration as applied; what follows runs outside any transaction",
@@ -20,7 +22,9 @@ def check(statement, ctx):
             ctx.report(f"{statement.kind.upper()} with no transaction open: the BEGIN on line {nested.pop()} ran inside "
                        "a transaction already open, so PostgreSQL ignored it, the COMMIT before this one ended the "
                        "outer transaction and the statements between ran outside any transaction",
-                       "PostgreSQL does not nest transactions: remove the inner BEGIN and this COMMIT (or use SAVEPOINT).")
+                       ctx.help("PostgreSQL does not nest transactions: remove the inner BEGIN and this COMMIT (or use SAVEPOINT).",
+                                "PostgreSQL does not nest transactions: remove the op.execute of the inner BEGIN and of "
+                                "this COMMIT (or use a savepoint: `with op.get_bind().begin_nested():`)."))
         else:
             ctx.report(f"{statement.kind.upper()} with no transaction open", "Remove it, or add the missing BEGIN.",
                        severity="warning")

@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 from lint_rules._helpers import actions
 
 VERBS = {"set_not_null": "SET NOT NULL on", "drop_column": "dropping"}
@@ -19,8 +19,12 @@ def check(statement, ctx):
                 if uses:
                     ctx.report(
                         f"{verb} {table}.{action.column} while backfill {backfill.shown} ({backfill.status}) still {uses} it",
-                        f"-- migrator:requires-backfill {backfill.name}   (apply then waits until it is done and no row is left)",
+                        ctx.help(f"-- migrator:requires-backfill {backfill.name}   ({WAITS})",
+                                 f"{_alembic.directive(f'requires-backfill {backfill.name}')}   ({WAITS}; in upgrade())"),
                     )
+
+
+WAITS = "apply then waits until it is done and no row is left"
 
 
 RULE = Rule(

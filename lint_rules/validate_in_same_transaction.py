@@ -1,4 +1,4 @@
-from lint_rules import Rule
+from lint_rules import Rule, _alembic
 
 
 def check(statement, ctx):
@@ -12,7 +12,9 @@ def check(statement, ctx):
             ctx.report(
                 f"VALIDATE CONSTRAINT {action.constraint} runs in the transaction that added it: the ADD's "
                 f"lock on {statement.relation} is held through the whole validation scan",
-                "COMMIT after the ADD ... NOT VALID and validate in a new transaction (or the next migration).",
+                ctx.help("COMMIT after the ADD ... NOT VALID and validate in a new transaction (or the next migration).",
+                         "Validate in a transaction of its own: autocommit_block() commits the ADD ... NOT VALID "
+                         "first:\n" + _alembic.validate(statement.relation, action.constraint)),
             )
 
 
@@ -29,6 +31,10 @@ RULE = Rule(
     instead=(
         "BEGIN;\nALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\nCOMMIT;\n"
         "BEGIN;\nALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;\nCOMMIT;"
+    ),
+    instead_alembic=(
+        'op.create_foreign_key("orders_user_fk", "orders", "users", ["user_id"], ["id"], postgresql_not_valid=True)\n'
+        + _alembic.validate("orders", "orders_user_fk")
     ),
     check=check,
     kinds=frozenset({"alter_table"}),
