@@ -71,6 +71,10 @@ def _template_end(tokens: list[Token], at: int) -> bool:
         tokens[at].token_type == TokenType.R_BRACE and at + 1 < len(tokens) and tokens[at + 1].token_type == TokenType.R_BRACE)
 
 
+# the tokens a placeholder can start with: `:name`, `@extschema@`, `{{` (two L_BRACEs, or BLOCK_START `{{-`)
+_PLACEHOLDER_STARTS = {TokenType.COLON, TokenType.PARAMETER, TokenType.L_BRACE, TokenType.BLOCK_START}
+
+
 def _placeholders(tokens: list[Token]) -> list[Token]:
     """Names that a tool substitutes before PostgreSQL sees the file, read as one name each: psql's
     variables (`:name`, `:'name'` a literal, `:"name"` an identifier), an extension script's
@@ -79,7 +83,11 @@ def _placeholders(tokens: list[Token]) -> list[Token]:
     with `psql -v schema=app` would be unreadable."""
     merged: list[Token] = []
     index = 0
-    while index < len(tokens):
+    for start in [at for at, token in enumerate(tokens) if token.token_type in _PLACEHOLDER_STARTS]:
+        if start < index:  # inside a placeholder merged already
+            continue
+        merged += tokens[index:start]  # the tokens between the candidates stay as they are
+        index = start
         token = tokens[index]
         following = tokens[index + 1] if index + 1 < len(tokens) else None
         after = tokens[index + 2] if index + 2 < len(tokens) else None
@@ -111,6 +119,7 @@ def _placeholders(tokens: list[Token]) -> list[Token]:
         else:
             merged.append(token)
             index += 1
+    merged += tokens[index:]
     return merged
 
 
