@@ -5,10 +5,12 @@ from migrator.sqltext import tokenize
 from sqlglot.tokens import TokenType
 
 MAX_BYTES = 63  # NAMEDATALEN - 1
-# a run that may be a name over 63 bytes (16 characters of 4 bytes): only then is the statement tokenized
-CANDIDATE = re.compile(r'"(?:[^"]|""){16,}"|[\w$]{16,}')
+# a run that may be a name over 63 bytes (16 characters of 4 bytes): only then is the statement tokenized.
+# Runs of word characters here are matched from their first character only: trying every later one as a
+# start too scans the rest of the run again from each.
+CANDIDATE = re.compile(r'"(?:[^"]|""){16,}"|(?<![\w$])[\w$]{16,}')
 # in ASCII text a character is a byte: an unquoted name over 63 bytes is a run of 64 word characters
-LONG_ASCII_WORD = re.compile(r"[\w$]{64}")
+LONG_ASCII_WORD = re.compile(r"(?<![\w$])[\w$]{64}")
 QUOTED = re.compile(r'"(?:[^"]|""){16,}"')
 
 
