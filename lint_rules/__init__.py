@@ -32,6 +32,8 @@ class Rule:
     default_enabled: bool = True
     finish: Callable[["RuleContext"], None] | None = None  # called once after the file's last statement
     kinds: frozenset[str] | None = None  # statement kinds check() looks at; None: every statement
+    # action kinds check() looks at: it is called only for statements with such an action; None: with any
+    action_kinds: frozenset[str] | None = None
     instead_alembic: str | None = None  # the `instead` recipe as an Alembic revision's upgrade() writes it
 
 

@@ -48,6 +48,22 @@ CREATE UNIQUE INDEX mv_id ON mv (id);
 """
 
 
+def oracle_fixtures() -> list[tuple[str, str, str]]:
+    """(module, setup, migration) for every ORACLE fixture of the rule and analyzer test modules."""
+    import importlib
+    import pkgutil
+
+    import lint_rules
+
+    names = [f"lint_rules.{m.name}" for m in pkgutil.iter_modules(lint_rules.__path__) if m.name.endswith("_test")]
+    found = []
+    for name in [*names, "tests.test_analyzer"]:
+        for fixture in getattr(importlib.import_module(name), "ORACLE", []):
+            setup, sql = fixture if isinstance(fixture, tuple) else ("", fixture)
+            found.append((name.rsplit(".", 1)[-1], setup, sql))
+    return found
+
+
 ALEMBIC_REVISION = '''from alembic import op
 import sqlalchemy as sa
 

@@ -30,4 +30,5 @@ RULE = Rule(
     instead="ALTER TABLE users ADD COLUMN email_domain text GENERATED ALWAYS AS (split_part(email, '@', 2)) VIRTUAL;  -- PG 18",
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"add_column"}),
 )

@@ -24,4 +24,5 @@ RULE = Rule(
     instead="-- on a new table, created empty:\nCREATE TABLE bookings (room int, during tstzrange, EXCLUDE USING gist (room WITH =, during WITH &&));",
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"add_constraint"}),
 )

@@ -77,4 +77,5 @@ RULE = Rule(
     ),
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"add_constraint", "add_column"}),
 )

@@ -47,4 +47,5 @@ RULE = Rule(
     ),
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"attach_partition"}),
 )

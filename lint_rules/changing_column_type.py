@@ -96,4 +96,5 @@ RULE = Rule(
     ),
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"alter_column_type"}),
 )

@@ -20,4 +20,5 @@ RULE = Rule(
     instead="-- release N: stop using the column (ORM: ignore it)\n-- release N+1:\nALTER TABLE users DROP COLUMN legacy_flag;",
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"drop_column"}),
 )

@@ -24,5 +24,6 @@ RULE = Rule(
     instead="-- release N: code reads users.nickname as optional\n-- release N+1:\nALTER TABLE users ALTER COLUMN nickname DROP NOT NULL;",
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"drop_not_null"}),
     default_enabled=False,
 )

@@ -23,4 +23,5 @@ RULE = Rule(
     instead="ALTER TABLE users ADD COLUMN full_name text;\n-- dual-write, backfill, switch reads, then in a later release:\nALTER TABLE users DROP COLUMN name;",
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"rename_column"}),
 )

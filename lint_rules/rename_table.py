@@ -29,4 +29,5 @@ RULE = Rule(
     instead_alembic='op.rename_table("users", "accounts")\nop.execute("CREATE VIEW users AS SELECT * FROM accounts")  # drop it once no code uses it',
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"rename_table"}),
 )

@@ -27,4 +27,5 @@ RULE = Rule(
     instead_alembic=_alembic.outside_transaction("ALTER TABLE events DETACH PARTITION events_2023 CONCURRENTLY"),
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"detach_partition"}),
 )

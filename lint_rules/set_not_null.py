@@ -92,5 +92,6 @@ RULE = Rule(
     ),
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"set_not_null", "validate_constraint", "drop_constraint"}),
     finish=finish,
 )

@@ -46,4 +46,5 @@ RULE = Rule(
     ),
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"set_not_null", "drop_column"}),
 )

@@ -38,4 +38,5 @@ RULE = Rule(
     ),
     check=check,
     kinds=frozenset({"alter_table"}),
+    action_kinds=frozenset({"validate_constraint"}),
 )

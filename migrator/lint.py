@@ -82,7 +82,7 @@ class Linter:
             enabled = [rule for rule in rules.values() if rule.default_enabled]
         self.rules = [rule for rule in enabled if rule.id not in config.ignore and rule.check is not None]
         self.unanalyzable_rules = [rule for rule in self.rules if rule.id in UNREAD_RULES]
-        self._by_kind: dict[str, list] = {}
+        self._by_kind: dict[tuple[str, frozenset[str]], list] = {}
         self.meta_enabled = {rule_id for rule_id in META_RULES if rule_id not in config.ignore and (config.select is None or rule_id in config.select)}
         self.analyzer = Analyzer(config.pg_version)
 
@@ -185,7 +185,7 @@ class Linter:
                 context.statement = statement
                 context.facts.clear()
                 # Facts of an unanalyzable statement cannot be trusted: it gets that one finding.
-                for rule in self.unanalyzable_rules if statement.unanalyzable else self._rules_for(statement.kind):
+                for rule in self.unanalyzable_rules if statement.unanalyzable else self._rules_for(statement):
                     context.rule = rule
                     rule.check(statement, context)
                 if not statement.unanalyzable:
@@ -196,11 +196,14 @@ class Linter:
                 rule.finish(context)
         return context.reports
 
-    def _rules_for(self, kind: str) -> list:
-        """The enabled rules that look at this statement kind, in id order."""
-        rules = self._by_kind.get(kind)
+    def _rules_for(self, statement: Statement) -> list:
+        """The enabled rules that look at a statement of this kind with these kinds of actions, in id order."""
+        kind, action_kinds = statement.kind, frozenset(action.kind for action in statement.actions)
+        rules = self._by_kind.get((kind, action_kinds))
         if rules is None:
-            rules = self._by_kind[kind] = [r for r in self.rules if r.kinds is None or kind in r.kinds]
+            rules = self._by_kind[kind, action_kinds] = [
+                rule for rule in self.rules if (rule.kinds is None or kind in rule.kinds)
+                and (rule.action_kinds is None or not rule.action_kinds.isdisjoint(action_kinds))]
         return rules
 
     def _directives(self, source: Source, tokens, path: str) -> tuple[list[Directive], list[Finding]]:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import pkgutil
 from pathlib import Path
 
 import psycopg
 import pytest
 
-import lint_rules
-from lint_rules._testing import ORACLE_SCHEMA
+from lint_rules._testing import ORACLE_SCHEMA, oracle_fixtures
 from migrator.analysis.reading import STABLE_FUNCTIONS, VOLATILE_FUNCTIONS
 from migrator.config import Config
 from migrator.context import MigrationContext
@@ -29,17 +27,6 @@ from migrator.testing import SETTINGS
 
 TEMPLATE = "oracle_template"
 _numbers = itertools.count(1)
-
-
-def _fixtures() -> list[tuple[str, str, str]]:
-    """(module, setup, migration) for every ORACLE fixture of the rule and analyzer test modules."""
-    names = [f"lint_rules.{m.name}" for m in pkgutil.iter_modules(lint_rules.__path__) if m.name.endswith("_test")]
-    found = []
-    for name in [*names, "tests.test_analyzer"]:
-        for fixture in getattr(importlib.import_module(name), "ORACLE", []):
-            setup, sql = fixture if isinstance(fixture, tuple) else ("", fixture)
-            found.append((name.rsplit(".", 1)[-1], setup, sql))
-    return found
 
 
 def _bin_dirs() -> dict[int, Path]:
@@ -53,7 +40,7 @@ def _bin_dirs() -> dict[int, Path]:
 
 
 VERSIONS = _bin_dirs()
-FIXTURES = _fixtures()
+FIXTURES = oracle_fixtures()
 
 
 @pytest.fixture(scope="module", params=sorted(VERSIONS), ids=lambda v: f"pg{v}")
