@@ -238,7 +238,15 @@ class RawStatement:
     tokens: list[Token]
 
     def __post_init__(self) -> None:
-        self.words = {id(token): word_of(token) for token in self.tokens}
+        self._words: dict[int, str] = {}  # a token's start offset -> word_of(token), as the analyzer asks
+
+    def word(self, token: Token) -> str:
+        """word_of(token) for a token of this statement, worked out once (the analyzer asks about the same
+        leading words again and again, and about most other tokens never)."""
+        word = self._words.get(token.start)
+        if word is None:
+            word = self._words[token.start] = word_of(token)
+        return word
 
     @property
     def start(self) -> int:
@@ -281,8 +289,8 @@ def syntax_problem(raw: RawStatement) -> str | None:
         token = open_brackets[-1]
         return f"{token.text!r} at line {raw.source.line_of(token.start)} is never closed"
     last = tokens[-1]
-    label = len(tokens) > 1 and (tokens[-2].token_type == TokenType.DOT or raw.words.get(id(tokens[-2])) == "AS")
-    if last.token_type in _NEVER_LAST_TOKENS or (raw.words.get(id(last)) in _NEVER_LAST_WORDS and not label):
+    label = len(tokens) > 1 and (tokens[-2].token_type == TokenType.DOT or raw.word(tokens[-2]) == "AS")
+    if last.token_type in _NEVER_LAST_TOKENS or (raw.word(last) in _NEVER_LAST_WORDS and not label):
         return f"the statement ends after {last.text!r} at line {raw.source.line_of(last.start)}: it is cut short"
     return None
 
@@ -412,9 +420,7 @@ class Cursor:
         position = self.index + ahead
         if position >= len(self.tokens):
             return ""
-        token = self.tokens[position]
-        word = self.statement.words.get(id(token))
-        return word_of(token) if word is None else word
+        return self.statement.word(self.tokens[position])
 
     def is_type(self, token_type: TokenType, ahead: int = 0) -> bool:
         token = self.peek(ahead)
@@ -428,10 +434,9 @@ class Cursor:
         tokens, index = self.tokens, self.index
         if index + len(words) > len(tokens):
             return False
-        known = self.statement.words
+        word_of_token = self.statement.word
         for offset, word in enumerate(words):
-            token = tokens[index + offset]
-            if (known.get(id(token)) or word_of(token)) != word:
+            if word_of_token(tokens[index + offset]) != word:
                 return False
         return True
 
