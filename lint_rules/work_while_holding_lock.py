@@ -6,7 +6,7 @@ WORK_KINDS = {"update", "delete", "insert", "merge", "copy", "select"}
 
 def check(statement, ctx):
     migration = ctx.migration
-    if not migration.in_transaction:
+    if not migration.in_transaction or not any(h.lock.blocks_writes for h in migration.held_locks):
         return
     # a lock on a relation created in this migration blocks nobody: nobody else can see the relation yet
     existing = [h for h in migration.held_locks if not migration.is_new(h.relation, h.kind)]

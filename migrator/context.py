@@ -107,8 +107,8 @@ class MigrationContext:
         """Was this relation created earlier in this migration (so nobody else uses it yet)?"""
         if relation is None:
             return False
-        created = {"index": self.created_indexes, "sequence": self.created_sequences}.get(kind, self.created_tables)
-        return self.resolve(relation, created) in created
+        created = self.created_indexes if kind == "index" else self.created_sequences if kind == "sequence" else self.created_tables
+        return bool(created) and self.resolve(relation, created) in created
 
     def is_dropped(self, relation: Relation | None) -> bool:
         """Was this table dropped earlier in this migration (so no query will read it again)?"""
