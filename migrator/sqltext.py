@@ -262,6 +262,7 @@ class RawStatement:
 
 
 _CLOSING = {TokenType.R_PAREN: TokenType.L_PAREN, TokenType.R_BRACKET: TokenType.L_BRACKET}
+_BRACKETS = frozenset({*_CLOSING, *_CLOSING.values()})
 # Reserved words (and punctuation) after which no PostgreSQL statement can end, unless a label (`AS on`, `t.from`)
 _NEVER_LAST_WORDS = frozenset({
     "AND", "OR", "NOT", "ON", "IN", "TO", "INTO", "FROM", "WHERE", "USING", "TABLE", "COLUMN", "CONSTRAINT", "CHECK",
@@ -275,15 +276,16 @@ def syntax_problem(raw: RawStatement) -> str | None:
     bracket, or an end no statement can have (cut short, or cut at the end of the file); None otherwise.
     psql meta-commands are left alone."""
     tokens = raw.tokens
-    if any(token.token_type == TokenType.BACKSLASH for token in tokens):
+    if (raw.source.text.find("\\", raw.start, raw.end) >= 0  # a backslash token needs a backslash in the text
+            and any(token.token_type == TokenType.BACKSLASH for token in tokens)):
         return None
     open_brackets: list[Token] = []
-    for token in tokens:
+    for token in [token for token in tokens if token.token_type in _BRACKETS]:
         if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
             open_brackets.append(token)
-        elif token.token_type in _CLOSING:
-            if not open_brackets or open_brackets[-1].token_type != _CLOSING[token.token_type]:
-                return f"{token.text!r} at line {raw.source.line_of(token.start)} closes nothing"
+        elif not open_brackets or open_brackets[-1].token_type != _CLOSING[token.token_type]:
+            return f"{token.text!r} at line {raw.source.line_of(token.start)} closes nothing"
+        else:
             open_brackets.pop()
     if open_brackets:
         token = open_brackets[-1]
@@ -296,6 +298,9 @@ def syntax_problem(raw: RawStatement) -> str | None:
 
 
 _ROUTINE = (TokenType.FUNCTION, TokenType.PROCEDURE)
+# the only tokens that change the depth or end a statement
+_DEPTH_TOKENS = frozenset({TokenType.L_PAREN, TokenType.R_PAREN, TokenType.SEMICOLON, TokenType.BEGIN, TokenType.CASE,
+                           TokenType.END})
 
 
 def _semicolon_depths(tokens: list[Token]):
@@ -305,8 +310,8 @@ def _semicolon_depths(tokens: list[Token]):
     depth = blocks = 0
     routine = None  # whether the statement being read creates a routine (known from its first words)
     start = 0  # where that statement starts
-    for index, token in enumerate(tokens):
-        kind = token.token_type
+    for index, kind in [(index, token.token_type) for index, token in enumerate(tokens)
+                        if token.token_type in _DEPTH_TOKENS]:
         if kind == TokenType.L_PAREN:
             depth += 1
         elif kind == TokenType.R_PAREN:
