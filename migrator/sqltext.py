@@ -518,6 +518,10 @@ class Cursor:
     def rest(self) -> list[Token]:
         return self.tokens[self.index :]
 
+    def rest_words(self) -> list[str]:
+        """word() of each token from here on."""
+        return [self.statement.word(token) for token in self.tokens[self.index :]]
+
     def sql_of(self, tokens: list[Token]) -> str:
         if not tokens:
             return ""
@@ -534,7 +538,7 @@ class Cursor:
                 depth += 1
             elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
                 depth -= 1
-            elif depth == 0 and self.word(offset) == word:
+            elif depth == 0 and self.statement.word(token) == word:
                 return offset
         return None
 

@@ -124,7 +124,7 @@ class AlterTable:
             cursor.advance(2)
             action.kind = word.lower() + "_partition"
             action.partition = cursor.relation()
-            rest = {cursor.word(i) for i in range(len(cursor.rest()))}
+            rest = set(cursor.rest_words())
             action.concurrently = "CONCURRENTLY" in rest
             if "FINALIZE" in rest:
                 action.kind = "detach_partition_finalize"
@@ -311,7 +311,7 @@ def _until_column_constraint(cursor: Cursor) -> list[Token]:
             depth += 1
         elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
             depth -= 1
-        elif depth == 0 and offset and cursor.word(offset) in _COLUMN_CONSTRAINT_WORDS:
+        elif depth == 0 and offset and cursor.statement.word(token) in _COLUMN_CONSTRAINT_WORDS:
             return rest[:offset]
     return rest
 

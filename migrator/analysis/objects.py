@@ -106,7 +106,7 @@ class Objects:
             elif word == "VIEW":
                 self._view_columns(cursor, statement)
             elif word == "FUNCTION":  # what a DEFAULT calling it later in the migration costs depends on this
-                volatility = next((w.lower() for w in map(cursor.word, range(len(cursor.rest())))
+                volatility = next((w.lower() for w in cursor.rest_words()
                                    if w in ("IMMUTABLE", "STABLE", "VOLATILE")), "volatile")
                 statement.actions.append(Action(kind="function_volatility", value=volatility, sql=statement.sql))
             return
@@ -161,7 +161,7 @@ class Objects:
         """CREATE TABLE ... AS / SELECT INTO: a new table, filled by reading the query's tables; named: its
         column names when the statement lists them."""
         statement.kind = "create_table_as"
-        words = [cursor.word(offset) for offset in range(len(cursor.rest()))]
+        words = cursor.rest_words()
         with_data = words[-3:] != ["WITH", "NO", "DATA"]
         tail = 3 if not with_data else 2 if words[-2:] == ["WITH", "DATA"] else 0
         query_tokens = cursor.rest()[: len(words) - tail]

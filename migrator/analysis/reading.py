@@ -191,7 +191,7 @@ def is_not_null_check(cursor: Cursor) -> str | None:
 
 def has_not_valid(cursor: Cursor) -> bool:
     """NOT VALID anywhere at the top level of the rest of an action."""
-    words = [cursor.word(offset) for offset in range(len(cursor.rest()))]
+    words = cursor.rest_words()
     return any(a == "NOT" and b == "VALID" for a, b in zip(words, words[1:]))
 
 
