@@ -545,17 +545,18 @@ class Cursor:
 
 def split_top_level(tokens: list[Token], separator: TokenType = TokenType.COMMA) -> list[list[Token]]:
     """Split tokens on a separator that is not inside parentheses or brackets."""
-    parts: list[list[Token]] = [[]]
-    depth = 0
-    for token in tokens:
-        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+    parts: list[list[Token]] = []
+    depth, start = 0, 0
+    for index, token_type in [(index, token.token_type) for index, token in enumerate(tokens)
+                              if token.token_type in _BRACKETS or token.token_type == separator]:
+        if token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
             depth += 1
-        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+        elif token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
             depth -= 1
-        if depth == 0 and token.token_type == separator:
-            parts.append([])
-        else:
-            parts[-1].append(token)
+        if depth == 0 and token_type == separator:
+            parts.append(tokens[start:index])
+            start = index + 1
+    parts.append(tokens[start:])
     return [part for part in parts if part]
 
 
