@@ -31,6 +31,8 @@ def locks_on_existing(statement: Statement, ctx) -> list:
 
 def blocking_locks_on_existing(statement: Statement, ctx) -> list:
     """Locks of SHARE or stronger this statement takes on relations that existed before the migration."""
+    if not statement.locks:
+        return []
     return ctx.shared(statement, "blocking_locks_on_existing",
                       lambda: [target for target in locks_on_existing(statement, ctx) if target.lock.blocks_writes])
 
