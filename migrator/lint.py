@@ -197,12 +197,13 @@ class Linter:
         return context.reports
 
     def _rules_for(self, statement: Statement) -> list:
-        """The enabled rules that look at a statement of this kind with these kinds of actions, in id order."""
+        """The enabled rules that look at a statement the analyzer read, of this kind with these kinds of
+        actions, in id order (the rules for unread statements have nothing to say about it)."""
         kind, action_kinds = statement.kind, frozenset(action.kind for action in statement.actions)
         rules = self._by_kind.get((kind, action_kinds))
         if rules is None:
             rules = self._by_kind[kind, action_kinds] = [
-                rule for rule in self.rules if (rule.kinds is None or kind in rule.kinds)
+                rule for rule in self.rules if rule.id not in UNREAD_RULES and (rule.kinds is None or kind in rule.kinds)
                 and (rule.action_kinds is None or not rule.action_kinds.isdisjoint(action_kinds))]
         return rules
 
