@@ -428,8 +428,8 @@ class Cursor:
         return self.statement.word(self.tokens[position])
 
     def is_type(self, token_type: TokenType, ahead: int = 0) -> bool:
-        token = self.peek(ahead)
-        return token is not None and token.token_type == token_type
+        position = self.index + ahead
+        return position < len(self.tokens) and self.tokens[position].token_type == token_type
 
     @property
     def at_end(self) -> bool:
