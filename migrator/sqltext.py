@@ -347,47 +347,35 @@ def split_statements(source: Source, tokens: list[Token], breaks: list[int] = ()
     statement of its own that runs to the end of its line, as psql reads it: no semicolon ends it, and
     it ends the statement before it (`SELECT ... \\gexec`). As in psql, a semicolon inside parentheses
     ends nothing (CREATE RULE's `DO (a; b)`; a statement cut at an open parenthesis runs on)."""
-    if not breaks and "\\" not in source.text:  # the usual case: slices between the semicolons
-        ends = [index for index, depth in _semicolon_depths(tokens) if depth == 0]
-        ends.append(len(tokens))
-        start, statements = 0, []
-        for end in ends:
-            if end > start:
-                statements.append(RawStatement(source, tokens[start:end]))
-            start = end + 1
-        return statements
     statements: list[RawStatement] = []
-    current: list[Token] = []
-    pending = list(breaks)
-    meta_end = -1  # where the line of the psql meta-command being read ends
-    depths = dict(_semicolon_depths(tokens))
-    for index, token in enumerate(tokens):
-        if token.start < meta_end:
-            current.append(token)
+    start = 0  # where the statement being read starts
+
+    def end_before(index: int) -> None:
+        if index > start:
+            statements.append(RawStatement(source, tokens[start:index]))
+
+    ends = {index for index, depth in _semicolon_depths(tokens) if depth == 0}
+    metas = ({index for index, token in enumerate(tokens) if token.token_type == TokenType.BACKSLASH}
+             if "\\" in source.text else set())
+    starts = [token.start for token in tokens] if metas or breaks else []
+    cuts = {bisect.bisect_right(starts, offset) for offset in breaks}  # the first token after each marker
+    meta_end = 0  # the first token after the line of the last psql meta-command
+    for index in sorted(ends | metas | cuts):  # the only tokens where a statement can end
+        if index < meta_end:  # on the meta-command's line: part of it
             continue
-        if meta_end >= 0:
-            statements.append(RawStatement(source, current))
-            current, meta_end = [], -1
-        if pending and token.start > pending[0]:
-            while pending and token.start > pending[0]:
-                pending.pop(0)
-            if current:
-                statements.append(RawStatement(source, current))
-            current = []
-        if token.token_type == TokenType.BACKSLASH:
-            if current:
-                statements.append(RawStatement(source, current))
-            newline = source.text.find("\n", token.start)
-            current, meta_end = [token], newline if newline >= 0 else len(source.text)
-            continue
-        if depths.get(index) == 0:
-            if current:
-                statements.append(RawStatement(source, current))
-            current = []
-        else:
-            current.append(token)
-    if current:
-        statements.append(RawStatement(source, current))
+        if index in cuts:
+            end_before(index)
+            start = index
+        if index in metas:
+            end_before(index)
+            newline = source.text.find("\n", starts[index])
+            meta_end = bisect.bisect_left(starts, newline if newline >= 0 else len(source.text), index + 1)
+            statements.append(RawStatement(source, tokens[index:meta_end]))
+            start = meta_end
+        elif index in ends:
+            end_before(index)
+            start = index + 1
+    end_before(len(tokens))
     return statements
 
 
