@@ -79,9 +79,12 @@ class RuleContext:
         """Report a finding on the current statement, or the one given (at the rule's severity unless given)."""
         self.reports.append(Report(self.rule, statement or self.statement, message, help, severity or self.rule.severity))
 
-    def help(self, sql: str, alembic: str | None = None) -> str:
-        """The help to report: the Alembic form when the migration is an Alembic revision and the rule has one."""
-        return alembic if alembic is not None and self.migration.alembic else sql
+    def help(self, sql: str, alembic: str | Callable[[], str] | None = None) -> str:
+        """The help to report: the Alembic form when the migration is an Alembic revision and the rule has one
+        (alembic may be a function that writes it, for a rule that reports often: called for a revision only)."""
+        if alembic is None or not self.migration.alembic:
+            return sql
+        return alembic() if callable(alembic) else alembic
 
     def shared(self, statement: Statement, name: str, derive: Callable[[], object]):
         """derive()'s value, computed once for all the rules that ask about the current statement: the migration

@@ -23,7 +23,7 @@ def require_timeout(statement, ctx, setting: str, consequence: str) -> None:
     scope = "SET LOCAL" if ctx.migration.in_transaction else "SET"
     ctx.report(
         f"{statement.kind.replace('_', ' ').upper()} takes {describe_locks(targets)} with no {setting} set: {consequence}",
-        ctx.help(f"{scope} {setting} = '{limit}';  -- before this statement", alembic_help(scope, setting, limit)),
+        ctx.help(f"{scope} {setting} = '{limit}';  -- before this statement", lambda: alembic_help(scope, setting, limit)),
     )
 
 

@@ -30,9 +30,9 @@ def check(statement, ctx):
             f"this statement {what} while the transaction still holds {first.lock.label} on {first.relation} "
             f"(taken on line {first.line}): {first.relation} {blocked} for all of it",
             ctx.help(f"COMMIT right after the {first.lock.label} statement and do this work in its own transaction.",
-                     f"Commit the {first.lock.label} on {first.relation} first: put this op inside autocommit_block(), "
-                     "which commits what ran before it (each statement in the block then commits on its own), or move "
-                     "it to a later revision under transaction_per_migration=True; as the SQL it sends:\n"
+                     lambda: f"Commit the {first.lock.label} on {first.relation} first: put this op inside "
+                     "autocommit_block(), which commits what ran before it (each statement in the block then commits on "
+                     "its own), or move it to a later revision under transaction_per_migration=True; as the SQL it sends:\n"
                      + _alembic.outside_transaction(statement.sql)),
         )
 
