@@ -37,7 +37,7 @@ from sqlglot.errors import TokenError
 from migrator.analyzer import Analyzer, Statement
 from migrator.dbapi import Session, Status, replace_placeholders
 from migrator.errors import database_error, first_line
-from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, plan_text
+from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, op_step_number, plan_text
 from migrator.oracle import error_sqlstate
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
 
@@ -196,7 +196,7 @@ class AlembicProject:
             line, message = rendered.error
             shown = Statement(f"-- {function}() of {path.name} reads the database: each statement is judged as it is "
                               f"sent ({message})", line, 0, line, "live_revision")
-            return Migration(version, path, "", [Group([Step(0, shown)], transaction=True, online_only=True)])
+            return Migration(version, path, "", [Group([Step(0, shown, file=path.name)], transaction=True, online_only=True)])
         text, origin = to_sql(rendered)
         return plan_text(version, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog, downgrade,
                          self.preview, alembic=True)
@@ -278,9 +278,8 @@ class AlembicProject:
                                      f"{time.monotonic() - started:.1f} s: {first_line(timeout.error)} (something holds a "
                                      f"conflicting lock; {run.rolled_back()})") from None
                 executor.retries += 1
-                executor.emit({"event": "retry", "migration": timeout.revision, "step": 0, "attempt": attempt.number,
-                               "error": type(timeout.error).__name__, "wait_s": round(pause, 2),
-                               **({"line": timeout.line} if timeout.line else {})})
+                executor.emit({"event": "retry", "migration": timeout.revision, **(timeout.number or {"step": 0, "followup": None}),
+                               "attempt": attempt.number, "error": type(timeout.error).__name__, "wait_s": round(pause, 2)})
                 time.sleep(pause)
                 attempt = next(tries)
 
@@ -305,9 +304,11 @@ class AlembicProject:
 
 
 class _LockTimeout(Exception):
-    def __init__(self, error: Exception, where: str, revision: str, line: int | None):
+    """A lock timeout or deadlock of the revision in flight; number: its statement's (op_step_number), if known."""
+
+    def __init__(self, error: Exception, where: str, revision: str, number: dict | None):
         super().__init__(str(error))
-        self.error, self.where, self.revision, self.line = error, where, revision, line
+        self.error, self.where, self.revision, self.number = error, where, revision, number
 
 
 class RevisionOrigins:
@@ -520,8 +521,8 @@ class _Run:
         self._arm(raw, step)
         self.last = (origin, verdict, time.monotonic())
         lock_timeout, statement_timeout = step.timeouts(self.executor.policy, self.lock_timeout(self.revision))
-        self.executor.emit({"event": "step", "migration": self.revision or "alembic", "step": origin.line,
-                            **self._located(origin), "sql": verdict.sql or text, "lock_timeout_ms": lock_timeout,
+        self.executor.emit({"event": "step", "migration": self.revision or "alembic", **self._number(origin),
+                            "sql": verdict.sql or text, "lock_timeout_ms": lock_timeout,
                             "statement_timeout_ms": statement_timeout, **({"note": verdict.note} if verdict.note else {})})
         if verdict.sql is not None:  # the online form's first part, or nothing: never the driver's placeholders
             if conn.dialect.paramstyle in ("format", "pyformat"):
@@ -536,8 +537,8 @@ class _Run:
         followups = self.guard.after(Session.under(conn), verdict)
         if followups:
             self.queued.append((followups, f"{origin.path}:{origin.line}"))
-        self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", "step": origin.line,
-                            **self._located(origin), "seconds": round(time.monotonic() - started, 3)})
+        self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", **self._number(origin),
+                            "seconds": round(time.monotonic() - started, 3)})
 
     def _failed(self, context) -> None:
         """A statement failed: what it was, for a ROLLBACK TO SAVEPOINT the revision may send in its except clause."""
@@ -560,9 +561,10 @@ class _Run:
         if error_sqlstate(getattr(error, "orig", None) or error) in TIMEOUT_SQLSTATES:
             self.swallowed = self.failure
 
-    def _located(self, origin) -> dict:
-        """Where a statement comes from, for the event: its line in the revision, or in env.py."""
-        return {"line": origin.line, **({"file": origin.path.name} if origin.path == self.origins.env_path else {})}
+    @staticmethod
+    def _number(origin) -> dict:
+        """A statement's name in events, as plan names it: the file (the revision, or env.py) and line it comes from."""
+        return op_step_number(origin.path.name, origin.line)
 
     def version_applied(self, ctx, step, heads, run_args) -> None:
         """Alembic moved the version table, in the revision's transaction: journal its follow-ups there."""
@@ -655,7 +657,7 @@ class _Run:
         origin = self.last[0] if self.last else None
         where = f"{origin.path}:{origin.line}" if origin else str(self.env_path)
         if error_sqlstate(error) in RETRIED_SQLSTATES:
-            raise _LockTimeout(error, where, self.revision or "alembic", origin.line if origin else None) from None
+            raise _LockTimeout(error, where, self.revision or "alembic", self._number(origin) if origin else None) from None
         raise ApplyError(f"{where}: {database_error(error)} ({self.rolled_back()})") from None
 
     def rolled_back(self) -> str:

@@ -1095,10 +1095,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
 
     from migrator.output import step_name
 
-    def where(event: dict) -> str:  # an Alembic revision's statements by their line in it (or in env.py)
-        if "line" not in event:
-            return f"{event['migration']} {step_name(event)}"
-        return f"{event['migration']} {event['file']}:{event['line']}" if "file" in event else f"{event['migration']} line {event['line']}"
+    def where(event: dict) -> str:
+        return f"{event['migration']} {step_name(event)}"
 
     def statement(event: dict) -> str:
         return next((line.strip() for line in event["sql"].splitlines() if line.strip()), "")

@@ -9,6 +9,7 @@ two deploys from running DDL at once.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -148,6 +149,8 @@ class Step:
     followups: list = field(default_factory=list)  # migrator.rewrites.Unit: run once this step's transaction commits
     names_constraint: str | None = None  # the table whose new constraint's name the follow-ups read from the catalog
     refusals: list[str] = field(default_factory=list)  # a preview's (plan's) reasons apply would refuse this step
+    file: str | None = None  # an Alembic revision's step: the file of the op that sent it (the revision, or env.py)
+    followup_number: int | None = None  # an Alembic op's k-th follow-up (a SQL step's is read from its index)
 
     @property
     def online(self) -> bool:
@@ -172,8 +175,11 @@ class Step:
 
     @property
     def number(self) -> dict:
-        """Its number for people, as plan and apply's events show it: {"step": n, "followup": None}, or
-        for the k-th follow-up of step n (journaled as FOLLOWUP_STEPS + 100 n + k - 1) {"step": n, "followup": k}."""
+        """Its name, as plan and apply's events show it: {"step": n, "followup": None}, or for the k-th
+        follow-up of step n (journaled as FOLLOWUP_STEPS + 100 n + k - 1) {"step": n, "followup": k};
+        an Alembic revision's step by the file and line of its op (see op_step_number)."""
+        if self.file is not None:
+            return op_step_number(self.file, self.statement.line, self.followup_number)
         if self.index < FOLLOWUP_STEPS:
             return {"step": self.index, "followup": None}
         origin, offset = divmod(self.index - FOLLOWUP_STEPS, 100)
@@ -182,6 +188,22 @@ class Step:
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.statement.sql.encode()).hexdigest()[:16]
+
+
+def op_step_number(file: str, line: int, followup: int | None = None) -> dict:
+    """An Alembic revision's step as plan and apply's events name it: the file (revision or env.py)
+    and line of the op that sent it, its line also its "step", and its follow-up number (k: the op's
+    k-th follow-up, counted over every statement the op sent, in the order they were sent)."""
+    return {"step": line, "followup": followup, "file": file, "line": line}
+
+
+def steps_number(steps: list[Step]) -> dict:
+    """Several steps (a skipped group, a unit of follow-ups) as an event names them: "steps" their
+    step numbers and "followups" their follow-up numbers (None: not one), as Step.number has them;
+    an Alembic op's follow-ups also its "file" and "line"."""
+    numbers = [step.number for step in steps]
+    return {"steps": [number["step"] for number in numbers], "followups": [number["followup"] for number in numbers],
+            **{key: numbers[0][key] for key in ("file", "line") if key in numbers[0]}}
 
 
 @dataclass
@@ -417,6 +439,8 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
         else:
             current.append(step)
     _close(migration, current)
+    for step in (step for group in migration.groups for step in group.steps) if alembic else ():
+        step.file = path.name  # named by the line of its op in the revision (Step.number)
     return migration
 
 
@@ -586,7 +610,7 @@ class Executor:
         stamped = False
         for group in migration.groups:
             if all(step.index in done for step in group.steps):
-                self.emit({"event": "skip", "migration": migration.version, "steps": [s.index for s in group.steps]})
+                self.emit({"event": "skip", "migration": migration.version, **steps_number(group.steps)})
                 continue
             stamped = group is migration.groups[-1] and group.transaction
             self._run_group(connection, migration, group, source if stamped else None)
@@ -636,18 +660,20 @@ class Executor:
         """Run every follow-up step journaled as pending, in order (each unit with its retries), but
         those of the versions in `skip` (a downgrade reverts them)."""
         rows = connection.execute(
-            "SELECT version, step, sql, unit, in_transaction, origin, search_path FROM migrator.apply_journal "
-            "WHERE scope = %s AND status = 'pending' AND version <> ALL(%s) ORDER BY finished_at, version, step",
-            (self.scope, list(skip))).fetchall()
+            "SELECT version, step, sql, unit, in_transaction, origin, search_path, (SELECT count(*) FROM migrator.apply_journal "
+            "AS o WHERE o.scope = j.scope AND o.version = j.version AND o.origin = j.origin AND o.step <= j.step) "
+            "FROM migrator.apply_journal AS j WHERE scope = %s AND status = 'pending' AND version <> ALL(%s) "
+            "ORDER BY finished_at, version, step", (self.scope, list(skip))).fetchall()
         units: dict[tuple[str, int], list] = {}
         for row in rows:
             units.setdefault((row[0], row[3]), []).append(row)
         analyzer = Analyzer()
         for (version, _), members in units.items():
             path, _, line = members[0][5].rpartition(":")
-            steps = [Step(step, _analyzed(analyzer, text, int(line) if line.isdigit() else 1)) for _, step, text, *_ in members]
+            steps = [_journaled_followup(step, _analyzed(analyzer, text, int(line) if line.isdigit() else 1), Path(path), nth)
+                     for _, step, text, *_, nth in members]
             migration = Migration(version, Path(path or version), "", committed=f"migration {version} committed")
-            self.emit({"event": "followup", "migration": version, "steps": [s.index for s in steps]})
+            self.emit({"event": "followup", "migration": version, **steps_number(steps)})
             with _search_path(connection, members[0][6]):
                 self._run_group(connection, migration, Group(steps, transaction=bool(members[0][4])), None)
 
@@ -745,7 +771,8 @@ class Executor:
             return False
         _, valid, qualified = index
         if valid:
-            self.emit({"event": "skip", "migration": migration.version, "steps": [step.index], "reason": f"index {name} exists and is valid"})
+            self.emit({"event": "skip", "migration": migration.version, **steps_number([step]),
+                       "reason": f"index {name} exists and is valid"})
             connection.execute(_journal_sql(migration, [step], self.scope))
             return True
         self.emit({"event": "invalid_index", "migration": migration.version, "index": name})
@@ -820,6 +847,15 @@ def _first_followup(step: Step) -> int:
     return FOLLOWUP_STEPS + 100 * step.index
 
 
+def _journaled_followup(step: int, statement: Statement, path: Path, nth: int) -> Step:
+    """A follow-up read back from the journal, to be named as plan names it: a SQL migration's by its
+    journal step number (Step.number); an Alembic revision's (journaled from 1 by its revision) as
+    the nth follow-up of the op at its origin, `path`."""
+    if step >= FOLLOWUP_STEPS:
+        return Step(step, statement)
+    return Step(step, statement, file=path.name, followup_number=nth)
+
+
 def _set_local_timeouts(lock_timeout: int, statement_timeout: int) -> str:
     """The transaction's lock and statement timeouts (milliseconds), as simple-protocol SQL."""
     return f"SET LOCAL lock_timeout = '{lock_timeout}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms'"
@@ -875,15 +911,19 @@ def describe_plan(migrations: list[Migration], policy: Policy, pg_version: int =
             plan.append(entry(migration, 0, Step(0, _analyzed(analyzer, "SELECT", 1)), "transaction"))
             plan[-1]["sql"] = "-- no SQL for PostgreSQL: only the version record moves"
         number = 0
+        ops = collections.Counter()  # an Alembic op's follow-ups so far, over the statements it sent (as apply counts them)
         for group in migration.groups:
             followups = []
             for step in group.steps:
                 if step.statement.sql != NO_OP_STEP:
                     plan.append(entry(migration, number, step, "transaction" if group.transaction else "autocommit",
                                       group.online_only))
-                texts = [text for unit in step.followups for text in unit.sql]
-                followups += [Step(_first_followup(step) + offset, _analyzed(analyzer, text, step.statement.line))
-                              for offset, text in enumerate(texts)]
+                for offset, text in enumerate(text for unit in step.followups for text in unit.sql):
+                    followup = Step(_first_followup(step) + offset, _analyzed(analyzer, text, step.statement.line), file=step.file)
+                    if step.file is not None:
+                        ops[step.file, step.statement.line] += 1
+                        followup.followup_number = ops[step.file, step.statement.line]
+                    followups.append(followup)
             for followup in followups:
                 number += 1
                 kind = "after commit, autocommit" if followup.statement.no_transaction else "after commit"

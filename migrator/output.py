@@ -186,5 +186,7 @@ def plan_step_heading(step: dict, width: int = 90) -> str:
 
 
 def step_name(step: dict) -> str:
-    """A step as plan and apply name it for people: `step 2`, or `step 2 follow-up 1` (Step.number)."""
-    return f"step {step['step']}" + (f" follow-up {step['followup']}" if step.get("followup") else "")
+    """A step as plan and apply name it for people (Step.number): `step 2`, `step 2 follow-up 1`; an
+    Alembic revision's by the file and line of its op, `r1.py:12`, `r1.py:12 follow-up 1`."""
+    named = f"{step['file']}:{step['line']}" if "file" in step else f"step {step['step']}"
+    return named + (f" follow-up {step['followup']}" if step.get("followup") else "")

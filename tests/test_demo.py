@@ -20,7 +20,7 @@ def test_demo_runs_end_to_end_and_reads_well_in_80_columns():
                      "throttle released: running again", "done: 300,000 rows", "Sandbox stopped and removed."):
         assert expected in out, expected
     assert out.count("throttled: replica replica1") == 1, "one line when the throttle engages, not one per check"
-    fk_transactions = set(re.findall(r"^  0004 \[transaction (\d+)\] step", out, re.MULTILINE))
+    fk_transactions = set(re.findall(r"^  0004 \[transaction (\d+)\] 0004_messages_conversation_fk\.py:\d+", out, re.MULTILINE))
     assert len(fk_transactions) >= 2, "NOT VALID and VALIDATE are shown in separate, numbered transactions"
     assert not [line for line in out.splitlines() if len(line) > 80]
     assert "\x1b[" not in out and not result.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.test_executor import kill_apply_during_concurrent_build
+from tests.test_executor import json_events, kill_apply_during_concurrent_build, step_names
 from tests.test_sandbox import poll
 
 CLI = [sys.executable, "-m", "migrator"]
@@ -432,7 +432,7 @@ def test_project_layouts_an_ini_without_script_location_and_the_env_py_folder(tm
 def test_an_ini_inside_its_script_location_naming_it_from_the_project_root_runs_from_any_folder(tmp_path, tables):
     """MLflow's layout: mlflow/store/db_migrations/alembic.ini says script_location =
     mlflow/store/db_migrations, a path Alembic reads from the working directory (the package root).
-    Apply's progress names each statement by its line in the revision, or in env.py."""
+    Apply's progress names each statement by its file and line: the revision's, or env.py's."""
     ini = project(tmp_path, tables.dsn, {"r1": 'op.create_table("notes", sa.Column("id", sa.BigInteger, primary_key=True))'})
     inner = ini.parent / "alembic" / "alembic.ini"
     inner.write_text(ini.read_text().replace("%(here)s/alembic", "alembic"))
@@ -441,7 +441,7 @@ def test_an_ini_inside_its_script_location_naming_it_from_the_project_root_runs_
     assert lint.returncode == 0 and "1 file" in lint.stdout, lint.stdout + lint.stderr
     result = subprocess.run(CLI + ["apply", str(inner.parent), "--dsn", tables.dsn], capture_output=True, text=True, cwd="/")
     assert result.returncode == 0, result.stderr
-    assert "r1 line 10: CREATE TABLE notes (" in result.stderr.splitlines(), result.stderr  # DDL starts with a newline
+    assert "r1 r1.py:10: CREATE TABLE notes (" in result.stderr.splitlines(), result.stderr  # DDL starts with a newline
     env_line = ENV_PY.splitlines().index("            context.run_migrations()") + 1
     assert f"r1 env.py:{env_line}: INSERT INTO alembic_version (version_num) VALUES ('r1') RETURNING alembic_version.version_num" \
         in result.stderr.splitlines(), result.stderr
@@ -592,6 +592,43 @@ def test_kill_during_the_concurrent_index_build_of_a_revision_then_resume(tmp_pa
     assert sent in ([], ["CREATE INDEX CONCURRENTLY users_email_idx ON users (email, id)"]), sent
     assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status = 'pending'") == [(0,)]
     assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
+
+
+def test_apply_names_each_step_by_the_file_and_line_of_its_op_as_plan_does_and_so_does_the_apply_that_finishes_them(
+        tmp_path, tables):
+    """An op's online form and follow-ups, the follow-ups of the next op numbered on their own;
+    the VALIDATE of the foreign key fails on a bad row after the revision committed, and the apply
+    after the fix finishes what it left pending, naming each step as plan does (text too)."""
+    tables.execute("UPDATE orders SET user_id = -5 WHERE id = 5")
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.create_foreign_key("orders_user_fk", "orders", "users", ["user_id"], ["id"])  # migrator:ignore fk-needs-index
+        op.alter_column("users", "email", nullable=False)
+        op.create_index("users_email_idx", "users", ["email"])
+    """})
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn, *BIG, "--format", "json"], capture_output=True, text=True)
+    planned = [(s["file"], s["line"], s["followup"]) for s in json.loads(plan.stdout)]
+    assert planned == [("r1.py", 10, None), ("r1.py", 11, None), ("r1.py", 10, 1), *(("r1.py", 11, k) for k in (1, 2, 3)),
+                       ("r1.py", 12, 1)], planned
+    text = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn, *BIG], capture_output=True, text=True).stdout
+    assert "r1 [after commit 3] r1.py:11 follow-up 2: ALTER TABLE users ALTER COLUMN email SET NOT NULL" in text, text
+    failed = apply(ini, tables.dsn, "--log-format", "json", *BIG)
+    assert failed.returncode == 1 and 'violates foreign key constraint "orders_user_fk"' in failed.stderr, failed.stderr
+    ran = [name for name in step_names(json_events(failed))["step"] if name[0] == "r1.py"]
+    assert ran == [*planned[:2], ("r1.py", 12, None), planned[2]], ran  # the index's in-transaction part sends nothing
+    tables.execute("UPDATE orders SET user_id = 5 WHERE id = 5")
+    resumed = apply(ini, tables.dsn, "--log-format", "json", *BIG)
+    assert resumed.returncode == 0, resumed.stderr
+    events = step_names(json_events(resumed))
+    assert events["followup"] == planned[2:], events
+    assert [name for name in events["step"] if name[0] == "r1.py"] == planned[2:], events
+    assert tables.execute(CATALOG.replace("orders_id_positive", "orders_user_fk")) == [(True, True, True, True, "r1")]
+    tables.execute("ALTER TABLE users ALTER COLUMN email DROP NOT NULL; DROP INDEX users_email_idx; DROP TABLE alembic_version; "
+                   "ALTER TABLE orders DROP CONSTRAINT orders_user_fk; TRUNCATE migrator.apply_journal")
+    again = apply(ini, tables.dsn, *BIG)  # in text, all of it in one run
+    assert again.returncode == 0, again.stderr
+    shown = [line.split(": ")[0] for line in again.stderr.splitlines() if line.startswith("r1 r1.py:")]
+    assert [line.removeprefix("r1 ") for line in shown if "follow-up" in line] == \
+        [f"{file}:{line} follow-up {k}" for file, line, k in planned[2:]], again.stderr
 
 
 @pytest.mark.parametrize("target, message", [("nope", "No such revision or branch 'nope'")])
