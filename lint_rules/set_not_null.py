@@ -30,9 +30,11 @@ def check(statement, ctx):
                 f"Keep a validated CHECK ({action.column} IS NOT NULL) instead of SET NOT NULL until you run PostgreSQL 12+.",
             )
         elif (table.name, action.column) not in ctx.migration.validated_not_null:
+            ignore = ctx.help("`-- migrator:ignore set-not-null -- <where>`",  # a revision says it in Python
+                              f"`{_alembic.directive('ignore set-not-null -- <where>')}` above this op")
             message = (f"SET NOT NULL on {table}.{action.column} scans the whole table under ACCESS EXCLUSIVE unless a "
                        f"validated CHECK ({action.column} IS NOT NULL) exists (if an earlier migration added one, "
-                       "say so with `-- migrator:ignore set-not-null -- <where>`)")
+                       f"say so with {ignore})")
             helper = ctx.notes().get("validated_elsewhere", {}).get((table.name, action.column))
             if helper:  # decided at the end of the file: is that helper dropped after this?
                 ctx.notes().setdefault("pending", []).append((statement, helper, message, recipe(ctx, table, action.column)))

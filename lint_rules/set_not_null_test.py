@@ -84,5 +84,13 @@ def test_alembic_revision_gets_the_recipe_as_ops_and_it_runs(tmp_path, pg_db):
     assert pg_db.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'app.users'::regclass") == []
 
 
+def test_a_revision_is_told_the_ignore_comment_it_can_write_and_that_comment_works(tmp_path):
+    op = 'op.alter_column("users", "email", nullable=False)'
+    [finding] = lint_alembic(tmp_path, op, RULE)
+    assert "`# migrator:ignore set-not-null -- <where>` above this op" in finding.message
+    assert "-- migrator" not in finding.message
+    assert lint_alembic(tmp_path, f"# migrator:ignore set-not-null -- validated in r0\n{op}", RULE) == []
+
+
 def test_explain_shows_the_alembic_form():
     assert "nullable=False" in get_rule(RULE).explain()
