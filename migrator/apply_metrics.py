@@ -27,8 +27,9 @@ class ApplyMetrics:
         self.step_seconds = Histogram("migrator_apply_step_duration_seconds", "Duration of each finished step.",
                                       buckets=(0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600), registry=self.registry)
         self.running = Gauge("migrator_apply_step_started_timestamp_seconds",
-                             "Start time of the step running now (none between steps).", ["migration", "step"],
-                             registry=self.registry)
+                             "Start time of the step running now (none between steps), named as in apply's events "
+                             "(followup: '' if not one; file: an Alembic revision's, '' for SQL).",
+                             ["migration", "step", "followup", "file"], registry=self.registry)
         self.finished = Gauge("migrator_apply_finished_timestamp_seconds", "When this run ended; 0 while it runs.",
                               registry=self.registry)
         self.succeeded = Gauge("migrator_apply_success", "1 when this run ended with every pending migration applied.",
@@ -44,7 +45,8 @@ class ApplyMetrics:
         with self._lock:
             if kind == "step":
                 self.running.clear()
-                self.running.labels(event["migration"], str(event["step"])).set(time.time())
+                self.running.labels(event["migration"], str(event["step"]), str(event["followup"] or ""),
+                                    event.get("file", "")).set(time.time())
             elif kind == "step_done":
                 self.running.clear()
                 self.steps.inc()

@@ -775,7 +775,7 @@ class Executor:
                        "reason": f"index {name} exists and is valid"})
             connection.execute(_journal_sql(migration, [step], self.scope))
             return True
-        self.emit({"event": "invalid_index", "migration": migration.version, "index": name})
+        self.emit({"event": "invalid_index", "migration": migration.version, **step.number, "index": name})
         connection.execute("SELECT set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)")
         connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}")
         return False

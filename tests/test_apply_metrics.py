@@ -7,6 +7,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 
+import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from migrator.sandbox import free_port
@@ -59,18 +60,29 @@ def test_an_unreachable_pushgateway_is_a_one_line_error_before_anything_runs(pg_
     assert pg_db.execute("SELECT to_regclass('a')") == [(None,)]
 
 
-def test_apply_serves_the_running_step_and_its_start_time_during_a_long_step(pg_db, tmp_path):
-    (tmp_path / "001_slow.sql").write_text("SELECT pg_sleep(3);\nCREATE TABLE slow (id int);\n")
+def test_apply_serves_the_running_step_named_as_in_its_events_and_its_start_time_during_a_long_step(pg_db, tmp_path):
+    """The long step is the CONCURRENTLY build that follows CREATE INDEX on a big table, held in
+    its wait for older transactions by an open snapshot until the metrics were read."""
+    pg_db.execute("CREATE TABLE users (id bigint PRIMARY KEY, email text)")
+    pg_db.execute("INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 1000) g")
+    (tmp_path / "001_slow.sql").write_text("CREATE TABLE slow (id int);\nCREATE INDEX users_email ON users (email);\n")
     (tmp_path / "002_after.sql").write_text("CREATE TABLE after (id int);\n")
+    blocker = psycopg.connect(pg_db.dsn)
+    blocker.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    blocker.execute("SELECT 1").fetchone()
     port = free_port()
-    process = subprocess.Popen(CLI + [str(tmp_path), "--dsn", pg_db.dsn, "--metrics-port", str(port), "--metrics-addr", "127.0.0.1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(CLI + [str(tmp_path), "--dsn", pg_db.dsn, "--small-table", "32kB", "--metrics-port", str(port),
+                                      "--metrics-addr", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         running = poll(lambda: (s := scrape(port)) and next(
-            (v for (name, *labels), v in s.items() if name == "migrator_apply_step_started_timestamp_seconds"
-             and ("migration", "001_slow") in labels), None), timeout=30, interval=0.1)
-        assert time.time() - 10 < running <= time.time()
+            ((dict(labels), v) for (name, *labels), v in s.items() if name == "migrator_apply_step_started_timestamp_seconds"
+             and ("followup", "1") in labels), None), timeout=30, interval=0.1)
+        labels, started = running
+        assert labels == {"migration": "001_slow", "step": "1", "followup": "1", "file": ""}, labels  # plan: step 1 follow-up 1
+        assert time.time() - 30 < started <= time.time()
+        blocker.close()
         assert process.wait(timeout=60) == 0, process.stderr.read()
     finally:
+        blocker.close()
         if process.poll() is None:
             process.kill()
