@@ -572,6 +572,8 @@ def test_a_lock_timeout_retries_the_revision_in_flight(tmp_path, tables):
     result, events = applied_while_orders_is_read(ini, tables.dsn)
     assert result.returncode == 0, result.stderr
     assert [e["migration"] for e in events if e["event"] == "retry"][:1] == ["r2"]
+    named = step_names(events)  # the retry names the op that timed out as its step events (and plan) do
+    assert named["retry"][:1] == [("r2.py", 13, None)] and ("r2.py", 13, None) in named["step"], named
     assert [e["migration"] for e in events if e["event"] == "done"] == ["r1", "r2"], "r1 committed once, r2 retried"
     assert tables.execute("SELECT count(*) FROM users WHERE left(email, 3) = 'vip'") == [(3,)]
 
