@@ -592,6 +592,8 @@ def test_kill_during_the_concurrent_index_build_of_a_revision_then_resume(tmp_pa
     sent = [step["sql"] for step in steps(result) if not step["sql"].startswith("SELECT")]  # Alembic's own look-ups
     # the follow-up, unless the server finished the build after its client died (then it is found valid)
     assert sent in ([], ["CREATE INDEX CONCURRENTLY users_email_idx ON users (email, id)"]), sent
+    named = step_names(json_events(result))  # the killed run's follow-up, named as plan names it (r1.py:11 follow-up 1)
+    assert named["followup"] == [("r1.py", 11, 1)] and set(named.get("skip", []) + named.get("step", [])) >= {("r1.py", 11, 1)}, named
     assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status = 'pending'") == [(0,)]
     assert tables.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
 
