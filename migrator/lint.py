@@ -273,8 +273,10 @@ class Linter:
         A directive on a line a statement spans (a trailing comment included) belongs to it;
         otherwise to the next statement below it.
         """
-        flat = [s for top in statements for s in top.walk()]
         targets = {}
+        if not any(directive.verb == "ignore" for directive in directives):  # most files have none
+            return targets
+        flat = [s for top in statements for s in top.walk()]
         for directive in directives:
             if directive.verb != "ignore":
                 continue
