@@ -35,8 +35,10 @@ def check(statement, ctx):
 def may_hold_long_name(sql: str) -> bool:
     """Whether the text has a run that may be a name over 63 bytes (most statements have none: cheap to rule out)."""
     if sql.isascii():
-        return len(sql) > MAX_BYTES and (LONG_ASCII_WORD.search(sql) is not None
-                                         or any(len(m.group(0)) > MAX_BYTES for m in QUOTED.finditer(sql)))
+        # a run of 64 word characters has no space in it: look for one only in text that has such a stretch
+        return len(sql) > MAX_BYTES and (
+            max(map(len, sql.split()), default=0) > MAX_BYTES and LONG_ASCII_WORD.search(sql) is not None
+            or any(len(m.group(0)) > MAX_BYTES for m in QUOTED.finditer(sql)))
     return any(len(m.group(0).encode()) > MAX_BYTES for m in CANDIDATE.finditer(sql))
 
 
