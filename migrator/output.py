@@ -26,45 +26,56 @@ def print_text(results) -> None:
 
     Styled by rich on a terminal; written as plain lines (fast, greppable) to pipes and log files.
     """
-    lines = list(_text_lines(results))
     out = console() if _may_style() else None
+    summary, summary_style = _summary(results)
     if out is None or not out.is_terminal:
-        # most lines are one segment: joining only the others keeps a 60,000-line report quick to write
-        plain = [line[0][0] if len(line) == 1 else "".join([text for text, _ in line]) for line in lines]
-        plain.append("")
-        sys.stdout.write("\n".join(plain))
+        lines = []  # a 70,000-line report: built as strings, written at once
+        for result in results:
+            if result.findings:
+                lines.append(result.path)
+                for finding in result.findings:
+                    location, statement, help = _finding_parts(finding)
+                    lines.append(f"{location}{finding.rule}  {finding.message}")
+                    lines += statement
+                    lines += help
+                lines.append("")
+        lines.append(summary)
+        sys.stdout.write("\n".join(lines) + "\n")
         return
     from rich.text import Text
 
-    for line in lines:
-        out.print(Text.assemble(*line))
+    for result in results:
+        if result.findings:
+            out.print(Text(result.path, style="bold"))
+            for finding in result.findings:
+                location, statement, help = _finding_parts(finding)
+                out.print(Text.assemble(location, (finding.rule, SEVERITY_STYLE[finding.severity]), f"  {finding.message}"))
+                for line in statement:
+                    out.print(Text(line, style="dim"))
+                for line in help:
+                    out.print(Text(line, style="green"))
+            out.print()
+    out.print(Text(summary, style=summary_style))
 
 
-def _text_lines(results):
-    """Each output line as (text, style) segments."""
+def _finding_parts(finding) -> tuple[str, list[str], list[str]]:
+    """What a finding's lines show besides its rule and message: where it is, its statement (four lines at
+    most), the safe alternative."""
+    statement = finding.statement.splitlines() if finding.statement else []
+    shown = [f"    | {text}" for text in statement[:4]] + (["    | ..."] if len(statement) > 4 else [])
+    help = [("    help: " if index == 0 else "          ") + text
+            for index, text in enumerate(finding.help.splitlines())] if finding.help else []
+    return f"{finding.path}:{finding.line}:{finding.column}  ", shown, help
+
+
+def _summary(results) -> tuple[str, str]:
+    """The report's last line (findings per severity, files linted), and its style."""
     counts = {"error": 0, "warning": 0, "info": 0}
     for result in results:
-        if not result.findings:
-            continue
-        yield [(result.path, "bold")]
         for finding in result.findings:
             counts[finding.severity] += 1
-            yield [
-                (f"{finding.path}:{finding.line}:{finding.column}  ", ""),
-                (finding.rule, SEVERITY_STYLE[finding.severity]),
-                (f"  {finding.message}", ""),
-            ]
-            if finding.statement:
-                statement_lines = finding.statement.splitlines()
-                for text in statement_lines[:4] + (["..."] if len(statement_lines) > 4 else []):
-                    yield [(f"    | {text}", "dim")]
-            if finding.help:
-                for index, text in enumerate(finding.help.splitlines()):
-                    yield [(("    help: " if index == 0 else "          ") + text, "green")]
-        yield []
     summary = ", ".join(_plural(counts[severity], severity) for severity in ("error", "warning", "info"))
-    summary += f" in {_plural(len(results), 'file')}"
-    yield [(summary, "bold" if counts["error"] else "")]
+    return f"{summary} in {_plural(len(results), 'file')}", "bold" if counts["error"] else ""
 
 
 def _plural(count: int, noun: str) -> str:
