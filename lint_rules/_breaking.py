@@ -8,4 +8,4 @@ def check_breaking_action(statement, ctx, kind: str, describe, instead: str, ale
     for action in existing_table_actions(statement, ctx, lambda a: a.kind == kind):
         ctx.report(describe(statement, action) + ": the application version still running breaks on it",
                    ctx.help(instead.format(table=statement.relation, column=action.column, new=action.new_name),
-                            alembic(statement.relation, action)))
+                            lambda: alembic(statement.relation, action)))

@@ -10,4 +10,4 @@ def check_column_type(statement, ctx, banned, message: str, instead: str, alembi
     for column, data_type, _ in column_types(statement):
         if banned(data_type.element):
             ctx.report(message.format(column=column, type=data_type.declared()),
-                       ctx.help(instead.format(column=column), alembic.format(column=column, name=_alembic.literal(column))))
+                       ctx.help(instead.format(column=column), lambda: alembic.format(column=column, name=_alembic.literal(column))))

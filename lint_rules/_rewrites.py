@@ -9,5 +9,5 @@ def check_generated_column(statement, ctx, generated: str, what: str, instead: s
         ctx.report(
             f"ADD COLUMN {action.column} as {what} fills every existing row: it rewrites all of {statement.relation} "
             "under ACCESS EXCLUSIVE",
-            ctx.help(instead.format(table=statement.relation, column=action.column), alembic(statement.relation, action)),
+            ctx.help(instead.format(table=statement.relation, column=action.column), lambda: alembic(statement.relation, action)),
         )

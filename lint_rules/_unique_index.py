@@ -22,7 +22,7 @@ def check_unique_index_constraint(statement, ctx, constraint_type: str, keyword:
             ctx.help(
                 f"CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({', '.join(columns)});  -- outside a transaction\n"
                 f"ALTER TABLE {table} ADD CONSTRAINT {name} {keyword} USING INDEX {index};",
-                _alembic_recipe(table, columns, index, f"ADD CONSTRAINT {name} {keyword} USING INDEX {index}"),
+                lambda: _alembic_recipe(table, columns, index, f"ADD CONSTRAINT {name} {keyword} USING INDEX {index}"),
             ),
         )
 

@@ -14,7 +14,7 @@ def check(statement, ctx):
                     f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
                     f"-- backfill it (migrator backfill), then add a validated CHECK ({action.column} IS NOT NULL) "
                     "and SET NOT NULL (see `migrator explain set-not-null`)",
-                    "Add it nullable, backfill it (migrator backfill), then make it NOT NULL the safe way "
+                    lambda: "Add it nullable, backfill it (migrator backfill), then make it NOT NULL the safe way "
                     "(`migrator explain set-not-null`):\n" + _alembic.add_column(table, action.column, action.data_type),
                 ),
             )

@@ -17,7 +17,7 @@ def check(statement, ctx):
             f"ALTER TABLE {table} ALTER COLUMN {action.column} SET DEFAULT {default.meta.get('written') or default.sql('postgres')};\n"
             f"-- then fill existing rows in batches: migrator backfill run ... --table {table} --set \"{action.column} = ...\""
         )
-        alternative = ctx.help(alternative, (
+        alternative = ctx.help(alternative, lambda: (
             "Add the column without its server_default, then give new rows the default:\n"
             + _alembic.add_column(table, action.column, action.data_type) + "\n"
             + f"op.alter_column({_alembic.literal(table.name)}, {_alembic.literal(action.column)}, server_default=sa.text("

@@ -15,7 +15,7 @@ def check(statement, ctx):
                     f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({', '.join(action.columns)}) "
                     f"REFERENCES {action.references}{_columns(action.referenced_columns)} NOT VALID;\n"
                     f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
-                    ALEMBIC + _alembic.create_foreign_key(name, table, action.columns, action.references,
+                    lambda: ALEMBIC + _alembic.create_foreign_key(name, table, action.columns, action.references,
                                                           action.referenced_columns)
                     + "\n" + _alembic.validate(table, name),
                 ),
@@ -32,7 +32,7 @@ def check(statement, ctx):
                     f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
                     f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({action.column}) REFERENCES {foreign_key.references} NOT VALID;\n"
                     f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
-                    "Add the column without its sa.ForeignKey, then the foreign key NOT VALID, and validate it in a "
+                    lambda: "Add the column without its sa.ForeignKey, then the foreign key NOT VALID, and validate it in a "
                     "transaction of its own:\n"
                     + _alembic.create_foreign_key(name, table, [action.column], foreign_key.references,
                                                   foreign_key.referenced_columns)

@@ -26,7 +26,7 @@ def check(statement, ctx):
                 f"ALTER DOMAIN {domain} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID;\n"
                 f"-- then, in a separate transaction (still SHARE on the tables before PostgreSQL 18):\n"
                 f"ALTER DOMAIN {domain} VALIDATE CONSTRAINT {name};",
-                _alembic.execute(f"ALTER DOMAIN {domain} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID") + "\n"
+                lambda: _alembic.execute(f"ALTER DOMAIN {domain} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID") + "\n"
                 + _alembic.validate(domain, name, "DOMAIN") + "  # still SHARE on the tables before PostgreSQL 18",
             ),
         )

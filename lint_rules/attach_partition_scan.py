@@ -19,7 +19,7 @@ def check(statement, ctx):
                     f"ALTER TABLE {partition} VALIDATE CONSTRAINT {bound};  -- separate transaction\n"
                     f"ALTER TABLE {statement.relation} ATTACH PARTITION {partition} ...;\n"
                     f"ALTER TABLE {partition} DROP CONSTRAINT {bound};",
-                    _alembic.create_check_constraint(bound, partition, "<the partition bound>") + "\n"
+                    lambda: _alembic.create_check_constraint(bound, partition, "<the partition bound>") + "\n"
                     + _alembic.validate(partition, bound) + "\n" + _alembic.execute(statement.sql) + "\n"
                     + f"op.drop_constraint({_alembic.literal(bound)}, {_alembic.literal(partition.name)}, type_=\"check\""
                       f"{_alembic.schema(partition)})",

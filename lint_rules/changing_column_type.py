@@ -32,7 +32,7 @@ def check(statement, ctx):
         old = ctx.migration.column_type(table, action.column)
         change = f"ALTER COLUMN {action.column} TYPE {new}"
         rewrite = _rewrite(table, action.column)
-        alternative = ctx.help(_alternative(table, action, False), _alternative(table, action, True))
+        alternative = ctx.help(_alternative(table, action, False), lambda: _alternative(table, action, True))
         if action.rewrites is False:
             continue
         if action.using_casts is None:
@@ -43,7 +43,7 @@ def check(statement, ctx):
             ctx.report(
                 f"{old} to {new} on {table}.{action.column} skips the rewrite only when the session TimeZone is UTC",
                 ctx.help("SET LOCAL TimeZone = 'UTC'; before the ALTER, and check it in review.",
-                         _alembic.execute("SET LOCAL TimeZone = 'UTC'") + "  # before this op; check it in review"),
+                         lambda: _alembic.execute("SET LOCAL TimeZone = 'UTC'") + "  # before this op; check it in review"),
             )
         elif old is not None:
             ctx.report(
@@ -51,7 +51,7 @@ def check(statement, ctx):
                 f"extension or user type defines; if not binary-coercible it {rewrite}",
                 ctx.help("Check pg_cast for a binary-coercible (castmethod 'b') cast, then assert it with "
                          "`-- migrator:ignore changing-column-type`.",
-                         "Check pg_cast for a binary-coercible (castmethod 'b') cast, then assert it above this op with "
+                         lambda: "Check pg_cast for a binary-coercible (castmethod 'b') cast, then assert it above this op with "
                          f"`{_alembic.directive('ignore changing-column-type')}`."),
                 severity="warning",
             )
@@ -62,7 +62,7 @@ def check(statement, ctx):
                 f"varchar or to text, numeric(p,s) to numeric(p2>=p,s)), otherwise it {rewrite}",
                 ctx.help("Check the current type; if the change is binary-coercible, assert it with "
                          "`-- migrator:ignore changing-column-type -- was varchar(100)`.",
-                         "Check the current type; if the change is binary-coercible, assert it above this op with "
+                         lambda: "Check the current type; if the change is binary-coercible, assert it above this op with "
                          f"`{_alembic.directive('ignore changing-column-type -- was varchar(100)')}`."),
                 severity="warning",
             )

@@ -11,7 +11,7 @@ def check(statement, ctx):
             ctx.help(
                 f"DROP INDEX CONCURRENTLY IF EXISTS {name};  -- then build it again without IF NOT EXISTS\n"
                 f"-- (check: {check_valid})",
-                _alembic.autocommit(_alembic.drop_index(name, statement.relation)
+                lambda: _alembic.autocommit(_alembic.drop_index(name, statement.relation)
                                     + "  # then build it again without if_not_exists") + f"\n# (check: {check_valid})",
             ),
         )

@@ -17,7 +17,7 @@ def check(statement, ctx):
                 ctx.help(
                     f"ALTER TABLE {table} {body} NOT VALID;\n-- then, in a separate transaction:\n"
                     f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};",
-                    "Pass postgresql_not_valid=True to this op.create_check_constraint(...), then validate it in a "
+                    lambda: "Pass postgresql_not_valid=True to this op.create_check_constraint(...), then validate it in a "
                     "transaction of its own (autocommit_block() commits what ran before it):\n"
                     + (_alembic.create_check_constraint(name, table, condition.group(1)) if condition
                        else _alembic.execute(f"ALTER TABLE {table} {body} NOT VALID"))
@@ -34,7 +34,7 @@ def check(statement, ctx):
                     f"ALTER TABLE {table} ADD COLUMN {action.column} {action.data_type.declared()};\n"
                     f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK (...) NOT VALID;\n"
                     f"-- then, in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};",
-                    "Add the column without its CHECK, then the check with op.create_check_constraint("
+                    lambda: "Add the column without its CHECK, then the check with op.create_check_constraint("
                     f"{_alembic.literal(name)}, {_alembic.literal(table.name)}, <condition>{_alembic.schema(table)}, "
                     "postgresql_not_valid=True) and validate it in a transaction of its own:\n"
                     + _alembic.validate(table, name),

@@ -8,7 +8,7 @@ def check(statement, ctx):
         if ctx.pg_version < 12 and migration.in_transaction:
             ctx.report("before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block",
                        ctx.help("Put it in its own migration marked -- migrator:no-transaction.",
-                                _alembic.outside_transaction(statement.sql)))
+                                lambda: _alembic.outside_transaction(statement.sql)))
         return
     if not migration.in_transaction or not migration.enum_values_added:
         return
@@ -21,7 +21,7 @@ def check(statement, ctx):
             f"uses enum value {', '.join(repr(v) for v in used)} in the transaction that added it: PostgreSQL refuses "
             "(unsafe use of new value) until that transaction commits",
             ctx.help("COMMIT after ALTER TYPE ... ADD VALUE, and use the value in a later transaction or migration.",
-                     "Add the value inside autocommit_block(), which commits it, and use it after the block (or in a "
+                     lambda: "Add the value inside autocommit_block(), which commits it, and use it after the block (or in a "
                      "later revision):\n" + _alembic.autocommit(*(
                          _alembic.execute(f"ALTER TYPE {enum} ADD VALUE {_quoted(value)}")
                          for (enum, value), transaction in migration.enum_values_added.items()

@@ -8,7 +8,7 @@ def check(statement, ctx):
         ctx.report(
             f"REFRESH MATERIALIZED VIEW {statement.relation} holds ACCESS EXCLUSIVE while it recomputes: readers wait",
             ctx.help(f"{refresh};  -- needs a unique index on the view",
-                     f"{_alembic.execute(refresh)}  # needs a unique index on the view; runs in the revision's transaction"),
+                     lambda: f"{_alembic.execute(refresh)}  # needs a unique index on the view; runs in the revision's transaction"),
         )
 
 

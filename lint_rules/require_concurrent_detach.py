@@ -10,7 +10,7 @@ def check(statement, ctx):
         ctx.report(
             f"DETACH PARTITION {action.partition} takes ACCESS EXCLUSIVE on {statement.relation}: every query on the "
             "partitioned table waits",
-            ctx.help(f"{detach};  -- outside a transaction block", _alembic.outside_transaction(detach)),
+            ctx.help(f"{detach};  -- outside a transaction block", lambda: _alembic.outside_transaction(detach)),
         )
 
 

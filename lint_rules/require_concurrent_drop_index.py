@@ -14,7 +14,7 @@ def check(statement, ctx):
         ctx.help(
             "\n".join(f"DROP INDEX CONCURRENTLY IF EXISTS {name};" for name in existing)
             + "  -- one index per statement, no CASCADE, outside a transaction block",
-            _alembic.autocommit(*(_alembic.drop_index(index.name, index) for index in existing)),
+            lambda: _alembic.autocommit(*(_alembic.drop_index(index.name, index) for index in existing)),
         ),
     )
 

@@ -15,7 +15,7 @@ def check(statement, ctx):
         ctx.help(
             insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY")
             + ";  -- outside a transaction block: put it in a migration marked -- migrator:no-transaction",
-            ALEMBIC + _example(_alembic.create_index(action.constraint, statement.relation, action.columns,
+            lambda: ALEMBIC + _example(_alembic.create_index(action.constraint, statement.relation, action.columns,
                                                      action.constraint_type == "unique")),
         ),
     )

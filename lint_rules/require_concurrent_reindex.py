@@ -11,11 +11,11 @@ def check(statement, ctx):
     if ctx.pg_version >= 12:
         concurrent = f"REINDEX {target} CONCURRENTLY {statement.relation or ''}".strip()
         ctx.report(f"{what} blocks writes (and reads through the index) for the whole rebuild",
-                   ctx.help(concurrent + ";  -- outside a transaction block", _alembic.outside_transaction(concurrent)))
+                   ctx.help(concurrent + ";  -- outside a transaction block", lambda: _alembic.outside_transaction(concurrent)))
     else:
         ctx.report("REINDEX blocks writes for the whole rebuild, and PostgreSQL before 12 has no REINDEX CONCURRENTLY",
                    ctx.help("CREATE INDEX CONCURRENTLY a new index, DROP INDEX CONCURRENTLY the old one, then rename.",
-                            "Build a new index with op.create_index(..., postgresql_concurrently=True), drop the old one "
+                            lambda: "Build a new index with op.create_index(..., postgresql_concurrently=True), drop the old one "
                             "with op.drop_index(..., postgresql_concurrently=True), both inside `"
                             f"{_alembic.AUTOCOMMIT}`, then rename the new one with "
                             + _alembic.execute("ALTER INDEX <new> RENAME TO <old>") + "."))

@@ -8,7 +8,7 @@ def check(statement, ctx):
             ctx.report(
                 f"ALTER TYPE {statement.relation} ADD VALUE {action.value!r} has no BEFORE or AFTER: the value goes "
                 "last, so it sorts after every existing value in ORDER BY, comparisons and min()/max()",
-                ctx.help(f"{ordered};  -- {WHERE}", f"{_alembic.execute(ordered)}  # {WHERE}"),
+                ctx.help(f"{ordered};  -- {WHERE}", lambda: f"{_alembic.execute(ordered)}  # {WHERE}"),
             )
 
 

@@ -16,7 +16,7 @@ def check(statement, ctx):
             f"table {', '.join(names)} is not schema-qualified: which table it means depends on the search_path "
             "of the session that runs the migration",
             ctx.help(f"Name the schema: {', '.join('public.' + name for name in names)} (or the schema it lives in).",
-                     f"Name the schema: schema=\"public\" on the op (or the schema it lives in), "
+                     lambda: f"Name the schema: schema=\"public\" on the op (or the schema it lives in), "
                      f"{', '.join('public.' + name for name in names)} in SQL."),
         )
 

@@ -10,7 +10,7 @@ def recipe(ctx, table, column) -> str:
         f"-- in a separate transaction:\nALTER TABLE {table} VALIDATE CONSTRAINT {name};\n"
         f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;  -- PostgreSQL 12+ skips the scan\n"
         f"ALTER TABLE {table} DROP CONSTRAINT {name};",
-        _alembic.create_check_constraint(name, table, f"{column} IS NOT NULL") + "\n"
+        lambda: _alembic.create_check_constraint(name, table, f"{column} IS NOT NULL") + "\n"
         + _alembic.validate(table, name) + "\n"
         f"op.alter_column({_alembic.literal(table.name)}, {_alembic.literal(column)}, nullable=False"
         f"{_alembic.schema(table)})  # PostgreSQL 12+ skips the scan\n"
@@ -31,7 +31,7 @@ def check(statement, ctx):
             )
         elif (table.name, action.column) not in ctx.migration.validated_not_null:
             ignore = ctx.help("`-- migrator:ignore set-not-null -- <where>`",  # a revision says it in Python
-                              f"`{_alembic.directive('ignore set-not-null -- <where>')}` above this op")
+                              lambda: f"`{_alembic.directive('ignore set-not-null -- <where>')}` above this op")
             message = (f"SET NOT NULL on {table}.{action.column} scans the whole table under ACCESS EXCLUSIVE unless a "
                        f"validated CHECK ({action.column} IS NOT NULL) exists (if an earlier migration added one, "
                        f"say so with {ignore})")

@@ -32,15 +32,15 @@ def online_form(ctx, relation, kind: str) -> str:
         order = " USING INDEX" if kind == "cluster" else ""
         repack = f"REPACK (CONCURRENTLY) {relation}{order}"
         swap = "online: ACCESS EXCLUSIVE only for the final swap"
-        return ctx.help(f"{repack};  -- {swap}", f"{_alembic.outside_transaction(repack)}  # {swap}")
+        return ctx.help(f"{repack};  -- {swap}", lambda: f"{_alembic.outside_transaction(repack)}  # {swap}")
     if ctx.pg_version >= 19:
         return ctx.help("REPACK (CONCURRENTLY) one table at a time (it needs a table name).",
-                        "Repack one table at a time (REPACK (CONCURRENTLY) needs a table name), each inside "
+                        lambda: "Repack one table at a time (REPACK (CONCURRENTLY) needs a table name), each inside "
                         "autocommit_block():\n"
                         + _alembic.outside_transaction("REPACK (CONCURRENTLY) <table>"))
     vacuum = f"VACUUM (ANALYZE) {relation}" if relation is not None else "VACUUM (ANALYZE)"
     return ctx.help("Use pg_repack (online), or plain VACUUM, which takes no blocking lock.",
-                    "Use pg_repack (online), or plain VACUUM, which takes no blocking lock (in autocommit_block(): "
+                    lambda: "Use pg_repack (online), or plain VACUUM, which takes no blocking lock (in autocommit_block(): "
                     "VACUUM may not run in a transaction block):\n" + _alembic.outside_transaction(vacuum))
 
 

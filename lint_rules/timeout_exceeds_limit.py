@@ -19,7 +19,7 @@ def check(statement, ctx):
             f"{setting} is {value} (set on line {in_force.line}) while this statement takes {describe_locks(targets)}: "
             f"above the {format_duration(limit)} limit",
             ctx.help(f"SET LOCAL {setting} = '{format_duration(limit)}';  -- at most the limit (--max-timeout)",
-                     _alembic.execute(f"{scope} {setting} = '{format_duration(limit)}'")
+                     lambda: _alembic.execute(f"{scope} {setting} = '{format_duration(limit)}'")
                      + "  # before this op: at most the limit (--max-timeout)"),
         )
 

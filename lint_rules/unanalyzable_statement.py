@@ -6,7 +6,7 @@ def check(statement, ctx):
         ctx.report(
             f"migrator cannot tell what this statement locks or rewrites: {statement.unanalyzable}",
             ctx.help("Review it by hand; if it is safe, say so with `-- migrator:ignore unanalyzable-statement -- <why>`.",
-                     "Review it by hand; if it is safe, say so above the op with "
+                     lambda: "Review it by hand; if it is safe, say so above the op with "
                      f"`{_alembic.directive('ignore unanalyzable-statement -- <why>')}`."),
         )
 

@@ -20,7 +20,7 @@ def check(statement, ctx):
                     ctx.report(
                         f"{verb} {table}.{action.column} while backfill {backfill.shown} ({backfill.status}) still {uses} it",
                         ctx.help(f"-- migrator:requires-backfill {backfill.name}   ({WAITS})",
-                                 f"{_alembic.directive(f'requires-backfill {backfill.name}')}   ({WAITS}; in upgrade())"),
+                                 lambda: f"{_alembic.directive(f'requires-backfill {backfill.name}')}   ({WAITS}; in upgrade())"),
                     )
 
 

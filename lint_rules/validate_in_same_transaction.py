@@ -13,7 +13,7 @@ def check(statement, ctx):
                 f"VALIDATE CONSTRAINT {action.constraint} runs in the transaction that added it: the ADD's "
                 f"lock on {statement.relation} is held through the whole validation scan",
                 ctx.help("COMMIT after the ADD ... NOT VALID and validate in a new transaction (or the next migration).",
-                         "Validate in a transaction of its own: autocommit_block() commits the ADD ... NOT VALID "
+                         lambda: "Validate in a transaction of its own: autocommit_block() commits the ADD ... NOT VALID "
                          "first:\n" + _alembic.validate(statement.relation, action.constraint)),
             )
 
