@@ -424,12 +424,15 @@ class Cursor:
         return self.index >= len(self.tokens)
 
     def has_words(self, *words: str) -> bool:
+        """Whether the words come next, in order (the first compared before anything else: most calls stop there)."""
         tokens, index = self.tokens, self.index
         if index + len(words) > len(tokens):
             return False
         word_of_token = self.statement.word
-        for offset, word in enumerate(words):
-            if word_of_token(tokens[index + offset]) != word:
+        if word_of_token(tokens[index]) != words[0]:
+            return False
+        for offset in range(1, len(words)):
+            if word_of_token(tokens[index + offset]) != words[offset]:
                 return False
         return True
 
