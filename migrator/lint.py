@@ -13,7 +13,7 @@ from migrator.analyzer import Analyzer, Statement
 from migrator.config import Config
 from migrator.context import MigrationContext
 from migrator.findings import FileResult, Finding
-from migrator.runners import ONE_STRING, file_transaction
+from migrator.runners import ONE_STRING, extension_search_path, file_transaction
 from migrator.sqltext import Source, SqlSyntaxError, gaps
 
 DIRECTIVE = re.compile(r"^\s*(?:--|/\*)\s*migrator:\s*([a-z-]*)(.*?)(?:\*/)?\s*$", re.IGNORECASE | re.DOTALL)
@@ -167,8 +167,7 @@ class Linter:
             migration = MigrationContext(self.config.pg_version, wrapped, implicit=wrapped and transaction.mode == ONE_STRING,
                                          origin=transaction.origin, escape=transaction.escape, runner_sets_timeouts=transaction.sets_timeouts,
                                          alembic=alembic)
-            if "@extschema@" in source.text:  # an extension script: PostgreSQL runs it with search_path = its schema
-                migration.search_path = ["@extschema@"]
+            migration.search_path = extension_search_path(file, source.text) or migration.search_path
         result.wrapped = migration.wrapped
         migration.gates = gates | {d.backfill for d in directives if d.verb == "requires-backfill"}
         reports = self.run_rules(statements, migration)

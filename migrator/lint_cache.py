@@ -19,7 +19,7 @@ from pathlib import Path
 from migrator import __version__
 from migrator.config import Config
 from migrator.findings import FileResult, Finding
-from migrator.runners import file_transaction
+from migrator.runners import extension_search_path, file_transaction
 
 
 def cache_dir() -> Path:
@@ -81,8 +81,10 @@ class LintCache:
             data = path.read_bytes()
         except OSError:
             return None
-        runner = file_transaction(data.decode("utf-8", errors="replace"), path, self.config.runner, self.config.transaction)
-        digest = hashlib.sha256(repr(runner).encode())
+        text = data.decode("utf-8", errors="replace")
+        runner = file_transaction(text, path, self.config.runner, self.config.transaction)
+        # what decides a result besides the bytes: how the file runs, and an extension script's control file
+        digest = hashlib.sha256(repr((runner, extension_search_path(path, text))).encode())
         digest.update(data)
         key = self.keys[path] = digest.hexdigest()
         if self._entries is None:

@@ -186,6 +186,27 @@ def is_down_migration(path: Path) -> bool:
     return path.name == "down.sql" or path.name.endswith(".down.sql")
 
 
+EXTENSION_SCRIPT = re.compile(r"^(?P<extension>.+?)--.+\.sql$")  # NAME--VERSION.sql, NAME--FROM--TO.sql
+CONTROL_SCHEMA = re.compile(r"^\s*schema\s*=\s*'?(?P<schema>[^'#\s]+)", re.MULTILINE)
+
+
+def extension_search_path(file: Path | None, text: str) -> list[str] | None:
+    """The search_path an extension script runs with, if this is one: CREATE and ALTER EXTENSION set it to the
+    extension's schema, the `schema` of its control file (beside the script or in the folder above), or the
+    schema CREATE EXTENSION names, which the script calls @extschema@. None: not an extension script."""
+    script = EXTENSION_SCRIPT.match(file.name) if file is not None else None
+    if script is not None:
+        for folder in (file.parent, file.parent.parent):
+            try:
+                control = (folder / f"{script['extension']}.control").read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            schema = CONTROL_SCHEMA.search(control)
+            return [schema["schema"] if schema else "@extschema@"]
+    return ["@extschema@"] if "@extschema@" in text else None
+
+
+
 def sql_migrations(folder: Path, recursive: bool = False) -> list[Path]:
     """The SQL migrations in a folder (and its subfolders when recursive) that reach PostgreSQL on
     deploy, in name order: *.sql and *.sql.postgres files, leaving out down migrations and files

@@ -92,6 +92,42 @@ def test_a_file_reached_by_several_paths_is_linted_once(files):
     assert [f["rule"] for f in json.loads(result.stdout)] == ["require-concurrent-index"]
 
 
+EXTENSION_SCRIPT = (
+    '\\echo Use "CREATE EXTENSION myext" to load this file. \\quit\n'
+    "CREATE TABLE myext.node (id oid PRIMARY KEY);\n"
+    "CREATE TABLE myext.node_interface (id oid PRIMARY KEY, node_id oid REFERENCES node (id));\n"
+    "CREATE INDEX ON node_interface (node_id);\n"
+)
+
+
+@pytest.mark.parametrize("control, schema_of_bare_names", [
+    ("comment = 'x'\nschema = myext\nrelocatable = false\n", "myext"),
+    ("# relocatable: CREATE EXTENSION ... SCHEMA s\nrelocatable = true\n", "@extschema@"),
+])
+def test_an_extension_script_resolves_bare_names_in_its_schema_as_create_extension_runs_it(
+        tmp_path, monkeypatch, control, schema_of_bare_names):
+    """pglogical's scripts create pglogical.node, then name it `node`: CREATE EXTENSION runs a script with
+    search_path set to the extension's schema (its control file's `schema`), so that is the new table, not
+    an existing public.node held and scanned. The control file is part of the cache key."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    script = tmp_path / "sql" / "myext--1.0.sql"
+    script.parent.mkdir()
+    script.write_text(EXTENSION_SCRIPT)
+
+    def rules():
+        return sorted({f["rule"] for f in json.loads(run("lint", "--format", "json", str(script)).stdout)})
+
+    assert "require-concurrent-index" in rules() and "work-while-holding-lock" in rules()  # no control file: public.node
+    (tmp_path / "myext.control").write_text(control)  # in the folder above, as in most extension repositories
+    from migrator.runners import extension_search_path
+
+    assert extension_search_path(script, EXTENSION_SCRIPT) == [schema_of_bare_names]
+    if schema_of_bare_names == "myext":
+        assert rules() == []
+    (tmp_path / "myext.control").unlink()
+    assert "require-concurrent-index" in rules()
+
+
 def test_pg_version_and_max_timeout_options(tmp_path):
     path = tmp_path / "m.sql"
     path.write_text("SET LOCAL lock_timeout = '8s';\nSET LOCAL statement_timeout = '8s';\nALTER TABLE t ADD COLUMN a int DEFAULT 0;\n")
