@@ -7,11 +7,15 @@ def check(statement, ctx):
         if migration.explicit_transaction:  # ignored with a warning: harmful only if a second COMMIT was meant for it
             ctx.notes().setdefault("nested_begins", []).append(statement.line)
         elif migration.in_transaction and not migration.implicit:  # in one query string BEGIN makes the block explicit
-            ctx.report("BEGIN in a file the runner already wraps in a transaction: the COMMIT that follows ends the "
-                       "runner's transaction, and what comes after runs outside any transaction",
-                       ctx.help("Remove BEGIN/COMMIT, or mark the file -- migrator:no-transaction to manage transactions yourself.",
-                                "Remove the op.execute of BEGIN and of its COMMIT: Alembic runs the revision in a "
-                                f"transaction; what must run outside it goes in `{_alembic.AUTOCOMMIT}`."))
+            # ignored with a warning, and the runner commits at the end: harmful only if a COMMIT follows
+            ctx.notes()["wrapped_begin"] = statement
+    elif statement.kind in ("commit", "rollback") and "wrapped_begin" in ctx.notes():
+        ctx.report(f"BEGIN in a file the runner already wraps in a transaction: the {statement.kind.upper()} on line "
+                   f"{statement.line} ends the runner's transaction, and what comes after runs outside any transaction",
+                   ctx.help("Remove BEGIN/COMMIT, or mark the file -- migrator:no-transaction to manage transactions yourself.",
+                            lambda: "Remove the op.execute of BEGIN and of its COMMIT: Alembic runs the revision in a "
+                                    f"transaction; what must run outside it goes in `{_alembic.AUTOCOMMIT}`."),
+                   statement=ctx.notes().pop("wrapped_begin"))
     elif statement.kind == "rollback" and migration.in_transaction and not migration.explicit_transaction:
         ctx.report("ROLLBACK in a migration that runs in one transaction undoes everything before it, and the "
                    "runner still records the migration as applied; what follows runs outside any transaction",

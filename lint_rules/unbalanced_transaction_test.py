@@ -26,9 +26,27 @@ def test_a_lone_nested_begin_under_one_commit_is_harmless():
     assert hits("BEGIN;\nBEGIN;\nCOMMIT;", RULE, transaction="none") == 0
 
 
-def test_begin_in_a_file_the_runner_wraps():
-    [finding] = lint("BEGIN;\nALTER TABLE t ADD COLUMN a int;\nCOMMIT;", RULE)
-    assert "already wraps" in finding.message
+def test_begin_in_a_file_the_runner_wraps_is_flagged_where_a_commit_ends_the_runner_s_transaction(pg_db):
+    """PostgreSQL ignores the BEGIN (a warning) and the runner commits at the end: harmless alone (pgstac's
+    0.9.12-0.10.0 opens with one). A COMMIT after it ends the runner's transaction: what follows runs alone."""
+    import psycopg
+
+    [finding] = lint("BEGIN;\nINSERT INTO t VALUES (1);\nCOMMIT;\nINSERT INTO t VALUES (2);", RULE)
+    assert "already wraps" in finding.message and "COMMIT on line 3" in finding.message and finding.line == 1
+    assert hits("BEGIN;\nINSERT INTO t VALUES (1);", RULE) == 0
+    pg_db.execute("CREATE TABLE t (a int)")
+    with psycopg.connect(pg_db.dsn) as runner:  # a runner's transaction around the file, statement by statement
+        runner.execute("BEGIN;")
+        runner.execute("INSERT INTO t VALUES (1)")
+        assert runner.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        runner.rollback()  # the runner's transaction still held it all: its rollback undoes the file
+        runner.execute("BEGIN;")
+        runner.execute("INSERT INTO t VALUES (1)")
+        runner.execute("COMMIT")
+        assert runner.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # the runner's transaction is over
+        runner.execute("INSERT INTO t VALUES (2)")
+        runner.rollback()  # the runner's rollback no longer undoes the first INSERT
+    assert pg_db.execute("SELECT a FROM t") == [(1,)]
 
 
 def test_begin_commit_in_a_file_sent_as_one_query_string(pg_db):
