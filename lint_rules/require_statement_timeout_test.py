@@ -43,6 +43,7 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
 def test_alembic_revision_is_told_about_migrator_apply_and_op_execute(tmp_path, pg_db):
     assert alembic_timeout_in_force(tmp_path, pg_db.dsn, RULE, "statement_timeout") == "5s"
 
+
 def test_alembic_revision_applied_by_migrator_is_not_flagged(tmp_path):
     assert lint_alembic(tmp_path, 'op.add_column("users", sa.Column("nickname", sa.Text()))', RULE, runner="migrator") == []
 
