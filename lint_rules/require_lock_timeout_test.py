@@ -73,6 +73,19 @@ def test_new_table_referencing_an_existing_one_needs_it():
     assert "SHARE ROW EXCLUSIVE on users" in finding.message
 
 
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE menu (id int PRIMARY KEY, parent int, FOREIGN KEY (parent) REFERENCES menu (id));",
+    "CREATE TABLE app.menu (id int PRIMARY KEY, parent int REFERENCES app.menu);",
+    "CREATE TABLE menu (id int PRIMARY KEY, parent int REFERENCES public.menu);",
+    "CREATE TEMP TABLE menu (id int PRIMARY KEY, parent int REFERENCES menu);",
+])
+def test_a_new_table_referencing_itself_waits_for_no_one(sql):
+    """A tree's parent key (Tryton's ir_ui_menu): the only table it references is the one being created."""
+    assert hits(sql, RULE) == 0
+    assert hits(sql.replace("(id int PRIMARY KEY, parent int", "(id int PRIMARY KEY, u int REFERENCES users, parent int"),
+                RULE) == 1
+
+
 def test_statements_inside_do_blocks_count():
     sql = "DO $$\nBEGIN\n  ALTER TABLE users ADD COLUMN x int;\nEND $$;"
     [finding] = lint(sql, RULE)
@@ -99,6 +112,7 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "SET LOCAL lock_timeout = '1s';\nALTER TABLE t ADD COLUMN x int;",
     "CREATE TABLE child (LIKE t INCLUDING ALL) INHERITS (t);",
     "CREATE TABLE child2 () INHERITS (t, app.t);",
+    "CREATE TABLE menu (id int PRIMARY KEY, parent int REFERENCES menu, owner bigint REFERENCES users);",
 ]
 
 

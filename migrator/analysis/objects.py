@@ -153,7 +153,9 @@ class Objects:
         inner = Cursor(cursor.statement, body)
         while not inner.at_end:  # a new, empty table: only the tables it references are locked
             if inner.accept("REFERENCES"):
-                statement.add_lock(inner.relation(), Lock.SHARE_ROW_EXCLUSIVE, "referenced")
+                referenced = inner.relation()
+                if not _names_itself(statement.relation, referenced):  # a tree's parent key: no one else's table
+                    statement.add_lock(referenced, Lock.SHARE_ROW_EXCLUSIVE, "referenced")
             else:
                 inner.advance()
 
@@ -254,3 +256,12 @@ _HARMLESS_ALTER_OBJECTS = {
     "OPERATOR", "ROLE", "USER", "GROUP", "SERVER", "PUBLICATION", "SUBSCRIPTION", "LANGUAGE",
     "DATABASE", "TEXT", "CONVERSION", "EVENT", "STATISTICS", "ROUTINE", "TABLESPACE", "LARGE", "FOREIGN",
 }
+
+
+def _names_itself(table: Relation | None, referenced: Relation | None) -> bool:
+    """Whether a REFERENCES in CREATE TABLE names the table being created: a bare name finds it first (a
+    temporary table before any other, a permanent one in the schema CREATE puts it in, public by default)."""
+    if table is None or referenced is None or table.name != referenced.name:
+        return False
+    schemas = {table.schema, referenced.schema}
+    return len(schemas) == 1 or schemas in ({None, "pg_temp"}, {None, "public"})
