@@ -63,12 +63,12 @@ def one_line(help: str) -> str:
     return f"{head} {'; '.join(body)}"
 
 
-def create_index(name: str | None, table, columns, unique: bool = False) -> str | None:
-    """op.create_index(...) building the index CONCURRENTLY, or None when its columns are expressions."""
+def create_index(name: str | None, table, columns, unique: bool = False, concurrently: bool = True) -> str | None:
+    """op.create_index(...) building the index CONCURRENTLY (unless not), or None when its columns are expressions."""
     if name is None or not columns or EXPRESSION in columns:
         return None
     return (f"op.create_index({literal(name)}, {literal(table.name)}, {names(columns)}"
-            f"{', unique=True' if unique else ''}{schema(table)}, postgresql_concurrently=True)")
+            f"{', unique=True' if unique else ''}{schema(table)}{', postgresql_concurrently=True' if concurrently else ''})")
 
 
 def validate(table, name: str, kind: str = "TABLE") -> str:
