@@ -20,7 +20,13 @@ def check(statement, ctx):
 def _not_rerunnable(statement, dropped):
     """(message, help in SQL, help as a revision writes it) for each part of statement a re-run trips on."""
     kind, name = statement.kind, statement.relation
-    if kind == "create_index" and statement.concurrently:
+    if kind == "create_index" and statement.actions[0].constraint is None:
+        # PostgreSQL names it itself, a new name each time (t_a_idx, then t_a_idx1): a re-run succeeds, twice the index
+        yield ("CREATE INDEX without a name cannot be re-run: a second run builds a second, identical index under a new "
+               "name (and IF NOT EXISTS needs a name)",
+               f"CREATE INDEX {'CONCURRENTLY ' if statement.concurrently else ''}IF NOT EXISTS <name> ON {name} ...",
+               "Name the index in its op.execute, with CREATE INDEX IF NOT EXISTS <name>.")
+    elif kind == "create_index" and statement.concurrently:
         index = statement.actions[0].constraint
         if index in dropped:
             dropped.discard(index)  # that DROP ... IF EXISTS clears the way for this one build, not a second

@@ -68,6 +68,18 @@ def test_one_drop_clears_the_way_for_one_add(pg_db):
     assert hits(AUTOCOMMIT + index_twice, RULE) == 1
 
 
+def test_an_index_without_a_name_is_built_again_by_a_rerun(pg_db):
+    """PostgreSQL names it anew each time: the re-run succeeds, with a second identical index."""
+    for sql in ("CREATE INDEX ON t (a);", "CREATE INDEX CONCURRENTLY ON t (a);"):
+        [finding] = lint(AUTOCOMMIT + sql, RULE)
+        assert finding.message.startswith("CREATE INDEX without a name cannot be re-run: a second run builds a second")
+        assert finding.help.endswith("IF NOT EXISTS <name> ON t ...")
+    pg_db.execute("CREATE TABLE t (a int)")
+    for _ in range(2):
+        pg_db.execute("CREATE INDEX ON t (a)")
+    assert pg_db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 't' ORDER BY 1") == [("t_a_idx",), ("t_a_idx1",)]
+
+
 def test_a_temporary_table_dropped_at_commit_leaves_nothing_for_a_rerun(pg_db):
     with psycopg.connect(pg_db.dsn, autocommit=True) as retry_on_one_connection:
         for _ in range(2):
