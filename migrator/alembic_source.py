@@ -37,7 +37,8 @@ from sqlglot.errors import TokenError
 from migrator.analyzer import Analyzer, Statement
 from migrator.dbapi import Session, Status, replace_placeholders
 from migrator.errors import database_error, first_line
-from migrator.executor import ApplyError, Group, Migration, Step, followups_journal_sql, op_step_number, plan_text
+from migrator.executor import (NO_OP_STEP, ApplyError, Group, Migration, Step, followups_journal_sql, op_step_number,
+                               plan_text)
 from migrator.oracle import error_sqlstate
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
 
@@ -197,9 +198,9 @@ class AlembicProject:
             shown = Statement(f"-- {function}() of {path.name} reads the database: each statement is judged as it is "
                               f"sent ({message})", line, 0, line, "live_revision")
             return Migration(version, path, "", [Group([Step(0, shown, file=path.name)], transaction=True, online_only=True)])
-        text, origin = to_sql(rendered)
+        text, origin, blocks = to_sql(rendered)
         return plan_text(version, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog, downgrade,
-                         self.preview, alembic=True)
+                         self.preview, alembic=True, autocommit_blocks=blocks)
 
     def all(self) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(())]
@@ -396,6 +397,7 @@ class _Run:
         self.env_path, self.revisions = self.origins.env_path, self.origins.revisions
         self._directives: dict[str, RevisionDirectives] = {}
         self.queued: list[tuple[list, str]] = []  # follow-ups of the revision in flight, with where they come from
+        self.journal_steps: dict[str, int] = {}  # per revision: the journal step its next follow-up gets
         self.journaled = False  # follow-ups committed with a revision, to run before anything else
         self.armed: dict[int, tuple] = {}  # per DBAPI connection: the timeouts set in its current transaction
         self.last = None  # (origin, verdict, started) of the statement in flight
@@ -440,7 +442,7 @@ class _Run:
         from sqlalchemy import exc
 
         hooks = [("before_cursor_execute", self._before, True), ("after_cursor_execute", self._after, False),
-                 ("handle_error", self._failed, False)]
+                 ("handle_error", self._failed, False), ("commit", self._committing, False)]
         emit, stdout = self.executor.emit, sys.stdout
 
         def emit_to_stdout(event: dict) -> None:  # what migrator reports keeps stdout; what revisions print does not
@@ -521,9 +523,10 @@ class _Run:
         self._arm(raw, step)
         self.last = (origin, verdict, time.monotonic())
         lock_timeout, statement_timeout = step.timeouts(self.executor.policy, self.lock_timeout(self.revision))
-        self.executor.emit({"event": "step", "migration": self.revision or "alembic", **self._number(origin),
-                            "sql": verdict.sql or text, "lock_timeout_ms": lock_timeout,
-                            "statement_timeout_ms": statement_timeout, **({"note": verdict.note} if verdict.note else {})})
+        if verdict.sql != NO_OP_STEP:  # nothing of the op runs here (plan lists only its follow-ups): no step to name
+            self.executor.emit({"event": "step", "migration": self.revision or "alembic", **self._number(origin),
+                                "sql": verdict.sql or text, "lock_timeout_ms": lock_timeout,
+                                "statement_timeout_ms": statement_timeout, **({"note": verdict.note} if verdict.note else {})})
         if verdict.sql is not None:  # the online form's first part, or nothing: never the driver's placeholders
             if conn.dialect.paramstyle in ("format", "pyformat"):
                 return verdict.sql.replace("%", "%%"), {}
@@ -537,8 +540,9 @@ class _Run:
         followups = self.guard.after(Session.under(conn), verdict)
         if followups:
             self.queued.append((followups, f"{origin.path}:{origin.line}"))
-        self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", **self._number(origin),
-                            "seconds": round(time.monotonic() - started, 3)})
+        if verdict.sql != NO_OP_STEP:
+            self.executor.emit({"event": "step_done", "migration": self.revision or "alembic", **self._number(origin),
+                                "seconds": round(time.monotonic() - started, 3)})
 
     def _failed(self, context) -> None:
         """A statement failed: what it was, for a ROLLBACK TO SAVEPOINT the revision may send in its except clause."""
@@ -576,19 +580,33 @@ class _Run:
         if not step.is_upgrade:  # what the reverted revision still owed goes with it
             raw.run(sql.SQL("DELETE FROM migrator.apply_journal WHERE scope = {} AND version = {} AND status = 'pending'").format(
                 sql.Literal(self.executor.scope), sql.Literal(step.up_revision_id)))
-        if self.queued:
-            number = 1
-            [(search_path,)] = raw.rows("SELECT current_setting('search_path')")  # env.py's, for the follow-ups
-            for units, where in self.queued:
-                raw.run(followups_journal_sql(revision, units, where, number, self.project.analyzer, self.executor.scope,
-                                              search_path))
-                number += sum(len(unit.sql) for unit in units)
-            self.queued, self.journaled = [], True
+        self._journal_queued(raw, revision)
         if self.under_env_transaction:
             self._commit_beneath_env_py(raw)
         self.applied.append(step.up_revision_id)
         self.executor.emit({"event": "done", "migration": step.up_revision_id,
                             **({} if step.is_upgrade else {"direction": "downgrade"})})
+
+    def _journal_queued(self, raw: Session, version: str) -> None:
+        """Journal the follow-ups queued in the transaction about to commit on `raw`, numbered on from
+        those of the revision journaled before (to run once it has committed)."""
+        if not self.queued:
+            return
+        number = self.journal_steps.get(version, 1)
+        [(search_path,)] = raw.rows("SELECT current_setting('search_path')")  # env.py's, for the follow-ups
+        for units, where in self.queued:
+            raw.run(followups_journal_sql(version, units, where, number, self.project.analyzer, self.executor.scope,
+                                          search_path))
+            number += sum(len(unit.sql) for unit in units)
+        self.journal_steps[version] = number
+        self.queued, self.journaled = [], True
+
+    def _committing(self, conn) -> None:
+        """A transaction commits within the revision (its autocommit_block() begins): what ran before
+        it committed, so the follow-ups it queued are journaled with it and run before the block."""
+        if self.queued and self.revision is not None:
+            downgrade = self.project.direction == "downgrade"
+            self._journal_queued(Session.under(conn), f"{self.revision}-downgrade" if downgrade else self.revision)
 
     def _commit_beneath_env_py(self, raw: Session) -> None:
         """The revision commits on its own although env.py's `with engine.begin()` holds the

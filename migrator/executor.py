@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -32,6 +32,7 @@ from migrator.durations import format_duration
 from migrator.errors import UserError, database_error, first_line
 from migrator.lint import migration_markers, read_sql_file
 from migrator.lockwait import LockWaitSchedule
+from migrator.rewrites import Unit
 from migrator.runners import migration_version, sql_migrations
 from migrator.sqltext import Source
 
@@ -351,7 +352,7 @@ def _read(path: Path) -> str:
 
 def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_enabled: bool = True,
               line_map: list[int] | None = None, lint_config=None, catalog=None, downgrade: bool = False,
-              preview: bool = False, alembic: bool = False) -> Migration:
+              preview: bool = False, alembic: bool = False, autocommit_blocks: dict[int, str] | None = None) -> Migration:
     """Steps grouped by transaction: the text runs in one transaction (explicit BEGIN/COMMIT honoured),
     except statements that may not run in one, which run alone; `-- migrator:no-transaction` runs each alone.
 
@@ -364,29 +365,36 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     downgrade: the text reverts a revision, so dropping and renaming are not refused (as in apply);
     preview (plan): nothing is raised for a refusal, each refused statement is planned as written with
     its reasons in Step.refusals, so the whole migration shows. alembic: the text is a revision's, rendered
-    (refusals give their help as op.* calls)."""
+    (refusals give their help as op.* calls), autocommit_blocks the lines of what its autocommit_block()
+    sent (migrator.revisions.to_sql): as apply runs a revision, what runs in such a block runs in
+    autocommit, with no online form, and what may not run in a transaction block anywhere else
+    follows the revision's commit (migrator.guard)."""
     from migrator.guard import Catalog, blocks, refusal_message, split_online_form
-    from migrator.revisions import origin_line  # light: Alembic is imported only to render
+    from migrator.revisions import mark_autocommit_blocks, origin_line  # light: Alembic is imported only to render
 
     def path_line(line: int) -> int:
         return origin_line(line_map, line) if line_map else line
 
     catalog = catalog or Catalog(None, Policy())
     source, tokens, statements = analyze_text(path, text, analyzer, path_line)
+    mark_autocommit_blocks(statements, autocommit_blocks or {})
     down_line, no_transaction = migration_markers(source, tokens)
     if down_line is not None:
         statements = [s for s in statements if s.line < down_line]
     refuse_unanalyzable(path, statements, path_line)
+    in_blocks = _in_autocommit_blocks(statements)
+    deferred = {id(s) for s in statements if alembic and s.no_transaction and id(s) not in in_blocks}
     costs = {id(statement): catalog.cost([statement]) for statement in statements}
-    planned = _rewrites(statements, analyzer.pg_version, costs, catalog) if rewrite_enabled else [(s, None) for s in statements]
+    planned = _rewrites(statements, analyzer.pg_version, costs, catalog, in_blocks) if rewrite_enabled \
+        else [(s, None) for s in statements]
     # linted on the text's own lines (directives and rules read them), named by path_line in messages
     by_line = {s.line: s for s in statements}
     rewritten = {s.line for s, units in planned if units}
     findings = refusal_linter(lint_config or Config(pg_version=analyzer.pg_version)).lint_statements(
         source, tokens, statements, str(path), alembic=alembic).findings
     errors = [f for f in findings if f.line not in by_line and f.severity == "error" and f.rule not in HANDLED_BY_EXECUTOR
-              or f.line in by_line and blocks(f, by_line[f.line], costs[id(by_line[f.line])], catalog, f.line in rewritten,
-                                                 downgrade)]
+              or f.line in by_line and id(by_line[f.line]) not in deferred
+              and blocks(f, by_line[f.line], costs[id(by_line[f.line])], catalog, f.line in rewritten, downgrade)]
     errors.sort(key=lambda f: f.line)
     refusals: dict[int, list[str]] = {}  # id(statement) -> why apply refuses it (preview only)
     if errors and preview and statements:
@@ -410,7 +418,15 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     explicit = False
     numbers = itertools.count()
     for statement, units in planned:
-        wrapped = not explicit and not no_transaction
+        wrapped = not explicit and not no_transaction and id(statement) not in in_blocks
+        if statement.alembic_block is not None:  # autocommit_block() commits the revision's transaction, or begins the next
+            _close(migration, current)
+            current, explicit = [], False
+            continue
+        if id(statement) in deferred:  # sent in the revision's transaction: it runs once that commits (as apply does)
+            current.append(Step(next(numbers), replace(statement, sql=NO_OP_STEP, locks=[], actions=[]),
+                                [Unit([statement.sql])]))
+            continue
         if units and wrapped:  # the transactional part stays in the transaction; the rest follows its commit
             sent, followups, named_on = split_online_form(analyzer, statement, units)
             current.append(Step(next(numbers), sent, followups, named_on))
@@ -432,7 +448,7 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
         elif statement.kind in ("commit", "rollback"):
             _close(migration, current)
             current, explicit = [], False
-        elif statement.no_transaction or (no_transaction and not explicit):
+        elif statement.no_transaction or (no_transaction or id(statement) in in_blocks) and not explicit:
             _close(migration, current)
             current = []
             migration.groups.append(Group([step], transaction=False))
@@ -476,9 +492,22 @@ def refusal_linter(config):
     return Linter(config)
 
 
-def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog) -> list[tuple[Statement, list | None]]:
-    """Each statement with its online form, if it needs one (none inside explicit BEGIN ... COMMIT,
-    none on a table this migration creates, or one within the small-table budget)."""
+def _in_autocommit_blocks(statements: list[Statement]) -> set[int]:
+    """The ids of the statements an Alembic revision runs in its autocommit_block()s."""
+    inside, found = False, set()
+    for statement in statements:
+        if statement.alembic_block is not None:
+            inside = statement.alembic_block == "enter"
+        elif inside:
+            found.add(id(statement))
+    return found
+
+
+def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog,
+              in_blocks: set[int] = frozenset()) -> list[tuple[Statement, list | None]]:
+    """Each statement with its online form, if it needs one (none inside explicit BEGIN ... COMMIT
+    or an Alembic autocommit_block() (in_blocks: their ids), none on a table this migration
+    creates, or one within the small-table budget)."""
     from migrator.guard import online_form
     from migrator.rewrites import rewrite
 
@@ -486,12 +515,14 @@ def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog
     explicit = False
     planned = []
     for statement in statements:
-        if statement.kind == "begin":
+        if statement.alembic_block is not None:
+            explicit = False
+        elif statement.kind == "begin":
             explicit = True
         elif statement.kind in ("commit", "rollback"):
             explicit = False
         new = statement.relation is not None and statement.relation.name in created
-        units = None if explicit or new else rewrite(statement, set(), pg_version, catalog.name_taken(statement))
+        units = None if explicit or new or id(statement) in in_blocks else rewrite(statement, set(), pg_version, catalog.name_taken(statement))
         planned.append((statement, online_form(units, costs[id(statement)])))
         if statement.kind == "create_table" and statement.relation is not None:
             created.add(statement.relation.name)

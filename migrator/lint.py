@@ -102,14 +102,15 @@ class Linter:
         from migrator.revisions import origin_line, render_revision, to_sql
 
         rendered = render_revision(path)
-        sql, origin = to_sql(rendered)
+        sql, origin, blocks = to_sql(rendered)
         # Alembic runs the revision, unless the project is applied with `migrator apply`
         runner = "migrator" if self.config.runner == "migrator" else "alembic"
         try:  # its `# migrator:requires-backfill NAME` comments are Python's, not in the rendered SQL
             gates = frozenset(gate.backfill for gate in gates_of(path))
         except GateError:  # a malformed one gates nothing: its findings stay
             gates = frozenset()
-        result = self.lint_text(sql, display, runner=runner, gates=gates, alembic=True) if sql.strip() else FileResult(display)
+        result = self.lint_text(sql, display, runner=runner, gates=gates, alembic=True,
+                                autocommit_blocks=blocks) if sql.strip() else FileResult(display)
         source_lines = path.read_text(encoding="utf-8").splitlines()
         def revision_line(line: int) -> int:
             return origin_line(origin, line) if origin else 1
@@ -127,10 +128,12 @@ class Linter:
         return result
 
     def lint_text(self, text: str, path: str, file: Path | None = None, runner: str | None = None,
-                  gates: frozenset[str] = frozenset(), alembic: bool = False) -> FileResult:
+                  gates: frozenset[str] = frozenset(), alembic: bool = False,
+                  autocommit_blocks: dict[int, str] | None = None) -> FileResult:
         """Lint SQL text shown as path; file is where it was read from (its project tells the runner);
         gates: the backfills it requires besides those its own comments name; alembic: the text is an
-        Alembic revision rendered to SQL (help is given as op.* calls)."""
+        Alembic revision rendered to SQL (help is given as op.* calls), autocommit_blocks the lines of the
+        statements its autocommit_block() sent (migrator.revisions.to_sql)."""
         if not text.strip():
             result = FileResult(path)
             result.note = "empty file, nothing to lint"
@@ -141,6 +144,10 @@ class Linter:
         except SqlSyntaxError as error:
             return FileResult(path, findings=[Finding(path, error.line or 1, 1, "syntax-error", "error", str(error))])
         statements = self.analyzer.analyze_source(source, tokens, tool_statement_breaks(source, tokens))
+        if autocommit_blocks:
+            from migrator.revisions import mark_autocommit_blocks
+
+            mark_autocommit_blocks(statements, autocommit_blocks)
         return self.lint_statements(source, tokens, statements, path, file=file, runner=runner, gates=gates,
                                     alembic=alembic)
 

@@ -29,6 +29,7 @@ class RenderedRevision:
     directives: list[tuple[int, str]] = field(default_factory=list)  # (revision line, "-- migrator:...")
     error: tuple[int, str] | None = None  # (revision line, why it could not be rendered)
     stacks: list[tuple[int, ...]] = field(default_factory=list)  # per statement: the revision lines on its call stack
+    blocks: dict[int, str] = field(default_factory=dict)  # statement index -> its autocommit_block() edge (Statement.alembic_block)
 
 
 class _Capture:
@@ -42,11 +43,37 @@ class _Capture:
         text = text.strip()
         if text:
             stack = revision_stack(sys._getframe(1), {self.filename})
+            edge = autocommit_block_edge(sys._getframe(1), text)
+            if edge is not None:
+                self.rendered.blocks[len(self.rendered.statements)] = edge
             self.rendered.statements.append((stack[0] if stack else 1, text))
             self.rendered.stacks.append(stack)
 
     def flush(self) -> None:
         pass
+
+
+_AUTOCOMMIT_BLOCK_FILE = os.path.join("alembic", "runtime", "migration.py")
+
+
+def autocommit_block_edge(frame, text: str) -> str | None:
+    """"enter" for the COMMIT Alembic's autocommit_block() writes as it begins, "exit" for the BEGIN
+    it writes as it ends; None for any other statement (a revision's own BEGIN or COMMIT too)."""
+    word = text.rstrip(";").strip().upper()
+    if word not in ("COMMIT", "BEGIN"):
+        return None
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "autocommit_block" and code.co_filename.endswith(_AUTOCOMMIT_BLOCK_FILE):
+            return "enter" if word == "COMMIT" else "exit"
+        frame = frame.f_back
+    return None
+
+
+def mark_autocommit_blocks(statements, blocks: dict[int, str]) -> None:
+    """Tell the statements autocommit_block() sent (to_sql's blocks: their lines of its text) from a revision's own."""
+    for statement in statements if blocks else ():
+        statement.alembic_block = blocks.get(statement.line)
 
 
 def revision_stack(frame, filenames) -> tuple[int, ...]:
@@ -177,8 +204,9 @@ def origin_line(origin: list[int], line: int) -> int:
     return origin[min(line, len(origin)) - 1]
 
 
-def to_sql(rendered: RenderedRevision) -> tuple[str, list[int]]:
-    """The rendered SQL text and, per line of it, the revision line it stands for.
+def to_sql(rendered: RenderedRevision) -> tuple[str, list[int], dict[int, str]]:
+    """The rendered SQL text, per line of it the revision line it stands for, and the lines of the
+    statements autocommit_block() sent with their edge (see mark_autocommit_blocks).
 
     An `ignore` directive is placed before the first statement it covers (see RevisionDirectives).
     """
@@ -192,18 +220,21 @@ def to_sql(rendered: RenderedRevision) -> tuple[str, list[int]]:
     ignores = [(line, text) for line, text in pending if text.startswith("-- migrator:ignore ") or text.startswith("-- migrator:ignore\t")]
     coverage = RevisionDirectives(rendered.path.read_text(encoding="utf-8")) if ignores else None
     stacks = rendered.stacks or [(line,) for line, _ in rendered.statements]
-    for (statement_line, sql), stack in zip(rendered.statements, stacks):
+    blocks = {}
+    for index, ((statement_line, sql), stack) in enumerate(zip(rendered.statements, stacks)):
         for directive in [d for d in ignores if coverage.covers(d[0], stack)]:
             lines.append(directive[1])
             origin.append(directive[0])
             ignores.remove(directive)
+        if index in rendered.blocks:
+            blocks[len(lines) + 1] = rendered.blocks[index]
         for text in sql.splitlines():
             lines.append(text)
             origin.append(statement_line)
     for line, text in ignores:  # applies to nothing: reported as unused at its own line
         lines.append(text)
         origin.append(line)
-    return "\n".join(lines) + "\n", origin
+    return "\n".join(lines) + "\n", origin, blocks
 
 
 @dataclass

@@ -618,7 +618,7 @@ def test_apply_names_each_step_by_the_file_and_line_of_its_op_as_plan_does_and_s
     failed = apply(ini, tables.dsn, "--log-format", "json", *BIG)
     assert failed.returncode == 1 and 'violates foreign key constraint "orders_user_fk"' in failed.stderr, failed.stderr
     ran = [name for name in step_names(json_events(failed))["step"] if name[0] == "r1.py"]
-    assert ran == [*planned[:2], ("r1.py", 12, None), planned[2]], ran  # the index's in-transaction part sends nothing
+    assert ran == planned[:3], ran  # the index's in-transaction part sends nothing, and no step is named for it
     tables.execute("UPDATE orders SET user_id = 5 WHERE id = 5")
     resumed = apply(ini, tables.dsn, "--log-format", "json", *BIG)
     assert resumed.returncode == 0, resumed.stderr
@@ -633,6 +633,39 @@ def test_apply_names_each_step_by_the_file_and_line_of_its_op_as_plan_does_and_s
     shown = [line.split(": ")[0] for line in again.stderr.splitlines() if line.startswith("r1 r1.py:")]
     assert [line.removeprefix("r1 ") for line in shown if "follow-up" in line] == \
         [f"{file}:{line} follow-up {k}" for file, line, k in planned[2:]], again.stderr
+
+
+def test_plan_and_apply_agree_on_autocommit_blocks_and_what_may_not_run_in_the_revision_s_transaction(tmp_path, tables):
+    """What autocommit_block() runs runs in autocommit with no online form (a plain CREATE INDEX on a big table there
+    is refused); after it, the revision's transaction takes online forms again; CONCURRENTLY sent in the transaction
+    runs once it commits. plan lists what apply sends, under the same names, and refuses what apply refuses; the
+    follow-ups of the ops before the block (whose start commits them) are built, before the block runs."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.create_index("users_email_idx", "users", ["email"])
+        op.execute("CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id)")
+        with op.get_context().autocommit_block():
+            op.execute("UPDATE users SET email = email")
+        op.create_index("orders_id_user_idx", "orders", ["id", "user_id"])
+    """, "r2": """
+        with op.get_context().autocommit_block():
+            op.create_index("users_id_email_idx", "users", ["id", "email"])
+        op.create_index("users_email_id_idx", "users", ["email", "id"])
+    """})
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn, *BIG, "--format", "json"], capture_output=True, text=True)
+    planned = [(s["file"], s["line"], s["followup"], s["transaction"]) for s in json.loads(plan.stdout)]
+    assert planned == [("r1.py", 10, 1, "after commit, autocommit"), ("r1.py", 11, 1, "after commit, autocommit"),
+                       ("r1.py", 13, None, "autocommit"), ("r1.py", 14, 1, "after commit, autocommit"),
+                       ("r2.py", 11, None, "autocommit"), ("r2.py", 12, 1, "after commit, autocommit")], planned
+    refused = [(s["file"], s["line"]) for s in json.loads(plan.stdout) if s["refusals"]]
+    assert plan.returncode == 1 and refused == [("r2.py", 11)], plan.stdout
+    result = apply(ini, tables.dsn, "--log-format", "json", *BIG)
+    assert result.returncode == 1 and f"r2.py:11: refused by require-concurrent-index" in result.stderr, result.stderr
+    named = step_names(json_events(result))
+    assert [name for name in named["step"] if name[0] == "r1.py"] == [name[:3] for name in planned[:4]], named
+    assert named["followup"] == [name[:3] for name in planned[:4] if name[2]], named
+    assert tables.execute("SELECT count(*) FILTER (WHERE indisvalid), count(*) FROM pg_index WHERE indexrelid::regclass::text "
+                          "IN ('users_email_idx', 'orders_user_idx', 'orders_id_user_idx')") == [(3, 3)]
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
 
 
 @pytest.mark.parametrize("target, message", [("nope", "No such revision or branch 'nope'")])

@@ -139,6 +139,9 @@ class Statement:
     children: list["Statement"] = field(default_factory=list)
     parent: "Statement | None" = None
     index: int = 0
+    # an Alembic revision's statement that its autocommit_block() sends: "enter" (the COMMIT of the revision's
+    # transaction as the block begins) or "exit" (the BEGIN of the next one as it ends); None: any other
+    alembic_block: str | None = None
 
     @property
     def max_lock(self) -> Lock | None:
