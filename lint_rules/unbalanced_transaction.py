@@ -3,7 +3,15 @@ from lint_rules import Rule, _alembic
 
 def check(statement, ctx):
     migration = ctx.migration
-    if statement.kind == "begin":
+    if statement.alembic_block == "exit":  # the end of an autocommit_block(): Alembic's own BEGIN, no one else's
+        if migration.open_begin is not None:
+            ctx.report(f"BEGIN with no COMMIT before the end of the autocommit_block() of line {statement.line}: "
+                       "the statements after it in the block run in one transaction instead of each on its own "
+                       "(CONCURRENTLY and the like fail in it), holding their locks until the block ends (psycopg 3 "
+                       "commits it there) or, with psycopg2, until the revision commits",
+                       "op.execute(\"COMMIT\") before the block ends, or remove the op.execute of BEGIN: in the block "
+                       "each statement commits on its own", statement=migration.open_begin)
+    elif statement.kind == "begin":
         if migration.explicit_transaction:  # ignored with a warning: harmful only if a second COMMIT was meant for it
             ctx.notes().setdefault("nested_begins", []).append(statement.line)
         elif migration.in_transaction and not migration.implicit:  # in one query string BEGIN makes the block explicit
@@ -45,7 +53,8 @@ def finish(ctx):
 RULE = Rule(
     id="unbalanced-transaction",
     severity="error",
-    summary="BEGIN without COMMIT, a COMMIT for a nested BEGIN, BEGIN in a file the runner already wraps, or ROLLBACK of the migration.",
+    summary="BEGIN without COMMIT (in an Alembic autocommit_block() too), a COMMIT for a nested BEGIN, BEGIN in a file the "
+            "runner already wraps, or ROLLBACK of the migration.",
     what="Flags explicit transaction control that does not balance, or that fights the runner's own transaction.",
     why=(
         "A BEGIN without COMMIT leaves locks held until the session ends; a nested BEGIN is ignored, so when a "

@@ -1,4 +1,4 @@
-from lint_rules._testing import hits, lint
+from lint_rules._testing import hits, lint, lint_alembic
 
 RULE = "unbalanced-transaction"
 
@@ -100,3 +100,34 @@ def test_rollback_to_savepoint_is_not_this_rule_s():
 ORACLE = [  # tests/test_oracle.py: transaction control is the harness's own, the rest is compared
     "ALTER TABLE t ADD COLUMN x int;\nSAVEPOINT s;\nALTER TABLE t ADD COLUMN y int;",
 ]
+
+
+def test_begin_without_commit_in_an_alembic_autocommit_block(tmp_path, pg_db):
+    """The block's end commits nothing of the revision's own: the transaction its BEGIN opened holds the locks of
+    the block's statements until the block ends (psycopg 3 commits there) or, with psycopg2, past it, to the end
+    of the revision. Alembic's own COMMIT and BEGIN around the block are not the revision's."""
+    import sqlalchemy as sa
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    block = 'with op.get_context().autocommit_block():\n    op.execute("BEGIN")\n    op.execute("LOCK TABLE t IN SHARE MODE")\n'
+    [finding] = lint_alembic(tmp_path, block + 'op.execute("SELECT 1")', RULE)
+    assert (finding.line, finding.severity) == (10, "error") and "autocommit_block() of line 9" in finding.message, finding
+    assert lint_alembic(tmp_path, block + '    op.execute("COMMIT")\nop.execute("SELECT 1")', RULE) == []
+    assert lint_alembic(tmp_path, 'with op.get_context().autocommit_block():\n    op.execute("SELECT 1")', RULE) == []
+    pg_db.execute("CREATE TABLE t (a int)")
+    held = "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 't'::regclass AND mode = 'ShareLock'"
+    for driver, held_after_the_block in (("psycopg", 0), ("psycopg2", 1)):
+        engine = sa.create_engine(pg_db.dsn.replace("postgresql://", f"postgresql+{driver}://", 1))
+        try:
+            with engine.connect() as connection:
+                context = MigrationContext.configure(connection)
+                op = Operations(context)
+                with context.begin_transaction():
+                    with context.autocommit_block():
+                        op.execute("BEGIN")
+                        op.execute("LOCK TABLE t IN SHARE MODE")
+                        assert op.get_bind().exec_driver_sql(held).scalar() == 1
+                    assert op.get_bind().exec_driver_sql(held).scalar() == held_after_the_block, driver
+        finally:
+            engine.dispose()

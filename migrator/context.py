@@ -204,6 +204,13 @@ class MigrationContext:
     def apply(self, statement: Statement) -> None:
         """Record what a statement did, after the rules have looked at it."""
         kind = statement.kind
+        if statement.alembic_block == "exit":  # Alembic's transaction for the rest of the revision, as at its start
+            self.transaction_id += 1
+            self.in_transaction, self.explicit_transaction, self.open_begin = True, False, None
+            self.local_timeouts.clear()
+            self.held_locks.clear()
+            self.savepoints.clear()
+            return
         if kind == "begin":
             if not self.in_transaction:
                 self.transaction_id += 1
