@@ -1,6 +1,7 @@
 import pytest
 
 from lint_rules._testing import hits, lint
+from migrator.pgnames import SYSTEM_CATALOGS
 
 RULE = "unbatched-dml"
 
@@ -20,6 +21,24 @@ def test_insert_and_new_tables_pass():
 @pytest.mark.parametrize("pg_version", [11, 18])
 def test_every_model_and_version(transaction, pg_version):
     assert hits("UPDATE t SET a = 1;", RULE, transaction=transaction, pg_version=pg_version) == 1
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE pg_catalog.pg_proc SET proparallel = 's' WHERE oid = 'f(int)'::regprocedure;",
+    "UPDATE pg_aggregate SET aggcombinefn = 'g'::regproc WHERE aggfnoid = 'agg(int)'::regprocedure;",
+    "DELETE FROM pg_depend WHERE objid = 1;",
+])
+def test_an_extension_scripts_fix_of_catalog_rows_is_no_backfill(sql):
+    """contrib's upgrade scripts (citext, cube, hstore ...) set a few pg_proc / pg_depend rows by hand."""
+    assert hits(sql, RULE) == 0
+    assert hits(sql.replace("pg_catalog.pg_proc", "app.pg_proc").replace("pg_aggregate", "public.pg_aggregate")
+                .replace("pg_depend", "pg_depends"), RULE) == 1
+
+
+def test_the_system_catalogs_are_the_servers(pg_db):
+    catalogs = pg_db.execute("SELECT relname FROM pg_class WHERE relnamespace = 'pg_catalog'::regnamespace "
+                             "AND relkind = 'r'")
+    assert {name for (name,) in catalogs} <= SYSTEM_CATALOGS
 
 
 ORACLE = [  # run on a live server by tests/test_oracle.py

@@ -1,4 +1,4 @@
-"""Identifiers as PostgreSQL writes and chooses them: quoting, and the names it gives constraints.
+"""Identifiers as PostgreSQL writes and chooses them: quoting, the names it gives constraints, its system catalogs.
 
 Every identifier migrator writes into SQL goes through quote_identifier(), which quotes exactly
 where PostgreSQL's quote_ident() does (case, special characters, keywords that are not
@@ -90,3 +90,23 @@ def choose_relation_name(name1: str, name2: str | None, label: str, taken: Calla
         number += 1
         candidate = make_object_name(name1, name2, f"{label}{number}")
     return candidate
+
+
+# The system catalogs (pg_class relkind 'r' in pg_catalog), PostgreSQL 10 to 18 together. A bare name finds them
+# first: pg_catalog is searched before the search_path unless the path names it later.
+SYSTEM_CATALOGS = frozenset("""
+pg_aggregate pg_am pg_amop pg_amproc pg_attrdef pg_attribute pg_auth_members pg_authid pg_cast pg_class
+pg_collation pg_constraint pg_conversion pg_database pg_db_role_setting pg_default_acl pg_depend pg_description
+pg_enum pg_event_trigger pg_extension pg_foreign_data_wrapper pg_foreign_server pg_foreign_table pg_index
+pg_inherits pg_init_privs pg_language pg_largeobject pg_largeobject_metadata pg_namespace pg_opclass pg_operator
+pg_opfamily pg_parameter_acl pg_partitioned_table pg_pltemplate pg_policy pg_proc pg_publication
+pg_publication_namespace pg_publication_rel pg_range pg_replication_origin pg_rewrite pg_seclabel pg_sequence
+pg_shdepend pg_shdescription pg_shseclabel pg_statistic pg_statistic_ext pg_statistic_ext_data pg_subscription
+pg_subscription_rel pg_tablespace pg_transform pg_trigger pg_ts_config pg_ts_config_map pg_ts_dict pg_ts_parser
+pg_ts_template pg_type pg_user_mapping
+""".split())
+
+
+def is_system_catalog(schema: str | None, name: str) -> bool:
+    """Whether a table name, as written, is one of PostgreSQL's system catalogs."""
+    return schema in (None, "pg_catalog") and name in SYSTEM_CATALOGS
