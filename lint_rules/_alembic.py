@@ -67,8 +67,8 @@ def create_index(name: str | None, table, columns, unique: bool = False, concurr
     """op.create_index(...) building the index CONCURRENTLY (unless not), or None when its columns are expressions."""
     if name is None or not columns or EXPRESSION in columns:
         return None
-    return (f"op.create_index({literal(name)}, {literal(table.name)}, {names(columns)}"
-            f"{', unique=True' if unique else ''}{schema(table)}{', postgresql_concurrently=True' if concurrently else ''})")
+    return (f"op.create_index({literal(name)}, {literal(table.name)}, {names(columns)}{', unique=True' if unique else ''}"
+            f"{schema(table)}{', postgresql_concurrently=True' if concurrently else ''})")
 
 
 def validate(table, name: str, kind: str = "TABLE") -> str:
