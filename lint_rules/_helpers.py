@@ -12,6 +12,16 @@ def on_existing_table(statement: Statement, ctx) -> bool:
                                                          lambda: not ctx.migration.is_new(statement.relation))
 
 
+def outside_transaction_block(ctx) -> str:
+    """Where a help's CONCURRENTLY form runs, said for this file as its migration tool runs it."""
+    migration = ctx.migration
+    if not migration.in_transaction:
+        return "outside a transaction block, as this statement runs"
+    if migration.explicit_transaction:
+        return "outside a transaction block: COMMIT the transaction before it"
+    return f"outside a transaction block: {migration.escape[0].lower()}{migration.escape[1:].rstrip('.')}"
+
+
 def actions(statement: Statement, ctx, kind: str) -> list[Action]:
     """The ALTER TABLE actions of a kind, when the table existed before this migration."""
     if statement.kind != "alter_table" or not on_existing_table(statement, ctx):

@@ -7,7 +7,7 @@ def check(statement, ctx):
     if statement.kind == "alter_type" and any(a.kind == "add_enum_value" for a in statement.actions):
         if ctx.pg_version < 12 and migration.in_transaction:
             ctx.report("before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block",
-                       ctx.help("Put it in its own migration marked -- migrator:no-transaction.",
+                       ctx.help(migration.escape,
                                 lambda: _alembic.outside_transaction(statement.sql)))
         return
     if not migration.in_transaction or not migration.enum_values_added:

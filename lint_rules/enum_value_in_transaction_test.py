@@ -24,6 +24,8 @@ def test_before_pg12_add_value_cannot_run_in_a_transaction():
     assert "before PostgreSQL 12" in finding.message
     assert hits(ADD, RULE, pg_version=11, transaction="none") == 0
     assert hits(ADD, RULE, pg_version=12) == 0
+    assert lint(ADD, RULE, pg_version=11)[0].help == "Move it to its own migration whose first line is `-- migrator:no-transaction`."
+    assert lint(ADD, RULE, pg_version=11, runner="dbmate")[0].help.endswith("`-- migrate:up transaction:false`.")
 
 
 def test_every_version_and_explicit_transactions():

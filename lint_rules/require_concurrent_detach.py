@@ -1,5 +1,5 @@
 from lint_rules import Rule, _alembic
-from lint_rules._helpers import existing_table_actions
+from lint_rules._helpers import existing_table_actions, outside_transaction_block
 
 
 def check(statement, ctx):
@@ -10,7 +10,7 @@ def check(statement, ctx):
         ctx.report(
             f"DETACH PARTITION {action.partition} takes ACCESS EXCLUSIVE on {statement.relation}: every query on the "
             "partitioned table waits",
-            ctx.help(f"{detach};  -- outside a transaction block", lambda: _alembic.outside_transaction(detach)),
+            ctx.help(f"{detach};  -- {outside_transaction_block(ctx)}", lambda: _alembic.outside_transaction(detach)),
         )
 
 

@@ -39,3 +39,8 @@ def test_alembic_revision_gets_detach_concurrently_in_autocommit_block_and_it_ru
                            "CREATE TABLE app.events_2023 PARTITION OF app.events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01')",
                 finding.help)
     assert pg_db.execute("SELECT count(*) FROM pg_inherits WHERE inhrelid = 'app.events_2023'::regclass") == [(0,)]
+
+
+def test_the_help_says_how_the_files_migration_tool_runs_it_outside_a_transaction():
+    [finding] = lint("ALTER TABLE events DETACH PARTITION e1;", RULE, runner="psql")
+    assert finding.help == "ALTER TABLE events DETACH PARTITION e1 CONCURRENTLY;  -- outside a transaction block, as this statement runs"

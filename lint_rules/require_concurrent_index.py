@@ -1,5 +1,5 @@
 from lint_rules import Rule, _alembic
-from lint_rules._helpers import on_existing_table
+from lint_rules._helpers import on_existing_table, outside_transaction_block
 from migrator.sqltext import insert_after_keyword
 
 
@@ -14,7 +14,7 @@ def check(statement, ctx):
         "for the whole index build",
         ctx.help(
             insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY")
-            + ";  -- outside a transaction block: put it in a migration marked -- migrator:no-transaction",
+            + f";  -- {outside_transaction_block(ctx)}",
             lambda: ALEMBIC + _example(_alembic.create_index(action.constraint, statement.relation, action.columns,
                                                      action.constraint_type == "unique")),
         ),

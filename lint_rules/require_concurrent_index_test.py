@@ -81,6 +81,23 @@ ORACLE = [  # tests/test_oracle.py: new tables from queries, and schema-qualifie
 ]
 
 
+@pytest.mark.parametrize("runner, sql, where", [
+    (None, "CREATE INDEX i ON users (a);", "its own migration whose first line is `-- migrator:no-transaction`"),
+    ("prisma", "ALTER TABLE users ADD COLUMN a int;\nCREATE INDEX i ON users (a);",
+     "a migration file of its own with no other statement (prisma then sends it alone"),
+    ("goose", "CREATE INDEX i ON users (a);", "`-- +goose NO TRANSACTION`"),
+    ("psql", "CREATE INDEX i ON users (a);", "outside a transaction block, as this statement runs"),
+    ("psql", "BEGIN;\nCREATE INDEX i ON users (a);\nCOMMIT;", "COMMIT the transaction before it"),
+    ("prisma", "CREATE INDEX i ON users (a);", "outside a transaction block, as this statement runs"),
+])
+def test_the_help_says_how_the_files_migration_tool_runs_it_outside_a_transaction(runner, sql, where):
+    """A Prisma user told to write `-- migrator:no-transaction` changes nothing: Prisma still sends the file as one
+    string, which PostgreSQL runs as one transaction block."""
+    [finding] = lint(sql, RULE, runner=runner)
+    assert where in finding.help.split("  -- ", 1)[1]
+    assert runner is None or "migrator:no-transaction" not in finding.help
+
+
 def test_alembic_revision_gets_the_alembic_form_and_it_runs(tmp_path, pg_db):
     """The help of a finding on an Alembic revision is op.* calls that PostgreSQL accepts as pasted."""
     [finding] = lint_alembic(tmp_path, 'op.create_index("users_email_idx", "users", ["email"], unique=True)', RULE)

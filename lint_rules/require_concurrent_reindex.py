@@ -1,4 +1,5 @@
 from lint_rules import Rule, _alembic
+from lint_rules._helpers import outside_transaction_block
 
 
 def check(statement, ctx):
@@ -11,7 +12,7 @@ def check(statement, ctx):
     if ctx.pg_version >= 12:
         concurrent = f"REINDEX {target} CONCURRENTLY {statement.relation or ''}".strip()
         ctx.report(f"{what} blocks writes (and reads through the index) for the whole rebuild",
-                   ctx.help(concurrent + ";  -- outside a transaction block", lambda: _alembic.outside_transaction(concurrent)))
+                   ctx.help(f"{concurrent};  -- {outside_transaction_block(ctx)}", lambda: _alembic.outside_transaction(concurrent)))
     else:
         ctx.report("REINDEX blocks writes for the whole rebuild, and PostgreSQL before 12 has no REINDEX CONCURRENTLY",
                    ctx.help("CREATE INDEX CONCURRENTLY a new index, DROP INDEX CONCURRENTLY the old one, then rename.",

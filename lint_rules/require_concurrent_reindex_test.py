@@ -68,3 +68,9 @@ def test_alembic_revision_gets_reindex_concurrently_in_autocommit_block_and_it_r
     assert pg_db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
     [old] = lint_alembic(tmp_path, 'op.execute("REINDEX TABLE users")', RULE, pg_version=11)
     assert "op.create_index(..., postgresql_concurrently=True)" in old.help and "CREATE INDEX" not in old.help
+
+
+def test_the_help_says_how_the_files_migration_tool_runs_it_outside_a_transaction():
+    [finding] = lint("REINDEX INDEX users_email_idx;", RULE, runner="goose")
+    assert finding.help == ("REINDEX INDEX CONCURRENTLY users_email_idx;  -- outside a transaction block: move it to its "
+                            "own migration that runs outside the transaction: `-- +goose NO TRANSACTION`")
