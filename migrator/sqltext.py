@@ -291,7 +291,8 @@ def syntax_problem(raw: RawStatement) -> str | None:
         token = open_brackets[-1]
         return f"{token.text!r} at line {raw.source.line_of(token.start)} is never closed"
     last = tokens[-1]
-    label = len(tokens) > 1 and (tokens[-2].token_type == TokenType.DOT or raw.word(tokens[-2]) == "AS")
+    # a label (`AS on`, `t.from`) or a setting's value (`SET x TO on`, `ALTER ROLE r SET x = on`)
+    label = len(tokens) > 1 and (tokens[-2].token_type in (TokenType.DOT, TokenType.EQ) or raw.word(tokens[-2]) in ("AS", "TO"))
     if last.token_type in _NEVER_LAST_TOKENS or (raw.word(last) in _NEVER_LAST_WORDS and not label):
         return f"the statement ends after {last.text!r} at line {raw.source.line_of(last.start)}: it is cut short"
     return None
