@@ -48,3 +48,13 @@ def test_on_a_revision_rename_table_leaves_a_view_under_the_old_name_that_the_ol
     run_alembic(pg_db.dsn, "CREATE SCHEMA app; CREATE TABLE app.users (id int, email text)", code)
     pg_db.execute("INSERT INTO app.users VALUES (1, 'a')")  # the old code's write goes through the view
     assert pg_db.execute("SELECT id, email FROM app.members") == [(1, "a")]
+
+
+@pytest.mark.parametrize("rule, sql", [
+    ("drop-table", "DROP TABLE IF EXISTS pg_temp.staging;"),
+    ("drop-column", "ALTER TABLE pg_temp.staging DROP COLUMN a;"),
+    ("rename-table", "ALTER TABLE pg_temp.staging RENAME TO staged;"),
+])
+def test_fine_on_temporary_tables(rule, sql):
+    """No other session sees a temporary table, and a migration's session has none before it runs."""
+    assert hits(sql, rule) == 0

@@ -167,3 +167,8 @@ def test_alembic_revision_gets_the_work_in_autocommit_block_which_commits_the_lo
     names = run_alembic(pg_db.dsn, "CREATE TABLE users (email text); INSERT INTO users VALUES ('a')", f"{add}\n{code}{held}")
     assert names["held"] == 0, "the ADD COLUMN's lock was committed before the UPDATE"
     assert pg_db.execute("SELECT plan FROM users") == [("a",)]
+
+
+def test_a_temporary_table_is_no_new_wait():
+    """Its locks conflict with no other session: DROP TABLE IF EXISTS pg_temp.x, re-created as a scratch table."""
+    assert lint(ALTER + "DROP TABLE IF EXISTS pg_temp.scratch;\nCREATE TEMP TABLE scratch (a int);", RULE) == []

@@ -104,9 +104,11 @@ class MigrationContext:
 
     # -- questions rules ask ---------------------------------------------------------------
     def is_new(self, relation: Relation | None, kind: str = "table") -> bool:
-        """Was this relation created earlier in this migration (so nobody else uses it yet)?"""
-        if relation is None:
-            return False
+        """Was this relation created earlier in this migration (so nobody else uses it yet)? A temporary one
+        always was: no other session sees it, and a migration's session has none before it runs."""
+        return relation is not None and (relation.schema == "pg_temp" or self._created_here(relation, kind))
+
+    def _created_here(self, relation: Relation, kind: str = "table") -> bool:
         created = self.created_indexes if kind == "index" else self.created_sequences if kind == "sequence" else self.created_tables
         return bool(created) and self.resolve(relation, created) in created
 
@@ -117,7 +119,7 @@ class MigrationContext:
     def is_empty_new(self, relation: Relation | None) -> bool:
         """Was this table created earlier in this migration, with no statement since that may have written rows to
         it (reading or rewriting it then costs nothing)?"""
-        return self.is_new(relation) and self.resolve(relation) not in self.filled_tables
+        return relation is not None and self._created_here(relation) and self.resolve(relation) not in self.filled_tables
 
     def is_emptied(self, relation: Relation | None) -> bool:
         """Was this table truncated earlier in the transaction in progress, with nothing since that may add rows?"""
