@@ -121,3 +121,11 @@ def test_explain_shows_both_forms():
 
     text = get_rule(RULE).explain()
     assert "CREATE INDEX CONCURRENTLY" in text and "postgresql_concurrently=True" in text
+
+
+def test_an_index_built_by_a_routine_the_migration_creates_and_calls_is_flagged_at_the_call():
+    sql = ("CREATE OR REPLACE FUNCTION add_indexes() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n"
+           "  IF NOT EXISTS (SELECT FROM pg_class WHERE relname = 'users_email_idx') THEN\n"
+           "    CREATE INDEX users_email_idx ON users (email);\n  END IF;\nEND $$;\nSELECT add_indexes();")
+    [finding] = lint(sql, RULE)
+    assert finding.line == 7 and "CREATE INDEX CONCURRENTLY users_email_idx" in finding.help

@@ -18,7 +18,11 @@ RULE = Rule(
     what=(
         "Flags every statement the analyzer could not classify: unknown statement kinds, forms it "
         "does not parse, dynamic SQL (`EXECUTE`) inside DO blocks, DO blocks in other languages, "
-        "procedure calls."
+        "calls of procedures the migration does not create. A function or procedure the migration "
+        "creates in PL/pgSQL or SQL is read where it is called (SELECT f(), PERFORM f(), CALL p()): "
+        "its statements are judged at the call, as a DO block's are; what its body runs that cannot "
+        "be read (dynamic SQL) is not reported there, as the body of a function the migration did "
+        "not create is not."
     ),
     why="A linter that passes what it did not understand gives false confidence exactly where it matters.",
     instead="-- migrator:ignore unanalyzable-statement -- reviewed: only touches a 10-row table\nCALL refresh_lookup();",

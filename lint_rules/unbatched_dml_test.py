@@ -46,3 +46,14 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "DELETE FROM events;",
     "INSERT INTO teams SELECT id + 10 FROM teams;",
 ]
+
+
+@pytest.mark.parametrize("call", ["SELECT backfill_plans();", "CALL backfill_plans();"])
+def test_an_update_in_a_routine_the_migration_creates_and_calls_is_flagged_at_the_call(call):
+    """The data migration people write as a throwaway function: created, called, dropped."""
+    kind = "PROCEDURE" if call.startswith("CALL") else "FUNCTION"
+    returns = "" if kind == "PROCEDURE" else " RETURNS void"
+    sql = (f"CREATE {kind} backfill_plans(){returns} LANGUAGE plpgsql AS $$\nBEGIN\n  UPDATE users SET plan = 'free';\nEND $$;\n"
+           f"{call}\nDROP {kind} backfill_plans();")
+    [finding] = lint(sql, RULE)
+    assert (finding.line, finding.statement) == (5, "UPDATE users SET plan = 'free'")

@@ -14,7 +14,7 @@ from sqlglot.tokens import Token, TokenType
 from migrator.analysis.alter_table import AlterTable
 from migrator.analysis.constraints import Constraints
 from migrator.analysis.dml import Dml
-from migrator.analysis.facts import Action, Lock, LockTarget, Setting, Statement, Unanalyzable
+from migrator.analysis.facts import Action, Lock, LockTarget, Routine, Setting, Statement, Unanalyzable
 from migrator.analysis.indexes import Indexes
 from migrator.analysis.maintenance import Maintenance
 from migrator.analysis.objects import Objects
@@ -44,14 +44,19 @@ class Analyzer(Objects, AlterTable, Constraints, Indexes, Types, Maintenance, Tr
         source = Source(text)
         return self.analyze_source(source, source.tokenize())
 
-    def analyze_source(self, source: Source, tokens: list[Token], breaks: list[int] = ()) -> list[Statement]:
-        """Every statement of a source; breaks: offsets where a statement ends without a semicolon."""
+    def analyze_source(self, source: Source, tokens: list[Token], breaks: list[int] = (),
+                       routines: dict[str, Routine] | None = None) -> list[Statement]:
+        """Every statement of a source; breaks: offsets where a statement ends without a semicolon;
+        routines: the functions and procedures the migration created before this source (by name),
+        updated with those it creates (a fresh migration when None)."""
+        routines = {} if routines is None else routines
         statements = []
         for index, raw in enumerate(split_statements(source, tokens, breaks)):
             statement = self.analyze_statement(raw)
             statement.syntax_error = syntax_problem(raw)
             if statement.syntax_error:
                 statement.unanalyzable = f"syntax error: {statement.syntax_error}"
+            self.follow_calls(statement, raw.tokens, routines)
             statement.index = index
             statements.append(statement)
         return statements
@@ -126,4 +131,5 @@ _HANDLERS = {
     "SHOW": Analyzer._harmless,
     "SECURITY": Analyzer._harmless,
     "DO": Analyzer._do,
+    "CALL": Analyzer._call,
 }

@@ -460,13 +460,15 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     return migration
 
 
-def analyze_text(path: Path, text: str, analyzer: Analyzer, path_line: Callable[[int], int]) -> tuple[Source, list, list[Statement]]:
+def analyze_text(path: Path, text: str, analyzer: Analyzer, path_line: Callable[[int], int],
+                 routines: dict | None = None) -> tuple[Source, list, list[Statement]]:
+    """The statements of text (routines: those the migration created before it, see Analyzer.analyze_source)."""
     source = Source(text)
     try:
         tokens = source.tokenize()
     except Exception as error:
         raise ApplyError(f"{path}:{path_line(getattr(error, 'line', 1))}: {error}") from None
-    return source, tokens, analyzer.analyze_source(source, tokens)
+    return source, tokens, analyzer.analyze_source(source, tokens, routines=routines)
 
 
 def refuse_unanalyzable(path: Path, statements: list[Statement], path_line: Callable[[int], int]) -> None:

@@ -198,15 +198,17 @@ class Guard:
         # the statements are an Alembic revision's: findings give their help as op.* calls
         self._new_context = lambda: MigrationContext(analyzer.pg_version, alembic=True)
         self.so_far = self._new_context()
+        self.routines = {}  # the functions and procedures the migration created so far: a call runs their body
 
     def start_migration(self) -> None:
         """A new migration (transaction) starts: the linter's view of it starts over."""
         self.so_far = self._new_context()
+        self.routines = {}
 
     def judge(self, session: Session, text: str, origin: Origin, in_transaction: bool) -> Verdict:
         """The verdict for `text` (parameters inlined), about to run in `session`; raises ApplyError to refuse."""
         self.catalog.session = session
-        source, tokens, statements = analyze_text(origin.path, text, self.analyzer, lambda _: origin.line)
+        source, tokens, statements = analyze_text(origin.path, text, self.analyzer, lambda _: origin.line, self.routines)
         refuse_unanalyzable(origin.path, statements, lambda _: origin.line)
         statement = max(statements, key=lambda s: s.max_lock or 0) if statements else self.analyzer.analyze("SELECT")[0]
         statement.line = origin.line
@@ -268,8 +270,9 @@ def _must_follow(statements: list[Statement]) -> bool:
 
 
 def _tables(statements: list[Statement]) -> list[str]:
-    """The relations statements lock, tables and indexes, as named in SQL."""
-    return sorted({str(target.relation) for s in statements for target in s.locks
+    """The relations statements lock, tables and indexes, as named in SQL (those of a DO body or of a
+    routine a statement calls included: it runs them)."""
+    return sorted({str(target.relation) for top in statements for s in top.walk() for target in s.locks
                    if target.kind in ("table", "index") and target.relation is not None})
 
 

@@ -315,6 +315,10 @@ ORACLE = [
     "ALTER DOMAIN email ADD CONSTRAINT has_at CHECK (VALUE LIKE '%') NOT VALID;\nALTER DOMAIN email VALIDATE CONSTRAINT has_at",
     "ALTER DOMAIN email SET NOT NULL",
     "CREATE DATABASE x",
+    # a routine the migration creates runs its body where it is called (PL/pgSQL, SQL, a procedure, nested)
+    "CREATE FUNCTION add_index() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE INDEX i ON t (a); END $$;\nSELECT add_index()",
+    "CREATE FUNCTION fill() RETURNS void LANGUAGE sql AS 'UPDATE t SET a = a; ALTER TABLE users ADD COLUMN x int';\n"
+    "CREATE PROCEDURE run() LANGUAGE plpgsql AS $$ BEGIN PERFORM fill(); END $$;\nCALL run()",
 ]
 
 
@@ -341,3 +345,60 @@ def test_a_routine_body_in_sql_is_one_statement_as_psql_and_postgresql_read_it(p
             connection.execute(statement.sql)
         connection.execute("CALL touch()")
         assert connection.execute("SELECT add_one(1), add_one(0), f(7), count(*) FROM t").fetchone() == (2, 1, 7, 1)
+
+
+ROUTINE = "CREATE FUNCTION app.add_index() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n  CREATE INDEX i ON users (email);\nEND $$;\n"
+
+
+@pytest.mark.parametrize("call", [
+    "SELECT add_index();", "SELECT app.add_index();", "SELECT count(*), add_index() FROM t;", "INSERT INTO t SELECT add_index();",
+    "DO $$ BEGIN PERFORM add_index(); END $$;", "WITH x AS (SELECT add_index()) SELECT * FROM x;",
+])
+def test_a_call_of_a_routine_the_migration_created_runs_its_body_there(call):
+    """Its statements become the call's children, at the call's position (where the hazard happens)."""
+    created, calling = Analyzer().analyze(ROUTINE + call)
+    assert created.kind == "create_function" and created.children == []
+    [index] = [s for s in calling.walk() if s.kind == "create_index"]
+    assert (index.line, index.column, str(index.locks[0].relation), index.locks[0].lock) == (5, 1, "users", Lock.SHARE)
+    assert calling.unanalyzable is None
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT other.add_index();",  # another schema's routine of that name
+    "SELECT add_indexes();",
+    "DROP FUNCTION add_index();", "GRANT EXECUTE ON FUNCTION add_index() TO public;", "COMMENT ON FUNCTION add_index() IS 'x';",
+    "ALTER FUNCTION add_index() OWNER TO CURRENT_USER;",
+    "CREATE TABLE u (a int DEFAULT add_index());",  # a new table's DEFAULT runs on no rows
+    "SELECT 'add_index()';",
+])
+def test_naming_a_routine_without_running_it_adds_nothing(statement):
+    created, other = Analyzer().analyze(ROUTINE + statement)
+    assert other.children == []
+
+
+@pytest.mark.parametrize("routine", [
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC UPDATE t SET a = 1; SELECT 1; END;",
+    "CREATE OR REPLACE FUNCTION f() RETURNS void AS 'UPDATE t SET a = 1; SELECT 1' LANGUAGE 'sql';",
+    "CREATE PROCEDURE f() LANGUAGE plpgsql AS $$ BEGIN UPDATE t SET a = 1; EXECUTE 'DROP TABLE ' || now(); END $$;",
+    # a routine calling another, and itself: each body once per call
+    "CREATE FUNCTION g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN UPDATE t SET a = 1; PERFORM g(); END $$;\n"
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM g(); PERFORM f(); END $$;",
+])
+def test_what_a_body_runs_is_read_in_either_language_and_what_cannot_be_read_adds_nothing(routine):
+    """A SQL body's SELECTs compute its result; dynamic EXECUTE stays as unknown as a routine the migration did not create."""
+    call = "CALL f();" if "PROCEDURE" in routine else "SELECT f();"
+    *_, calling = Analyzer().analyze(routine + "\n" + call)
+    assert [(s.kind, s.unanalyzable) for s in calling.walk()] == [(calling.kind, None), ("update", None)]
+
+
+def test_a_routine_in_another_language_or_a_procedure_the_migration_did_not_create_is_not_read():
+    c_function, select, call = Analyzer().analyze(
+        "CREATE FUNCTION f() RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'f';\nSELECT f();\nCALL p();")
+    assert select.children == [] and select.unanalyzable is None
+    assert "procedure this migration does not create" in call.unanalyzable
+
+
+@pytest.mark.parametrize("sql", ["SET check_function_bodies TO on", "set standard_conforming_strings = on",
+                                 "ALTER ROLE r SET x TO on", "ALTER DATABASE d SET x = off"])
+def test_a_setting_whose_value_is_a_keyword_is_no_syntax_error(sql):
+    assert one(sql).syntax_error is None and one(sql).unanalyzable is None

@@ -176,6 +176,18 @@ def test_a_refusal_names_the_revision_line_and_ignore_directives_hold_in_revisio
                           "AND attname = 'email'") == [("integer",)]
 
 
+def test_a_routine_the_revision_creates_and_calls_is_judged_by_its_body(tmp_path, tables):
+    """The data migration written as a throwaway function: its CREATE INDEX runs where the SELECT calls it."""
+    body = """
+        op.execute("CREATE FUNCTION add_index() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE INDEX users_email_idx ON users (email); END $$")
+        op.execute("SELECT add_index()")
+    """
+    ini = project(tmp_path, tables.dsn, {"r1": body})
+    assert one_line_error(apply(ini, tables.dsn, *BIG)).startswith(
+        f"Error: {ini.parent}/alembic/versions/r1.py:11: refused by require-concurrent-index")
+    assert tables.execute("SELECT to_regclass('users_email_idx'), to_regproc('add_index')") == [(None, None)]
+
+
 HELPER = '''"""r1"""
 from alembic import op
 import sqlalchemy as sa

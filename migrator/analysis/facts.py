@@ -115,6 +115,18 @@ class Action:
         return [c for c in self.column_constraints if c.constraint_type == constraint_type]
 
 
+@dataclass(eq=False)
+class Routine:
+    """A function or procedure a migration creates: a call of it later in the migration runs its body
+    there. What the body is (PL/pgSQL or SQL text, else None) is read from its CREATE statement's tokens
+    (`definition`, after the name) when a call needs it."""
+
+    name: Relation
+    definition: list = field(repr=False)
+    body: tuple[str, str] | None = field(default=None, init=False, repr=False)  # (language, text), once read
+    read: bool = field(default=False, init=False, repr=False)
+
+
 @dataclass
 class Statement:
     """Facts about one SQL statement."""
@@ -142,6 +154,7 @@ class Statement:
     # an Alembic revision's statement that its autocommit_block() sends: "enter" (the COMMIT of the revision's
     # transaction as the block begins) or "exit" (the BEGIN of the next one as it ends); None: any other
     alembic_block: str | None = None
+    routine: Routine | None = None  # CREATE FUNCTION / PROCEDURE: the routine it creates
 
     @property
     def max_lock(self) -> Lock | None:
@@ -159,7 +172,7 @@ class Statement:
         return range(self.line, self.end_line + 1)
 
     def walk(self):
-        """This statement, then the statements inside it (a DO body), in order."""
+        """This statement, then the statements inside it (a DO body, the body of a routine it calls), in order."""
         yield self
         for child in self.children:
             yield from child.walk()

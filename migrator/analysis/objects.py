@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
-from migrator.analysis.facts import Action, Lock, Statement, Unanalyzable
+from migrator.analysis.facts import Action, Lock, Routine, Statement, Unanalyzable
 from migrator.analysis.reading import column_list, first_identifier, identifier_name, output_names, relation_of, without_words
 from migrator.sqltext import Cursor, Relation, parse_one, split_top_level
 
@@ -109,6 +109,8 @@ class Objects:
                 volatility = next((w.lower() for w in cursor.rest_words()
                                    if w in ("IMMUTABLE", "STABLE", "VOLATILE")), "volatile")
                 statement.actions.append(Action(kind="function_volatility", value=volatility, sql=statement.sql))
+            if word in ("FUNCTION", "PROCEDURE") and statement.relation is not None:
+                statement.routine = Routine(statement.relation, [cursor.statement, cursor.rest()])
             return
         raise Unanalyzable(f"CREATE {word or '?'} is not understood")
 
