@@ -510,10 +510,11 @@ def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog
     """Each statement with its online form, if it needs one (none inside explicit BEGIN ... COMMIT
     or an Alembic autocommit_block() (in_blocks: their ids), none on a table this migration
     creates, or one within the small-table budget)."""
+    from migrator.context import MigrationContext
     from migrator.guard import online_form
     from migrator.rewrites import rewrite
 
-    created: set[str] = set()
+    created = MigrationContext(pg_version)  # the tables the migration created so far, renamed ones too, as lint tracks them
     explicit = False
     planned = []
     for statement in statements:
@@ -523,11 +524,10 @@ def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog
             explicit = True
         elif statement.kind in ("commit", "rollback"):
             explicit = False
-        new = statement.relation is not None and statement.relation.name in created
+        new = created.is_new(statement.relation)
         units = None if explicit or new or id(statement) in in_blocks else rewrite(statement, set(), pg_version, catalog.name_taken(statement))
         planned.append((statement, online_form(units, costs[id(statement)])))
-        if statement.kind == "create_table" and statement.relation is not None:
-            created.add(statement.relation.name)
+        created.apply(statement)
     return planned
 
 

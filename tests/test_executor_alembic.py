@@ -680,6 +680,26 @@ def test_plan_and_apply_agree_on_autocommit_blocks_and_what_may_not_run_in_the_r
     assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
 
 
+def test_plan_builds_an_index_in_the_transaction_on_a_table_the_revision_created_then_renamed_as_apply_does(tmp_path, tables):
+    """Zuul's bundle refactor: a new table filled from the old one, the old one dropped, the new one renamed to its
+    name, then indexed. Nobody else sees that table before the commit: apply builds the index in the transaction,
+    and plan said CONCURRENTLY after the commit, taking the name for the big table the catalog still shows."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.create_table("users_new", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("email", sa.Text))
+        op.execute("INSERT INTO users_new SELECT id, email FROM users")
+        op.drop_table("users")  # migrator:ignore drop-table
+        op.rename_table("users_new", "users")
+        op.create_index("users_email_idx", "users", ["email"])
+    """})
+    plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn, *BIG, "--format", "json"], capture_output=True, text=True)
+    planned = [(s["line"], s["followup"], s["transaction"], s["sql"]) for s in json.loads(plan.stdout)]
+    assert planned[-1] == (14, None, "transaction", "CREATE INDEX users_email_idx ON users (email)"), planned
+    result = apply(ini, tables.dsn, "--log-format", "json", *BIG)
+    assert result.returncode == 0, result.stderr
+    sent = [(s["line"], s["followup"], s["sql"]) for s in steps(result) if s["file"] == "r1.py"]
+    assert [name[:2] for name in sent] == [name[:2] for name in planned] and sent[-1][2] == planned[-1][3], sent
+
+
 @pytest.mark.parametrize("target, message", [("nope", "No such revision or branch 'nope'")])
 def test_unknown_target_revision(tmp_path, tables, target, message):
     ini = project(tmp_path, tables.dsn, REVISIONS)
