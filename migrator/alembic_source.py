@@ -195,8 +195,8 @@ class AlembicProject:
             rendered = render_revision(path, revision.module, function)  # Alembic imported it already
         if rendered.error is not None:
             line, message = rendered.error
-            shown = Statement(f"-- {function}() of {path.name} reads the database: each statement is judged as it is "
-                              f"sent ({message})", line, 0, line, "live_revision")
+            shown = Statement(f"-- {function}() of {path.name} is judged statement by statement as it is sent: {message}",
+                              line, 0, line, "live_revision")
             return Migration(version, path, "", [Group([Step(0, shown, file=path.name)], transaction=True, online_only=True)])
         text, origin, blocks = to_sql(rendered)
         return plan_text(version, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog, downgrade,

@@ -145,6 +145,12 @@ def render_revision(path: Path, module=None, function: str = "upgrade") -> Rende
             if not callable(upgrade):
                 rendered.error = (1, f"no {function}() function: not an Alembic revision")
                 return rendered
+            wanted = _required_parameters(upgrade)
+            if wanted:
+                rendered.error = (upgrade.__code__.co_firstlineno, f"cannot render offline: {function}() takes "
+                                  f"{', '.join(wanted)}, which env.py passes to context.run_migrations() when it runs "
+                                  "online; offline it gets nothing to call it with")
+                return rendered
             capture, context = _offline_context()
             capture.filename, capture.rendered = filename, rendered
             with Operations.context(context):
@@ -157,9 +163,35 @@ def render_revision(path: Path, module=None, function: str = "upgrade") -> Rende
                           "application is installed, or name its folder in the ini's prepend_sys_path")
     except Exception as error:  # the revision's own code: anything can fail offline
         line = _failing_line(error.__traceback__, filename)
-        rendered.error = (line, f"cannot render offline ({type(error).__name__}: {first_line(error)}); "
-                                "revisions that read from the database (op.get_bind()) need a live one")
+        reads = " revisions that read from the database (op.get_bind()) need a live one" if _reads_database(error, source) else \
+            " its own code failed without a database to run on"
+        rendered.error = (line, f"cannot render offline ({type(error).__name__}: {first_line(error)});{reads}")
     return rendered
+
+
+def _required_parameters(function) -> list[str]:
+    """The parameters of a revision's upgrade() that have no default (what env.py must pass it)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # not a plain Python function: call it as Alembic would
+        return []
+    return [p.name for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _reads_database(error: Exception, source: str) -> bool:
+    """Did rendering fail on what the database would have answered: the revision asks for the connection
+    (whose offline stand-in, SQLAlchemy's MockConnection, returns no rows), or that stand-in was inspected
+    or used as a live one, or Alembic's online context was asked for?"""
+    if "get_bind" in source:
+        return True
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename.endswith(os.path.join("sqlalchemy", "engine", "mock.py")):
+            return True
+        traceback = traceback.tb_next
+    return "MockConnection" in str(error) or "get_bind" in str(error) or "EnvironmentContext" in str(error)
 
 
 _OFFLINE: tuple | None = None

@@ -96,6 +96,21 @@ def test_revision_reading_the_database_is_unrenderable_and_others_still_linted(t
     assert run.exit_code == 1
 
 
+def test_an_unrenderable_revision_is_told_why_it_failed_not_assumed_to_read_the_database(tmp_path):
+    """TruLens' upgrade(config) takes what its env.py passes to run_migrations(); a revision that raises offline
+    reads nothing: neither is blamed on op.get_bind()."""
+    arguments = tmp_path / "c1.py"
+    arguments.write_text(HEADER.format(rev="r1", down="None").replace("def upgrade():", "def upgrade(config):")
+                         + '    op.add_column("users", sa.Column("a", sa.Text()))\n')
+    raises = revision(tmp_path, "c2", 'raise RuntimeError("trulens.table_prefix is not set")', rev="r2")
+    result, _ = findings(arguments, raises, select="unrenderable-revision")
+    by_path = {f["path"]: (f["line"], f["message"]) for f in result}
+    assert by_path[str(arguments)] == (line_of(arguments, "def upgrade"), "cannot render offline: upgrade() takes config, "
+                                       "which env.py passes to context.run_migrations() when it runs online; offline it gets "
+                                       "nothing to call it with"), by_path
+    assert by_path[str(raises)][0] == line_of(raises, "RuntimeError") and "get_bind" not in by_path[str(raises)][1], by_path
+
+
 def test_revision_with_a_syntax_error(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("revision = 'x'\ndef upgrade(:\n    pass\n")
