@@ -195,7 +195,7 @@ class AlembicProject:
             rendered = render_revision(path, revision.module, function)  # Alembic imported it already
         if rendered.error is not None:
             line, message = rendered.error
-            shown = Statement(f"-- {function}() of {path.name} is judged statement by statement as it is sent: {message}",
+            shown = Statement(f"-- {function}() of {path.name}: each statement is judged as it is sent\n-- {message}",
                               line, 0, line, "live_revision")
             return Migration(version, path, "", [Group([Step(0, shown, file=path.name)], transaction=True, online_only=True)])
         text, origin, blocks = to_sql(rendered)

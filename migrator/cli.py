@@ -1250,8 +1250,10 @@ def plan(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, on
         timeouts = ", ".join(f"{name} {scheduled}{format_duration(ms)}" if ms else f"{name} none"
                              for name, ms in (("lock_timeout", step["lock_timeout_ms"]), ("statement_timeout", step["statement_timeout_ms"])))
         click.echo(plan_step_heading(step))
-        if step["online_only"]:
-            click.echo(f"    online only: each statement is planned, refused or given its timeouts as it is sent")
+        if step["online_only"]:  # why: the lines after the first of what plan shows for it (AlembicProject._plan)
+            why = "; ".join(line.removeprefix("-- ") for line in step["sql"].splitlines()[1:])
+            click.echo(f"    online only{f' ({why})' if why else ''}: each statement is planned, refused or given its "
+                       "timeouts as it is sent")
         else:
             click.echo(f"    {locks}; {effects}; {timeouts}")
         for reason in step["refusals"]:

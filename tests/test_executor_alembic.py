@@ -843,7 +843,7 @@ def test_relative_paths_of_the_ini_are_read_from_its_folder(tmp_path, tables):
 def test_plan_marks_a_revision_that_reads_the_database(tmp_path, tables):
     ini = project(tmp_path, tables.dsn, {"r1": 'op.get_bind().execute(sa.text("SELECT 1")).scalar()\nop.add_column("users", sa.Column("a", sa.Text))'})
     plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn], capture_output=True, text=True)
-    assert plan.returncode == 0 and "is judged statement by statement as it is sent: cannot render offline" in plan.stdout \
+    assert plan.returncode == 0 and "upgrade() of r1.py: each statement is judged as it is sent" in plan.stdout \
         and "revisions that read from the database (op.get_bind()) need a live one" in plan.stdout, plan.stdout
 
 

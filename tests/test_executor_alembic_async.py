@@ -92,7 +92,7 @@ def test_an_async_env_py_applies_with_online_forms_and_builds_what_alembic_build
     assert first.returncode == 0, first.stderr
     plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", pg_db.dsn, *BIG], capture_output=True, text=True)
     assert plan.returncode == 0 and "r3 [after commit, autocommit 1] r3.py:10 follow-up 1: CREATE INDEX CONCURRENTLY users_email_idx" \
-        in plan.stdout and "is judged statement by statement as it is sent" in plan.stdout, plan.stdout + plan.stderr
+        in plan.stdout and "each statement is judged as it is sent" in plan.stdout, plan.stdout + plan.stderr
     result = apply(ini, pg_db.dsn, "--log-format", "json", *BIG)
     assert result.returncode == 0, result.stderr
     sent = [step["sql"] for step in steps(result)]
