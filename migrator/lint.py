@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,7 +164,7 @@ class Linter:
         Alembic revision's, rendered to SQL."""
         result = FileResult(path)
         down_line, _ = _migration_tool_markers(source, tokens)
-        if down_line is not None:  # goose / dbmate files: only the up section runs on deploy
+        if down_line is not None:  # goose, dbmate, sql-migrate ... files: only the up section runs on deploy
             statements = [s for s in statements if s.line < down_line]
         directives, directive_findings = self._directives(source, tokens, path)
         result.statements = len(statements)
@@ -296,8 +297,37 @@ class Linter:
         return targets
 
 
-TOOL_DOWN = re.compile(r"^--\s*(\+goose\s+down|migrate:down)\b", re.IGNORECASE)
-TOOL_NO_TRANSACTION = re.compile(r"^--\s*(\+goose\s+no\s+transaction|migrate:up\b.*\btransaction:false)", re.IGNORECASE)
+# Where a migration tool's file turns from its up section to its down section, which runs only to roll back:
+# goose's `-- +goose Down`, dbmate's `-- migrate:down`, sql-migrate's `-- +migrate Down`, node-pg-migrate's
+# `-- Down Migration` line, tern's `---- create above / drop below ----`, shmig's `-- ==== DOWN ====`.
+TOOL_DOWN = re.compile(r"^--\s*(\+goose\s+down|migrate:down|\+migrate\s+down)\b|^--[\s-]*down\s+migration\s*$"
+                       r"|^----\s*create\s+above\s*/\s*drop\s+below\s*----|^--\s*=+\s*down\s*=+\s*$", re.IGNORECASE)
+TOOL_NO_TRANSACTION = re.compile(r"^--\s*(\+goose\s+no\s+transaction|migrate:up\b.*\btransaction:false"
+                                 r"|\+migrate\s+up\s+notransaction\b)", re.IGNORECASE)
+# a line comment that may be one of those markers (or goose's, sql-migrate's StatementEnd), found in one pass
+TOOL_MARKER = re.compile(r"^[ \t]*(--[ \t]*(?:\+goose|\+migrate|migrate:|[ \t-]*(?:up|down)[ \t]+migration|=+[ \t]*(?:up|down)\b|--[ \t]*create)"
+                         r"[^\n]*)", re.IGNORECASE | re.MULTILINE)
+# text that each marker holds (in the case tools write it): a file with none of them holds no marker
+TOOL_MARKER_WORDS = ("goose", "migrate:", "+migrate", "own Migration", "own migration", "create above", "DOWN =", "down =")
+
+
+def _tool_marker_comments(source: Source, tokens) -> list[tuple[int, str]]:
+    """(offset, text) of the line comments that may be a migration tool's markers, outside strings and bodies."""
+    found = source.__dict__.get("_tool_markers")  # read once per file: analysis and lint both ask
+    if found is not None:
+        return found
+    found = []
+    text = source.text
+    if any(word in text for word in TOOL_MARKER_WORDS):  # most files hold none: no regex search at all
+        starts = None
+        for match in TOOL_MARKER.finditer(text):
+            starts = starts or [token.start for token in tokens]
+            offset = match.start(1)
+            inside = bisect_right(starts, offset) - 1
+            if inside < 0 or tokens[inside].end < offset:  # not in a token: a comment PostgreSQL skips
+                found.append((offset, match.group(1)))
+    source._tool_markers = found
+    return found
 
 
 def directive_comments(source: Source, tokens):
@@ -321,34 +351,25 @@ def migration_markers(source: Source, tokens) -> tuple[int | None, bool]:
 
 
 def _migration_tool_markers(source: Source, tokens) -> tuple[int | None, bool]:
-    """Markers of goose and dbmate files: the line where the down section starts, and 'no transaction'."""
+    """Markers of goose, dbmate, sql-migrate ... files: the line where the down section starts, and 'no transaction'."""
     down_line, no_transaction = None, False
-    if "goose" not in source.text and "migrate:" not in source.text:
-        return down_line, no_transaction
-    for offset, text in gaps(source, tokens):
-        if "goose" not in text and "migrate:" not in text:
-            continue
-        for match in re.finditer(r"--[^\n]*", text):
-            comment = match.group(0)
-            if down_line is None and TOOL_DOWN.match(comment):
-                down_line = source.line_of(offset + match.start())
-            elif TOOL_NO_TRANSACTION.match(comment):
-                no_transaction = True
+    for offset, comment in _tool_marker_comments(source, tokens):
+        if down_line is None and TOOL_DOWN.match(comment):
+            down_line = source.line_of(offset)
+        elif TOOL_NO_TRANSACTION.match(comment):
+            no_transaction = True
     return down_line, no_transaction
 
 
-TOOL_STATEMENT_END = re.compile(r"^--\s*(\+goose\s+(statementend|up|down)|migrate:(up|down))\b", re.IGNORECASE)
+TOOL_STATEMENT_END = re.compile(r"^--\s*(\+goose\s+(statementend|up|down)|migrate:(up|down)|\+migrate\s+(statementend|up|down))\b",
+                                re.IGNORECASE)
 
 
 def tool_statement_breaks(source: Source, tokens) -> list[int]:
-    """Offsets of goose's and dbmate's markers that end a statement, semicolon or not."""
-    if "goose" not in source.text and "migrate:" not in source.text:
-        return []
-    breaks = []
-    for offset, text in gaps(source, tokens):
-        if "goose" in text or "migrate:" in text:
-            breaks += [offset + m.start() for m in re.finditer(r"--[^\n]*", text) if TOOL_STATEMENT_END.match(m.group(0))]
-    return breaks
+    """Offsets of the migration tools' markers that end a statement, semicolon or not: goose's, dbmate's and
+    sql-migrate's section and StatementEnd markers, and every tool's start of the down section."""
+    return [offset for offset, comment in _tool_marker_comments(source, tokens)
+            if TOOL_STATEMENT_END.match(comment) or TOOL_DOWN.match(comment)]
 
 
 def _self_and_parents(statement: Statement | None):

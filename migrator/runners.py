@@ -3,8 +3,8 @@
 Whether a statement runs inside a transaction block is the migration tool's business, not the
 file's: goose wraps each file in one, golang-migrate sends the file as one query string (which
 PostgreSQL runs as one implicit transaction when it holds more than one statement), psql runs
-statement by statement. The `runner` setting names the tool; markers in a file (goose's and
-dbmate's comments, postgres-migrations' `disable-transaction`, popx's `.autocommit.up.sql` names)
+statement by statement. The `runner` setting names the tool; markers in a file (goose's, dbmate's
+and sql-migrate's comments, postgres-migrations' `disable-transaction`, popx's `.autocommit.up.sql` names)
 name it where the file says, and a few project layouts (Prisma, diesel, Flyway) name it otherwise.
 """
 
@@ -47,6 +47,7 @@ RUNNERS = {runner.name: runner for runner in (
     Runner("postgres-migrations", True, True, "`-- postgres-migrations disable-transaction` at the top"),
     Runner("prisma", False, True, "always outside: migration.sql is one query string"),
     Runner("psql", False, False, "always outside unless run with `psql -1` (use `transaction = \"wrapped\"`)"),
+    Runner("sql-migrate", True, False, "`-- +migrate Up notransaction`"),
     Runner("sqlx", True, True, "`-- no-transaction` as the first line"),
 )}
 
@@ -54,6 +55,8 @@ GOOSE = re.compile(r"^--\s*\+goose\b", re.IGNORECASE | re.MULTILINE)
 GOOSE_NO_TRANSACTION = re.compile(r"^--\s*\+goose\s+no\s+transaction\b", re.IGNORECASE | re.MULTILINE)
 DBMATE = re.compile(r"^--\s*migrate:up\b", re.IGNORECASE | re.MULTILINE)
 DBMATE_NO_TRANSACTION = re.compile(r"^--\s*migrate:up\b[^\n]*\btransaction:false\b", re.IGNORECASE | re.MULTILINE)
+SQL_MIGRATE = re.compile(r"^--\s*\+migrate\s+up\b", re.IGNORECASE | re.MULTILINE)
+SQL_MIGRATE_NO_TRANSACTION = re.compile(r"^--\s*\+migrate\s+up\s+notransaction\b", re.IGNORECASE | re.MULTILINE)
 POSTGRES_MIGRATIONS = re.compile(r"\A(?:\s*--[^\n]*\n)*?\s*--\s*postgres-migrations\s+disable-transaction\b", re.IGNORECASE)
 SQLX_NO_TRANSACTION = re.compile(r"\A--\s*no-transaction\b")
 FLYWAY_NAME = re.compile(r"^[VR]\d[\w.]*__\w.*\.sql$|^R__\w.*\.sql$")
@@ -130,6 +133,8 @@ def _marked_runner(text: str, path: Path | None) -> tuple[Runner | None, bool]:
         return RUNNERS["goose"], bool(GOOSE_NO_TRANSACTION.search(text))
     if "migrate:" in text and DBMATE.search(text):
         return RUNNERS["dbmate"], bool(DBMATE_NO_TRANSACTION.search(text))
+    if "+migrate" in text and SQL_MIGRATE.search(text):
+        return RUNNERS["sql-migrate"], bool(SQL_MIGRATE_NO_TRANSACTION.search(text))
     if "postgres-migrations" in text and POSTGRES_MIGRATIONS.match(text):
         return RUNNERS["postgres-migrations"], True
     return None, False
@@ -181,9 +186,15 @@ OTHER_DATABASES = frozenset({"sqlite", "sqlite3", "mysql", "mariadb", "cockroach
                              "oracle", "h2", "hsqldb", "derby", "db2", "clickhouse", "duckdb", "spanner"})
 
 
+FLYWAY_UNDO = re.compile(r"^U\d[\w.]*__\w.*\.sql$")
+
+
 def is_down_migration(path: Path) -> bool:
-    """golang-migrate's NAME.down.sql and diesel's down.sql: run only to roll back, not on deploy."""
-    return path.name == "down.sql" or path.name.endswith(".down.sql")
+    """Files run only to roll back, not on deploy: golang-migrate's NAME.down.sql, diesel's down.sql, Postgrator's
+    NAME.undo.sql, yoyo's NAME.rollback.sql and Flyway's undo migrations U2__name.sql."""
+    name = path.name
+    return (name == "down.sql" or name.endswith((".down.sql", ".undo.sql", ".rollback.sql"))
+            or FLYWAY_UNDO.match(name) is not None)
 
 
 EXTENSION_SCRIPT = re.compile(r"^(?P<extension>.+?)--.+\.sql$")  # NAME--VERSION.sql, NAME--FROM--TO.sql

@@ -1,7 +1,8 @@
-"""Migration files as generators and tools write them: Prisma, goose, dbmate, golang-migrate, diesel."""
+"""Migration files as generators and tools write them: Prisma, goose, dbmate, sql-migrate, golang-migrate, diesel ..."""
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from lint_rules._testing import lint, rules_hit
@@ -89,3 +90,37 @@ DROP TABLE users;
 def test_goose_blocks_without_semicolons_end_at_their_markers():
     findings = lint(GOOSE_BLOCKS)
     assert {(f.line, f.rule) for f in findings} == {(10, "require-lock-timeout"), (10, "require-statement-timeout")}
+
+
+# Each tool's way of keeping the down section in the same file (only the up section runs on deploy): the last up
+# statement may lack its semicolon
+DOWN_SECTIONS = {
+    "sql-migrate": "-- +migrate Up\nALTER TABLE users ADD COLUMN nickname text\n-- +migrate Down\nDROP TABLE users;\n",
+    "node-pg-migrate": "-- Up Migration\nALTER TABLE users ADD COLUMN nickname text;\n-- Down Migration\nDROP TABLE users;\n",
+    "tern": "ALTER TABLE users ADD COLUMN nickname text\n---- create above / drop below ----\nDROP TABLE users;\n",
+    "shmig": "-- ==== UP ====\nBEGIN;\nALTER TABLE users ADD COLUMN nickname text;\nCOMMIT;\n"
+             "-- ==== DOWN ====\nBEGIN;\nDROP TABLE users;\nCOMMIT;\n",
+}
+
+
+@pytest.mark.parametrize("tool", sorted(DOWN_SECTIONS))
+def test_other_tools_down_sections_are_not_linted(tool):
+    rules = rules_hit(DOWN_SECTIONS[tool])
+    assert "drop-table" not in rules and "syntax-error" not in rules
+    assert "require-lock-timeout" in rules
+
+
+def test_sql_migrate_blocks_and_its_no_transaction_marker():
+    concurrently = "CREATE INDEX CONCURRENTLY i ON t (a);\n"
+    assert "concurrently-in-transaction" in rules_hit("-- +migrate Up\n" + concurrently)
+    assert "concurrently-in-transaction" not in rules_hit("-- +migrate Up notransaction\n" + concurrently)
+    blocks = GOOSE_BLOCKS.replace("+goose Up", "+migrate Up").replace("+goose", "+migrate")
+    assert {(f.line, f.rule) for f in lint(blocks)} == {(10, "require-lock-timeout"), (10, "require-statement-timeout")}
+
+
+def test_other_tools_undo_files_are_left_out_of_directories(tmp_path):
+    (tmp_path / "001.do.sql").write_text("ALTER TABLE t DROP COLUMN a;\n")
+    for name in ("001.undo.sql", "0001_add.rollback.sql", "U2__add.sql"):  # Postgrator, yoyo, Flyway undo
+        (tmp_path / name).write_text("DROP TABLE t;\n")
+    result = CliRunner().invoke(main, ["lint", "--format", "json", str(tmp_path)])
+    assert {f["path"].rsplit("/", 1)[-1] for f in json.loads(result.stdout)} == {"001.do.sql"}

@@ -45,6 +45,8 @@ TOOLS = [
     ("flyway", "V2__idx.sql", CIC + "CREATE INDEX CONCURRENTLY j ON t (b);\n", 0),  # only non-transactional: outside
     ("flyway", "V2__idx.sql", "ALTER TABLE t ADD COLUMN b int;\n" + CIC, 1),  # mixed: refused
     ("psql", "001.sql", TWO + CIC.replace(" i ", " j "), 0),  # psql -f: statement by statement
+    (None, "1_add.sql", "-- +migrate Up\n" + CIC, 1),  # sql-migrate wraps the file
+    (None, "1_add.sql", "-- +migrate Up notransaction\n" + TWO, 0),  # then runs statements one by one
     ("sqlx", "1_add.sql", "-- no-transaction\n" + CIC, 0),
     ("sqlx", "1_add.sql", CIC, 1),
     ("migrator", "001.sql", CIC, 1),
