@@ -385,7 +385,7 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     in_blocks = _in_autocommit_blocks(statements)
     deferred = {id(s) for s in statements if alembic and s.no_transaction and id(s) not in in_blocks}
     costs = {id(statement): catalog.cost([statement]) for statement in statements}
-    planned = _rewrites(statements, analyzer.pg_version, costs, catalog, in_blocks) if rewrite_enabled \
+    planned = _rewrites(statements, analyzer.pg_version, costs, catalog, in_blocks, alembic) if rewrite_enabled \
         else [(s, None) for s in statements]
     # linted on the text's own lines (directives and rules read them), named by path_line in messages
     by_line = {s.line: s for s in statements}
@@ -442,11 +442,13 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
         if statement.kind == "psql":  # a client-side psql command (`\\set ON_ERROR_STOP 1`): nothing to send
             continue
         step = Step(next(numbers), statement, refusals=refusals.get(id(statement), []))
-        if statement.kind == "begin":
+        if statement.kind == "begin" and alembic and id(statement) not in in_blocks:
+            current.append(step)  # sent inside the revision's transaction: PostgreSQL ignores it (a warning)
+        elif statement.kind == "begin":
             _close(migration, current)
-            current, explicit = [], True
+            current, explicit = [step] if alembic else [], True  # a revision sends it; the executor runs a file's groups
         elif statement.kind in ("commit", "rollback"):
-            _close(migration, current)
+            _close(migration, current + [step] if alembic else current)
             current, explicit = [], False
         elif statement.no_transaction or (no_transaction or id(statement) in in_blocks) and not explicit:
             _close(migration, current)
@@ -505,11 +507,12 @@ def _in_autocommit_blocks(statements: list[Statement]) -> set[int]:
     return found
 
 
-def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog,
-              in_blocks: set[int] = frozenset()) -> list[tuple[Statement, list | None]]:
+def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog, in_blocks: set[int] = frozenset(),
+              alembic: bool = False) -> list[tuple[Statement, list | None]]:
     """Each statement with its online form, if it needs one (none inside explicit BEGIN ... COMMIT
     or an Alembic autocommit_block() (in_blocks: their ids), none on a table this migration
-    creates, or one within the small-table budget)."""
+    creates, or one within the small-table budget). A revision's own BEGIN outside such a block
+    changes nothing: it is sent inside the revision's transaction, as the statements after it."""
     from migrator.context import MigrationContext
     from migrator.guard import online_form
     from migrator.rewrites import rewrite
@@ -521,7 +524,7 @@ def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog
         if statement.alembic_block is not None:
             explicit = False
         elif statement.kind == "begin":
-            explicit = True
+            explicit = not alembic
         elif statement.kind in ("commit", "rollback"):
             explicit = False
         new = created.is_new(statement.relation)

@@ -650,13 +650,17 @@ def test_apply_names_each_step_by_the_file_and_line_of_its_op_as_plan_does_and_s
 def test_plan_and_apply_agree_on_autocommit_blocks_and_what_may_not_run_in_the_revision_s_transaction(tmp_path, tables):
     """What autocommit_block() runs runs in autocommit with no online form (a plain CREATE INDEX on a big table there
     is refused); after it, the revision's transaction takes online forms again; CONCURRENTLY sent in the transaction
-    runs once it commits. plan lists what apply sends, under the same names, and refuses what apply refuses; the
-    follow-ups of the ops before the block (whose start commits them) are built, before the block runs."""
+    runs once it commits; the revision's own BEGIN and COMMIT are steps (outside a block, a BEGIN changes nothing).
+    plan lists what apply sends, under the same names, and refuses what apply refuses; the follow-ups of the ops
+    before the block (whose start commits them) are built, before the block runs."""
     ini = project(tmp_path, tables.dsn, {"r1": """
+        op.execute("BEGIN")
         op.create_index("users_email_idx", "users", ["email"])
         op.execute("CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id)")
         with op.get_context().autocommit_block():
+            op.execute("BEGIN")
             op.execute("UPDATE users SET email = email")
+            op.execute("COMMIT")
         op.create_index("orders_id_user_idx", "orders", ["id", "user_id"])
     """, "r2": """
         with op.get_context().autocommit_block():
@@ -665,16 +669,17 @@ def test_plan_and_apply_agree_on_autocommit_blocks_and_what_may_not_run_in_the_r
     """})
     plan = subprocess.run(CLI + ["plan", str(ini), "--dsn", tables.dsn, *BIG, "--format", "json"], capture_output=True, text=True)
     planned = [(s["file"], s["line"], s["followup"], s["transaction"]) for s in json.loads(plan.stdout)]
-    assert planned == [("r1.py", 10, 1, "after commit, autocommit"), ("r1.py", 11, 1, "after commit, autocommit"),
-                       ("r1.py", 13, None, "autocommit"), ("r1.py", 14, 1, "after commit, autocommit"),
+    assert planned == [("r1.py", 10, None, "transaction"), ("r1.py", 11, 1, "after commit, autocommit"),
+                       ("r1.py", 12, 1, "after commit, autocommit"), *(("r1.py", line, None, "transaction") for line in (14, 15, 16)),
+                       ("r1.py", 17, 1, "after commit, autocommit"),
                        ("r2.py", 11, None, "autocommit"), ("r2.py", 12, 1, "after commit, autocommit")], planned
     refused = [(s["file"], s["line"]) for s in json.loads(plan.stdout) if s["refusals"]]
     assert plan.returncode == 1 and refused == [("r2.py", 11)], plan.stdout
     result = apply(ini, tables.dsn, "--log-format", "json", *BIG)
     assert result.returncode == 1 and f"r2.py:11: refused by require-concurrent-index" in result.stderr, result.stderr
     named = step_names(json_events(result))
-    assert [name for name in named["step"] if name[0] == "r1.py"] == [name[:3] for name in planned[:4]], named
-    assert named["followup"] == [name[:3] for name in planned[:4] if name[2]], named
+    assert [name for name in named["step"] if name[0] == "r1.py"] == [name[:3] for name in planned[:7]], named
+    assert named["followup"] == [name[:3] for name in planned[:7] if name[2]], named
     assert tables.execute("SELECT count(*) FILTER (WHERE indisvalid), count(*) FROM pg_index WHERE indexrelid::regclass::text "
                           "IN ('users_email_idx', 'orders_user_idx', 'orders_id_user_idx')") == [(3, 3)]
     assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
