@@ -1093,10 +1093,18 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
         status = console.status("connecting")
         status.start()
 
-    from migrator.output import step_name
+    from migrator.output import steps_name
 
     def where(event: dict) -> str:
-        return f"{event['migration']} {step_name(event)}"
+        return f"{event['migration']} {steps_name(event)}"
+
+    def resumed(event: dict) -> str | None:
+        """What apply says of a step an earlier run did, or left to finish (None: any other event)."""
+        if event["event"] == "skip":
+            return f"{where(event)}: skipped ({event.get('reason') or 'done by an earlier run'})"
+        if event["event"] == "invalid_index":
+            return f"{where(event)}: dropping the INVALID index {event['index']} an interrupted build left, to build it again"
+        return None
 
     def statement(event: dict) -> str:
         return next((line.strip() for line in event["sql"].splitlines() if line.strip()), "")
@@ -1118,6 +1126,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
                 status.update(f"{where(event)}: {_build_wait(event)}")
             elif event["event"] == "done":
                 console.print(f"[bold]{event['migration']}[/]: applied")
+            elif resumed(event):
+                console.print(f"  {resumed(event)}", markup=False)
         elif event["event"] == "step":
             click.echo(f"{where(event)}: {statement(event)[:100]}", err=True)
         elif event["event"] == "retry":
@@ -1126,6 +1136,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
             click.echo(f"{where(event)}: {_build_wait(event)}", err=True)
         elif event["event"] == "done":
             click.echo(f"{event['migration']}: applied", err=True)
+        elif resumed(event):
+            click.echo(resumed(event), err=True)
 
     metrics = _apply_metrics(metrics_port, metrics_addr, pushgateway)
     def observed(event: dict) -> None:

@@ -201,3 +201,13 @@ def step_name(step: dict) -> str:
     Alembic revision's by the file and line of its op, `r1.py:12`, `r1.py:12 follow-up 1`."""
     named = f"{step['file']}:{step['line']}" if "file" in step else f"step {step['step']}"
     return named + (f" follow-up {step['followup']}" if step.get("followup") else "")
+
+
+def steps_name(event: dict) -> str:
+    """The steps an event of several names ("steps" and "followups": a skipped group, a unit of
+    follow-ups), each as step_name names it, or its one step."""
+    if "steps" not in event:
+        return step_name(event)
+    place = {key: event[key] for key in ("file", "line") if key in event}
+    return ", ".join(step_name({"step": step, "followup": followup, **place})
+                     for step, followup in zip(event["steps"], event["followups"]))

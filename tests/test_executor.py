@@ -279,6 +279,28 @@ def test_apply_names_follow_up_steps_as_plan_does_and_so_does_the_apply_that_fin
     assert events["skip"] == planned[-1:], events
 
 
+@pytest.mark.parametrize("by_hand, said", [
+    ("", ["001_u step 1 follow-up 1: dropping the INVALID index users_email_key an interrupted build left, to build it again",
+          "001_u step 1 follow-up 1: CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email)"]),
+    ("DROP INDEX users_email_key; CREATE UNIQUE INDEX users_email_key ON users (email)",
+     ["001_u step 1 follow-up 1: skipped (index users_email_key exists and is valid)"]),
+])
+def test_a_resumed_apply_says_in_its_log_what_an_earlier_run_left(migrations, pg_db, by_hand, said):
+    """A deploy log (text, not a terminal) names the INVALID index an interrupted build left, or the index
+    built meanwhile that it skips, as it names the steps that run, as plan names them."""
+    pg_db.execute("UPDATE users SET email = 'dup' WHERE id IN (3, 4)")
+    write(migrations, "001_u.sql", "ALTER TABLE users ADD COLUMN note text;\nCREATE UNIQUE INDEX users_email_key ON users (email);\n")
+    options = [str(migrations), "--dsn", pg_db.dsn, *BIG]
+    failed = subprocess.run(CLI + ["apply", *options], capture_output=True, text=True)
+    assert failed.returncode == 1 and "is duplicated" in failed.stderr, failed.stderr
+    pg_db.execute("UPDATE users SET email = 'u4' WHERE id = 4")
+    if by_hand:
+        pg_db.execute(by_hand)
+    resumed = subprocess.run(CLI + ["apply", *options], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr.splitlines() == said
+
+
 @pytest.mark.parametrize("sql", [
     "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n",  # its online form: CHECK NOT VALID, VALIDATE, SET NOT NULL
     "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n"
