@@ -302,16 +302,6 @@ def project_layout(target: Path) -> ProjectLayout | None:
 
     location = option("script_location")
     base = _relative_base(here, location)
-
-    def absolute(path: str) -> Path:
-        return Path(path) if Path(path).is_absolute() else base / path
-
-    if location:
-        script = absolute(location)
-    elif (here / "env.py").is_file():
-        script = here
-    else:
-        raise ValueError(f"{ini}: no script_location in [alembic], and no env.py beside it")
     separator = {"os": os.pathsep, "space": " ", "newline": "\n", ";": ";", ":": ":"}.get(option("path_separator") or "", None)
 
     def split(value: str | None) -> list[str]:
@@ -321,8 +311,35 @@ def project_layout(target: Path) -> ProjectLayout | None:
             return [part.strip() for part in value.split(separator) if part.strip()]
         return [part for part in value.replace(",", " ").split() if part]  # Alembic's legacy splitting
 
-    versions = [absolute(folder) for folder in split(option("version_locations"))] or [script / "versions"]
-    return ProjectLayout(ini, script, versions, [str(absolute(path)) for path in split(option("prepend_sys_path"))])
+    sys_paths = [str((base / path).resolve()) for path in split(option("prepend_sys_path"))]
+
+    def absolute(path: str, name: str = "script_location") -> Path:
+        if not Path(path).is_absolute() and ":" in path:  # package:folder, as Alembic reads it
+            return _package_folder(path, f"{ini}: {name} {path}", sys_paths)
+        return Path(path) if Path(path).is_absolute() else base / path
+
+    if location:
+        script = absolute(location)
+    elif (here / "env.py").is_file():
+        script = here
+    else:
+        raise ValueError(f"{ini}: no script_location in [alembic], and no env.py beside it")
+    versions = [absolute(folder, "version_locations") for folder in split(option("version_locations"))] or [script / "versions"]
+    return ProjectLayout(ini, script, versions, sys_paths)
+
+
+def _package_folder(resource: str, where: str, sys_paths: list[str]) -> Path:
+    """The folder a location written as package:folder names (Alembic reads it with importlib.resources),
+    found on the path (prepend_sys_path first) without importing the package."""
+    import importlib.machinery
+
+    package, *folders = resource.split(":")
+    top, *inner = package.split(".")
+    spec = importlib.machinery.PathFinder.find_spec(top, [*sys_paths, *sys.path])
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"{where}: package {package} is not importable here: install the application, or name the "
+                         "folder holding it in the ini's prepend_sys_path")
+    return Path(list(spec.submodule_search_locations)[0], *inner, *folders)
 
 
 def _relative_base(here: Path, location: str | None) -> Path:

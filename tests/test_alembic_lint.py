@@ -111,6 +111,28 @@ def test_an_unrenderable_revision_is_told_why_it_failed_not_assumed_to_read_the_
     assert by_path[str(raises)][0] == line_of(raises, "RuntimeError") and "get_bind" not in by_path[str(raises)][1], by_path
 
 
+def test_a_script_location_written_as_package_and_folder_is_found_as_alembic_finds_it(tmp_path):
+    """OpenStack Aodh's alembic.ini says script_location = aodh.storage.sqlalchemy:alembic: the folder inside the
+    package, found on the path (prepend_sys_path first), without importing the package; not a folder of that name
+    beside the ini. A package that is not importable is a one-line error naming the ini and the option."""
+    scripts = tmp_path / "app" / "shop" / "db" / "alembic"
+    (scripts / "versions").mkdir(parents=True)
+    for package in (tmp_path / "app" / "shop", tmp_path / "app" / "shop" / "db"):
+        (package / "__init__.py").write_text("raise ImportError('never imported')\n")
+    (scripts / "env.py").write_text("")
+    revision(scripts / "versions", "r1", 'op.create_index("i", "users", ["email"])')
+    ini = scripts / "alembic.ini"
+    ini.write_text("[alembic]\nscript_location = shop.db:alembic\nprepend_sys_path = ../../..\n")
+    result, run = findings(ini, select="require-concurrent-index")
+    assert [(f["path"], f["rule"]) for f in result] == [(str(scripts / "versions" / "r1.py"), "require-concurrent-index")]
+    plan = CliRunner().invoke(main, ["plan", str(ini)])
+    assert plan.exit_code == 0 and "r1.py:14 follow-up 1: CREATE INDEX CONCURRENTLY i ON users (email)" in plan.stdout, plan.stdout
+    ini.write_text("[alembic]\nscript_location = nowhere.db:alembic\n")  # (shop is on this process's path now)
+    missing = CliRunner().invoke(main, ["lint", str(ini)])
+    assert missing.exit_code == 2 and f"{ini}: script_location nowhere.db:alembic: package nowhere.db is not importable here" \
+        in missing.stderr and "Traceback" not in missing.stderr, missing.stderr
+
+
 def test_revision_with_a_syntax_error(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("revision = 'x'\ndef upgrade(:\n    pass\n")
