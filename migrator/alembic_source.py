@@ -192,7 +192,7 @@ class AlembicProject:
         path, function = Path(revision.path), "downgrade" if downgrade else "upgrade"
         version = f"{revision.revision}-downgrade" if downgrade else revision.revision
         with contextlib.redirect_stdout(sys.stderr):
-            rendered = render_revision(path, revision.module, function)  # Alembic imported it already
+            rendered = render_revision(path, revision.module, function, self.config)  # Alembic imported it already
         if rendered.error is not None:
             line, message = rendered.error
             shown = Statement(f"-- {function}() of {path.name}: each statement is judged as it is sent\n-- {message}",

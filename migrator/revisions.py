@@ -126,9 +126,13 @@ class RevisionDirectives:
         return False
 
 
-def render_revision(path: Path, module=None, function: str = "upgrade") -> RenderedRevision:
-    """Render a revision's upgrade() (or `function`) to SQL for PostgreSQL, offline (module: the revision already imported)."""
+def render_revision(path: Path, module=None, function: str = "upgrade", config=None) -> RenderedRevision:
+    """Render a revision's upgrade() (or `function`) to SQL for PostgreSQL, offline (module: the revision already
+    imported); `op.get_context().config` is the project's Alembic `config` (else one without options), as for
+    `alembic upgrade --sql`."""
+    from alembic.config import Config
     from alembic.operations import Operations
+    from alembic.runtime.environment import EnvironmentContext
 
     rendered = RenderedRevision(path)
     filename = str(path.resolve())
@@ -153,6 +157,7 @@ def render_revision(path: Path, module=None, function: str = "upgrade") -> Rende
                 return rendered
             capture, context = _offline_context()
             capture.filename, capture.rendered = filename, rendered
+            context.environment_context = EnvironmentContext(config or Config(), None)  # only its config is read
             with Operations.context(context):
                 upgrade()
     except SyntaxError as error:

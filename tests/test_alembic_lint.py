@@ -133,6 +133,27 @@ def test_a_script_location_written_as_package_and_folder_is_found_as_alembic_fin
         in missing.stderr and "Traceback" not in missing.stderr, missing.stderr
 
 
+def test_a_revision_reading_its_alembic_config_renders_as_alembic_upgrade_sql_renders_it(tmp_path):
+    """CKAN's revisions start with `op.get_context().config.get_main_option(...)` (87 of its 109 were unrenderable):
+    lint renders them with a config of no options, plan with the project's own, as `alembic upgrade --sql` does."""
+    scripts = tmp_path / "alembic"
+    (scripts / "versions").mkdir(parents=True)
+    (scripts / "env.py").write_text("")
+    path = revision(scripts / "versions", "r1", """
+        if op.get_context().config.get_main_option("legacy_version"):
+            return
+        op.create_index("i", "users", ["email"])
+    """)
+    result, _ = findings(path, select="require-concurrent-index,unrenderable-revision")
+    assert [f["rule"] for f in result] == ["require-concurrent-index"], result
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {scripts}\n")
+    assert "CREATE INDEX CONCURRENTLY i ON users (email)" in CliRunner().invoke(main, ["plan", str(ini)]).stdout
+    ini.write_text(f"[alembic]\nscript_location = {scripts}\nlegacy_version = 1\n")
+    plan = CliRunner().invoke(main, ["plan", str(ini)])
+    assert plan.exit_code == 0 and "no SQL for PostgreSQL" in plan.stdout, plan.stdout
+
+
 def test_revision_with_a_syntax_error(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("revision = 'x'\ndef upgrade(:\n    pass\n")
