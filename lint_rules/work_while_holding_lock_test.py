@@ -172,3 +172,21 @@ def test_alembic_revision_gets_the_work_in_autocommit_block_which_commits_the_lo
 def test_a_temporary_table_is_no_new_wait():
     """Its locks conflict with no other session: DROP TABLE IF EXISTS pg_temp.x, re-created as a scratch table."""
     assert lint(ALTER + "DROP TABLE IF EXISTS pg_temp.scratch;\nCREATE TEMP TABLE scratch (a int);", RULE) == []
+
+
+def test_a_renamed_table_keeps_its_lock_under_its_new_name(pg_db):
+    """CKAN's 047 renames package_group to member, then alters member: the same table, whose lock the transaction
+    holds already (no new wait), named by the name it has now."""
+    import psycopg
+
+    renamed = "ALTER TABLE package_group RENAME TO member;\nALTER TABLE member ADD COLUMN a int;\nUPDATE member SET a = 1;"
+    [finding] = lint(renamed, RULE)
+    assert finding.line == 3 and "holds ACCESS EXCLUSIVE on member (taken on line 1): member stays blocked" in finding.message
+    pg_db.execute("CREATE TABLE package_group (id int)")
+    locked = "SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' " \
+             "AND relation = 'member'::regclass"
+    with psycopg.connect(pg_db.dsn) as connection:
+        connection.execute("ALTER TABLE package_group RENAME TO member")
+        held = connection.execute(locked).fetchall()
+        connection.execute("ALTER TABLE member ADD COLUMN a int")
+        assert held == [("member", "AccessExclusiveLock")] and connection.execute(locked).fetchall() == held

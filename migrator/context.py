@@ -359,5 +359,9 @@ class MigrationContext:
             state.validated = True
             if state.not_null_column:
                 self.validated_not_null.add((key, state.not_null_column))
-        elif action.kind == "rename_table" and action.new_name and (schema, key) in self.created_tables:
-            self.created_tables.add((schema, action.new_name))
+        elif action.kind == "rename_table" and action.new_name:
+            if (schema, key) in self.created_tables:
+                self.created_tables.add((schema, action.new_name))
+            for held in self.held_locks:  # held on the table under its new name: the old one names nothing now
+                if held.kind == "table" and self.resolve(held.relation) == (schema, key):
+                    held.relation = Relation(action.new_name, held.relation.schema)
