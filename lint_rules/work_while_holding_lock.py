@@ -26,9 +26,15 @@ def check(statement, ctx):
         first = max(elsewhere or held, key=lambda h: h.lock)
         what = f"takes {waits[0].lock.label} on {waits[0].relation} too" if waits and not works else "scans or writes data"
         blocked = "stays blocked" if first.lock == Lock.ACCESS_EXCLUSIVE else "stays blocked for writes"
+        if waits and not works and not elsewhere:  # the one table it holds: a stronger lock on it, queued behind its readers
+            message = (f"this statement upgrades the transaction's {first.lock.label} on {first.relation} (taken on line "
+                       f"{first.line}) to {waits[0].lock.label}: while it waits for the queries reading it, "
+                       f"{first.relation} {blocked}, and every later query on it queues behind the wait")
+        else:
+            message = (f"this statement {what} while the transaction still holds {first.lock.label} on {first.relation} "
+                       f"(taken on line {first.line}): {first.relation} {blocked} for all of it")
         ctx.report(
-            f"this statement {what} while the transaction still holds {first.lock.label} on {first.relation} "
-            f"(taken on line {first.line}): {first.relation} {blocked} for all of it",
+            message,
             ctx.help(f"COMMIT right after the {first.lock.label} statement and do this work in its own transaction.",
                      lambda: f"Commit the {first.lock.label} on {first.relation} first: put this op inside "
                      "autocommit_block(), which commits what ran before it (each statement in the block then commits on "

@@ -190,3 +190,33 @@ def test_a_renamed_table_keeps_its_lock_under_its_new_name(pg_db):
         held = connection.execute(locked).fetchall()
         connection.execute("ALTER TABLE member ADD COLUMN a int")
         assert held == [("member", "AccessExclusiveLock")] and connection.execute(locked).fetchall() == held
+
+
+def test_a_stronger_lock_on_the_table_the_transaction_holds_is_an_upgrade_that_queues_readers(pg_db):
+    """DBOS' job_queue revision: CREATE TABLE referencing workflow_status (SHARE ROW EXCLUSIVE on it), then ADD COLUMN
+    to it. On the server: the ALTER waits for a reader, and a new reader queues behind it."""
+    import threading
+
+    import psycopg
+
+    from tests.test_sandbox import poll
+
+    [finding] = lint("CREATE TABLE job (id int REFERENCES workflow (id));\nALTER TABLE workflow ADD COLUMN queue text;", RULE)
+    assert finding.line == 2 and finding.message.startswith(
+        "this statement upgrades the transaction's SHARE ROW EXCLUSIVE on workflow (taken on line 1) to ACCESS EXCLUSIVE"), finding
+    pg_db.execute("CREATE TABLE workflow (id int PRIMARY KEY)")
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
+    with psycopg.connect(pg_db.dsn) as reader, psycopg.connect(pg_db.dsn) as migration, \
+            psycopg.connect(pg_db.dsn) as later, psycopg.connect(pg_db.dsn, autocommit=True) as watcher:
+        reader.execute("SELECT * FROM workflow")
+        migration.execute("CREATE TABLE job (id int REFERENCES workflow (id))")
+        alter = threading.Thread(target=migration.execute, args=("ALTER TABLE workflow ADD COLUMN queue text",))
+        alter.start()
+        poll(lambda: watcher.execute(waiting, ("ALTER TABLE workflow%",)).fetchone()[0] == 1)
+        read = threading.Thread(target=later.execute, args=("SELECT * FROM workflow",))
+        read.start()
+        poll(lambda: watcher.execute(waiting, ("SELECT * FROM workflow",)).fetchone()[0] == 1)  # queued behind the ALTER
+        reader.commit()
+        alter.join()
+        migration.commit()
+        read.join()
