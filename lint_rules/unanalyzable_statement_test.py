@@ -140,7 +140,6 @@ def test_psql_meta_commands_are_statements_of_their_own_line():
     ("SELECT format('DROP TABLE %I', tablename) FROM pg_tables WHERE schemaname = 'old' \\gexec\n", "\\gexec"),
     ("\\if :is_prod\nDROP TABLE t;\n\\endif\n", "\\if"),
     ("\\connect other\n", "\\connect"),
-    ("\\copy users FROM 'users.csv' CSV\n", "\\copy"),
 ])
 def test_psql_meta_commands_that_run_sql_of_their_own_are_reported(sql, command):
     finding = lint(sql, RULE)[0]

@@ -479,6 +479,10 @@ def refuse_unanalyzable(path: Path, statements: list[Statement], path_line: Call
         if statement.unanalyzable:
             raise ApplyError(f"{path}:{path_line(statement.line)}: refusing a statement migrator cannot analyze: "
                              f"{statement.unanalyzable}")
+        if any(action.kind == "copy_from_client" for action in statement.actions):
+            raise ApplyError(f"{path}:{path_line(statement.line)}: COPY ... FROM STDIN and \\copy take their rows from "
+                             "psql, which migrator apply does not send: write them as INSERT ... VALUES, or apply this "
+                             "file with psql")
 
 
 # Lint errors the executor itself makes moot: it sets the timeouts, runs statements that cannot

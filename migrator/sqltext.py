@@ -199,7 +199,7 @@ class Source:
 
     def tokenize(self) -> list[Token]:
         try:
-            return tokenize(self.text)
+            return tokenize(without_copy_rows(self.text))
         except TokenError:
             raise SqlSyntaxError(
                 "cannot tokenize: unterminated string, quoted identifier, comment or $$ body",
@@ -209,14 +209,40 @@ class Source:
     def _first_untokenizable_line(self) -> int:
         """The line where tokenizing starts to fail: the longest prefix of whole lines that tokenizes, plus one."""
         good, bad = 0, len(self._line_starts)
+        text = without_copy_rows(self.text)
         while bad - good > 1:
             middle = (good + bad) // 2
             try:
-                tokenize(self.text[: self._line_starts[middle]])
+                tokenize(text[: self._line_starts[middle]])
                 good = middle
             except TokenError:
                 bad = middle
         return self.position(self._line_starts[good])[0]
+
+
+# psql's COPY ... FROM STDIN (or \\copy ... from stdin) in a script: psql reads the rows from the lines that
+# follow, up to a line `\\.`, and sends them as COPY data, not as SQL
+_COPY_FROM_STDIN = re.compile(r"^[ \t]*(?:COPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;|\\copy\b[^\n]*?\bfrom\s+p?stdin\b)[^\n]*\n",
+                              re.IGNORECASE | re.MULTILINE)
+_END_OF_COPY_ROWS = re.compile(r"^\\\.[ \t]*\r?$", re.MULTILINE)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def without_copy_rows(text: str) -> str:
+    """The text with the rows of each COPY ... FROM STDIN blanked, and its closing `\\.` line: offsets and
+    lines stay as they are, and no row is read as SQL."""
+    if "stdin" not in text and "STDIN" not in text:
+        return text
+    parts, done = [], 0
+    for match in _COPY_FROM_STDIN.finditer(text):
+        if match.start() < done:  # a line inside rows already blanked
+            continue
+        end = _END_OF_COPY_ROWS.search(text, match.end())
+        if end is None:  # psql would read the rest of the file as rows; any other tool sends it as SQL: read it so
+            break
+        parts += [text[done : match.end()], _NOT_NEWLINE.sub(" ", text[match.end() : end.end()])]
+        done = end.end()
+    return "".join(parts) + text[done:] if parts else text
 
 
 def word_of(token: Token) -> str:

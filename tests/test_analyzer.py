@@ -402,3 +402,18 @@ def test_a_routine_in_another_language_or_a_procedure_the_migration_did_not_crea
                                  "ALTER ROLE r SET x TO on", "ALTER DATABASE d SET x = off"])
 def test_a_setting_whose_value_is_a_keyword_is_no_syntax_error(sql):
     assert one(sql).syntax_error is None and one(sql).unanalyzable is None
+
+
+def test_the_rows_of_copy_from_stdin_are_psqls_data_not_sql():
+    """pg_dump's and psql scripts' COPY ... FROM stdin: the lines up to `\\.` are rows (quotes and semicolons
+    included), then SQL goes on; \\copy is the same COPY, run by psql."""
+    sql = ("COPY users (id, name) FROM stdin;\n1\tO'Brien; x\n2\t\\N\n\\.\n"
+           "\\copy teams (id) from stdin\n7\n\\.\nALTER TABLE users ADD COLUMN a int;\n")
+    statements = Analyzer().analyze(sql)
+    assert [(s.kind, s.line, str(s.relation), s.unanalyzable) for s in statements] == [
+        ("copy", 1, "users", None), ("copy", 5, "teams", None), ("alter_table", 8, "users", None)]
+    assert [s.lock_on(s.relation) for s in statements[:2]] == [Lock.ROW_EXCLUSIVE, Lock.ROW_EXCLUSIVE]
+    assert all(a.kind == "copy_from_client" for s in statements[:2] for a in s.actions)
+    [from_file] = Analyzer().analyze("\\copy users FROM 'users.csv' CSV\n")  # rows from a file on psql's side
+    assert (from_file.kind, from_file.unanalyzable, [a.kind for a in from_file.actions]) == ("copy", None, ["copy_from_client"])
+    assert from_file.lock_on(Relation("users")) == Lock.ROW_EXCLUSIVE

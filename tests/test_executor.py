@@ -355,6 +355,8 @@ def test_a_function_with_a_sql_standard_body_is_applied_whole(migrations, pg_db)
     ("SELECT 1;\nSELECT 'unterminated;\n", "001_bad.sql:2: cannot tokenize"),
     ("ALTER TABLE users ADD COLUMN a int;\nFROBNICATE users;\n", "001_bad.sql:2: refusing a statement migrator cannot analyze"),
     ("\\set ON_ERROR_STOP 1\n\\i 002_more.sql\n", "001_bad.sql:2: refusing a statement migrator cannot analyze"),
+    ("ALTER TABLE users ADD COLUMN a int;\nCOPY users (id) FROM stdin;\n1\n\\.\n",
+     "001_bad.sql:2: COPY ... FROM STDIN and \\copy take their rows from psql"),
 ])
 def test_bad_migration_is_refused_before_anything_connects(migrations, pg_db, sql, message):
     write(migrations, "001_bad.sql", sql)

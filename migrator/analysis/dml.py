@@ -73,6 +73,8 @@ class Dml:
         cursor.skip_group()
         lock = Lock.ROW_EXCLUSIVE if cursor.word() == "FROM" else Lock.ACCESS_SHARE
         statement.add_lock(statement.relation, lock)
+        if cursor.accept("FROM", "STDIN"):  # its rows come from the client (psql sends the lines after it)
+            statement.actions.append(Action(kind="copy_from_client", sql=statement.sql))
 
 
 _QUERY_WORDS = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE"}

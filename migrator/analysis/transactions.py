@@ -24,6 +24,12 @@ class Transactions:
         `\\gexec` runs query results as SQL, `\\if` skips statements, `\\connect`) are not known here."""
         statement.kind = "psql"
         command = cursor.peek(1).text.lower() if cursor.peek(1) is not None else ""
+        if command == "copy":  # COPY with the rows on psql's side: a client file, or the script's lines after it
+            cursor.advance()
+            self._copy(cursor, statement)
+            if not statement.actions:  # not FROM STDIN: a file on psql's side
+                statement.actions.append(Action(kind="copy_from_client", sql=statement.sql))
+            return
         if command not in PSQL_CLIENT_COMMANDS:
             raise Unanalyzable(f"psql meta-command \\{command} does what this statement does not show")
 
