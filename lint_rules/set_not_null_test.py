@@ -94,3 +94,9 @@ def test_a_revision_is_told_the_ignore_comment_it_can_write_and_that_comment_wor
 
 def test_explain_shows_the_alembic_form():
     assert "nullable=False" in get_rule(RULE).explain()
+
+
+def test_postgresql_18_not_null_constraint_is_set_not_null_unless_not_valid():
+    """ADD CONSTRAINT ... NOT NULL col scans as SET NOT NULL does; NOT VALID defers the scan to VALIDATE CONSTRAINT."""
+    assert hits("ALTER TABLE users ADD CONSTRAINT users_age_nn NOT NULL age;", RULE, pg_version=18) == 1
+    assert hits("ALTER TABLE users ADD CONSTRAINT users_age_nn NOT NULL age NOT VALID;", RULE, pg_version=18) == 0

@@ -417,3 +417,15 @@ def test_the_rows_of_copy_from_stdin_are_psqls_data_not_sql():
     [from_file] = Analyzer().analyze("\\copy users FROM 'users.csv' CSV\n")  # rows from a file on psql's side
     assert (from_file.kind, from_file.unanalyzable, [a.kind for a in from_file.actions]) == ("copy", None, ["copy_from_client"])
     assert from_file.lock_on(Relation("users")) == Lock.ROW_EXCLUSIVE
+
+
+@pytest.mark.parametrize("sql, kind, scans", [
+    ("ALTER TABLE t ADD CONSTRAINT t_c_nn NOT NULL c", "set_not_null", True),
+    ("ALTER TABLE t ADD NOT NULL c", "set_not_null", True),
+    ("ALTER TABLE t ADD CONSTRAINT t_c_nn NOT NULL c NOT VALID", "add_constraint", False),  # VALIDATE scans later
+])
+def test_postgresql_18_not_null_constraints_are_set_not_null_or_not_valid(sql, kind, scans):
+    statement = one(sql, 18)
+    assert statement.unanalyzable is None
+    assert [(a.kind, a.column, a.constraint_type) for a in statement.actions] == [(kind, "c", "not_null")]
+    assert (statement.scans, statement.lock_on(Relation("t"))) == (scans, Lock.ACCESS_EXCLUSIVE)

@@ -51,7 +51,7 @@ class AlterTable:
         word = cursor.word()
         if word == "ADD":
             cursor.advance()
-            if cursor.word() in ("CONSTRAINT", "CHECK", "UNIQUE", "PRIMARY KEY", "FOREIGN KEY", "EXCLUDE"):
+            if cursor.word() in ("CONSTRAINT", "CHECK", "UNIQUE", "PRIMARY KEY", "FOREIGN KEY", "EXCLUDE", "NOT"):
                 return self._add_constraint(cursor, action)
             return self._add_column(cursor, action, table)
         if word == "ALTER":

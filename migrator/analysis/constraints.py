@@ -1,4 +1,4 @@
-"""Constraints: ADD CONSTRAINT and table constraints (CHECK, UNIQUE, PRIMARY KEY, FOREIGN KEY, EXCLUDE)."""
+"""Constraints: ADD CONSTRAINT and table constraints (CHECK, UNIQUE, PRIMARY KEY, FOREIGN KEY, EXCLUDE, NOT NULL)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ class Constraints:
         if cursor.accept("CONSTRAINT"):
             action.constraint = cursor.identifier()
         action.not_valid = has_not_valid(cursor)
+        if cursor.accept("NOT", "NULL"):  # PostgreSQL 18's NOT NULL constraint: SET NOT NULL, or NOT VALID to scan later
+            action.column = cursor.identifier()
+            action.columns = (action.column,)
+            action.constraint_type = "not_null"
+            action.kind = "add_constraint" if action.not_valid else "set_not_null"
+            return action
         kind = cursor.accept_any("CHECK", "UNIQUE", "PRIMARY KEY", "FOREIGN KEY", "EXCLUDE")
         if kind is None:
             return action
