@@ -24,7 +24,9 @@ def check(statement, ctx):
         # name the held lock that the statement keeps blocked, on another relation than the one it waits for
         elsewhere = [h for h in held if not waits or migration.resolve(h.relation) != migration.resolve(waits[0].relation)]
         first = max(elsewhere or held, key=lambda h: h.lock)
-        what = f"takes {waits[0].lock.label} on {waits[0].relation} too" if waits and not works else "scans or writes data"
+        what = f"takes {waits[0].lock.label} on {waits[0].relation} too" if waits and not works else \
+            "may rewrite the table (its column's current type is not known to this migration)" if _unsure(statement) \
+            else "scans or writes data"
         blocked = "stays blocked" if first.lock == Lock.ACCESS_EXCLUSIVE else "stays blocked for writes"
         if waits and not works and not elsewhere:  # the one table it holds: a stronger lock on it, queued behind its readers
             message = (f"this statement upgrades the transaction's {first.lock.label} on {first.relation} (taken on line "
@@ -41,6 +43,13 @@ def check(statement, ctx):
                      "its own), or move it to a later revision under transaction_per_migration=True; as the SQL it sends:\n"
                      + _alembic.outside_transaction(statement.sql)),
         )
+
+
+def _unsure(statement) -> bool:
+    """Is the statement's only work a type change that rewrites the table or not as the column's current type,
+    which the migration does not show, decides (its finding is changing-column-type's warning)?"""
+    return (statement.kind not in WORK_KINDS and not statement.scans
+            and all(action.rewrites is None for action in statement.actions if action.rewrites is not False))
 
 
 def _new_wait(target, existing, migration) -> bool:
