@@ -48,7 +48,8 @@ def blocking_locks_on_existing(statement: Statement, ctx) -> list:
 
 
 _ON_EVERY = {"schema": "every table of schema {}", "database": "every table of database {}",
-             "system": "every system catalog of database {}", "domain_users": "every table with a column of domain {}"}
+             "system": "every system catalog of database {}", "domain_users": "every table with a column of domain {}",
+             "owned_by": "every table role {} owns"}
 
 
 def describe_locks(targets) -> str:

@@ -86,6 +86,12 @@ def test_a_new_table_referencing_itself_waits_for_no_one(sql):
                 RULE) == 1
 
 
+def test_reassign_owned_locks_every_table_the_role_owns():
+    """Each table changes owner as ALTER TABLE ... OWNER TO does: ACCESS EXCLUSIVE, to the end of the transaction."""
+    [finding] = lint("REASSIGN OWNED BY legacy, CURRENT_USER TO app;", RULE)
+    assert "REASSIGN OWNED takes ACCESS EXCLUSIVE on every table role legacy owns" in finding.message
+
+
 def test_statements_inside_do_blocks_count():
     sql = "DO $$\nBEGIN\n  ALTER TABLE users ADD COLUMN x int;\nEND $$;"
     [finding] = lint(sql, RULE)
@@ -113,6 +119,8 @@ ORACLE = [  # run on a live server by tests/test_oracle.py
     "CREATE TABLE child (LIKE t INCLUDING ALL) INHERITS (t);",
     "CREATE TABLE child2 () INHERITS (t, app.t);",
     "CREATE TABLE menu (id int PRIMARY KEY, parent int REFERENCES menu, owner bigint REFERENCES users);",
+    ("DO $$ BEGIN CREATE ROLE oracle_old_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n"
+     "ALTER TABLE events OWNER TO oracle_old_owner;", "REASSIGN OWNED BY oracle_old_owner TO CURRENT_USER;"),
 ]
 
 

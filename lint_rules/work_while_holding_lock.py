@@ -62,8 +62,8 @@ def _new_wait(target, existing, migration) -> bool:
     if target.kind == "index" or migration.is_new(target.relation, target.kind):
         return False
     key = migration.resolve(target.relation)
-    # tables, indexes and sequences share one namespace (pg_class); a domain's name is not a relation's
-    held = [h.lock for h in existing if h.kind != "domain_users" and migration.resolve(h.relation) == key]
+    # tables, indexes and sequences share one namespace (pg_class); a domain's or role's name is not a relation's
+    held = [h.lock for h in existing if h.kind not in ("domain_users", "owned_by") and migration.resolve(h.relation) == key]
     return target.lock >= Lock.ROW_EXCLUSIVE and not target.lock.covered_by(held)
 
 

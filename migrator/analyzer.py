@@ -116,6 +116,7 @@ _HANDLERS = {
     "MERGE": Analyzer._dml,
     "WITH": Analyzer._dml,
     "TRUNCATE": Analyzer._truncate,
+    "REASSIGN": Analyzer._reassign_owned,
     "COPY": Analyzer._copy,
     "COMMENT": Analyzer._harmless,
     "GRANT": Analyzer._harmless,

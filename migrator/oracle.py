@@ -178,6 +178,10 @@ class Observer:
                 "WHERE a.atttypid = to_regtype(%s) AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm')",
                 (name,))
             return [row[0] for row in rows]
+        if target.kind == "owned_by":
+            rows = self.session.rows("SELECT oid FROM pg_class WHERE relowner = to_regrole(%s) AND relkind IN ('r', 'p', 'm')",
+                                     (name,))
+            return [row[0] for row in rows]
         [(oid,)] = self.session.rows("SELECT to_regclass(%s)::oid", (name,))
         return [oid] if oid is not None else []
 

@@ -58,7 +58,8 @@ _CONFLICTS = {
 
 @dataclass
 class LockTarget:
-    """A lock on a relation; kind `domain_users`: on every table with a column of the domain `relation`."""
+    """A lock on a relation; kind `domain_users`: on every table with a column of the domain `relation`;
+    `owned_by`: on every table the role `relation` owns."""
 
     relation: Relation
     lock: Lock

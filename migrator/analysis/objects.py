@@ -189,6 +189,19 @@ class Objects:
             named = output_names(parse_one(cursor.rest_sql()))
         statement.actions.append(Action(kind="output_columns", sql=statement.sql, columns=named))
 
+    def _reassign_owned(self, cursor: Cursor, statement: Statement) -> None:
+        """REASSIGN OWNED BY role, ... TO role: ALTER ... OWNER TO on every object each role owns in the database,
+        ACCESS EXCLUSIVE on each of its tables until the transaction ends."""
+        statement.kind = "reassign_owned"
+        if not (cursor.accept("REASSIGN") and cursor.accept("OWNED") and cursor.accept("BY")):
+            raise Unanalyzable("REASSIGN form is not understood")
+        to = cursor.find_word("TO")
+        if to is None:
+            raise Unanalyzable("REASSIGN OWNED without TO")
+        for role in split_top_level(cursor.rest()[:to]):
+            statement.add_lock(Relation(Cursor(cursor.statement, role).identifier() or "?"), Lock.ACCESS_EXCLUSIVE,
+                               "owned_by")
+
     # -- DROP ----------------------------------------------------------------------------
     def _drop(self, cursor: Cursor, statement: Statement) -> None:
         cursor.accept("DROP")
