@@ -101,6 +101,7 @@ _HANDLERS = {
     "SET": Analyzer._set,
     "RESET": Analyzer._reset,
     "SELECT": Analyzer._select,
+    "TABLE": Analyzer._select,  # TABLE t: SELECT * FROM t
     "VALUES": Analyzer._harmless,
     "BEGIN": Analyzer._transaction,
     "START": Analyzer._transaction,

@@ -429,3 +429,9 @@ def test_postgresql_18_not_null_constraints_are_set_not_null_or_not_valid(sql, k
     assert statement.unanalyzable is None
     assert [(a.kind, a.column, a.constraint_type) for a in statement.actions] == [(kind, "c", "not_null")]
     assert (statement.scans, statement.lock_on(Relation("t"))) == (scans, Lock.ACCESS_EXCLUSIVE)
+
+
+def test_table_is_a_query():
+    """TABLE t is SELECT * FROM t: it reads the table, and holding a lock while it runs is work."""
+    statement = one("TABLE users")
+    assert (statement.kind, statement.unanalyzable) == ("select", None)
