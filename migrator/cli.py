@@ -367,7 +367,7 @@ def _file_identity(path: Path):
 
 
 def _each_input(paths, errors: list[str]):
-    from migrator.revisions import project_layout, revision_files
+    from migrator.revisions import loose_revisions, project_layout, revision_files
     from migrator.runners import sql_migrations
 
     for raw in paths:
@@ -391,9 +391,9 @@ def _each_input(paths, errors: list[str]):
                     if not any(file.resolve().is_relative_to(folder) for folder in versions):
                         yield str(file), file
         elif path.is_dir():
-            files = sql_migrations(path, recursive=True)
+            files = sql_migrations(path, recursive=True) + loose_revisions(path)  # an Alembic versions folder: revisions
             if not files:
-                errors.append(f"{raw}: error: no .sql files in this directory")
+                errors.append(f"{raw}: error: no .sql files or Alembic revisions in this directory")
             for file in files:
                 yield str(file), file
         elif not path.exists():

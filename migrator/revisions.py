@@ -357,6 +357,20 @@ def _relative_base(here: Path, location: str | None) -> Path:
     return next((folder for folder in here.parents if (folder / location / "env.py").is_file()), here)
 
 
+def loose_revisions(folder: Path) -> list[Path]:
+    """The Alembic revisions in a folder that is no project of its own (a versions folder): its .py files, in
+    subfolders too, that define upgrade() and name their revision."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "def upgrade(" in text and "revision" in text:
+            found.append(path)
+    return found
+
+
 def revision_files(target: Path) -> list[Path] | None:
     """The revision files of an Alembic project (see project_layout), its prepend_sys_path put on
     sys.path so revisions that import the application render; None if `target` is not one."""

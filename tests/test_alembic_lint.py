@@ -154,6 +154,19 @@ def test_a_revision_reading_its_alembic_config_renders_as_alembic_upgrade_sql_re
     assert plan.exit_code == 0 and "no SQL for PostgreSQL" in plan.stdout, plan.stdout
 
 
+def test_a_versions_folder_is_linted_as_the_revisions_it_holds(tmp_path):
+    """`migrator lint alembic/versions` said "no .sql files in this directory"; a folder with neither is still an error."""
+    versions = tmp_path / "versions"
+    (versions / "2024").mkdir(parents=True)
+    path = revision(versions / "2024", "r1", 'op.create_index("i", "users", ["email"])')
+    (versions / "helpers.py").write_text("def shared():\n    pass\n")
+    result, _ = findings(versions, select="require-concurrent-index")
+    assert [(f["path"], f["rule"]) for f in result] == [(str(path), "require-concurrent-index")]
+    (tmp_path / "empty").mkdir()
+    empty = CliRunner().invoke(main, ["lint", str(tmp_path / "empty")])
+    assert empty.exit_code == 2 and "no .sql files or Alembic revisions in this directory" in empty.stderr, empty.stderr
+
+
 def test_revision_with_a_syntax_error(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("revision = 'x'\ndef upgrade(:\n    pass\n")
