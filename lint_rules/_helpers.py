@@ -49,7 +49,7 @@ def blocking_locks_on_existing(statement: Statement, ctx) -> list:
 
 _ON_EVERY = {"schema": "every table of schema {}", "database": "every table of database {}",
              "system": "every system catalog of database {}", "domain_users": "every table with a column of domain {}",
-             "owned_by": "every table role {} owns"}
+             "owned_by": "every table role {} owns", "index": "index {}"}
 
 
 def describe_locks(targets) -> str:

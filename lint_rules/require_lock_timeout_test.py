@@ -86,6 +86,12 @@ def test_a_new_table_referencing_itself_waits_for_no_one(sql):
                 RULE) == 1
 
 
+def test_a_lock_on_an_index_is_named_as_one():
+    """DROP INDEX i: the index's table is not in the SQL, and the name is an index's, not a table's."""
+    [finding] = lint("DROP INDEX users_email_idx;", RULE)
+    assert finding.message.startswith("DROP INDEX takes ACCESS EXCLUSIVE on index users_email_idx with no lock_timeout")
+
+
 def test_reassign_owned_locks_every_table_the_role_owns():
     """Each table changes owner as ALTER TABLE ... OWNER TO does: ACCESS EXCLUSIVE, to the end of the transaction."""
     [finding] = lint("REASSIGN OWNED BY legacy, CURRENT_USER TO app;", RULE)

@@ -28,13 +28,14 @@ def check(statement, ctx):
             "may rewrite the table (its column's current type is not known to this migration)" if _unsure(statement) \
             else "scans or writes data"
         blocked = "stays blocked" if first.lock == Lock.ACCESS_EXCLUSIVE else "stays blocked for writes"
+        held_on = f"index {first.relation}" if first.kind == "index" else first.relation  # DROP INDEX's, REINDEX's
         if waits and not works and not elsewhere:  # the one table it holds: a stronger lock on it, queued behind its readers
-            message = (f"this statement upgrades the transaction's {first.lock.label} on {first.relation} (taken on line "
+            message = (f"this statement upgrades the transaction's {first.lock.label} on {held_on} (taken on line "
                        f"{first.line}) to {waits[0].lock.label}: while it waits for the queries reading it, "
-                       f"{first.relation} {blocked}, and every later query on it queues behind the wait")
+                       f"{held_on} {blocked}, and every later query on it queues behind the wait")
         else:
-            message = (f"this statement {what} while the transaction still holds {first.lock.label} on {first.relation} "
-                       f"(taken on line {first.line}): {first.relation} {blocked} for all of it")
+            message = (f"this statement {what} while the transaction still holds {first.lock.label} on {held_on} "
+                       f"(taken on line {first.line}): {held_on} {blocked} for all of it")
         ctx.report(
             message,
             ctx.help(f"COMMIT right after the {first.lock.label} statement and do this work in its own transaction.",

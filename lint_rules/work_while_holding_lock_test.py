@@ -236,3 +236,9 @@ def test_a_type_change_from_a_type_the_migration_does_not_show_may_rewrite_or_no
     assert pg_db.execute(files) == before
     pg_db.execute("ALTER TABLE b ALTER COLUMN w TYPE text")
     assert pg_db.execute(files) != before
+
+
+def test_a_held_lock_on_an_index_is_named_as_one():
+    """Kinto's DROP INDEX IF EXISTS i, then CREATE INDEX i again: the lock held is on an index (and its table)."""
+    [finding] = lint("DROP INDEX IF EXISTS users_email_idx;\nCREATE INDEX users_email_idx ON users (email);", RULE)
+    assert "holds ACCESS EXCLUSIVE on index users_email_idx (taken on line 1)" in finding.message
