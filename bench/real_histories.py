@@ -12,7 +12,7 @@ often base) and back to head (`--to head`), and are compared at each end.
 for each revision in turn and lets plain `alembic upgrade REV` finish a revision that failed.
 
 --apps runs the applications too large for the dev extras instead (harness.app_histories():
-Airflow, Aodh, CKAN, Placement, Masakari), from an interpreter that has them: `pip install --no-deps -e . -r bench/apps-requirements.txt`.
+Airflow, Aodh, CKAN, Placement, Masakari, Heat), from an interpreter that has them: `pip install --no-deps -e . -r bench/apps-requirements.txt`.
 --check exits 1 on any divergence (a failure or refusal, a schema diff, NOT VALID, the version
 tables, a second apply that is not a no-op, a broken round trip); CI runs `--apps --check`.
 

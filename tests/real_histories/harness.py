@@ -125,6 +125,7 @@ def app_histories() -> list[History]:
     ckan = _installed("ckan", "migration")
     placement = _installed("placement", "db", "sqlalchemy")
     masakari = _installed("masakari", "db", "sqlalchemy")
+    heat = _installed("heat", "db")
     return [
         # Apache Airflow's metadata database (Apache-2.0), 124 revisions from a squashed 2.6.2
         # base. Its env.py takes the connection from config.attributes["connection"], else its own
@@ -162,6 +163,12 @@ def app_histories() -> list[History]:
         # (oslo.db, oslo.service, eventlet, keystoneauth1). No downgrades.
         History("masakari", "masakari 22.0.0", masakari / "migrations", masakari / "alembic.ini",
                 version_table="masakari_alembic_version"),
+        # OpenStack Heat's orchestration database (Apache-2.0), 4 revisions: a squashed initial
+        # schema (30 tables, foreign keys, indexes), a table added on existing ones, a column added
+        # and filled through op.get_bind() with a reflected table. Its env.py connects with
+        # sqlalchemy.url (Alembic's cookbook) and imports its models, which need nothing beyond
+        # the oslo libraries above. Its downgrades work down to the initial revision, which has none.
+        History("heat", "openstack-heat 27.0.1", heat / "migrations", heat / "alembic.ini", downgrade_to="c6214ca60943"),
     ]
 
 
