@@ -299,8 +299,9 @@ class Linter:
 
 # Where a migration tool's file turns from its up section to its down section, which runs only to roll back:
 # goose's `-- +goose Down`, dbmate's `-- migrate:down`, sql-migrate's `-- +migrate Down`, node-pg-migrate's
-# `-- Down Migration` line, tern's `---- create above / drop below ----`, shmig's `-- ==== DOWN ====`.
-TOOL_DOWN = re.compile(r"^--\s*(\+goose\s+down|migrate:down|\+migrate\s+down)\b|^--[\s-]*down\s+migration\s*$"
+# `-- Down Migration` (words may follow, as its own regex allows), tern's `---- create above / drop below ----`,
+# shmig's `-- ==== DOWN ====`.
+TOOL_DOWN = re.compile(r"^--\s*(\+goose\s+down|migrate:down|\+migrate\s+down)\b|^--[\s-]*down\s+migration\b"
                        r"|^----\s*create\s+above\s*/\s*drop\s+below\s*----|^--\s*=+\s*down\s*=+\s*$", re.IGNORECASE)
 TOOL_NO_TRANSACTION = re.compile(r"^--\s*(\+goose\s+no\s+transaction|migrate:up\b.*\btransaction:false"
                                  r"|\+migrate\s+up\s+notransaction\b)", re.IGNORECASE)

@@ -97,6 +97,9 @@ def test_goose_blocks_without_semicolons_end_at_their_markers():
 DOWN_SECTIONS = {
     "sql-migrate": "-- +migrate Up\nALTER TABLE users ADD COLUMN nickname text\n-- +migrate Down\nDROP TABLE users;\n",
     "node-pg-migrate": "-- Up Migration\nALTER TABLE users ADD COLUMN nickname text;\n-- Down Migration\nDROP TABLE users;\n",
+    # as dataqueue 1.24.0 writes them: node-pg-migrate reads the marker's first words only
+    "node-pg-migrate, said why": "-- Up Migration: add it\nALTER TABLE users ADD COLUMN nickname text;\n"
+                                 "-- Down Migration: remove it\nDROP TABLE users;\n",
     "tern": "ALTER TABLE users ADD COLUMN nickname text\n---- create above / drop below ----\nDROP TABLE users;\n",
     "shmig": "-- ==== UP ====\nBEGIN;\nALTER TABLE users ADD COLUMN nickname text;\nCOMMIT;\n"
              "-- ==== DOWN ====\nBEGIN;\nDROP TABLE users;\nCOMMIT;\n",
