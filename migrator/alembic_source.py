@@ -192,7 +192,8 @@ class AlembicProject:
         path, function = Path(revision.path), "downgrade" if downgrade else "upgrade"
         version = f"{revision.revision}-downgrade" if downgrade else revision.revision
         with contextlib.redirect_stdout(sys.stderr):
-            rendered = render_revision(path, revision.module, function, self.config)  # Alembic imported it already
+            rendered = render_revision(path, revision.module, function, self.config,  # Alembic imported it already
+                                       self._config_arguments())
         if rendered.error is not None:
             line, message = rendered.error
             shown = Statement(f"-- {function}() of {path.name}: each statement is judged as it is sent\n-- {message}",
@@ -201,6 +202,27 @@ class AlembicProject:
         text, origin, blocks = to_sql(rendered)
         return plan_text(version, path, text, self.analyzer, self.rewrite, origin, self.lint_config, catalog, downgrade,
                          self.preview, alembic=True, autocommit_blocks=blocks)
+
+    def _config_arguments(self) -> dict:
+        """The keyword arguments env.py passes to context.run_migrations() (and so to each upgrade()) that are
+        Alembic's config (`config=config`, as TruLens' does): those plan can give a revision offline."""
+        if not hasattr(self, "_arguments"):
+            try:
+                tree = ast.parse(Path(self.script.env_py_location).read_text(encoding="utf-8"))
+            except (OSError, SyntaxError, UnicodeDecodeError):
+                tree = ast.Module(body=[], type_ignores=[])
+
+            def is_config(node) -> bool:  # context.config, or a name env.py bound to it
+                return (isinstance(node, ast.Attribute) and node.attr == "config" and isinstance(node.value, ast.Name)
+                        and node.value.id == "context") or isinstance(node, ast.Name) and node.id in names
+
+            names: set[str] = set()
+            names |= {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign) and is_config(node.value)
+                      for target in node.targets if isinstance(target, ast.Name)}
+            self._arguments = {keyword.arg: self.config for node in ast.walk(tree) if isinstance(node, ast.Call)
+                               and getattr(node.func, "attr", None) == "run_migrations"
+                               for keyword in node.keywords if keyword.arg and is_config(keyword.value)}
+        return self._arguments
 
     def all(self) -> list[Migration]:
         return [self._plan(r) for r in self._resolve(())]

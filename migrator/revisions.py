@@ -126,10 +126,12 @@ class RevisionDirectives:
         return False
 
 
-def render_revision(path: Path, module=None, function: str = "upgrade", config=None) -> RenderedRevision:
+def render_revision(path: Path, module=None, function: str = "upgrade", config=None,
+                    arguments: dict | None = None) -> RenderedRevision:
     """Render a revision's upgrade() (or `function`) to SQL for PostgreSQL, offline (module: the revision already
     imported); `op.get_context().config` is the project's Alembic `config` (else one without options), as for
-    `alembic upgrade --sql`."""
+    `alembic upgrade --sql`; `arguments`: what env.py passes to run_migrations() that is known offline, given
+    to upgrade() where it takes them."""
     from alembic.config import Config
     from alembic.operations import Operations
     from alembic.runtime.environment import EnvironmentContext
@@ -149,7 +151,8 @@ def render_revision(path: Path, module=None, function: str = "upgrade", config=N
             if not callable(upgrade):
                 rendered.error = (1, f"no {function}() function: not an Alembic revision")
                 return rendered
-            wanted = _required_parameters(upgrade)
+            given = {name: value for name, value in (arguments or {}).items() if _takes(upgrade, name)}
+            wanted = [name for name in _required_parameters(upgrade) if name not in given]
             if wanted:
                 rendered.error = (upgrade.__code__.co_firstlineno, f"cannot render offline: {function}() takes "
                                   f"{', '.join(wanted)}, which env.py passes to context.run_migrations() when it runs "
@@ -159,7 +162,7 @@ def render_revision(path: Path, module=None, function: str = "upgrade", config=N
             capture.filename, capture.rendered = filename, rendered
             context.environment_context = EnvironmentContext(config or Config(), None)  # only its config is read
             with Operations.context(context):
-                upgrade()
+                upgrade(**given)
     except SyntaxError as error:
         rendered.error = (error.lineno or 1, f"syntax error: {error.msg}")
     except ImportError as error:  # the application the revision imports is not installed here
@@ -183,6 +186,17 @@ def _required_parameters(function) -> list[str]:
     except (TypeError, ValueError):  # not a plain Python function: call it as Alembic would
         return []
     return [p.name for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _takes(function, name: str) -> bool:
+    """Does the function take a keyword argument of that name?"""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
 
 
 def _reads_database(error: Exception, source: str) -> bool:

@@ -167,6 +167,25 @@ def test_a_versions_folder_is_linted_as_the_revisions_it_holds(tmp_path):
     assert empty.exit_code == 2 and "no .sql files or Alembic revisions in this directory" in empty.stderr, empty.stderr
 
 
+def test_plan_gives_upgrade_the_config_env_py_passes_to_run_migrations(tmp_path):
+    """TruLens' env.py calls context.run_migrations(config=config) and its revisions read their table prefix from it:
+    plan renders them with the project's config, as apply's env.py runs them; an argument it cannot know stays named."""
+    scripts = tmp_path / "alembic"
+    (scripts / "versions").mkdir(parents=True)
+    env = "from alembic import context\n\nconfig = context.config\n\n\ndef run():\n    context.run_migrations(config=config)\n"
+    (scripts / "env.py").write_text(env)
+    (scripts / "versions" / "r1.py").write_text(HEADER.format(rev="r1", down="None").replace("def upgrade():", "def upgrade(config):")
+                                                 + '    op.create_table(config.get_main_option("prefix") + "apps", '
+                                                   'sa.Column("id", sa.Integer))\n')
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {scripts}\nprefix = trulens_\n")
+    plan = CliRunner().invoke(main, ["plan", str(ini)])
+    assert plan.exit_code == 0 and "r1.py:14: CREATE TABLE trulens_apps (" in plan.stdout, plan.stdout
+    (scripts / "env.py").write_text(env.replace("config=config", "config=make_config()"))
+    plan = CliRunner().invoke(main, ["plan", str(ini)])
+    assert "online only (cannot render offline: upgrade() takes config, which env.py passes" in plan.stdout, plan.stdout
+
+
 def test_revision_with_a_syntax_error(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("revision = 'x'\ndef upgrade(:\n    pass\n")
