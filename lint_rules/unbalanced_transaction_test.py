@@ -131,3 +131,12 @@ def test_begin_without_commit_in_an_alembic_autocommit_block(tmp_path, pg_db):
                     assert op.get_bind().exec_driver_sql(held).scalar() == held_after_the_block, driver
         finally:
             engine.dispose()
+
+
+def test_commit_and_chain_opens_the_next_transaction():
+    """COMMIT AND CHAIN (and ROLLBACK AND CHAIN) start a new transaction at once: the COMMIT after it has one to end,
+    and the locks taken before it are released."""
+    chained = "BEGIN;\nALTER TABLE users ADD COLUMN a int;\nCOMMIT AND CHAIN;\nUPDATE users SET a = 1;\nCOMMIT;\n"
+    rules = [f.rule for f in lint(chained, None, runner="psql")]
+    assert "unbalanced-transaction" not in rules and "work-while-holding-lock" not in rules
+    assert "unbalanced-transaction" in [f.rule for f in lint("BEGIN;\nCOMMIT AND CHAIN;\n", RULE, runner="psql")]

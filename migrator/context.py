@@ -225,10 +225,10 @@ class MigrationContext:
         if kind in ("commit", "rollback"):
             if kind == "rollback":  # the tables it dropped are back
                 self.dropped_tables = {key: at for key, at in self.dropped_tables.items() if at != self.transaction_id}
-            self.in_transaction = self.implicit
-            self.transaction_id += self.implicit
-            self.explicit_transaction = False
-            self.open_begin = None
+            self.in_transaction = self.implicit or statement.chains
+            self.transaction_id += self.implicit or statement.chains
+            self.explicit_transaction = statement.chains
+            self.open_begin = statement if statement.chains else None
             self.local_timeouts.clear()
             self.held_locks.clear()
             self.savepoints.clear()

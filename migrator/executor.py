@@ -449,7 +449,7 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
             current, explicit = [step] if alembic else [], True  # a revision sends it; the executor runs a file's groups
         elif statement.kind in ("commit", "rollback"):
             _close(migration, current + [step] if alembic else current)
-            current, explicit = [], False
+            current, explicit = [], statement.chains  # AND CHAIN: the next statements run in one transaction
         elif statement.no_transaction or (no_transaction or id(statement) in in_blocks) and not explicit:
             _close(migration, current)
             current = []
@@ -530,7 +530,7 @@ def _rewrites(statements: list[Statement], pg_version: int, costs: dict, catalog
         elif statement.kind == "begin":
             explicit = not alembic
         elif statement.kind in ("commit", "rollback"):
-            explicit = False
+            explicit = statement.chains and not alembic
         new = created.is_new(statement.relation)
         units = None if explicit or new or id(statement) in in_blocks else rewrite(statement, set(), pg_version, catalog.name_taken(statement))
         planned.append((statement, online_form(units, costs[id(statement)])))

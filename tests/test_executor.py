@@ -334,6 +334,18 @@ def test_the_executor_reads_the_no_transaction_directive_as_the_linter_does(tmp_
     assert [group.transaction for group in migration.groups] == ([True] if transactional else [False, False])
 
 
+def test_commit_and_chain_starts_the_next_transaction_at_once(tmp_path, pg_db):
+    """COMMIT AND CHAIN ends a transaction and opens the next: what follows it runs in one, up to its COMMIT."""
+    write(tmp_path, "001.sql", "-- migrator:no-transaction\nBEGIN;\nUPDATE users SET email = 'a';\nCOMMIT AND CHAIN;\n"
+                               "UPDATE users SET email = 'b';\nUPDATE users SET email = 'c';\nCOMMIT;\n")
+    [migration] = load_sql_folder(tmp_path).all()
+    assert [(group.transaction, len(group.steps)) for group in migration.groups] == [(True, 1), (True, 2)]
+    with psycopg.connect(pg_db.dsn, autocommit=True) as connection:
+        connection.execute("BEGIN")
+        connection.execute("COMMIT AND CHAIN")
+        assert connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+
+
 def test_client_side_psql_commands_are_not_sent(tmp_path):
     """A psql script's `\\set ON_ERROR_STOP 1` and `\\echo` are psql's own: apply sends only the SQL."""
     write(tmp_path, "001.sql", "\\set ON_ERROR_STOP 1\nCREATE TABLE a (id int);\n\\echo done\n")

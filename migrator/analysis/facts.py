@@ -164,6 +164,11 @@ class Statement:
     def lock_on(self, relation: Relation) -> Lock | None:
         return max((t.lock for t in self.locks if t.relation.matches(relation)), default=None)
 
+    @property
+    def chains(self) -> bool:
+        """COMMIT AND CHAIN / ROLLBACK AND CHAIN: the transaction it ends is followed at once by a new one."""
+        return any(action.kind == "chain" for action in self.actions)
+
     def add_lock(self, relation: Relation | None, lock: Lock, kind: str = "table") -> None:
         if relation is not None:
             self.locks.append(LockTarget(relation, lock, kind))

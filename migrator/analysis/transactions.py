@@ -110,3 +110,6 @@ class Transactions:
             raise Unanalyzable("START must be START TRANSACTION")
         if word == "ROLLBACK" and cursor.has_words("ROLLBACK", "PREPARED") or word == "COMMIT" and cursor.has_words("COMMIT", "PREPARED"):
             raise Unanalyzable("two-phase commit statements are not supported in migrations")
+        words = cursor.rest_words()
+        if statement.kind in ("commit", "rollback") and words[-2:] == ["AND", "CHAIN"] and words[-3:-2] != ["NO"]:
+            statement.actions.append(Action(kind="chain"))  # a new transaction, like the one it ended, starts at once
