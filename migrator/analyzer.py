@@ -102,6 +102,12 @@ _HANDLERS = {
     "RESET": Analyzer._reset,
     "SELECT": Analyzer._select,
     "TABLE": Analyzer._select,  # TABLE t: SELECT * FROM t
+    "DECLARE": Analyzer._select,  # DECLARE c CURSOR FOR query: the query, read as its rows are fetched
+    "FETCH": Analyzer._harmless,
+    "MOVE": Analyzer._harmless,
+    "CLOSE": Analyzer._harmless,
+    "PREPARE": Analyzer._harmless,  # defines a statement; EXECUTE of it runs what this file does not show here
+    "EXPLAIN": Analyzer._explain,
     "VALUES": Analyzer._harmless,
     "BEGIN": Analyzer._transaction,
     "START": Analyzer._transaction,

@@ -435,3 +435,22 @@ def test_table_is_a_query():
     """TABLE t is SELECT * FROM t: it reads the table, and holding a lock while it runs is work."""
     statement = one("TABLE users")
     assert (statement.kind, statement.unanalyzable) == ("select", None)
+
+
+@pytest.mark.parametrize("sql, kind", [
+    ("EXPLAIN SELECT * FROM users", "explain"),
+    ("EXPLAIN (ANALYZE false, COSTS off) DELETE FROM users", "explain"),  # planned, not run
+    ("DECLARE c CURSOR FOR SELECT * FROM users", "select"),
+    ("FETCH 10 FROM c", "fetch"),
+    ("MOVE NEXT IN c", "move"),
+    ("CLOSE c", "close"),
+    ("PREPARE p (int) AS SELECT $1", "prepare"),
+])
+def test_plans_cursors_and_prepared_statements_are_read(sql, kind):
+    statement = one(sql)
+    assert (statement.kind, statement.unanalyzable, statement.locks) == (kind, None, [])
+
+
+@pytest.mark.parametrize("sql", ["EXPLAIN ANALYZE DELETE FROM users", "EXPLAIN (ANALYZE, BUFFERS) DELETE FROM users"])
+def test_explain_analyze_runs_what_it_explains(sql):
+    assert "EXPLAIN ANALYZE runs the statement" in one(sql).unanalyzable

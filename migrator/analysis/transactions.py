@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlglot.tokens import Token, TokenType
 
 from migrator.analysis.facts import Action, Setting, Statement, Unanalyzable
+from migrator.analysis.reading import read_options
 from migrator.durations import parse_pg_duration
 from migrator.sqltext import STRING_TOKENS, Cursor, Relation, split_top_level
 
@@ -91,6 +92,14 @@ class Transactions:
                 if len(arguments) == 3 and arguments[0][0].token_type in STRING_TOKENS:
                     local = arguments[2][0].text.lower() in ("true", "t", "on", "yes")
                     self._record_setting(statement, arguments[0][0].text.lower(), arguments[1], local)
+
+    def _explain(self, cursor: Cursor, statement: Statement) -> None:
+        """EXPLAIN plans a statement without running it; EXPLAIN ANALYZE runs it, which is not read here."""
+        statement.kind = "explain"
+        cursor.advance()
+        options = read_options(cursor) if cursor.is_type(TokenType.L_PAREN) else {}
+        if cursor.accept_any("ANALYZE", "ANALYSE") or options.get("ANALYZE") is True or options.get("ANALYSE") is True:
+            raise Unanalyzable("EXPLAIN ANALYZE runs the statement it explains, which migrator does not read in it")
 
     def _transaction(self, cursor: Cursor, statement: Statement) -> None:
         word = cursor.word()
