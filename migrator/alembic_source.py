@@ -427,6 +427,7 @@ class _Run:
         self.savepoints: dict[str, int] = {}  # savepoint -> how many follow-ups were queued when it was set
         self.failure = None  # (error, self.last) of the last statement that failed since the latest savepoint
         self.swallowed = None  # a failure of migrator's timeouts that the revision rolled back to a savepoint and went on
+        self.refusal: ApplyError | None = None  # what migrator refused in this run, whether or not the revision caught it
         # env.py's own `with engine.begin()` holds the transaction Alembic runs every revision in
         # (Alembic's external transaction): each revision commits beneath it (see _commit_beneath_env_py)
         self.under_env_transaction = False
@@ -463,8 +464,9 @@ class _Run:
         failures become ApplyError (or _LockTimeout, to retry)."""
         from sqlalchemy import exc
 
-        hooks = [("before_cursor_execute", self._before, True), ("after_cursor_execute", self._after, False),
-                 ("handle_error", self._failed, False), ("commit", self._committing, False)]
+        hooks = [("before_cursor_execute", self._refusing(self._before), True),
+                 ("after_cursor_execute", self._refusing(self._after), False), ("handle_error", self._failed, False),
+                 ("commit", self._refusing(self._committing), False)]
         emit, stdout = self.executor.emit, sys.stdout
 
         def emit_to_stdout(event: dict) -> None:  # what migrator reports keeps stdout; what revisions print does not
@@ -519,6 +521,19 @@ class _Run:
                              "postgresql+psycopg:// in its own URL")
 
     # -- each statement ---------------------------------------------------------------------------
+    def _refusing(self, hook):
+        """A hook whose refusal (ApplyError: a refused statement, a follow-up that failed) is kept: a revision
+        whose `except Exception` caught it may send nothing more nor commit, and is not stamped applied."""
+
+        def refusing(*arguments):
+            try:
+                return hook(*arguments)
+            except ApplyError as error:
+                self.refusal = self.refusal or error
+                raise
+
+        return refusing
+
     def _before(self, conn, cursor, statement, parameters, context, executemany):
         from migrator.guard import Origin
 
@@ -531,6 +546,8 @@ class _Run:
                 self._roll_back_to(rollback_to)
             self.last = None
             return statement, parameters
+        if self.refusal is not None:  # the revision caught a refusal and went on: it fails at once
+            raise self.refusal
         if raw.status == Status.IDLE:
             self._between_transactions(raw)
         path, stack = self._origin()
@@ -594,6 +611,8 @@ class _Run:
 
     def version_applied(self, ctx, step, heads, run_args) -> None:
         """Alembic moved the version table, in the revision's transaction: journal its follow-ups there."""
+        if self.refusal is not None:  # the revision caught it and sent nothing more: not stamped, rolled back
+            raise self.refusal
         if self.swallowed is not None:  # outside the revision's code: nothing there can catch it
             error, self.last = self.swallowed
             self._database_error(getattr(error, "orig", None) or error)
@@ -625,7 +644,10 @@ class _Run:
 
     def _committing(self, conn) -> None:
         """A transaction commits within the revision (its autocommit_block() begins): what ran before
-        it committed, so the follow-ups it queued are journaled with it and run before the block."""
+        it committed, so the follow-ups it queued are journaled with it and run before the block. Not
+        after a refusal the revision caught: what it did before is rolled back with it."""
+        if self.refusal is not None:
+            raise self.refusal
         if self.queued and self.revision is not None:
             downgrade = self.project.direction == "downgrade"
             self._journal_queued(Session.under(conn), f"{self.revision}-downgrade" if downgrade else self.revision)
@@ -652,9 +674,10 @@ class _Run:
         """Alembic's autocommit_block() cannot leave env.py's own transaction (alembic upgrade fails
         there on an assertion): refused at the revision's line, the revisions before it committed."""
         path, (line, *_) = self._origin()
-        raise ApplyError(f"{path}:{line}: autocommit_block() needs a connection outside a transaction, and env.py hands "
-                         "Alembic one inside its `with ... begin()` block (alembic upgrade fails here too): let env.py "
-                         f"connect with engine.connect() ({self.rolled_back()})")
+        self.refusal = ApplyError(f"{path}:{line}: autocommit_block() needs a connection outside a transaction, and env.py "
+                                  "hands Alembic one inside its `with ... begin()` block (alembic upgrade fails here too): "
+                                  f"let env.py connect with engine.connect() ({self.rolled_back()})")
+        raise self.refusal
 
     def _between_transactions(self, raw: Session) -> None:
         """A statement is about to open a transaction: the last one ended, so its follow-ups run now."""

@@ -911,6 +911,26 @@ def test_follow_ups_of_work_the_revision_rolled_back_to_a_savepoint_are_dropped_
     assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status = 'pending'") == [(0,)]
 
 
+@pytest.mark.parametrize("after", [
+    'op.add_column("orders", sa.Column("note", sa.Text))',  # goes on with the rest of the revision
+    "pass",  # sends nothing more: the version stamp follows
+    'with op.get_context().autocommit_block():\n    op.add_column("orders", sa.Column("note", sa.Text))',  # commits
+], ids=["goes-on", "ends", "commits"])
+def test_a_refusal_the_revision_catches_still_fails_it_and_commits_none_of_it(tmp_path, tables, after):
+    """Manila's revisions wrap op.drop_column() in `try: ... except Exception:` (they re-raise; many histories
+    log and go on, "already dropped"): alembic upgrade drops the column, so a revision that caught migrator's
+    refusal may not go on without it, be stamped applied, or commit what it did before."""
+    ini = project(tmp_path, tables.dsn, {"r1": 'op.add_column("users", sa.Column("r1", sa.Text))',
+                                         "r2": "try:\n    op.drop_column(\"users\", \"email\")\nexcept Exception:\n"
+                                               f"    pass  # already dropped\n{after}"})
+    error = one_line_error(apply(ini, tables.dsn))
+    assert "r2.py:11: refused by drop-column" in error, error
+    assert tables.execute("SELECT version_num FROM alembic_version") == [("r1",)]
+    assert tables.execute("SELECT attrelid::regclass::text, attname FROM pg_attribute WHERE attrelid IN ('users'::regclass, "
+                          "'orders'::regclass) AND attnum > 1 AND NOT attisdropped ORDER BY 1, 2") == [
+        ("orders", "user_id"), ("users", "email"), ("users", "r1")]
+
+
 @pytest.mark.parametrize("driver", ["psycopg2"])  # psycopg 3 (and so plain Alembic on it) refuses several statements in one execute
 def test_op_execute_of_several_statements_sends_them_all(tmp_path, tables, driver):
     """Airflow's revisions op.execute() a DO block and a CREATE FUNCTION in one string."""
