@@ -81,10 +81,12 @@ def trace_file(connection, watcher, linter: Linter, path: Path, display: str, ro
         trace = StatementTrace(display, statement.line, statement.sql, Observed(), findings)
         if statement.kind == "psql":
             trace.observed, trace.note = Observed(ran=False), "psql meta-command: psql runs it itself, nothing is sent"
+        elif any(action.kind == "copy_from_client" for action in statement.actions):
+            trace.observed, trace.note = Observed(ran=False), "COPY whose rows psql sends (FROM STDIN, \\copy): not run"
         elif statement.kind in ("begin", "commit", "rollback") and not result.wrapped:
             trace.observed = _run_alone(connection, statement.sql)
             trace.observed.control = True
-            in_block = statement.kind == "begin"
+            in_block = statement.kind == "begin" or statement.chains  # AND CHAIN: the next transaction is open
         elif statement.no_transaction and not in_block:
             watch = OutsideWatch(observer.session, watcher, [statement])
             try:

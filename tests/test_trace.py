@@ -218,6 +218,17 @@ def test_a_psql_scripts_meta_commands_are_not_sent(tmp_path, pg_db):
     assert alter["agrees"] and alter["locks_taken"] == {"events": "ACCESS EXCLUSIVE"}
 
 
+def test_a_copy_whose_rows_psql_sends_is_not_run_and_the_rest_is(tmp_path, pg_db):
+    """COPY ... FROM stdin and its rows (pg_dump's form): psql sends the rows; trace notes it and goes on."""
+    pg_db.execute("CREATE TABLE events (id bigint PRIMARY KEY, kind text)")
+    (tmp_path / "001.sql").write_text("COPY events (id, kind) FROM stdin;\n1\tx\n\\.\nALTER TABLE events ADD COLUMN at date;\n")
+    result = trace(tmp_path, "--dsn", pg_db.dsn)
+    assert result.returncode == 0, result.stderr
+    copy, alter = json.loads(result.stdout)["statements"]
+    assert copy["note"] == "COPY whose rows psql sends (FROM STDIN, \\copy): not run"
+    assert alter["agrees"] and alter["locks_taken"] == {"events": "ACCESS EXCLUSIVE"}
+
+
 def test_a_statement_run_outside_a_transaction_block_shows_the_locks_seen_while_it_ran_and_its_rewrite(tmp_path, pg_db):
     """CREATE INDEX CONCURRENTLY holds SHARE UPDATE EXCLUSIVE while it waits for a writer's transaction to end: the
     trace reads it from another session meanwhile; VACUUM FULL's new file is read from the catalog after it."""
