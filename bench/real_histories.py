@@ -11,12 +11,17 @@ often base) and back to head (`--to head`), and are compared at each end.
 --probe lists every failure of a history, not only the first: it runs `migrator apply --to REV`
 for each revision in turn and lets plain `alembic upgrade REV` finish a revision that failed.
 
+--stepwise also applies each history revision by revision with `--small-table 0` on a third
+database, accepting each refusal by a rule with `--ignore` it, and compares it with alembic's at
+head: there every statement on a table of an earlier revision takes its online form, which one
+apply to head (whose run created every table) never does.
+
 --apps runs the applications too large for the dev extras instead (harness.app_histories():
 Airflow, Aodh, CKAN, Placement, Masakari, Heat), from an interpreter that has them: `pip install --no-deps -e . -r bench/apps-requirements.txt`.
 --check exits 1 on any divergence (a failure or refusal, a schema diff, NOT VALID, the version
 tables, a second apply that is not a no-op, a broken round trip); CI runs `--apps --check`.
 
-    python bench/real_histories.py [--probe] [--only NAME[,NAME]] [--apps] [--check] [--no-record]
+    python bench/real_histories.py [--probe] [--stepwise] [--only NAME[,NAME]] [--apps] [--check] [--no-record]
 """
 
 from __future__ import annotations
@@ -93,10 +98,12 @@ def round_trip_lines(history: harness.History, trip: harness.RoundTrip, divergen
             f"({migrator_seconds / alembic_seconds:.2f}x); " + _verdict(divergences, agreed)]
 
 
-def upgrade_order(history: harness.History) -> list[str]:
-    from alembic.script import ScriptDirectory
-
-    return [script.revision for script in ScriptDirectory(str(history.script_location)).walk_revisions()][::-1]
+def stepwise_lines(history: harness.History, steps: harness.Stepwise, divergences: list[str]) -> list[str]:
+    accepted = f"refusals accepted with --ignore {','.join(steps.accepted)}" if steps.accepted else "no refusals"
+    agreed = "schema identical to alembic's at head; every constraint validated and index valid; versions equal"
+    return [f"{history.name} revision by revision (--small-table 0): {len(steps.runs)} applies, "
+            f"{sum(run.seconds for run in steps.runs):.2f} s, {steps.online_forms} statements in an online form, {accepted}; "
+            + _verdict(divergences, agreed)]
 
 
 def probe_lines(cluster: Cluster, history: harness.History, folder: Path) -> list[str]:
@@ -105,7 +112,7 @@ def probe_lines(cluster: Cluster, history: harness.History, folder: Path) -> lis
     side = history.prepare(folder / "probe", harness.create_database(cluster, f"{history.name}_probe"))
     failures = []
     try:
-        for revision in upgrade_order(history):
+        for revision in harness.upgrade_order(history):
             run = harness.migrator_apply(side, "--to", revision)
             if run.returncode == 0:
                 continue
@@ -127,6 +134,7 @@ def probe_lines(cluster: Cluster, history: harness.History, folder: Path) -> lis
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probe", action="store_true", help="list every failure, finishing each failing revision with alembic")
+    parser.add_argument("--stepwise", action="store_true", help="also revision by revision with --small-table 0 (online forms)")
     parser.add_argument("--only", help="comma-separated history names")
     parser.add_argument("--apps", action="store_true", help="the histories of harness.app_histories() instead (installed by hand)")
     parser.add_argument("--check", action="store_true", help="exit 1 on any divergence from alembic (CI)")
@@ -141,6 +149,11 @@ def main() -> None:
             try:
                 divergences = harness.upgrade_divergences(comparison)
                 lines += upgrade_lines(comparison, divergences)
+                if args.stepwise:  # before the round trip moves alembic's database
+                    steps = harness.stepwise(cluster, comparison, Path(folder) / history.name)
+                    steps_divergences = harness.stepwise_divergences(comparison, steps)
+                    lines += stepwise_lines(history, steps, steps_divergences)
+                    divergences += steps_divergences
                 if history.downgrade_to and comparison.migrator.returncode == 0:
                     trip = harness.round_trip(comparison)
                     trip_divergences = harness.round_trip_divergences(history, trip)

@@ -271,6 +271,13 @@ def revision_count(history: History) -> int:
     return sum(1 for _ in ScriptDirectory(str(history.script_location)).walk_revisions())
 
 
+def upgrade_order(history: History) -> list[str]:
+    """The history's revisions in the order `alembic upgrade head` runs them."""
+    from alembic.script import ScriptDirectory
+
+    return [script.revision for script in ScriptDirectory(str(history.script_location)).walk_revisions()][::-1]
+
+
 @dataclass
 class Comparison:
     """`migrator apply` against `alembic upgrade head` for one history, judged by PostgreSQL."""
@@ -408,3 +415,53 @@ def round_trip_divergences(history: History, trip: RoundTrip) -> list[str]:
         found.append(f"the way back to head without --ignore was not refused by {', '.join(history.round_trip_ignores)}: "
                      f"exit {trip.refused.returncode}: {trip.refused.failure}")
     return found
+
+
+@dataclass
+class Stepwise:
+    """`migrator apply --to REV` for one revision after another, each on the tables the ones before made."""
+
+    runs: list[Run]
+    accepted: list[str]  # the rules whose refusals were accepted with --ignore, in the order they refused
+    diff: str  # alembic's database at head against this one
+    not_valid: list[str]
+    versions: list[str] | None
+
+    @property
+    def online_forms(self) -> int:
+        return sum(1 for run in self.runs for event in run.events() if event.get("event") == "step"
+                   and any(marker in event["sql"] for marker in ONLINE_MARKERS))
+
+
+def stepwise(cluster: Cluster, comparison: Comparison, folder: Path) -> Stepwise:
+    """The history applied revision by revision with `--small-table 0` on a third database: each
+    revision's statements on tables of earlier runs take their online form (or are refused: a
+    refusal by a rule is accepted with `--ignore` it, as a user who read it would), where one run
+    to head creates every table itself and so rewrites nothing. Compared with alembic's database at
+    head (taken before the round trip moves it)."""
+    history, alembic_side = comparison.history, comparison.sides[0]
+    name = f"{history.name}_stepwise"
+    side = history.prepare(folder / "stepwise", create_database(cluster, name))
+    runs, accepted = [], []
+    try:
+        for revision in upgrade_order(history):
+            while True:
+                run = migrator_apply(side, "--small-table", "0", "--to", revision,
+                                     *(["--ignore", ",".join(accepted)] if accepted else []))
+                rule = refused_by(run)
+                if rule is None or rule in accepted:
+                    break
+                accepted.append(rule)
+            runs.append(run)
+            if run.returncode != 0:
+                break
+        return Stepwise(runs, accepted, schema_diff(history.dump(alembic_side.dsn), history.dump(side.dsn)),
+                        not_valid(side.dsn), versions(side.dsn, history.version_table))
+    finally:
+        drop_database(cluster, name)
+
+
+def stepwise_divergences(comparison: Comparison, steps: Stepwise) -> list[str]:
+    """Where the revision-by-revision apply ended elsewhere than `alembic upgrade head` (empty: nowhere)."""
+    return _divergences(steps.runs, {"at head, revision by revision": steps.diff}, steps.not_valid,
+                        (comparison.alembic_versions, steps.versions))
