@@ -428,6 +428,10 @@ class _Run:
         self.failure = None  # (error, self.last) of the last statement that failed since the latest savepoint
         self.swallowed = None  # a failure of migrator's timeouts that the revision rolled back to a savepoint and went on
         self.refusal: ApplyError | None = None  # what migrator refused in this run, whether or not the revision caught it
+        self.sent: set[str] = set()  # the revisions that sent a statement of their own
+        # revision -> where it first committed part of its work before its end (an autocommit_block(): as it began,
+        # what the revision sent before it; in it, each statement): a retry would run all of its upgrade() again
+        self.committed_part: dict[str, str] = {}
         # env.py's own `with engine.begin()` holds the transaction Alembic runs every revision in
         # (Alembic's external transaction): each revision commits beneath it (see _commit_beneath_env_py)
         self.under_env_transaction = False
@@ -553,6 +557,10 @@ class _Run:
         path, stack = self._origin()
         directives = self._directives_of(path)
         origin = Origin(path, stack[0] if stack else 1, stack, directives.ignores if directives else Origin.ignores)
+        if path != self.env_path and self.revision is not None:
+            if raw.autocommit and self.revision in self.sent:  # the block's start committed what the revision sent
+                self.committed_part.setdefault(self.revision, f"{path}:{origin.line}")
+            self.sent.add(self.revision)
         text = inline(raw, statement, first_row(parameters) if executemany else parameters)
         verdict = self.guard.judge(raw, text, origin, in_transaction=not raw.autocommit)
         step = verdict.step
@@ -576,7 +584,10 @@ class _Run:
         if self.last is None:  # a statement sent as it came (see _before)
             return
         origin, verdict, started = self.last
-        followups = self.guard.after(Session.under(conn), verdict)
+        session = Session.under(conn)
+        if session.autocommit and origin.path != self.env_path and self.revision is not None:  # it committed as it ran
+            self.committed_part.setdefault(self.revision, f"{origin.path}:{origin.line}")
+        followups = self.guard.after(session, verdict)
         if followups:
             self.queued.append((followups, f"{origin.path}:{origin.line}"))
         if verdict.sql != NO_OP_STEP:
@@ -719,16 +730,22 @@ class _Run:
     def _database_error(self, error: Exception):
         origin = self.last[0] if self.last else None
         where = f"{origin.path}:{origin.line}" if origin else str(self.env_path)
-        if error_sqlstate(error) in RETRIED_SQLSTATES:
+        if error_sqlstate(error) in RETRIED_SQLSTATES and self.revision not in self.committed_part:
             raise _LockTimeout(error, where, self.revision or "alembic", self._number(origin) if origin else None) from None
-        raise ApplyError(f"{where}: {database_error(error)} ({self.rolled_back()})") from None
+        retried = "" if error_sqlstate(error) not in RETRIED_SQLSTATES else ", not retried"
+        raise ApplyError(f"{where}: {database_error(error)}{retried} ({self.rolled_back()})") from None
 
     def rolled_back(self) -> str:
         """The revision in flight rolled back, what this run committed before it and what it did not reach."""
         progress = self.executor.progress(self.revision)
-        if not self.applied:
+        if not self.applied and self.revision not in self.committed_part:
             progress.insert(0, "nothing was committed")
         started = f"revision {self.revision} was rolled back" if self.revision else "no revision had started"
+        if self.revision in self.committed_part:
+            started = (f"revision {self.revision} committed part of its work outside its transaction "
+                       f"({self.committed_part[self.revision]}) and the rest was rolled back, unstamped: apply runs "
+                       "its upgrade() again from the top, so let that part run twice (IF NOT EXISTS) or finish it by hand "
+                       "and stamp the revision")
         return "; ".join([started, *progress])
 
 

@@ -590,6 +590,28 @@ def test_a_lock_timeout_retries_the_revision_in_flight(tmp_path, tables):
     assert tables.execute("SELECT count(*) FROM users WHERE left(email, 3) = 'vip'") == [(3,)]
 
 
+@pytest.mark.parametrize("before", ["", 'op.add_column("users", sa.Column("a", sa.Text))'])
+def test_a_lock_timeout_after_the_revision_committed_part_of_its_work_is_not_retried(tmp_path, tables, before):
+    """An autocommit_block() commits what the revision sent before it, and each statement in it: a retry
+    would run upgrade() again from the top (here the UPDATE twice). It fails, saying what committed."""
+    ini = project(tmp_path, tables.dsn, {"r1": f"""
+        {before}
+        with op.get_context().autocommit_block():
+            op.execute("UPDATE users SET email = email || '+' WHERE id = 1")
+        op.add_column("orders", sa.Column("flag", sa.Boolean))
+    """})
+    result, events = applied_while_orders_is_read(ini, tables.dsn)
+    error = one_line_error(result)
+    assert result.returncode == 1 and not [e for e in events if e["event"] == "retry"], result.stderr
+    lines = (12, 11) if not before else (13, 12)  # the ALTER that timed out, the UPDATE the block committed
+    assert error.startswith(f"Error: {ini.parent}/alembic/versions/r1.py:{lines[0]}: canceling statement due to lock timeout, "
+                            f"not retried (revision r1 committed part of its work outside its transaction "
+                            f"({ini.parent}/alembic/versions/r1.py:{lines[1]}) and the rest was rolled back, unstamped"), error
+    assert error.endswith("finish it by hand and stamp the revision)"), error
+    assert tables.execute("SELECT email FROM users WHERE id = 1") == [("u1+",)]
+    assert tables.execute("SELECT count(*) FROM alembic_version") == [(0,)]
+
+
 def test_kill_during_the_concurrent_index_build_of_a_revision_then_resume(tmp_path, tables):
     tables.execute("INSERT INTO users SELECT g, 'u' || g FROM generate_series(1001, 300000) g")
     ini = project(tmp_path, tables.dsn, {"r1": """
