@@ -49,7 +49,9 @@ def rewrite(statement: Statement, created_tables: set[str], pg_version: int,
         return [Unit([insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY")])]
     if statement.kind == "drop_index" and not statement.concurrently and len(statement.locks) == 1 \
             and not re.search(r"\bCASCADE\s*$", statement.sql, re.IGNORECASE):
-        return [Unit([insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY")])]
+        # it follows the commit: what the migration did after it (dropping the index's column or table, as
+        # Glance's ocata_contract01 does) may have dropped the index already, as asked
+        return [Unit([insert_after_keyword(statement.sql, "INDEX", "CONCURRENTLY" if statement.if_exists else "CONCURRENTLY IF EXISTS")])]
     if statement.kind != "alter_table" or len(statement.actions) != 1:
         return None
     action = statement.actions[0]

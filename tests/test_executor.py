@@ -502,7 +502,7 @@ REWRITES = [
       "ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey"],
      "SELECT indisprimary FROM pg_index WHERE indexrelid = 'orders_pkey'::regclass"),
     ("DROP INDEX users_old_idx;",
-     ["DROP INDEX CONCURRENTLY users_old_idx"],
+     ["DROP INDEX CONCURRENTLY IF EXISTS users_old_idx"],
      "SELECT to_regclass('users_old_idx') IS NULL"),
 ]
 

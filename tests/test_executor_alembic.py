@@ -953,6 +953,24 @@ def test_a_refusal_the_revision_catches_still_fails_it_and_commits_none_of_it(tm
         ("orders", "user_id"), ("users", "email"), ("users", "r1")]
 
 
+def test_an_index_drop_that_follows_the_commit_is_done_when_the_revision_dropped_its_column_after_it(tmp_path, tables):
+    """Glance's ocata_contract01 drops an index, then its column (which takes the index with it): on a big
+    table the DROP INDEX CONCURRENTLY follows the commit, and found no index, which left the revision committed
+    and its follow-up failing on every apply."""
+    tables.execute("CREATE INDEX users_email_idx ON users (email)")
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        with op.batch_alter_table("users") as batch_op:
+            batch_op.drop_index("users_email_idx")
+            batch_op.drop_column("email")
+    """})
+    result = apply(ini, tables.dsn, *BIG, "--ignore", "drop-column")
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT to_regclass('users_email_idx'), (SELECT count(*) FROM pg_attribute WHERE attrelid = "
+                          "'users'::regclass AND attname = 'email' AND NOT attisdropped), "
+                          "(SELECT version_num FROM alembic_version)") == [(None, 0, "r1")]
+    assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status = 'pending'") == [(0,)]
+
+
 @pytest.mark.parametrize("driver", ["psycopg2"])  # psycopg 3 (and so plain Alembic on it) refuses several statements in one execute
 def test_op_execute_of_several_statements_sends_them_all(tmp_path, tables, driver):
     """Airflow's revisions op.execute() a DO block and a CREATE FUNCTION in one string."""
@@ -1068,7 +1086,7 @@ def test_plan_shows_the_downgrades_apply_would_run(tmp_path, tables):
         assert plan.returncode == 0, plan.stderr
         return [(step["migration"], step["sql"]) for step in json.loads(plan.stdout)]
 
-    drop_index = ("r2-downgrade", "DROP INDEX CONCURRENTLY users_email_idx")
+    drop_index = ("r2-downgrade", "DROP INDEX CONCURRENTLY IF EXISTS users_email_idx")
     assert [step for step in planned("r1") if "INDEX" in step[1]] == [drop_index]
     assert planned("-1") == planned("r1")
     assert [migration for migration, _ in planned("base")] == ["r2-downgrade", "r1-downgrade"]
