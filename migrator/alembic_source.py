@@ -41,6 +41,7 @@ from migrator.executor import (NO_OP_STEP, ApplyError, Group, Migration, Step, f
                                plan_text)
 from migrator.oracle import error_sqlstate
 from migrator.revisions import RevisionDirectives, project_layout, render_revision, to_sql
+from migrator.rewrites import after_renames
 
 # A lock wait that gave up (lock_not_available, deadlock_detected), by SQLSTATE whatever the driver's error class:
 # the revision in flight is rolled back and retried.
@@ -588,6 +589,8 @@ class _Run:
         if session.autocommit and origin.path != self.env_path and self.revision is not None:  # it committed as it ran
             self.committed_part.setdefault(self.revision, f"{origin.path}:{origin.line}")
         followups = self.guard.after(session, verdict)
+        # the follow-ups queued so far run once the transaction commits: after this statement (a table it renames)
+        self.queued = [(after_renames(verdict.step.statement, units), where) for units, where in self.queued]
         if followups:
             self.queued.append((followups, f"{origin.path}:{origin.line}"))
         if verdict.sql != NO_OP_STEP:

@@ -32,7 +32,7 @@ from migrator.durations import format_duration
 from migrator.errors import UserError, database_error, first_line
 from migrator.lint import migration_markers, read_sql_file
 from migrator.lockwait import LockWaitSchedule
-from migrator.rewrites import Unit
+from migrator.rewrites import Unit, after_renames
 from migrator.runners import migration_version, sql_migrations
 from migrator.sqltext import Source
 
@@ -419,6 +419,8 @@ def plan_text(version: str, path: Path, text: str, analyzer: Analyzer, rewrite_e
     numbers = itertools.count()
     for statement, units in planned:
         wrapped = not explicit and not no_transaction and id(statement) not in in_blocks
+        for step in current:  # their follow-ups run once the transaction commits: after this statement
+            step.followups = after_renames(statement, step.followups)
         if statement.alembic_block is not None:  # autocommit_block() commits the revision's transaction, or begins the next
             _close(migration, current)
             current, explicit = [], False

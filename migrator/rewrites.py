@@ -13,11 +13,11 @@ PRIMARY KEY gets the name PostgreSQL's ChooseRelationName() would give.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from migrator.analyzer import Statement
 from migrator.pgnames import choose_relation_name, index_name_addition
-from migrator.sqltext import constraint_name, insert_after_keyword, quote_identifier
+from migrator.sqltext import Relation, constraint_name, insert_after_keyword, quote_identifier
 
 # Stands for the name PostgreSQL gave a constraint added without one; read from the catalog once added.
 CATALOG_NAME = "<constraint named by PostgreSQL>"
@@ -80,6 +80,21 @@ def rewrite(statement: Statement, created_tables: set[str], pg_version: int,
             Unit([f"ALTER TABLE {table} ADD CONSTRAINT {quote_identifier(name)} {keyword} USING INDEX {quote_identifier(name)}"]),
         ]
     return None
+
+
+def after_renames(statement: Statement, units: list[Unit]) -> list[Unit]:
+    """Follow-up units queued earlier in a transaction, which run once it commits, as they must read after
+    `statement` ran in it: a table it renames is named anew where they name it (ALTER TABLE t, ON t)."""
+    for action in statement.actions:
+        if action.kind == "rename_table" and action.new_name and statement.relation is not None and units:
+            table, new_table = str(statement.relation), str(Relation(action.new_name, statement.relation.schema))
+            name = re.compile(rf"(?:(?<=ALTER TABLE )|(?<= ON )|(?<= ON ONLY )){re.escape(table)}(?=[ (]|$)")
+
+            def rename(text: str | None) -> str | None:
+                return None if text is None else name.sub(lambda _: new_table, text)
+
+            units = [replace(unit, sql=[rename(text) for text in unit.sql], on_failure=rename(unit.on_failure)) for unit in units]
+    return units
 
 
 def _validate(table, name: str) -> Unit:

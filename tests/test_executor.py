@@ -279,6 +279,19 @@ def test_apply_names_follow_up_steps_as_plan_does_and_so_does_the_apply_that_fin
     assert events["skip"] == planned[-1:], events
 
 
+def test_a_table_renamed_after_its_online_form_is_validated_under_its_new_name(migrations, pg_db):
+    """The follow-ups run after the commit: they name the table as the migration left it."""
+    pg_db.execute("CREATE TABLE orders AS SELECT g AS id, 1 + mod(g, 1000) AS user_id FROM generate_series(1, 5000) g")
+    write(migrations, "001_fk.sql", "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);\n"
+                                    "ALTER TABLE orders RENAME TO purchases;\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG, "--ignore", "rename-table"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "001_fk step 0 follow-up 1: ALTER TABLE purchases VALIDATE CONSTRAINT orders_user_fk" in result.stderr, result.stderr
+    assert pg_db.execute("SELECT conrelid::regclass::text, convalidated FROM pg_constraint WHERE conname = 'orders_user_fk'") == [
+        ("purchases", True)]
+
+
 @pytest.mark.parametrize("by_hand, said", [
     ("", ["001_u step 1 follow-up 1: dropping the INVALID index users_email_key an interrupted build left, to build it again",
           "001_u step 1 follow-up 1: CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email)"]),

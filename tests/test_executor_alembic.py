@@ -612,6 +612,20 @@ def test_a_lock_timeout_after_the_revision_committed_part_of_its_work_is_not_ret
     assert tables.execute("SELECT count(*) FROM alembic_version") == [(0,)]
 
 
+def test_a_table_renamed_after_its_online_form_was_queued_is_validated_under_its_new_name(tmp_path, tables):
+    """OpenStack Manila's 5077ffcc5f1c adds a foreign key, then renames the table: the VALIDATE that follows
+    the commit named the old table, failed, and left the revision committed with its key NOT VALID."""
+    ini = project(tmp_path, tables.dsn, {"r1": """
+        op.create_foreign_key("orders_user_fk", "orders", "users", ["user_id"], ["id"])
+        op.rename_table("orders", "purchases")
+    """})
+    result = apply(ini, tables.dsn, *BIG, "--ignore", "rename-table")
+    assert result.returncode == 0, result.stderr
+    assert tables.execute("SELECT conrelid::regclass::text, convalidated FROM pg_constraint WHERE conname = 'orders_user_fk'") == [
+        ("purchases", True)]
+    assert tables.execute("SELECT count(*) FROM migrator.apply_journal WHERE status = 'pending'") == [(0,)]
+
+
 def test_kill_during_the_concurrent_index_build_of_a_revision_then_resume(tmp_path, tables):
     tables.execute("INSERT INTO users SELECT g, 'u' || g FROM generate_series(1001, 300000) g")
     ini = project(tmp_path, tables.dsn, {"r1": """
