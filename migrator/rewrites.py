@@ -84,17 +84,32 @@ def rewrite(statement: Statement, created_tables: set[str], pg_version: int,
 
 def after_renames(statement: Statement, units: list[Unit]) -> list[Unit]:
     """Follow-up units queued earlier in a transaction, which run once it commits, as they must read after
-    `statement` ran in it: a table it renames is named anew where they name it (ALTER TABLE t, ON t)."""
+    `statement` ran in it: a table it renames is named anew where they name it (ALTER TABLE t, ON t), and
+    in those on its table, a column or constraint it renames."""
+    if not units or statement.relation is None:
+        return units
     for action in statement.actions:
-        if action.kind == "rename_table" and action.new_name and statement.relation is not None and units:
-            table, new_table = str(statement.relation), str(Relation(action.new_name, statement.relation.schema))
-            name = re.compile(rf"(?:(?<=ALTER TABLE )|(?<= ON )|(?<= ON ONLY )){re.escape(table)}(?=[ (]|$)")
-
-            def rename(text: str | None) -> str | None:
-                return None if text is None else name.sub(lambda _: new_table, text)
-
-            units = [replace(unit, sql=[rename(text) for text in unit.sql], on_failure=rename(unit.on_failure)) for unit in units]
+        table = str(statement.relation)
+        on_table = re.compile(rf"(?:(?<=ALTER TABLE )|(?<= ON )|(?<= ON ONLY )){re.escape(table)}(?=[ (]|$)")
+        if action.kind == "rename_table" and action.new_name:
+            new_table = str(Relation(action.new_name, statement.relation.schema))
+            units = _renamed(units, on_table, on_table, new_table)
+        elif action.kind == "rename_column" and action.column and action.new_name:
+            written = "|".join(re.escape(form) for form in {quote_identifier(action.column), '"' + action.column.replace('"', '""') + '"'})
+            column = re.compile(rf"(?<![\w\"'$.])(?:{written})(?![\w\"'$])")
+            units = _renamed(units, on_table, column, quote_identifier(action.new_name))
+        elif action.kind == "rename_constraint" and action.constraint and action.new_name:
+            constraint = re.compile(rf"(?:(?<=CONSTRAINT )|(?<=CONSTRAINT IF EXISTS )){re.escape(quote_identifier(action.constraint))}(?=\s|$)")
+            units = _renamed(units, on_table, constraint, quote_identifier(action.new_name))
     return units
+
+
+def _renamed(units: list[Unit], on_table: re.Pattern, old: re.Pattern, new: str) -> list[Unit]:
+    """units with what `old` matches written `new`, in the statements that act on the table `on_table` finds."""
+    def rename(text: str | None) -> str | None:
+        return text if text is None or not on_table.search(text) else old.sub(lambda _: new, text)
+
+    return [replace(unit, sql=[rename(text) for text in unit.sql], on_failure=rename(unit.on_failure)) for unit in units]
 
 
 def _validate(table, name: str) -> Unit:

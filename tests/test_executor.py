@@ -279,17 +279,27 @@ def test_apply_names_follow_up_steps_as_plan_does_and_so_does_the_apply_that_fin
     assert events["skip"] == planned[-1:], events
 
 
-def test_a_table_renamed_after_its_online_form_is_validated_under_its_new_name(migrations, pg_db):
-    """The follow-ups run after the commit: they name the table as the migration left it."""
+@pytest.mark.parametrize("sql, then, followup, check", [
+    ("ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);",
+     "ALTER TABLE orders RENAME TO purchases;", "ALTER TABLE purchases VALIDATE CONSTRAINT orders_user_fk",
+     "SELECT conrelid::regclass::text, convalidated FROM pg_constraint WHERE conname = 'orders_user_fk'"),
+    ("ALTER TABLE orders ADD CONSTRAINT positive CHECK (id > 0);", "ALTER TABLE orders RENAME CONSTRAINT positive TO positive_id;",
+     "ALTER TABLE orders VALIDATE CONSTRAINT positive_id", "SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'c'"),
+    ("ALTER TABLE orders ALTER COLUMN user_id SET NOT NULL;", "ALTER TABLE orders RENAME COLUMN user_id TO buyer_id;",
+     "ALTER TABLE orders ALTER COLUMN buyer_id SET NOT NULL",
+     "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'buyer_id'"),
+])
+def test_what_a_migration_renames_after_an_online_form_is_named_anew_by_its_follow_ups(migrations, pg_db, sql, then, followup,
+                                                                                        check):
+    """The follow-ups run after the commit: they name the table, column or constraint as the migration left it
+    (OpenStack Manila's 5077ffcc5f1c adds a foreign key, then renames the table)."""
     pg_db.execute("CREATE TABLE orders AS SELECT g AS id, 1 + mod(g, 1000) AS user_id FROM generate_series(1, 5000) g")
-    write(migrations, "001_fk.sql", "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);\n"
-                                    "ALTER TABLE orders RENAME TO purchases;\n")
-    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG, "--ignore", "rename-table"],
+    write(migrations, "001_fk.sql", f"{sql}\n{then}\n")
+    result = subprocess.run(CLI + ["apply", str(migrations), "--dsn", pg_db.dsn, *BIG, "--ignore", "rename-table,rename-column"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "001_fk step 0 follow-up 1: ALTER TABLE purchases VALIDATE CONSTRAINT orders_user_fk" in result.stderr, result.stderr
-    assert pg_db.execute("SELECT conrelid::regclass::text, convalidated FROM pg_constraint WHERE conname = 'orders_user_fk'") == [
-        ("purchases", True)]
+    assert "001_fk step 0 follow-up " in result.stderr and followup in result.stderr, result.stderr
+    assert [row[1] for row in pg_db.execute(check)] == [True]
 
 
 @pytest.mark.parametrize("by_hand, said", [
