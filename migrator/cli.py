@@ -1126,8 +1126,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
                 status.update(f"{where(event)}: {_build_wait(event)}")
             elif event["event"] == "done":
                 console.print(f"[bold]{event['migration']}[/]: applied")
-            elif resumed(event):
-                console.print(f"  {resumed(event)}", markup=False)
+            elif said := resumed(event):
+                console.print(f"  {said}", markup=False)
         elif event["event"] == "step":
             click.echo(f"{where(event)}: {statement(event)[:100]}", err=True)
         elif event["event"] == "retry":
@@ -1136,8 +1136,8 @@ def apply(path, dsn, pg_version, lock_timeout, statement_timeout, max_timeout, o
             click.echo(f"{where(event)}: {_build_wait(event)}", err=True)
         elif event["event"] == "done":
             click.echo(f"{event['migration']}: applied", err=True)
-        elif resumed(event):
-            click.echo(resumed(event), err=True)
+        elif said := resumed(event):
+            click.echo(said, err=True)
 
     metrics = _apply_metrics(metrics_port, metrics_addr, pushgateway)
     def observed(event: dict) -> None:

@@ -86,19 +86,20 @@ def after_renames(statement: Statement, units: list[Unit]) -> list[Unit]:
     """Follow-up units queued earlier in a transaction, which run once it commits, as they must read after
     `statement` ran in it: a table it renames is named anew where they name it (ALTER TABLE t, ON t), and
     in those on its table, a column or constraint it renames."""
-    if not units or statement.relation is None:
+    renames = [action for action in statement.actions if action.new_name
+               and action.kind in ("rename_table", "rename_column", "rename_constraint")]
+    if not units or not renames or statement.relation is None:  # most statements: nothing to look at
         return units
-    for action in statement.actions:
-        table = str(statement.relation)
-        on_table = re.compile(rf"(?:(?<=ALTER TABLE )|(?<= ON )|(?<= ON ONLY )){re.escape(table)}(?=[ (]|$)")
-        if action.kind == "rename_table" and action.new_name:
-            new_table = str(Relation(action.new_name, statement.relation.schema))
-            units = _renamed(units, on_table, on_table, new_table)
-        elif action.kind == "rename_column" and action.column and action.new_name:
+    table = str(statement.relation)
+    on_table = re.compile(rf"(?:(?<=ALTER TABLE )|(?<= ON )|(?<= ON ONLY )){re.escape(table)}(?=[ (]|$)")
+    for action in renames:
+        if action.kind == "rename_table":
+            units = _renamed(units, on_table, on_table, str(Relation(action.new_name, statement.relation.schema)))
+        elif action.kind == "rename_column" and action.column:
             written = "|".join(re.escape(form) for form in {quote_identifier(action.column), '"' + action.column.replace('"', '""') + '"'})
             column = re.compile(rf"(?<![\w\"'$.])(?:{written})(?![\w\"'$])")
             units = _renamed(units, on_table, column, quote_identifier(action.new_name))
-        elif action.kind == "rename_constraint" and action.constraint and action.new_name:
+        elif action.kind == "rename_constraint" and action.constraint:
             constraint = re.compile(rf"(?:(?<=CONSTRAINT )|(?<=CONSTRAINT IF EXISTS )){re.escape(quote_identifier(action.constraint))}(?=\s|$)")
             units = _renamed(units, on_table, constraint, quote_identifier(action.new_name))
     return units

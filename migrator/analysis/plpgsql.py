@@ -40,7 +40,7 @@ class Plpgsql:
         if offset < 0 or body_token.token_type != TokenType.HEREDOC_STRING:
             offset = body_token.start + 1  # quoted body: positions stay approximate
         body = Source(body_token.text, base=outer, base_offset=offset)
-        for child in self._plpgsql_statements(body):
+        for child in self._plpgsql_statements(body, body.tokenize()):
             child.parent = statement
             statement.children.append(child)
 
@@ -69,14 +69,15 @@ class Plpgsql:
         What the analyzer reads of the body is added; what it cannot (a body in another language, dynamic
         EXECUTE, a body it cannot tokenize) stays as unknown as the body of a routine the migration did
         not create, whose calls are not reported either: knowing the body only ever adds facts to the call."""
-        if routine_body(routine) is None:
+        read = routine_body(routine)
+        if read is None:
             return
-        language, text = routine_body(routine)
+        language, text = read
         body = Source(text)
         try:
             tokens = body.tokenize()
             # a SQL body's SELECTs compute the result, as PL/pgSQL's SELECT INTO (left out there too) computes values
-            statements = self._plpgsql_statements(body) if language == "plpgsql" else \
+            statements = self._plpgsql_statements(body, tokens) if language == "plpgsql" else \
                 [self.analyze_statement(raw) for raw in split_statements(body, tokens) if raw.word(raw.tokens[0]) != "SELECT"]
         except SqlSyntaxError:
             return
@@ -92,11 +93,11 @@ class Plpgsql:
                 if inner.name.name not in calling:
                     self._run_routine(inner, call, routines, (*calling, inner.name.name))
 
-    def _plpgsql_statements(self, body: Source) -> list[Statement]:
-        """Static SQL statements of a PL/pgSQL block; dynamic EXECUTE is unanalyzable."""
+    def _plpgsql_statements(self, body: Source, tokens: list[Token]) -> list[Statement]:
+        """Static SQL statements of a PL/pgSQL block (tokens: the body's); dynamic EXECUTE is unanalyzable."""
         statements = []
         declaring = False
-        for raw in split_statements(body, body.tokenize()):
+        for raw in split_statements(body, tokens):
             cursor = Cursor(raw)
             while not cursor.at_end:
                 word = cursor.word()
